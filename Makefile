@@ -1,0 +1,78 @@
+# Disaster Recovery plugin for Mattermost. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+NPM ?= npm
+PLUGIN_ID := disaster-recovery
+PLUGIN_VERSION := $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' plugin.json | head -1)
+BUNDLE := dist/$(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
+PLATFORMS := linux-amd64 linux-arm64
+LDFLAGS := -s -w -X github.com/mattermost/mattermost-plugin-disaster-recovery/server/plugin.Version=$(PLUGIN_VERSION)
+# Tools are installed once into a cache outside the clone, keyed by version.
+CACHE ?= $(HOME)/.cache/disaster-recovery-plugin
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+E2E_TIMEOUT ?= 40m
+
+.PHONY: help all dist server webapp bundle deploy check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
+
+all: check-style test dist ## Lint, test and build
+
+dist: bundle ## Build dist/<id>-<version>.tar.gz (server for linux-amd64/arm64, webapp, assets)
+	@echo "plugin bundle: $(BUNDLE)"
+
+server: ## Build the server executables
+	@mkdir -p server/dist
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%-*}; arch=$${p#*-}; \
+		echo "go build server ($$p)"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o server/dist/plugin-$$p ./server; \
+	done
+
+webapp/node_modules/.package-lock.json: webapp/package-lock.json
+	cd webapp && $(NPM) ci --no-audit --no-fund
+
+webapp: webapp/node_modules/.package-lock.json ## Build the webapp bundle
+	cd webapp && $(NPM) run build
+
+bundle: server webapp
+	@rm -rf dist/$(PLUGIN_ID) && mkdir -p dist/$(PLUGIN_ID)/server/dist dist/$(PLUGIN_ID)/webapp/dist
+	@cp plugin.json dist/$(PLUGIN_ID)/
+	@cp -r assets dist/$(PLUGIN_ID)/
+	@cp server/dist/plugin-* dist/$(PLUGIN_ID)/server/dist/
+	@cp webapp/dist/main.js dist/$(PLUGIN_ID)/webapp/dist/
+	@cd dist && tar -czf $(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz $(PLUGIN_ID)
+
+deploy: dist ## Upload and enable the bundle on $$MM_SERVICESETTINGS_SITEURL (MM_ADMIN_TOKEN, or MM_ADMIN_USERNAME and MM_ADMIN_PASSWORD)
+	$(GO) run ./build/cmd/deploy $(BUNDLE)
+
+$(GOLANGCI_LINT):
+	@echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(dir $@)"
+	GOBIN=$(dir $@) GOFLAGS=-mod=mod $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+check-style: lint-go lint-webapp ## golangci-lint, eslint and tsc --noEmit
+
+lint-go: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+lint-webapp: webapp/node_modules/.package-lock.json
+	cd webapp && $(NPM) run lint && $(NPM) run check-types
+
+test: check-style unit-test webapp-test e2e ## Everything: lint, unit tests (-race), webapp tests, end-to-end tests on a real server
+
+unit-test: ## Go unit tests with the race detector
+	$(GO) test -race -count=1 ./...
+
+webapp-test: webapp/node_modules/.package-lock.json ## Webapp component tests
+	cd webapp && $(NPM) test
+
+e2e: dist ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:)|_test.go'; exit $${PIPESTATUS[0]}
+
+demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)
+	$(GO) run ./build/cmd/demo
+
+clean: ## Remove build output
+	rm -rf dist server/dist webapp/dist

@@ -1,0 +1,192 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/plugin"
+)
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func manifestVersion(t *testing.T, env *harness.Env) string {
+	b, err := os.ReadFile(filepath.Join(env.Root, "plugin.json"))
+	require.NoError(t, err)
+	var m model.Manifest
+	require.NoError(t, json.Unmarshal(b, &m))
+	return m.Version
+}
+
+// The harness uploaded dist/<id>-<version>.tar.gz through POST /api/v4/plugins; this proves
+// that the exact file `make dist` wrote is what runs, and that uploading it again works.
+func TestBundleUploadsAndActivates(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	version := manifestVersion(t, env)
+	assert.Equal(t, filepath.Join(env.Root, "dist", "disaster-recovery-"+version+".tar.gz"), env.Bundle)
+
+	require.NoError(t, env.InstallPlugin(ctx, env.Bundle))
+	statuses, _, err := env.Admin.Client.GetPluginStatuses(ctx)
+	require.NoError(t, err)
+	var found bool
+	for _, s := range statuses {
+		if s.PluginId == harness.PluginID {
+			found = true
+			assert.Equal(t, model.PluginStateRunning, s.State, s.Error)
+			assert.Equal(t, version, s.Version)
+		}
+	}
+	require.True(t, found, "plugin not listed by the server")
+
+	status, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/version", nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, string(body))
+	var info plugin.VersionInfo
+	require.NoError(t, json.Unmarshal(body, &info))
+	assert.Equal(t, version, info.Plugin, "the server runs a binary built from this version")
+	assert.Equal(t, "11.4.0", info.Server[:6])
+	assert.Empty(t, info.Problems)
+}
+
+func TestHelpAndVersionForAdmin(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	resp, err := env.Command(ctx, env.Admin, "", "/dr help")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, "/dr version")
+	assert.NotContains(t, resp.Text, "system admins only")
+
+	resp, err = env.Command(ctx, env.Admin, "", "/dr version")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, manifestVersion(t, env))
+	assert.Contains(t, resp.Text, "11.4.0")
+
+	resp, err = env.Command(ctx, env.Admin, "", "/dr versoin")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, `did you mean "version"`)
+}
+
+func TestBotPostsToOpsChannel(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, 0, "is active", 30*time.Second)
+	require.NoError(t, err)
+	assert.Contains(t, post.Message, "/dr help")
+
+	bot, _, err := env.Admin.Client.GetBot(ctx, env.BotUserID, "")
+	require.NoError(t, err)
+	assert.Equal(t, "Disaster Recovery", bot.DisplayName)
+	assert.Equal(t, harness.BotUsername, bot.Username)
+}
+
+// Every command and every route refuses a non-admin, and anonymous callers get nothing.
+func TestNonAdminRefusedEverywhere(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	commands, routes := plugin.Inventory()
+	require.NotEmpty(t, commands)
+	require.NotEmpty(t, routes)
+
+	for _, line := range commands {
+		t.Run("command "+line, func(t *testing.T) {
+			resp, err := env.Command(ctx, env.Member, "", line)
+			require.NoError(t, err)
+			assert.Contains(t, resp.Text, "for system admins only")
+			assert.Equal(t, model.CommandResponseTypeEphemeral, resp.ResponseType)
+		})
+	}
+	for _, r := range routes {
+		path := fillPattern(r.Path)
+		t.Run("route "+r.Method+" "+r.Path, func(t *testing.T) {
+			status, body, err := env.PluginRequest(ctx, env.Member, r.Method, path, bodyFor(r.Method))
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, status, string(body))
+			assert.Contains(t, string(body), "system admins only")
+
+			status, _, err = env.PluginRequest(ctx, nil, r.Method, path, bodyFor(r.Method))
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusUnauthorized, status)
+		})
+	}
+
+	// The attempts are in the server's log, with the user and what they tried.
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(env.MM.Dir, "logs", "mattermost.log"))
+		return strings.Contains(string(b), "Disaster Recovery refused a request") && strings.Contains(string(b), env.Member.Id)
+	}, 10*time.Second, 200*time.Millisecond, "refusals not logged")
+}
+
+// Non-admins are not even offered /dr in autocomplete.
+func TestAutocompleteOnlyForAdmins(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	admin, _, err := env.Admin.Client.ListCommandAutocompleteSuggestions(ctx, "/dr ", env.Team.Id)
+	require.NoError(t, err)
+	var names []string
+	for _, s := range admin {
+		names = append(names, s.Complete)
+	}
+	assert.Contains(t, names, "dr version")
+
+	member, _, err := env.Member.Client.ListCommandAutocompleteSuggestions(ctx, "/dr ", env.Team.Id)
+	require.NoError(t, err)
+	assert.Empty(t, member)
+}
+
+// A bad setting never stops the plugin: it stays running and /dr says what to fix.
+func TestBadSettingsAreReportedNotFatal(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	t.Cleanup(func() {
+		require.NoError(t, env.PatchPluginSettings(context.Background(), map[string]any{"opsteamname": harness.TeamName, "opschannelname": harness.OpsChannelName}))
+	})
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opsteamname": "no-such-team", "opschannelname": "Bad Name!"}))
+	require.NoError(t, env.WaitPluginRunning(ctx, 10*time.Second))
+
+	require.Eventually(t, func() bool {
+		resp, err := env.Command(ctx, env.Admin, "", "/dr version")
+		return err == nil && strings.Contains(resp.Text, "OpsChannelName") && strings.Contains(resp.Text, "not a channel URL name")
+	}, 15*time.Second, 250*time.Millisecond)
+
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opschannelname": harness.OpsChannelName}))
+	require.Eventually(t, func() bool {
+		resp, err := env.Command(ctx, env.Admin, "", "/dr version")
+		return err == nil && strings.Contains(resp.Text, `team "no-such-team" does not exist`)
+	}, 15*time.Second, 250*time.Millisecond)
+}
+
+// fillPattern turns a route pattern into a concrete path below /plugins/<id>.
+func fillPattern(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		if strings.HasPrefix(s, "{") {
+			parts[i] = "x" + model.NewId()[:8]
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func bodyFor(method string) io.Reader {
+	if method == http.MethodGet || method == http.MethodDelete {
+		return nil
+	}
+	return strings.NewReader("{}")
+}

@@ -1,0 +1,54 @@
+package adminapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type admins map[string]bool
+
+func (a admins) IsSystemAdmin(id string) bool { return a[id] }
+
+func TestRouterGuardsEveryRoute(t *testing.T) {
+	var refusals []string
+	rt := New(admins{"admin": true}, func(_ *http.Request, userID, reason string) {
+		refusals = append(refusals, userID+":"+reason)
+	})
+	rt.Handle(http.MethodGet, "/version", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+	})
+	rt.Handle(http.MethodPost, "/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+	})
+
+	tests := []struct {
+		name, method, path, user string
+		want                     int
+	}{
+		{"admin get", http.MethodGet, "/api/v1/version", "admin", http.StatusOK},
+		{"admin post with path value", http.MethodPost, "/api/v1/things/x1", "admin", http.StatusOK},
+		{"admin unknown route", http.MethodGet, "/api/v1/nope", "admin", http.StatusNotFound},
+		{"admin wrong method", http.MethodDelete, "/api/v1/version", "admin", http.StatusMethodNotAllowed},
+		{"non-admin", http.MethodGet, "/api/v1/version", "bob", http.StatusForbidden},
+		{"non-admin unknown route still refused", http.MethodGet, "/api/v1/nope", "bob", http.StatusForbidden},
+		{"anonymous", http.MethodPost, "/api/v1/things/x1", "", http.StatusUnauthorized},
+		{"outside prefix", http.MethodGet, "/other", "admin", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			if tt.user != "" {
+				req.Header.Set("Mattermost-User-ID", tt.user)
+			}
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+	assert.Equal(t, []string{"bob:not a system admin", "bob:not a system admin", ":not logged in"}, refusals)
+	require.Equal(t, []Route{{"GET", "/api/v1/version"}, {"POST", "/api/v1/things/{id}"}}, rt.Routes())
+}

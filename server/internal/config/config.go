@@ -1,0 +1,69 @@
+// Package config holds the plugin's settings as the System Console saves them (plugin.json
+// settings_schema) and checks them. Checks here are about the values themselves; checks that
+// need the server (does the team exist?) belong to the services that use the setting.
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Config mirrors plugin.json's settings_schema. Field names are the setting keys.
+type Config struct {
+	OpsTeamName      string
+	OpsChannelName   string
+	CreateOpsChannel bool
+}
+
+// Default is what a fresh install runs with before an admin saves anything.
+func Default() Config {
+	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true}
+}
+
+// Problem is one wrong setting: which one, and what to do about it.
+type Problem struct {
+	Setting string `json:"setting"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return p.Setting + ": " + p.Message }
+
+// Problems is the list of everything wrong with a configuration; empty means valid.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return "invalid settings: " + strings.Join(parts, "; ")
+}
+
+// Normalize trims what admins paste with stray spaces and lower-cases URL names, so that
+// " Ops " and "ops" mean the same team.
+func (c Config) Normalize() Config {
+	c.OpsTeamName = strings.ToLower(strings.TrimSpace(c.OpsTeamName))
+	c.OpsChannelName = strings.ToLower(strings.TrimSpace(c.OpsChannelName))
+	if c.OpsChannelName == "" {
+		c.OpsChannelName = Default().OpsChannelName
+	}
+	return c
+}
+
+// Mattermost URL names: 2-64 characters of a-z, 0-9, '-' and '_' (teams also allow no '_',
+// but the server rejects those itself with its own message).
+var urlName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,63}$`)
+
+// Validate returns every problem found, in settings order. It never fails fast: an admin
+// fixing settings wants the whole list at once.
+func (c Config) Validate() Problems {
+	var ps Problems
+	if c.OpsTeamName != "" && !urlName.MatchString(c.OpsTeamName) {
+		ps = append(ps, Problem{"OpsTeamName", fmt.Sprintf("%q is not a team URL name: use the name from the team's URL (2-64 lower-case letters, digits, '-' or '_'), not its display name", c.OpsTeamName)})
+	}
+	if !urlName.MatchString(c.OpsChannelName) {
+		ps = append(ps, Problem{"OpsChannelName", fmt.Sprintf("%q is not a channel URL name: use 2-64 lower-case letters, digits, '-' or '_', e.g. dr-ops", c.OpsChannelName)})
+	}
+	return ps
+}

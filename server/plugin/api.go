@@ -1,0 +1,32 @@
+package plugin
+
+import (
+	"net/http"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+)
+
+// VersionInfo is the answer of GET /api/v1/version.
+type VersionInfo struct {
+	Plugin   string   `json:"plugin"`
+	Server   string   `json:"server"`
+	Node     string   `json:"node"`
+	Problems []string `json:"problems"`
+}
+
+// routes builds the REST API; adminapi.Router refuses non-admins before any route runs.
+func (p *Plugin) routes() *adminapi.Router {
+	rt := adminapi.New(p, func(r *http.Request, userID, reason string) {
+		p.refused(userID, "http", r.Method+" "+r.URL.Path, reason)
+	})
+	rt.Handle(http.MethodGet, "/version", p.handleVersion)
+	return rt
+}
+
+func (p *Plugin) handleVersion(w http.ResponseWriter, _ *http.Request) {
+	problems := p.configProblems()
+	if problems == nil {
+		problems = []string{}
+	}
+	adminapi.WriteJSON(w, http.StatusOK, VersionInfo{Plugin: Version, Server: p.API.GetServerVersion(), Node: p.node, Problems: problems})
+}

@@ -1,0 +1,81 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+)
+
+// refusalText is what a non-admin sees for any /dr command.
+const refusalText = "The `/dr` commands are for system admins only. Ask a system admin of this server for help. This attempt was recorded."
+
+// commands builds the one command tree every feature registers into.
+func (p *Plugin) commands() *command.Tree {
+	t := command.New(Trigger)
+	t.Add(nil, &command.Command{
+		Name:    "version",
+		Summary: "Show the plugin version, the server version and this node",
+		Run:     p.runVersion,
+	})
+	return t
+}
+
+// ExecuteCommand answers /dr. Admin rights are checked before the text is even parsed, so a
+// non-admin learns nothing about the commands, and every refusal is recorded.
+func (p *Plugin) ExecuteCommand(_ *mmplugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
+	if !p.IsSystemAdmin(args.UserId) {
+		p.refused(args.UserId, "command", firstWords(args.Command, 3), "not a system admin")
+		return ephemeral(refusalText), nil
+	}
+	resp, err := p.tree.Execute(context.Background(), args.Command, command.Caller{
+		UserID: args.UserId, ChannelID: args.ChannelId, TeamID: args.TeamId, RootID: args.RootId,
+	})
+	if err != nil {
+		var usage *command.UsageError
+		if errors.As(err, &usage) {
+			return ephemeral(usage.Error()), nil
+		}
+		return ephemeral("Error: " + err.Error()), nil
+	}
+	return ephemeral(resp.Text), nil
+}
+
+// refused logs a refused attempt by a non-admin. what is the command or route, never its
+// arguments, which could hold a secret.
+func (p *Plugin) refused(userID, kind, what, reason string) {
+	p.API.LogWarn("Disaster Recovery refused a request", "user_id", userID, "kind", kind, "what", what, "reason", reason)
+}
+
+func (p *Plugin) runVersion(_ context.Context, _ *command.Invocation) (*command.Response, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Plugin | `%s` %s |\n", ID, Version)
+	fmt.Fprintf(&b, "| Server | %s |\n", p.API.GetServerVersion())
+	fmt.Fprintf(&b, "| Node | `%s` |\n", p.node)
+	if problems := p.configProblems(); len(problems) > 0 {
+		fmt.Fprintf(&b, "\n**Settings need attention** (System Console > Plugins > Disaster Recovery):\n")
+		for _, pr := range problems {
+			fmt.Fprintf(&b, "- %s\n", pr)
+		}
+	}
+	return &command.Response{Text: b.String()}, nil
+}
+
+func ephemeral(text string) *model.CommandResponse {
+	return &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: text, Username: "dr-bot"}
+}
+
+// firstWords keeps the command path ("/dr sso fallback") and drops arguments.
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[:n]
+	}
+	return strings.Join(f, " ")
+}

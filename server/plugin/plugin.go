@@ -1,0 +1,134 @@
+// Package plugin wires the Disaster Recovery services into Mattermost's plugin hooks: it is the
+// command and API layer, and holds no feature logic of its own.
+package plugin
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
+)
+
+// ID is the plugin id, as in plugin.json.
+const ID = "disaster-recovery"
+
+// Version is set at build time from plugin.json (see the Makefile).
+var Version = "0.0.0-dev"
+
+// Trigger is the slash command.
+const Trigger = "dr"
+
+// Plugin implements Mattermost's plugin hooks.
+type Plugin struct {
+	mmplugin.MattermostPlugin
+
+	client   *pluginapi.Client
+	node     string
+	notifier *notify.Notifier
+	tree     *command.Tree
+	router   *adminapi.Router
+
+	mu       sync.RWMutex
+	cfg      config.Config
+	problems config.Problems
+}
+
+// New returns an inactive plugin; Mattermost calls OnActivate.
+func New() *Plugin { return &Plugin{} }
+
+// OnActivate sets up the bot, the command tree and the API. A bad setting never stops
+// activation: it is logged and shown by /dr commands, so an admin can still fix it from chat.
+func (p *Plugin) OnActivate() error {
+	p.client = pluginapi.NewClient(p.API, p.Driver)
+	p.node = nodeName()
+
+	botID, err := p.client.Bot.EnsureBot(&model.Bot{
+		Username:    "dr-bot",
+		DisplayName: "Disaster Recovery",
+		Description: "Reports backups, restore drills, replication status and failovers.",
+	}, pluginapi.ProfileImagePath(filepath.Join("assets", "bot-icon.png")))
+	if err != nil {
+		return fmt.Errorf("ensure bot dr-bot: %w", err)
+	}
+
+	p.notifier = notify.New(notify.Adapt(p.client), botID, notify.Target{})
+	p.applyConfig() // OnConfigurationChange ran before OnActivate, without the notifier
+
+	p.tree = p.commands()
+	if err := p.client.SlashCommand.Register(&model.Command{
+		Trigger:          Trigger,
+		DisplayName:      "Disaster Recovery",
+		Description:      "Backups, restore drills, replication status, failover and SSO outage fallback.",
+		AutoComplete:     true,
+		AutoCompleteDesc: "Disaster recovery: backups, status, failover, SSO fallback (system admins only)",
+		AutoCompleteHint: "[command]",
+		AutocompleteData: p.tree.Autocomplete(),
+	}); err != nil {
+		return fmt.Errorf("register /%s: %w", Trigger, err)
+	}
+	p.router = p.routes()
+
+	go p.announceInstall()
+	return nil
+}
+
+// announceInstall posts to the ops channel once per installed version, so admins see that the
+// plugin runs and where the bot will report, without a post on every restart of every node.
+func (p *Plugin) announceInstall() {
+	key := "announced-version"
+	var seen string
+	if err := p.client.KV.Get(key, &seen); err != nil {
+		p.client.Log.Warn("Read announced version", "error", err.Error())
+		return
+	}
+	if seen == Version {
+		return
+	}
+	// Claim the announcement atomically: several nodes activate at once in a cluster.
+	var old any
+	if seen != "" {
+		old = seen
+	}
+	ok, err := p.client.KV.Set(key, Version, pluginapi.SetAtomic(old))
+	if err != nil || !ok {
+		return
+	}
+	msg := fmt.Sprintf("Disaster Recovery %s is active (server %s, node `%s`). Type `/dr help` for the commands; only system admins can use them.",
+		Version, p.API.GetServerVersion(), p.node)
+	if err := p.notifier.Ops(msg); err != nil {
+		p.client.Log.Warn("Cannot post to the ops channel", "error", err.Error())
+	}
+}
+
+// ServeHTTP serves /plugins/disaster-recovery/api/v1/...; every route is for system admins.
+func (p *Plugin) ServeHTTP(_ *mmplugin.Context, w http.ResponseWriter, r *http.Request) {
+	if p.router == nil {
+		adminapi.WriteError(w, http.StatusServiceUnavailable, "the plugin is starting; try again in a few seconds")
+		return
+	}
+	p.router.ServeHTTP(w, r)
+}
+
+// IsSystemAdmin implements adminapi.Authorizer.
+func (p *Plugin) IsSystemAdmin(userID string) bool {
+	return userID != "" && p.API.HasPermissionTo(userID, model.PermissionManageSystem)
+}
+
+func nodeName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown-" + runtime.GOOS
+	}
+	return h
+}
