@@ -247,7 +247,7 @@ func (env *Env) WaitPluginRunning(ctx context.Context, timeout time.Duration) er
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("plugin %s not running after %s (statuses: %v, err: %v)\n%s", PluginID, timeout, describe(statuses), err, env.MM.LogTail(30))
+			return fmt.Errorf("plugin %s not running after %s (statuses: %v, err: %w)\n%s", PluginID, timeout, describe(statuses), err, env.MM.LogTail(30))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

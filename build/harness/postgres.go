@@ -117,7 +117,7 @@ func (pg *Postgres) waitReady(ctx context.Context) error {
 			return fmt.Errorf("postgres exited during start-up:\n%s", tail(pg.log, 20))
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("postgres not ready after 60 s: %v\n%s", err, tail(pg.log, 20))
+			return fmt.Errorf("postgres not ready after 60 s: %w\n%s", err, tail(pg.log, 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -186,7 +186,7 @@ func validateName(name string) error {
 		return errors.New("must not start with '-'")
 	}
 	for _, r := range name {
-		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 			return errors.New("use only a-z, 0-9, '-' and '_'")
 		}
 	}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what a new Debian machine lacks to build and test the plugin: PostgreSQL's server
+# (for the throwaway test clusters). Go and Node.js are expected on the machine.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+need=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v pg_dump >/dev/null || need+=(postgresql-client)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing ${need[*]}: install them (sudo apt-get install -y ${need[*]})" >&2
+    exit 1
+  fi
+  echo "install-deps: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+for tool in go node npm; do
+  command -v "$tool" >/dev/null || { echo "install-deps: $tool is required (Go 1.25+, Node.js 20+)" >&2; exit 1; }
+done
+echo "install-deps: ok ($(go version | cut -d' ' -f3), node $(node --version), $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' '))"
