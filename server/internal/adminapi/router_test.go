@@ -50,5 +50,5 @@ func TestRouterGuardsEveryRoute(t *testing.T) {
 		})
 	}
 	assert.Equal(t, []string{"bob:not a system admin", "bob:not a system admin", ":not logged in"}, refusals)
-	require.Equal(t, []Route{{"GET", "/api/v1/version"}, {"POST", "/api/v1/things/{id}"}}, rt.Routes())
+	require.Equal(t, []Route{{"POST", "/api/v1/things/{id}"}, {"GET", "/api/v1/version"}}, rt.Routes(), "sorted by path")
 }
