@@ -54,6 +54,20 @@ type Env struct {
 	OpsChannel *model.Channel
 	BotUserID  string
 	log        io.Writer
+	failpoints string
+}
+
+// SetFailpoints makes the plugin kill itself (SIGKILL) when it reaches any of the named
+// steps (see server/internal/failpoint); with no names it clears them.
+func (env *Env) SetFailpoints(names ...string) error {
+	if len(names) == 0 {
+		err := os.Remove(env.failpoints)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.WriteFile(env.failpoints, []byte(strings.Join(names, "\n")+"\n"), 0o644)
 }
 
 // Start brings up the whole deployment. On error it has already cleaned up after itself.
@@ -97,7 +111,9 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	}
 	env.logf("PostgreSQL on 127.0.0.1:%d (%.1fs)", env.PG.Port, time.Since(t0).Seconds())
 	t0 = time.Now()
-	if env.MM, err = StartMattermost(ctx, MattermostOptions{Build: build, Dir: filepath.Join(env.Dir, "mattermost"), DataSource: env.PG.URL("mattermost")}); err != nil {
+	env.failpoints = filepath.Join(env.Dir, "failpoints")
+	if env.MM, err = StartMattermost(ctx, MattermostOptions{Build: build, Dir: filepath.Join(env.Dir, "mattermost"), DataSource: env.PG.URL("mattermost"),
+		ExtraEnv: map[string]string{"DR_FAILPOINTS": env.failpoints}}); err != nil {
 		return env, err
 	}
 	env.logf("Mattermost on %s (%.1fs)", env.MM.URL, time.Since(t0).Seconds())

@@ -41,7 +41,7 @@ type MattermostOptions struct {
 	Build      string            // folder from ServerBuild
 	Dir        string            // working folder to create
 	DataSource string            // PostgreSQL URL of an empty or existing Mattermost database
-	ExtraEnv   map[string]string // more MM_* settings
+	ExtraEnv   map[string]string // more MM_* settings, or DR_FAILPOINTS
 }
 
 // StartMattermost prepares a working folder and starts the server on a free port.
@@ -84,6 +84,7 @@ func StartMattermost(ctx context.Context, o MattermostOptions) (*Mattermost, err
 		"MM_RATELIMITSETTINGS_ENABLE":                   "false",
 		"MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS":       "false",
 		"MM_TEAMSETTINGS_ENABLEOPENSERVER":              "true",
+		"MM_TEAMSETTINGS_MAXUSERSPERTEAM":               "100000",
 		"MM_LOGSETTINGS_FILELOCATION":                   filepath.Join(o.Dir, "logs"),
 		"MM_FILESETTINGS_DIRECTORY":                     filepath.Join(o.Dir, "data") + "/",
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 )
 
@@ -23,6 +24,8 @@ func (p *Plugin) commands() *command.Tree {
 		Summary: "Show the plugin version, the server version and this node",
 		Run:     p.runVersion,
 	})
+	p.ssoCommands(t)
+	p.auditCommands(t)
 	return t
 }
 
@@ -50,6 +53,20 @@ func (p *Plugin) ExecuteCommand(_ *mmplugin.Context, args *model.CommandArgs) (*
 // arguments, which could hold a secret.
 func (p *Plugin) refused(userID, kind, what, reason string) {
 	p.API.LogWarn("Disaster Recovery refused a request", "user_id", userID, "kind", kind, "what", what, "reason", reason)
+	if p.auditor != nil {
+		actor := userID
+		if u, err := p.API.GetUser(userID); err == nil {
+			actor = u.Username
+		}
+		_, _ = p.auditor.Append(audit.Entry{ActorID: nonEmpty(userID, "anonymous"), Actor: nonEmpty(actor, "anonymous"), Action: "auth.refused", Target: what, Outcome: audit.OutcomeRefused, Reason: reason, Details: map[string]string{"via": kind}})
+	}
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 func (p *Plugin) runVersion(_ context.Context, _ *command.Invocation) (*command.Response, error) {

@@ -2,7 +2,9 @@ package plugin
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
 )
@@ -22,9 +24,17 @@ func (p *Plugin) OnConfigurationChange() error {
 		p.API.LogError("Disaster Recovery setting is invalid", "setting", pr.Setting, "problem", pr.Message)
 	}
 	p.mu.Lock()
-	p.cfg, p.problems = cfg, problems
+	old, loaded := p.cfg, p.loaded
+	p.cfg, p.problems, p.loaded = cfg, problems, true
 	p.mu.Unlock()
 	p.applyConfig()
+	if changed := old.Changed(cfg); loaded && len(changed) > 0 && p.auditor != nil {
+		outcome := audit.OutcomeSucceeded
+		if len(problems) > 0 {
+			outcome = audit.OutcomeFailed
+		}
+		_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "settings.change", Target: strings.Join(changed, ","), Outcome: outcome, Reason: problems.ErrorOrEmpty()})
+	}
 	return nil
 }
 

@@ -9,15 +9,20 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
 // ID is the plugin id, as in plugin.json.
@@ -38,10 +43,18 @@ type Plugin struct {
 	notifier *notify.Notifier
 	tree     *command.Tree
 	router   *adminapi.Router
+	trail    *audit.Trail
+	auditor  *auditor
+	jobs     *jobs.Runner
+
+	sso        *ssofallback.Service
+	ssoAdapter *ssofallback.Adapter
+	expiryJob  *cluster.Job
 
 	mu       sync.RWMutex
 	cfg      config.Config
 	problems config.Problems
+	loaded   bool
 }
 
 // New returns an inactive plugin; Mattermost calls OnActivate.
@@ -64,6 +77,11 @@ func (p *Plugin) OnActivate() error {
 
 	p.notifier = notify.New(notify.Adapt(p.client), botID, notify.Target{})
 	p.applyConfig() // OnConfigurationChange ran before OnActivate, without the notifier
+	p.trail = audit.New(&p.client.KV, p.node)
+	p.auditor = newAuditor(p.trail, p.API)
+	p.jobs = jobs.NewRunner()
+	p.ssoAdapter = ssofallback.NewAdapter(p.API, p.client.Store.GetMasterDB, p.notifier.Direct)
+	p.sso = ssofallback.New(p.ssoAdapter, &p.client.KV, p.auditor, 8)
 
 	p.tree = p.commands()
 	if err := p.client.SlashCommand.Register(&model.Command{
@@ -79,7 +97,27 @@ func (p *Plugin) OnActivate() error {
 	}
 	p.router = p.routes()
 
+	// Once a minute across the cluster: remind about expired SSO fallbacks.
+	if p.expiryJob, err = cluster.Schedule(p.API, "sso-expiry", cluster.MakeWaitForInterval(time.Minute), p.checkSSOExpiry); err != nil {
+		return fmt.Errorf("schedule the SSO fallback expiry check: %w", err)
+	}
+
 	go p.announceInstall()
+	return nil
+}
+
+// OnDeactivate stops background work; jobs cancelled here are resumable by running their
+// command again.
+func (p *Plugin) OnDeactivate() error {
+	if p.expiryJob != nil {
+		_ = p.expiryJob.Close()
+	}
+	if p.jobs != nil {
+		p.jobs.Shutdown(10 * time.Second)
+	}
+	if p.ssoAdapter != nil {
+		p.ssoAdapter.Release()
+	}
 	return nil
 }
 

@@ -5,8 +5,12 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
 )
 
 // Config mirrors plugin.json's settings_schema. Field names are the setting keys.
@@ -14,11 +18,14 @@ type Config struct {
 	OpsTeamName      string
 	OpsChannelName   string
 	CreateOpsChannel bool
+
+	SSOFallbackDefaultExpiry string // duration; "" or "0" = no expiry
+	AutoRestoreOnExpiry      bool
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
 func Default() Config {
-	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true}
+	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h"}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -38,6 +45,14 @@ func (ps Problems) Error() string {
 		parts[i] = p.String()
 	}
 	return "invalid settings: " + strings.Join(parts, "; ")
+}
+
+// ErrorOrEmpty is Error() for a non-empty list and "" otherwise.
+func (ps Problems) ErrorOrEmpty() string {
+	if len(ps) == 0 {
+		return ""
+	}
+	return ps.Error()
 }
 
 // Normalize trims what admins paste with stray spaces and lower-cases URL names, so that
@@ -65,5 +80,32 @@ func (c Config) Validate() Problems {
 	if !urlName.MatchString(c.OpsChannelName) {
 		ps = append(ps, Problem{"OpsChannelName", fmt.Sprintf("%q is not a channel URL name: use 2-64 lower-case letters, digits, '-' or '_', e.g. dr-ops", c.OpsChannelName)})
 	}
+	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {
+		if _, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry); err != nil {
+			ps = append(ps, Problem{"SSOFallbackDefaultExpiry", err.Error() + "; or 0 for no expiry"})
+		}
+	}
 	return ps
+}
+
+// SSOFallbackExpiry is how long a fallback lasts when the command does not say; 0 = no expiry.
+func (c Config) SSOFallbackExpiry() time.Duration {
+	d, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// Changed lists the settings whose values differ between c and other, by key name only, so
+// that a record of the change never holds a secret.
+func (c Config) Changed(other Config) []string {
+	a, b := reflect.ValueOf(c), reflect.ValueOf(other)
+	var out []string
+	for i := 0; i < a.NumField(); i++ {
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, a.Type().Field(i).Name)
+		}
+	}
+	return out
 }

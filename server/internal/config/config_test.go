@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -18,6 +19,9 @@ func TestValidate(t *testing.T) {
 		{"channel with spaces", Config{OpsChannelName: "dr ops"}, []string{"OpsChannelName"}},
 		{"one-letter channel", Config{OpsChannelName: "d"}, []string{"OpsChannelName"}},
 		{"both wrong", Config{OpsTeamName: "-x!", OpsChannelName: "#ops"}, []string{"OpsTeamName", "OpsChannelName"}},
+		{"expiry in days", Config{OpsChannelName: "dr-ops", SSOFallbackDefaultExpiry: "2d"}, nil},
+		{"no expiry", Config{OpsChannelName: "dr-ops", SSOFallbackDefaultExpiry: "0"}, nil},
+		{"bad expiry", Config{OpsChannelName: "dr-ops", SSOFallbackDefaultExpiry: "tomorrow"}, []string{"SSOFallbackDefaultExpiry"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,4 +45,15 @@ func TestNormalize(t *testing.T) {
 func TestProblemsError(t *testing.T) {
 	err := Problems{{"A", "bad"}, {"B", "worse"}}
 	assert.Equal(t, "invalid settings: A: bad; B: worse", err.Error())
+}
+
+func TestExpiryAndChanged(t *testing.T) {
+	assert.Equal(t, 24*time.Hour, Default().SSOFallbackExpiry())
+	assert.Equal(t, time.Duration(0), Config{SSOFallbackDefaultExpiry: "0"}.SSOFallbackExpiry())
+	c := Default()
+	d := c
+	d.AutoRestoreOnExpiry = true
+	d.OpsTeamName = "ops"
+	assert.Equal(t, []string{"OpsTeamName", "AutoRestoreOnExpiry"}, c.Changed(d))
+	assert.Empty(t, c.Changed(c))
 }

@@ -1,0 +1,226 @@
+package pgdump
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const special = `p@ss:w/rd%`
+
+func TestParseDataSource(t *testing.T) {
+	cases := []struct {
+		name    string
+		dsn     string
+		want    map[string]string
+		dropped []string
+	}{
+		{
+			name: "Mattermost default URL",
+			dsn:  "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10&binary_parameters=yes",
+			want: map[string]string{"user": "mmuser", "password": "mostest", "host": "localhost", "dbname": "mattermost_test",
+				"sslmode": "disable", "connect_timeout": "10"},
+			dropped: []string{"binary_parameters"},
+		},
+		{
+			name: "URL, special characters percent-encoded",
+			dsn:  "postgres://mm%20user:p%40ss%3Aw%2Frd%25@db.example.com:5433/matter%2Fmost?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
+			want: map[string]string{"user": "mm user", "password": special, "host": "db.example.com", "port": "5433",
+				"dbname": "matter/most", "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"},
+		},
+		{
+			name: "URL, unescaped @ in the password (Go's net/url splits at the last @)",
+			dsn:  "postgresql://mmuser:p@ss@db:5432/mattermost",
+			want: map[string]string{"user": "mmuser", "password": "p@ss", "host": "db", "port": "5432", "dbname": "mattermost"},
+		},
+		{
+			name: "URL, empty password, IPv6",
+			dsn:  "postgres://mmuser:@[::1]:5433/mm",
+			want: map[string]string{"user": "mmuser", "password": "", "host": "::1", "port": "5433", "dbname": "mm"},
+		},
+		{
+			name: "URL, several hosts",
+			dsn:  "postgres://u:pw@h1:5432,h2:5433/mm?target_session_attrs=read-write",
+			want: map[string]string{"user": "u", "password": "pw", "host": "h1,h2", "port": "5432,5433", "dbname": "mm",
+				"target_session_attrs": "read-write"},
+		},
+		{
+			name:    "URL, Unix socket in the query, ssl=true alias, pgx-only and server parameters",
+			dsn:     "postgres:///mattermost?host=%2Fvar%2Frun%2Fpostgresql&ssl=true&statement_cache_capacity=0&search_path=mm",
+			want:    map[string]string{"host": "/var/run/postgresql", "dbname": "mattermost", "sslmode": "require", "search_path": "mm"},
+			dropped: []string{"statement_cache_capacity"},
+		},
+		{
+			name: "key=value, quoted special password",
+			dsn:  `host=db port=5432 user=mmuser password='p@ss:w/rd%' dbname=mattermost sslmode=disable binary_parameters=yes`,
+			want: map[string]string{"host": "db", "port": "5432", "user": "mmuser", "password": special, "dbname": "mattermost",
+				"sslmode": "disable"},
+			dropped: []string{"binary_parameters"},
+		},
+		{
+			name: "key=value, unquoted special password",
+			dsn:  `user=mmuser password=p@ss:w/rd% dbname=mattermost`,
+			want: map[string]string{"user": "mmuser", "password": special, "dbname": "mattermost"},
+		},
+		{
+			name: "key=value, spaces around =, escapes, tabs and newlines",
+			dsn:  "host = db\tpassword = 'it\\'s a \\\\ secret'\n dbname=''  user=me\\ too",
+			want: map[string]string{"host": "db", "password": `it's a \ secret`, "dbname": "", "user": "me too"},
+		},
+		{
+			name: "key=value, :// inside a value",
+			dsn:  "host=db password=a://b@c dbname=mm",
+			want: map[string]string{"host": "db", "password": "a://b@c", "dbname": "mm"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := parseDataSource(tc.dsn)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, ds.params)
+			assert.Equal(t, tc.dropped, ds.dropped)
+		})
+	}
+}
+
+func TestParseDataSourceErrors(t *testing.T) {
+	cases := []struct {
+		name, dsn, secret, wantMsg string
+	}{
+		{"empty", "  ", "", "empty"},
+		{"MySQL URL", "mysql://mmuser:Sekr1tPW@tcp(db:3306)/mattermost", "Sekr1tPW", `"mysql" scheme is not supported`},
+		{"MySQL DSN", "mmuser:Sekr1tPW@tcp(db:3306)/mattermost?charset=utf8mb4", "Sekr1tPW", "key=value"},
+		{"unterminated quote", "host=db password='Sekr1tPW", "Sekr1tPW", "closing quote"},
+		{"password with a space, unquoted", "host=db password=Sekr1t PW dbname=mm", "Sekr1t", "quote a value"},
+		{"bad percent-encoding in the password", "postgres://u:Sek%zzr1tPW@db/mm", "Sek", "percent-encoding in the password"},
+		{"bad port", "postgres://u:Sekr1tPW@db:99999/mm", "Sekr1tPW", "port"},
+		{"unescaped / in the password", "postgres://u:Sek/r1tPW@db/mm", "Sek", "percent-encode"},
+		{"bad IPv6", "postgres://u:Sekr1tPW@[::1/mm", "Sekr1tPW", "IPv6"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseDataSource(tc.dsn)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantMsg)
+			if tc.secret != "" {
+				assert.NotContains(t, err.Error(), tc.secret)
+			}
+		})
+	}
+}
+
+func TestRedactDataSource(t *testing.T) {
+	cases := []struct {
+		dsn, want string
+		secrets   []string
+	}{
+		{"postgres://mmuser:mostest@db:5432/mattermost?sslmode=disable&connect_timeout=10",
+			"postgres://mmuser:xxxxx@db:5432/mattermost?sslmode=disable&connect_timeout=10", []string{"mostest"}},
+		{"postgres://mmuser:p%40ss%3Aw%2Frd%25@db/mm", "postgres://mmuser:xxxxx@db/mm", []string{"p%40ss", special}},
+		{"postgresql://mmuser:p@ss@db/mm", "postgresql://mmuser:xxxxx@db/mm", []string{"p@ss"}},
+		{"postgres://mmuser:pa/ss?wd@db/mm", "postgres://mmuser:xxxxx@db/mm", []string{"pa/ss", "ss?wd"}},
+		{"postgres://db/mm?user=u&password=qu3ry-secret&sslpassword=k3y-secret",
+			"postgres://db/mm?user=u&password=xxxxx&sslpassword=xxxxx", []string{"qu3ry", "k3y"}},
+		{"postgres://mmuser@db/mm?sslmode=disable", "postgres://mmuser@db/mm?sslmode=disable", nil},
+		{"host=db user=mmuser password='p@ss:w/rd%' dbname=mm", "host=db user=mmuser password=xxxxx dbname=mm", []string{"p@ss", "w/rd"}},
+		{"host=db password=p@ss:w/rd% dbname=mm", "host=db password=xxxxx dbname=mm", []string{"p@ss", "w/rd"}},
+		{"password = 'it\\'s secret' host=db", "password = xxxxx host=db", []string{"secret", "it"}},
+		{"host=db password=a://s3cret@x dbname=mm", "host=db password=xxxxx dbname=mm", []string{"s3cret"}},
+		{"password='unterminated s3cret", "password=xxxxx", []string{"s3cret"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.dsn, func(t *testing.T) {
+			got := RedactDataSource(tc.dsn)
+			assert.Equal(t, tc.want, got)
+			for _, s := range tc.secrets {
+				assert.NotContains(t, got, s)
+			}
+		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	ds, err := parseDataSource("postgres://u:p%40ss%3Aw%2Frd%25@db/mm")
+	require.NoError(t, err)
+	msg := ds.scrub("a p@ss:w/rd% b p%40ss%3Aw%2Frd%25 c p%40ss%3Aw%2Frd%25 d")
+	assert.Equal(t, "a xxxxx b xxxxx c xxxxx d", msg)
+
+	err = ds.errorf(errors.New("inner p@ss:w/rd%"), "outer %s", "p@ss:w/rd%")
+	assert.Equal(t, "outer xxxxx", err.Error())
+	assert.Equal(t, "inner p@ss:w/rd%", errors.Unwrap(err).Error(), "still unwraps to the cause")
+}
+
+func TestPgxConfig(t *testing.T) {
+	ds, err := parseDataSource("postgres://mmuser:" + "p%40ss%3Aw%2Frd%25" +
+		"@db.example.com:5433/mattermost?sslmode=disable&binary_parameters=yes&search_path=mm&keepalives=1&sslcrl=%2Fcrl")
+	require.NoError(t, err)
+	cfg, err := ds.pgxConfig()
+	require.NoError(t, err)
+	assert.Equal(t, "db.example.com", cfg.Host)
+	assert.EqualValues(t, 5433, cfg.Port)
+	assert.Equal(t, "mmuser", cfg.User)
+	assert.Equal(t, special, cfg.Password)
+	assert.Equal(t, "mattermost", cfg.Database)
+	assert.Nil(t, cfg.TLSConfig)
+	assert.Equal(t, map[string]string{"search_path": "mm", "application_name": defaultAppName}, cfg.RuntimeParams,
+		"no driver-only or libpq-only keywords reach the server")
+	assert.Equal(t, "db.example.com:5433", target(&cfg.Config))
+}
+
+func TestPgxConfigErrorHidesPassword(t *testing.T) {
+	ds, err := parseDataSource(`postgres://u:Qx%27Zy%5CWv@db/mm?sslmode=bogus`)
+	require.NoError(t, err)
+	require.Equal(t, `Qx'Zy\Wv`, ds.params["password"])
+	_, err = ds.pgxConfig()
+	require.Error(t, err)
+	t.Log(err)
+	assert.Contains(t, err.Error(), "sslmode")
+	for _, piece := range []string{"Qx", "Zy", "Wv"} {
+		assert.NotContains(t, err.Error(), piece)
+	}
+}
+
+func TestPgDumpEnv(t *testing.T) {
+	ds, err := parseDataSource("postgres://mmuser:p%40ss%3Aw%2Frd%25@db.example.com:5433/mattermost?sslmode=verify-full&binary_parameters=yes&search_path=mm&keepalives=1")
+	require.NoError(t, err)
+	cfg, err := ds.pgxConfig()
+	require.NoError(t, err)
+	base := []string{"HOME=/root", "PATH=/usr/bin", "PGHOSTADDR=10.9.9.9", "PGSSLROOTCERT=/etc/ca.pem", "PGSSLMODE=disable",
+		"PGCLIENTENCODING=LATIN1", "PGOPTIONS=-c x=y", "PGSERVICE=other", "PGPASSWORD=old"}
+	env := ds.pgDumpEnv(base, &cfg.Config)
+	want := []string{"HOME=/root", "PATH=/usr/bin", "PGSSLROOTCERT=/etc/ca.pem",
+		"PGCONNECT_TIMEOUT=15", "PGDATABASE=mattermost", "PGHOST=db.example.com", "PGPASSWORD=" + special, "PGPORT=5433",
+		"PGSSLMODE=verify-full", "PGUSER=mmuser"}
+	assert.Equal(t, want, env)
+
+	// Without host, port, user or database in the DataSource, pg_dump gets
+	// what Dump's own connection resolved.
+	ds, err = parseDataSource("sslmode=disable")
+	require.NoError(t, err)
+	cfg, err = ds.pgxConfig()
+	require.NoError(t, err)
+	env = ds.pgDumpEnv(nil, &cfg.Config)
+	assert.Contains(t, env, "PGHOST="+cfg.Host)
+	assert.Contains(t, env, "PGUSER="+cfg.User)
+	if cfg.Database != "" { // else both default to the user name
+		assert.Contains(t, env, "PGDATABASE="+cfg.Database)
+	}
+	assert.Contains(t, env, "PGPORT=5432")
+	for _, kv := range env {
+		assert.False(t, strings.HasPrefix(kv, "PGPASSWORD=") && cfg.Password == "", "no password to pass: %s", kv)
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	b := &tailBuffer{limit: 10}
+	_, _ = b.Write([]byte("hello"))
+	assert.Equal(t, "hello", b.String())
+	_, _ = b.Write([]byte(" world"))
+	assert.Equal(t, "[...] ello world", b.String())
+	_, _ = b.Write([]byte("0123456789abcdef"))
+	assert.Equal(t, "[...] 6789abcdef", b.String())
+	assert.Len(t, b.buf, 10)
+}

@@ -1,0 +1,182 @@
+package pgdump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrPgDumpNotFound is wrapped by the errors of FindPgDump and Dump when no
+// pg_dump can be found.
+var ErrPgDumpNotFound = errors.New("pg_dump not found")
+
+// ErrPgDumpTooOld is wrapped by the errors of CheckCompatible and Dump when
+// pg_dump is older than the database server.
+var ErrPgDumpTooOld = errors.New("pg_dump is older than the PostgreSQL server")
+
+// pgDumpGlob is where Debian and Ubuntu install each PostgreSQL major
+// version's client programs. A variable for the tests.
+var pgDumpGlob = "/usr/lib/postgresql/*/bin/pg_dump"
+
+// settingHint tells the administrator how to use another pg_dump.
+const settingHint = `the plugin's "pg_dump path" setting (PgDumpPath)`
+
+const pgdgHint = "https://wiki.postgresql.org/wiki/Apt"
+
+// installHint tells the administrator which package to install for a server
+// of major version serverMajor (0: unknown).
+func installHint(serverMajor int) string {
+	if serverMajor <= 0 {
+		return "install the PostgreSQL client programs of your database server's major version N: " +
+			"on Debian/Ubuntu `apt-get install postgresql-client-N` (if apt does not know that version, " +
+			"add the PostgreSQL project's PGDG apt repository first, " + pgdgHint + "), or set " +
+			settingHint + " to the full path of a pg_dump of that version or newer"
+	}
+	return fmt.Sprintf("install postgresql-client-%[1]d: on Debian/Ubuntu `apt-get install postgresql-client-%[1]d` "+
+		"(if apt does not know that version, add the PostgreSQL project's PGDG apt repository first, %[2]s), "+
+		"or set %[3]s to the full path of a pg_dump %[1]d or newer", serverMajor, pgdgHint, settingHint)
+}
+
+// notFoundError says what was looked at; Dump fills in the server's major
+// version so the message names the exact package.
+type notFoundError struct {
+	looked      string
+	serverMajor int
+}
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("pg_dump not found (%s): %s", e.looked, installHint(e.serverMajor))
+}
+
+func (e *notFoundError) Is(target error) bool { return target == ErrPgDumpNotFound }
+
+// FindPgDump finds the pg_dump to run and its major version. A non-empty
+// explicit is used as is (a program path, a folder holding pg_dump, or a
+// program name looked up in PATH). Otherwise the newest pg_dump among PATH
+// and /usr/lib/postgresql/*/bin wins: a newer pg_dump can dump older servers,
+// never the reverse.
+func FindPgDump(explicit string) (path string, major int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path, major, _, err = findPgDump(ctx, explicit)
+	return path, major, err
+}
+
+func findPgDump(ctx context.Context, explicit string) (path string, major int, version string, err error) {
+	if explicit != "" {
+		path = explicit
+		if !strings.ContainsRune(path, os.PathSeparator) {
+			lp, err := exec.LookPath(path)
+			if err != nil {
+				return "", 0, "", &notFoundError{looked: fmt.Sprintf("PgDumpPath %q is not a program in PATH", explicit)}
+			}
+			path = lp
+		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			path = filepath.Join(path, "pg_dump")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return "", 0, "", &notFoundError{looked: fmt.Sprintf("PgDumpPath %q: %v", explicit, err)}
+		}
+		version, major, err = pgDumpVersion(ctx, path)
+		if err != nil {
+			return "", 0, "", fmt.Errorf("the PgDumpPath %q is not a working pg_dump: %w; %s", explicit, err, installHint(0))
+		}
+		return path, major, version, nil
+	}
+
+	// Debian's versioned folders first, newest first: on a tie they win over
+	// PATH's /usr/bin/pg_dump, a wrapper script whose choice of version
+	// depends on its environment.
+	var candidates []string
+	matches, _ := filepath.Glob(pgDumpGlob)
+	sort.SliceStable(matches, func(i, j int) bool { return dirMajor(matches[i]) > dirMajor(matches[j]) })
+	candidates = append(candidates, matches...)
+	if lp, err := exec.LookPath("pg_dump"); err == nil {
+		candidates = append(candidates, lp)
+	}
+	var failures []string
+	for _, c := range candidates {
+		v, m, err := pgDumpVersion(ctx, c)
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", c, err))
+			continue
+		}
+		if m > major {
+			path, major, version = c, m, v
+		}
+	}
+	if path == "" {
+		looked := "looked in PATH and " + filepath.Dir(pgDumpGlob)
+		if len(failures) > 0 {
+			looked += "; not working: " + strings.Join(failures, "; ")
+		}
+		return "", 0, "", &notFoundError{looked: looked}
+	}
+	return path, major, version, nil
+}
+
+// dirMajor is N in /usr/lib/postgresql/N/bin/pg_dump.
+func dirMajor(p string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
+	return n
+}
+
+var pgDumpVersionRE = regexp.MustCompile(`\(PostgreSQL\)\s+((\d+)\S*)`)
+
+// pgDumpVersion runs "pg_dump --version" and parses
+// "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)" into "15.14" and 15.
+func pgDumpVersion(ctx context.Context, path string) (version string, major int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			return "", 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(lastLine(string(ee.Stderr))))
+		}
+		return "", 0, err
+	}
+	return parsePgDumpVersion(string(out))
+}
+
+func parsePgDumpVersion(out string) (version string, major int, err error) {
+	m := pgDumpVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		return "", 0, fmt.Errorf("unexpected --version output %q", strings.TrimSpace(lastLine(out)))
+	}
+	major, _ = strconv.Atoi(m[2])
+	return m[1], major, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// CheckCompatible returns an error naming the package to install when a
+// pg_dump of major version pgDumpMajor cannot dump a server of major version
+// serverMajor: pg_dump refuses servers newer than itself.
+func CheckCompatible(pgDumpMajor, serverMajor int) error {
+	if pgDumpMajor <= 0 || serverMajor <= 0 {
+		return fmt.Errorf("cannot compare pg_dump version %d with PostgreSQL server version %d", pgDumpMajor, serverMajor)
+	}
+	if pgDumpMajor < serverMajor {
+		return fmt.Errorf("%w: pg_dump %d cannot dump a PostgreSQL %d server (pg_dump must be of the server's major version or newer); %s",
+			ErrPgDumpTooOld, pgDumpMajor, serverMajor, installHint(serverMajor))
+	}
+	return nil
+}

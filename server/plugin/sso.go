@@ -1,0 +1,382 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
+)
+
+const ssoJob = "sso"
+
+// maxInline is how many named users a command switches while the admin waits; more, and
+// --all, run in the background.
+const maxInline = 50
+
+func (p *Plugin) ssoCommands(t *command.Tree) {
+	selection := []command.Flag{
+		{Name: "service", Kind: command.Enum, Values: ssofallback.Services, Help: "with --all: every user of this identity provider"},
+		{Name: "all", Kind: command.Bool, Help: "every user of --service (needs --confirm)"},
+		{Name: "confirm", Kind: command.Bool, Help: "go ahead with --all (without it, only the count is shown)"},
+	}
+	t.Add(nil, &command.Command{Name: "sso", Summary: "SSO outage fallback: switch SSO users to email/password and back"})
+	t.Add([]string{"sso"}, &command.Command{
+		Name: "fallback", Summary: "Switch SSO users to email/password during an identity-provider outage",
+		Args: "[@user …]", MaxArgs: -1,
+		Flags: append(append([]command.Flag{}, selection...),
+			command.Flag{Name: "reason", Kind: command.String, Help: `why, for the record, e.g. "Okta outage"`},
+			command.Flag{Name: "expires", Kind: command.Duration, Help: "remind (or restore, if AutoRestoreOnExpiry) after this long, e.g. 24h; default from settings"},
+			command.Flag{Name: "deliver", Kind: command.Enum, Values: ssofallback.Deliveries, Help: "how users get in: reset-link (default when email works), dm, email, or show (to you only)"},
+		),
+		Run: p.runSSOFallback,
+	})
+	t.Add([]string{"sso"}, &command.Command{Name: "list", Summary: "Who is in fallback, since when, by whom, why, until when", Run: p.runSSOList})
+	t.Add([]string{"sso"}, &command.Command{
+		Name: "restore", Summary: "Put users back on their SSO sign-in exactly as they were",
+		Args: "[@user …]", MaxArgs: -1,
+		Flags: append(append([]command.Flag{}, selection...),
+			command.Flag{Name: "keep-sessions", Kind: command.Bool, Help: "keep the sessions made with the temporary password"}),
+		Run: p.runSSORestore,
+	})
+	t.Add([]string{"sso"}, &command.Command{Name: "cancel", Summary: "Stop a running fallback or restore after the users in progress", Run: p.runSSOCancel})
+}
+
+func (p *Plugin) actor(userID string) ssofallback.Actor {
+	a := ssofallback.Actor{ID: userID, Username: userID}
+	if u, err := p.API.GetUser(userID); err == nil {
+		a.Username = u.Username
+	}
+	return a
+}
+
+// selection reads the user selection shared by fallback and restore.
+func selection(inv *command.Invocation, restore bool) (ssofallback.Selection, error) {
+	sel := ssofallback.Selection{Usernames: inv.Mentions(), Service: inv.String("service"), All: inv.Bool("all")}
+	if len(inv.Args) != len(sel.Usernames) || (len(inv.Args) > 0 && !allMentions(inv.Args)) {
+		return sel, fmt.Errorf("name users as @username (got %s)", strings.Join(inv.Args, " "))
+	}
+	switch {
+	case sel.All && len(sel.Usernames) > 0:
+		return sel, fmt.Errorf("give either @users or --all, not both")
+	case sel.All && sel.Service == "" && !restore:
+		return sel, fmt.Errorf("--all needs --service (one of %s)", strings.Join(ssofallback.Services, ", "))
+	case !sel.All && sel.Service != "":
+		return sel, fmt.Errorf("--service goes with --all")
+	case !sel.All && len(sel.Usernames) == 0:
+		return sel, fmt.Errorf("name the users (@alice @bob) or use --all")
+	}
+	return sel, nil
+}
+
+func allMentions(args []string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "@") {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Plugin) defaultDelivery() ssofallback.Delivery {
+	es := p.API.GetConfig().EmailSettings
+	if es.SendEmailNotifications != nil && *es.SendEmailNotifications && es.SMTPServer != nil && *es.SMTPServer != "" {
+		return ssofallback.DeliverResetLink
+	}
+	return ssofallback.DeliverDM
+}
+
+func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*command.Response, error) {
+	sel, err := selection(inv, false)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _ := p.config()
+	req := ssofallback.FallbackRequest{Selection: sel, Actor: p.actor(inv.Caller.UserID), Reason: inv.String("reason"),
+		Expires: cfg.SSOFallbackExpiry(), Delivery: ssofallback.Delivery(inv.String("deliver"))}
+	if inv.Has("expires") {
+		req.Expires = inv.Duration("expires")
+	}
+	if req.Delivery == "" {
+		req.Delivery = p.defaultDelivery()
+	}
+	if sel.All && req.Delivery == ssofallback.DeliverShow {
+		return nil, fmt.Errorf("--deliver show is for named users only: with --all use dm, email or reset-link")
+	}
+	if sel.All || len(sel.Usernames) > maxInline {
+		ids, _, err := p.sso.Resolve(sel)
+		if err != nil {
+			return nil, err
+		}
+		if sel.All && !inv.Bool("confirm") {
+			return &command.Response{Text: fmt.Sprintf("%d %s user(s) would be switched to email/password (delivery: %s). Run the same command with `--confirm` to go ahead.", len(ids), sel.Service, req.Delivery)}, nil
+		}
+		return p.ssoInBackground("fallback", inv, len(ids), func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
+			return p.sso.Fallback(ctx, req, progress)
+		})
+	}
+	rep, err := p.sso.Fallback(context.Background(), req, nil)
+	p.ssoAdapter.Release()
+	if err != nil {
+		return nil, err
+	}
+	p.postSSOSummary("fallback", req.Actor, rep)
+	return &command.Response{Text: formatSSOReport("Fallback", rep, true)}, nil
+}
+
+func (p *Plugin) runSSORestore(_ context.Context, inv *command.Invocation) (*command.Response, error) {
+	sel, err := selection(inv, true)
+	if err != nil {
+		return nil, err
+	}
+	req := ssofallback.RestoreRequest{Selection: sel, Actor: p.actor(inv.Caller.UserID), KeepSessions: inv.Bool("keep-sessions")}
+	if sel.All || len(sel.Usernames) > maxInline {
+		if sel.All && !inv.Bool("confirm") {
+			recs, err := p.sso.List()
+			if err != nil {
+				return nil, err
+			}
+			n := 0
+			for _, r := range recs {
+				if sel.Service == "" || r.AuthService == sel.Service {
+					n++
+				}
+			}
+			return &command.Response{Text: fmt.Sprintf("%d user(s) in fallback would be restored to SSO. Run the same command with `--confirm` to go ahead.", n)}, nil
+		}
+		return p.ssoInBackground("restore", inv, -1, func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
+			return p.sso.Restore(ctx, req, progress)
+		})
+	}
+	rep, err := p.sso.Restore(context.Background(), req, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.postSSOSummary("restore", req.Actor, rep)
+	return &command.Response{Text: formatSSOReport("Restore", rep, false)}, nil
+}
+
+// ssoInBackground runs a large fallback or restore as a job, updating one ephemeral post with
+// progress and posting the result to the ops channel and the admin.
+func (p *Plugin) ssoInBackground(what string, inv *command.Invocation, total int, run func(context.Context, func(int, int)) (*ssofallback.Report, error)) (*command.Response, error) {
+	actor := p.actor(inv.Caller.UserID)
+	progressPost := &model.Post{UserId: p.notifier.BotID(), ChannelId: inv.Caller.ChannelID, Message: fmt.Sprintf("SSO %s: starting…", what)}
+	_, err := p.jobs.Start(ssoJob, inv.Caller.UserID, func(ctx context.Context, j *jobs.Job) {
+		progressPost = p.API.SendEphemeralPost(inv.Caller.UserID, progressPost)
+		last := time.Time{}
+		rep, err := run(ctx, func(done, total int) {
+			j.SetProgress(fmt.Sprintf("%d/%d users", done, total))
+			if time.Since(last) > time.Second || done == total {
+				last = time.Now()
+				progressPost.Message = fmt.Sprintf("SSO %s: %d of %d users done (%d%%). `/dr sso cancel` stops it.", what, done, total, done*100/max(total, 1))
+				progressPost = p.API.UpdateEphemeralPost(inv.Caller.UserID, progressPost)
+			}
+		})
+		p.ssoAdapter.Release()
+		if err != nil {
+			msg := fmt.Sprintf("SSO %s failed: %v", what, err)
+			_ = p.notifier.OpsAndDirect(actor.ID, msg)
+			return
+		}
+		title := strings.ToUpper(what[:1]) + what[1:]
+		progressPost.Message = formatSSOReport(title, rep, false)
+		p.API.UpdateEphemeralPost(inv.Caller.UserID, progressPost)
+		p.postSSOSummary(what, actor, rep)
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := "the users in fallback"
+	if total >= 0 {
+		n = fmt.Sprintf("%d user(s)", total)
+	}
+	return &command.Response{Text: fmt.Sprintf("SSO %s of %s started in the background; progress follows here and the result goes to the ops channel.", what, n)}, nil
+}
+
+// postSSOSummary tells the ops channel and the acting admin what happened, without passwords.
+func (p *Plugin) postSSOSummary(what string, actor ssofallback.Actor, rep *ssofallback.Report) {
+	msg := fmt.Sprintf("@%s ran SSO %s: %d done, %d already, %d skipped, %d failed (%s).",
+		actor.Username, what, rep.Count(ssofallback.Done), rep.Count(ssofallback.Already), rep.Count(ssofallback.Skipped), rep.Count(ssofallback.Failed), rep.Duration.Round(time.Millisecond))
+	if f := rep.Count(ssofallback.Failed); f > 0 {
+		var lines []string
+		for _, r := range rep.Results {
+			if r.Outcome == ssofallback.Failed && len(lines) < 20 {
+				lines = append(lines, fmt.Sprintf("- @%s: %s", r.Username, r.Detail))
+			}
+		}
+		msg += "\n" + strings.Join(lines, "\n")
+	}
+	if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {
+		p.API.LogWarn("Cannot post the SSO summary", "error", err.Error())
+	}
+}
+
+func formatSSOReport(title string, rep *ssofallback.Report, withPasswords bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**SSO %s**: %d done, %d already, %d skipped, %d failed in %s.\n\n", strings.ToLower(title),
+		rep.Count(ssofallback.Done), rep.Count(ssofallback.Already), rep.Count(ssofallback.Skipped), rep.Count(ssofallback.Failed), rep.Duration.Round(time.Millisecond))
+	if len(rep.Results) > 100 {
+		fmt.Fprintf(&b, "Details of each user are in the audit trail: `/dr audit --action sso.`\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "| user | outcome | detail |\n|---|---|---|\n")
+	for _, r := range rep.Results {
+		detail := r.Detail
+		if withPasswords && r.Password != "" {
+			detail += fmt.Sprintf(": `%s`", r.Password)
+		}
+		fmt.Fprintf(&b, "| @%s | %s | %s |\n", r.Username, r.Outcome, strings.ReplaceAll(detail, "|", "\\|"))
+	}
+	return b.String()
+}
+
+func (p *Plugin) runSSOList(context.Context, *command.Invocation) (*command.Response, error) {
+	recs, err := p.sso.List()
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return &command.Response{Text: "Nobody is in SSO fallback."}, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%d user(s) in SSO fallback**\n\n| user | was | since | by | reason | until | state |\n|---|---|---|---|---|---|---|\n", len(recs))
+	for i, r := range recs {
+		if i == 200 {
+			fmt.Fprintf(&b, "\n…and %d more (the REST API lists all).\n", len(recs)-200)
+			break
+		}
+		until := "no expiry"
+		if r.ExpiresAt != 0 {
+			until = r.Expires().Format(time.RFC3339)
+		}
+		fmt.Fprintf(&b, "| @%s | %s | %s | @%s | %s | %s | %s |\n", r.Username, r.AuthService, r.Created().Format(time.RFC3339), r.Actor, r.Reason, until, r.State)
+	}
+	return &command.Response{Text: b.String()}, nil
+}
+
+func (p *Plugin) runSSOCancel(context.Context, *command.Invocation) (*command.Response, error) {
+	j := p.jobs.Cancel(ssoJob)
+	if j == nil {
+		return &command.Response{Text: "No SSO fallback or restore is running on this node."}, nil
+	}
+	return &command.Response{Text: fmt.Sprintf("Cancelling the SSO job %s (%s done). Users already switched stay switched; run restore to undo them.", j.ID, j.Progress())}, nil
+}
+
+// checkSSOExpiry reminds about fallbacks whose window ended, once each across the cluster,
+// and restores them when AutoRestoreOnExpiry is on.
+func (p *Plugin) checkSSOExpiry() {
+	expired, err := p.sso.Expired()
+	if err != nil {
+		p.API.LogWarn("Cannot check SSO fallback expiry", "error", err.Error())
+		return
+	}
+	cfg, _ := p.config()
+	for _, r := range expired {
+		ok, err := p.sso.MarkReminded(r.UserID)
+		if err != nil || !ok {
+			continue
+		}
+		if cfg.AutoRestoreOnExpiry {
+			rep, err := p.sso.Restore(context.Background(), ssofallback.RestoreRequest{Selection: ssofallback.Selection{Usernames: []string{r.Username}}, Actor: ssofallback.Actor{ID: audit.ActorSystem, Username: audit.ActorSystem}}, nil)
+			msg := fmt.Sprintf("The SSO fallback of @%s (started by @%s) expired; AutoRestoreOnExpiry restored it: ", r.Username, r.Actor)
+			if err != nil {
+				msg += err.Error()
+			} else {
+				msg += fmt.Sprintf("%s %s", rep.Results[0].Outcome, rep.Results[0].Detail)
+			}
+			_ = p.notifier.OpsAndDirect(r.ActorID, msg)
+			continue
+		}
+		_ = p.notifier.OpsAndDirect(r.ActorID, fmt.Sprintf("The SSO fallback of @%s (started by @%s, reason: %q) expired at %s. When the identity provider works again, run `/dr sso restore @%s`.",
+			r.Username, r.Actor, r.Reason, r.Expires().Format(time.RFC3339), r.Username))
+	}
+}
+
+// REST
+
+type ssoRequest struct {
+	Usernames    []string `json:"usernames"`
+	Service      string   `json:"service"`
+	All          bool     `json:"all"`
+	Reason       string   `json:"reason"`
+	Expires      string   `json:"expires"`
+	Delivery     string   `json:"delivery"`
+	KeepSessions bool     `json:"keep_sessions"`
+}
+
+func (p *Plugin) ssoRoutes(rt *adminapi.Router) {
+	rt.Handle(http.MethodGet, "/sso/fallbacks", func(w http.ResponseWriter, _ *http.Request) {
+		recs, err := p.sso.List()
+		if err != nil {
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if recs == nil {
+			recs = []ssofallback.Record{}
+		}
+		adminapi.WriteJSON(w, http.StatusOK, recs)
+	})
+	rt.Handle(http.MethodPost, "/sso/fallback", p.handleSSO(true))
+	rt.Handle(http.MethodPost, "/sso/restore", p.handleSSO(false))
+}
+
+func (p *Plugin) handleSSO(fallback bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req ssoRequest
+		if err := adminapi.DecodeJSON(r, &req); err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		sel := ssofallback.Selection{Usernames: trimAt(req.Usernames), Service: req.Service, All: req.All}
+		if !sel.All && len(sel.Usernames) == 0 {
+			adminapi.WriteError(w, http.StatusBadRequest, "give usernames, or all with a service")
+			return
+		}
+		actor := p.actor(r.Header.Get("Mattermost-User-ID"))
+		var rep *ssofallback.Report
+		var err error
+		if fallback {
+			cfg, _ := p.config()
+			fr := ssofallback.FallbackRequest{Selection: sel, Actor: actor, Reason: req.Reason, Expires: cfg.SSOFallbackExpiry(), Delivery: ssofallback.Delivery(req.Delivery)}
+			if req.Expires != "" {
+				if fr.Expires, err = time.ParseDuration(req.Expires); err != nil {
+					adminapi.WriteError(w, http.StatusBadRequest, "bad expires: use a duration such as 24h")
+					return
+				}
+			}
+			if fr.Delivery == "" {
+				fr.Delivery = p.defaultDelivery()
+			}
+			rep, err = p.sso.Fallback(r.Context(), fr, nil)
+			p.ssoAdapter.Release()
+		} else {
+			rep, err = p.sso.Restore(r.Context(), ssofallback.RestoreRequest{Selection: sel, Actor: actor, KeepSessions: req.KeepSessions}, nil)
+		}
+		if err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		what := "restore"
+		if fallback {
+			what = "fallback"
+		}
+		p.postSSOSummary(what, actor, rep)
+		adminapi.WriteJSON(w, http.StatusOK, rep)
+	}
+}
+
+func trimAt(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, strings.ToLower(strings.TrimPrefix(strings.TrimSpace(n), "@")))
+	}
+	return out
+}
