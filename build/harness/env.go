@@ -250,6 +250,17 @@ func (env *Env) PatchPluginSettings(ctx context.Context, settings map[string]any
 	return nil
 }
 
+// RestartPlugin disables and enables the plugin and waits until it runs.
+func (env *Env) RestartPlugin(ctx context.Context) error {
+	if _, err := env.Admin.Client.DisablePlugin(ctx, PluginID); err != nil {
+		return fmt.Errorf("disable plugin: %w", err)
+	}
+	if _, err := env.Admin.Client.EnablePlugin(ctx, PluginID); err != nil {
+		return fmt.Errorf("enable plugin: %w\n%s", err, env.MM.LogTail(30))
+	}
+	return env.WaitPluginRunning(ctx, time.Minute)
+}
+
 // WaitPluginRunning waits until the server reports the plugin as running.
 func (env *Env) WaitPluginRunning(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

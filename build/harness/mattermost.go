@@ -36,6 +36,11 @@ func ServerBuild(ctx context.Context, root string) (string, error) {
 	return lines[len(lines)-1], nil
 }
 
+// initialConfig is written as config.json rather than set by environment variables, so that
+// tests can still change it through the API (environment variables always win).
+const initialConfig = `{"EmailSettings": {"SendEmailNotifications": false}}
+`
+
 // MattermostOptions configures StartMattermost.
 type MattermostOptions struct {
 	Build      string            // folder from ServerBuild
@@ -57,7 +62,7 @@ func StartMattermost(ctx context.Context, o MattermostOptions) (*Mattermost, err
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(o.Dir, "config", "config.json"), []byte("{}\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(o.Dir, "config", "config.json"), []byte(initialConfig), 0o600); err != nil {
 		return nil, err
 	}
 	port, err := freePort()
@@ -82,7 +87,6 @@ func StartMattermost(ctx context.Context, o MattermostOptions) (*Mattermost, err
 		"MM_LOGSETTINGS_CONSOLELEVEL":                   "WARN",
 		"MM_LOGSETTINGS_FILELEVEL":                      "INFO",
 		"MM_RATELIMITSETTINGS_ENABLE":                   "false",
-		"MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS":       "false",
 		"MM_TEAMSETTINGS_ENABLEOPENSERVER":              "true",
 		"MM_TEAMSETTINGS_MAXUSERSPERTEAM":               "100000",
 		"MM_LOGSETTINGS_FILELOCATION":                   filepath.Join(o.Dir, "logs"),

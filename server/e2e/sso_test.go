@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -183,12 +184,13 @@ func TestSSOCrashRecovery(t *testing.T) {
 			if restoreCrash {
 				line = "/dr sso restore @" + u.Username
 			}
-			resp, err := env.Command(ctx, env.Admin, "", line)
+			pidBefore := pluginPID(t, env)
+			_, err := env.Command(ctx, env.Admin, "", line)
 			require.NoError(t, env.SetFailpoints())
-			if err == nil {
-				require.NotContains(t, resp.Text, "| done |", "the plugin should have died at %s", fp)
-			}
+			require.Error(t, err, "the plugin process died at %s, so the command got no answer", fp)
+			require.Eventually(t, func() bool { return !processAlive(pidBefore) }, 10*time.Second, 100*time.Millisecond, "plugin process %d still alive", pidBefore)
 			waitPluginBack(ctx, t, env)
+			require.NotEqual(t, pidBefore, pluginPID(t, env), "a new plugin process serves")
 
 			if !restoreCrash {
 				assert.Contains(t, cmd(ctx, t, env, "/dr sso list"), "@"+u.Username, "the intent was recorded before acting")
@@ -250,4 +252,55 @@ func TestAuditRefusalsAndTamper(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.True(t, strings.HasPrefix(string(body), "seq,"), string(body[:min(len(body), 80)]))
 	assert.Contains(t, string(body), "auth.refused")
+}
+
+var resetToken = regexp.MustCompile(`token=([a-zA-Z0-9]{16,})`)
+
+// With email configured, the default delivery is Mattermost's own password-reset email: the
+// user follows the link, sets a password, signs in; restore puts SSO back and the password
+// stops working.
+func TestSSOFallbackResetLink(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	sink, err := harness.StartSMTPSink()
+	require.NoError(t, err)
+	defer sink.Close()
+	disable, err := env.EnableEmail(ctx, sink)
+	require.NoError(t, err)
+	defer disable()
+
+	u := ssoUser(ctx, t, env, uniq("reset"), "gitlab", "987654")
+	text := cmd(ctx, t, env, "/dr sso fallback @"+u.Username+` --reason "GitLab down"`)
+	require.Contains(t, text, "password-reset email sent", text)
+
+	// Adding the user to the team sent a welcome email too: find the one with the reset link.
+	var token string
+	require.Eventually(t, func() bool {
+		for _, mail := range sink.To(u.Email) {
+			flat := strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=").Replace(mail.Data) // undo quoted-printable
+			if m := resetToken.FindStringSubmatch(flat); m != nil {
+				token = m[1]
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 100*time.Millisecond, "no password-reset email reached the SMTP sink")
+
+	newPassword := "Back-In-" + model.NewId()[:10] + "!"
+	_, err = model.NewAPIv4Client(env.MM.URL).ResetPassword(ctx, token, newPassword)
+	require.NoError(t, err, "the reset link works for a user switched to email")
+	c := model.NewAPIv4Client(env.MM.URL)
+	_, _, err = c.Login(ctx, u.Email, newPassword)
+	require.NoError(t, err)
+
+	text = cmd(ctx, t, env, "/dr sso restore @"+u.Username)
+	require.Contains(t, text, "| done |", text)
+	back, _, err := env.Admin.Client.GetUser(ctx, u.Id, "")
+	require.NoError(t, err)
+	assert.Equal(t, "gitlab", back.AuthService)
+	assert.Equal(t, "987654", *back.AuthData)
+	_, _, err = model.NewAPIv4Client(env.MM.URL).Login(ctx, u.Email, newPassword)
+	assert.Error(t, err, "the password set during the fallback no longer works")
+	_, _, err = c.GetMe(ctx, "")
+	assert.Error(t, err, "its session is revoked")
 }

@@ -86,12 +86,24 @@ func allMentions(args []string) bool {
 	return true
 }
 
+// defaultDelivery is reset-link when the server can send email, else dm. The factory default
+// (localhost:10025, a developer's mail catcher) does not count as configured.
 func (p *Plugin) defaultDelivery() ssofallback.Delivery {
 	es := p.API.GetConfig().EmailSettings
-	if es.SendEmailNotifications != nil && *es.SendEmailNotifications && es.SMTPServer != nil && *es.SMTPServer != "" {
+	on := es.SendEmailNotifications != nil && *es.SendEmailNotifications
+	server, port := deref(es.SMTPServer), deref(es.SMTPPort)
+	factory := server == model.EmailSMTPDefaultServer && port == model.EmailSMTPDefaultPort
+	if on && server != "" && !factory {
 		return ssofallback.DeliverResetLink
 	}
 	return ssofallback.DeliverDM
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*command.Response, error) {

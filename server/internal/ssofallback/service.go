@@ -256,12 +256,19 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 	if err != nil {
 		return fail(res, err)
 	}
+	if rec != nil && rec.State == StateDelivered {
+		res.Username, res.Outcome = rec.Username, Already
+		res.Detail = fmt.Sprintf("in fallback since %s (by @%s)", rec.Created().Format(time.RFC3339), rec.Actor)
+		return res
+	}
+	// One read of the user serves every step below: nothing else changes its binding while
+	// the record exists, and each write is checked against the record with compare-and-set.
+	u, err := s.mm.User(userID)
+	if err != nil {
+		return fail(res, fmt.Errorf("read user: %w", err))
+	}
+	res.Username = u.Username
 	if rec == nil {
-		u, err := s.mm.User(userID)
-		if err != nil {
-			return fail(res, fmt.Errorf("read user: %w", err))
-		}
-		res.Username = u.Username
 		if why := eligible(u); why != "" {
 			res.Outcome, res.Detail = Skipped, why
 			return res
@@ -279,29 +286,30 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 			return fail(res, err)
 		}
 		if raw == nil { // another admin recorded this user at the same moment
-			if rec, raw, err = s.load(userID); err != nil || rec == nil {
-				return fail(res, fmt.Errorf("record taken concurrently but unreadable: %w", err))
-			}
+			res.Outcome, res.Detail = Already, "another fallback of this user started at the same moment"
+			return res
 		}
-	}
-	res.Username = rec.Username
-	if rec.State == StateDelivered {
-		res.Outcome = Already
-		res.Detail = fmt.Sprintf("in fallback since %s (by @%s)", rec.Created().Format(time.RFC3339), rec.Actor)
-		return res
 	}
 	if rec.State == StateRecorded {
 		failpoint.Hit("sso.after-record")
-		if raw, err = s.switchUser(rec, raw); err != nil {
+		if err := s.switchUser(rec, u); err != nil {
 			return fail(res, err)
 		}
 	}
 	failpoint.Hit("sso.before-deliver")
-	password, err := s.deliver(rec, req.Actor)
+	password, err := s.deliver(rec, u, req.Actor)
 	if err != nil {
+		// Save that the user is switched, so `list` tells the truth while delivery is retried.
+		if rec.State == StateRecorded {
+			rec.State, rec.SwitchedAt = StateSwitched, s.now().UnixMilli()
+			_, _ = s.update(rec, raw) // the next run finds the user switched either way
+		}
 		return fail(res, fmt.Errorf("switched to email/password, but delivery by %s failed: %w (run the fallback again for this user to retry delivery, or restore)", rec.Delivery, err))
 	}
 	rec.State, rec.DeliveredAt = StateDelivered, s.now().UnixMilli()
+	if rec.SwitchedAt == 0 {
+		rec.SwitchedAt = rec.DeliveredAt
+	}
 	if _, err := s.update(rec, raw); err != nil {
 		return fail(res, err)
 	}
@@ -310,32 +318,23 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 	return res
 }
 
-// switchUser clears the SSO binding, unless a previous run already did.
-func (s *Service) switchUser(rec *Record, raw []byte) ([]byte, error) {
-	u, err := s.mm.User(rec.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
-	}
+// switchUser clears the SSO binding, unless a previous run already did. A recorded user who
+// is already on email/password was switched by a run that died before saving its progress.
+func (s *Service) switchUser(rec *Record, u *model.User) error {
 	switch {
 	case u.AuthService == rec.AuthService && sameAuthData(u.AuthData, rec.AuthData):
 		if err := s.mm.UpdateAuth(rec.UserID, "", nil); err != nil {
-			return nil, fmt.Errorf("switch to email/password: %w", err)
+			return fmt.Errorf("switch to email/password: %w", err)
 		}
 		failpoint.Hit("sso.after-switch")
 	case u.AuthService == "":
-		// A previous run switched the user and stopped before saving that.
 	default:
-		return nil, fmt.Errorf("the user's sign-in changed since it was recorded (now %q): not switched; restore to drop the record", u.AuthService)
+		return fmt.Errorf("the user's sign-in changed since it was recorded (now %q): not switched; restore to drop the record", u.AuthService)
 	}
-	rec.State, rec.SwitchedAt = StateSwitched, s.now().UnixMilli()
-	return s.update(rec, raw)
+	return nil
 }
 
-func (s *Service) deliver(rec *Record, actor Actor) (string, error) {
-	u, err := s.mm.User(rec.UserID)
-	if err != nil {
-		return "", fmt.Errorf("read user: %w", err)
-	}
+func (s *Service) deliver(rec *Record, u *model.User, actor Actor) (string, error) {
 	if rec.Delivery == DeliverResetLink {
 		return "", s.mm.SendPasswordReset(u.Email)
 	}
@@ -487,12 +486,18 @@ func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult)
 // List returns every user in fallback, oldest first.
 func (s *Service) List() ([]Record, error) {
 	var out []Record
+	// Pages are pages of all the plugin's keys; pluginapi's WithPrefix filters each page after
+	// the fact, so a short filtered page does not mean the end. Filter here instead.
+	const pageSize = 1000
 	for page := 0; ; page++ {
-		keys, err := s.kv.ListKeys(page, 1000, pluginapi.WithPrefix(keyPrefix))
+		keys, err := s.kv.ListKeys(page, pageSize)
 		if err != nil {
 			return nil, fmt.Errorf("list fallback records: %w", err)
 		}
 		for _, k := range keys {
+			if !strings.HasPrefix(k, keyPrefix) {
+				continue
+			}
 			rec, _, err := s.load(strings.TrimPrefix(k, keyPrefix))
 			if err != nil {
 				return nil, err
@@ -501,7 +506,7 @@ func (s *Service) List() ([]Record, error) {
 				out = append(out, *rec)
 			}
 		}
-		if len(keys) < 1000 {
+		if len(keys) < pageSize {
 			break
 		}
 	}

@@ -463,3 +463,22 @@ func TestGeneratePassword(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, bcrypt.CompareHashAndPassword([]byte(h), []byte("x-Y-1!")))
 }
+
+// The KV store pages over all of the plugin's keys; records spread over many pages among
+// other keys (the audit trail's) must all be listed.
+func TestListAcrossPagesOfOtherKeys(t *testing.T) {
+	f := setup(t)
+	for i := 0; i < 1500; i++ {
+		_, err := f.kv.Set(fmt.Sprintf("audit/r/%016d", i), "x")
+		require.NoError(t, err)
+		_, err = f.kv.Set(fmt.Sprintf("zz/%04d", i), "x")
+		require.NoError(t, err)
+	}
+	for i := 0; i < 1200; i++ {
+		_, err := f.svc.insert(&Record{UserID: fmt.Sprintf("u%04d", i), CreatedAt: int64(i)})
+		require.NoError(t, err)
+	}
+	recs, err := f.svc.List()
+	require.NoError(t, err)
+	assert.Len(t, recs, 1200)
+}
