@@ -12,8 +12,10 @@ CACHE ?= $(HOME)/.cache/disaster-recovery-plugin
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 E2E_TIMEOUT ?= 40m
+# Go packages of this project (webapp/node_modules ships Go files of its own).
+GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all dist server webapp bundle deploy check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean
+.PHONY: help all dist server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,20 +57,24 @@ $(GOLANGCI_LINT):
 check-style: lint-go lint-webapp ## golangci-lint, eslint and tsc --noEmit
 
 lint-go: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run $(GO_PACKAGES)
 
 lint-webapp: webapp/node_modules/.package-lock.json
 	cd webapp && $(NPM) run lint && $(NPM) run check-types
 
+services: ## Build (once, cached by version) the Mattermost server and MinIO the tests run
+	bash build/scripts/mattermost-server.sh >/dev/null
+	bash build/scripts/minio.sh >/dev/null
+
 test: check-style unit-test webapp-test e2e ## Everything: lint, unit tests (-race), webapp tests, end-to-end tests on a real server
 
-unit-test: ## Go unit tests with the race detector
-	$(GO) test -race -count=1 ./...
+unit-test: services ## Go unit tests with the race detector (storage tests use a real MinIO)
+	$(GO) test -race -count=1 -timeout 20m $(GO_PACKAGES)
 
 webapp-test: webapp/node_modules/.package-lock.json ## Webapp component tests
 	cd webapp && $(NPM) test
 
-e2e: dist ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
+e2e: dist services ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
 	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:)|_test.go'; exit $${PIPESTATUS[0]}
 
 demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)

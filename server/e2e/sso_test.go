@@ -304,3 +304,36 @@ func TestSSOFallbackResetLink(t *testing.T) {
 	_, _, err = c.GetMe(ctx, "")
 	assert.Error(t, err, "its session is revoked")
 }
+
+// When a fallback window ends, the bot reminds the ops channel and the admin; with
+// AutoRestoreOnExpiry it also restores the user. The check runs once a minute across the
+// cluster, so this test waits for one cycle.
+func TestSSOExpiry(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	remind := ssoUser(ctx, t, env, uniq("expire"), "saml", "Expire.Remind@Example.com")
+	since := model.GetMillis()
+	cmd(ctx, t, env, "/dr sso fallback @"+remind.Username+` --expires 1s --deliver show --reason "expiry test"`)
+	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, since, "The SSO fallback of @"+remind.Username, 100*time.Second)
+	require.NoError(t, err)
+	assert.Contains(t, post.Message, "/dr sso restore @"+remind.Username)
+	assert.Contains(t, cmd(ctx, t, env, "/dr sso list"), "@"+remind.Username, "a reminder does not restore")
+
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"autorestoreonexpiry": true}))
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"autorestoreonexpiry": false})
+	})
+	auto := ssoUser(ctx, t, env, uniq("expire"), "ldap", "CN=Expire Auto,DC=example,DC=com")
+	since = model.GetMillis()
+	cmd(ctx, t, env, "/dr sso fallback @"+auto.Username+" --expires 1s --deliver show")
+	post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "The SSO fallback of @"+auto.Username, 100*time.Second)
+	require.NoError(t, err)
+	assert.Contains(t, post.Message, "AutoRestoreOnExpiry restored it: done")
+	back, _, err := env.Admin.Client.GetUser(ctx, auto.Id, "")
+	require.NoError(t, err)
+	assert.Equal(t, "ldap", back.AuthService)
+	assert.Equal(t, "CN=Expire Auto,DC=example,DC=com", *back.AuthData)
+
+	cmd(ctx, t, env, "/dr sso restore @"+remind.Username)
+}

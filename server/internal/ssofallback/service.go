@@ -302,7 +302,7 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 		// Save that the user is switched, so `list` tells the truth while delivery is retried.
 		if rec.State == StateRecorded {
 			rec.State, rec.SwitchedAt = StateSwitched, s.now().UnixMilli()
-			_, _ = s.update(rec, raw) // the next run finds the user switched either way
+			_ = s.update(rec, raw) // the next run finds the user switched either way
 		}
 		return fail(res, fmt.Errorf("switched to email/password, but delivery by %s failed: %w (run the fallback again for this user to retry delivery, or restore)", rec.Delivery, err))
 	}
@@ -310,7 +310,7 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 	if rec.SwitchedAt == 0 {
 		rec.SwitchedAt = rec.DeliveredAt
 	}
-	if _, err := s.update(rec, raw); err != nil {
+	if err := s.update(rec, raw); err != nil {
 		return fail(res, err)
 	}
 	res.Outcome, res.Password = Done, password
@@ -582,19 +582,19 @@ func (s *Service) insert(rec *Record) ([]byte, error) {
 }
 
 // update replaces the record if it still holds old, so two admins cannot interleave steps.
-func (s *Service) update(rec *Record, old []byte) ([]byte, error) {
+func (s *Service) update(rec *Record, old []byte) error {
 	raw, err := rec.encode()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ok, err := s.kv.Set(recordKey(rec.UserID), raw, pluginapi.SetAtomic(old))
 	if err != nil {
-		return nil, fmt.Errorf("save fallback state of %s: %w", rec.UserID, err)
+		return fmt.Errorf("save fallback state of %s: %w", rec.UserID, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("fallback record of %s changed concurrently (another admin?): run the command again", rec.UserID)
+		return fmt.Errorf("fallback record of %s changed concurrently (another admin?): run the command again", rec.UserID)
 	}
-	return raw, nil
+	return nil
 }
 
 func (s *Service) auditUser(action string, actor Actor, reason string, res UserResult) {

@@ -164,7 +164,7 @@ type fixture struct {
 	admin Actor
 }
 
-func setup(t *testing.T) *fixture {
+func setup(_ *testing.T) *fixture {
 	f := &fixture{mm: newFake(), kv: &pluginapi.MemoryStore{}, admin: Actor{ID: model.NewId(), Username: "admin"}}
 	f.trail = audit.New(f.kv, "node-1")
 	f.svc = New(f.mm, f.kv, f.trail, 4)
