@@ -75,7 +75,7 @@ webapp-test: webapp/node_modules/.package-lock.json ## Webapp component tests
 	cd webapp && $(NPM) test
 
 e2e: dist services ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
-	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:)|_test.go'; exit $${PIPESTATUS[0]}
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:)|_test.go'; exit $${PIPESTATUS[0]}
 
 demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)
 	$(GO) run ./build/cmd/demo

@@ -5,6 +5,7 @@ package harness
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -375,6 +376,11 @@ func (env *Env) PluginRequest(ctx context.Context, u *User, method, path string,
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// OpenDB opens the Mattermost database, for checks and fixtures the REST API cannot do.
+func (env *Env) OpenDB() (*sql.DB, error) {
+	return sql.Open("pgx", env.PG.URL("mattermost"))
 }
 
 // Close stops everything and removes the harness's folder. Safe to call more than once.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,4 +190,58 @@ func bodyFor(method string) io.Reader {
 		return nil
 	}
 	return strings.NewReader("{}")
+}
+
+// `make deploy` runs build/cmd/deploy: it uploads and enables the bundle with an admin's
+// credentials from the environment, as the starter template's deploy does.
+func TestDeployTool(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	for name, creds := range map[string][]string{
+		"username and password": {"MM_ADMIN_USERNAME=" + env.Admin.Username, "MM_ADMIN_PASSWORD=" + env.Admin.Password},
+		"token":                 {"MM_ADMIN_TOKEN=" + env.Admin.Client.AuthToken},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := env.Admin.Client.DisablePlugin(ctx, harness.PluginID)
+			require.NoError(t, err)
+			cmd := exec.CommandContext(ctx, "go", "run", "./build/cmd/deploy", env.Bundle)
+			cmd.Dir = env.Root
+			cmd.Env = append(append(os.Environ(), "MM_SERVICESETTINGS_SITEURL="+env.MM.URL), creds...)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, string(out))
+			assert.Contains(t, string(out), "enabled disaster-recovery")
+			require.NoError(t, env.WaitPluginRunning(ctx, time.Minute))
+		})
+	}
+	cmd := exec.CommandContext(ctx, "go", "run", "./build/cmd/deploy", env.Bundle)
+	cmd.Dir = env.Root
+	cmd.Env = append(os.Environ(), "MM_SERVICESETTINGS_SITEURL="+env.MM.URL, "MM_ADMIN_TOKEN=", "MM_ADMIN_USERNAME=")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "set MM_ADMIN_TOKEN, or MM_ADMIN_USERNAME and MM_ADMIN_PASSWORD")
+}
+
+// With CreateOpsChannel on, a missing ops channel is created (private, bot inside); every
+// settings change is in the audit trail by name.
+func TestOpsChannelCreatedAndSettingsAudited(t *testing.T) {
+	env := harness.Require(t)
+	ctx := ctxFor(t)
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"opschannelname": harness.OpsChannelName})
+	})
+	name := "dr-ops-" + strings.ToLower(model.NewId()[:6])
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opschannelname": name}))
+	require.Eventually(t, func() bool {
+		resp, err := env.Command(ctx, env.Admin, "", "/dr version")
+		return err == nil && !strings.Contains(resp.Text, "need attention")
+	}, 15*time.Second, 250*time.Millisecond)
+	ch, _, err := env.Admin.Client.GetChannelByName(ctx, name, env.Team.Id, "")
+	require.NoError(t, err, "the plugin created the channel")
+	assert.Equal(t, model.ChannelTypePrivate, ch.Type)
+	_, _, err = env.Admin.Client.GetChannelMember(ctx, ch.Id, env.BotUserID, "")
+	assert.NoError(t, err, "the bot is in it")
+
+	resp, err := env.Command(ctx, env.Admin, "", "/dr audit --action settings.change")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, "OpsChannelName")
 }

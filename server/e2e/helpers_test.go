@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/require"
 
@@ -22,7 +21,7 @@ import (
 
 // mmDB opens the Mattermost database of the harness.
 func mmDB(t *testing.T, env *harness.Env) *sql.DB {
-	db, err := sql.Open("pgx", env.PG.URL("mattermost"))
+	db, err := env.OpenDB()
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db

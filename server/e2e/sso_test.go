@@ -303,6 +303,28 @@ func TestSSOFallbackResetLink(t *testing.T) {
 	assert.Error(t, err, "the password set during the fallback no longer works")
 	_, _, err = c.GetMe(ctx, "")
 	assert.Error(t, err, "its session is revoked")
+
+	// --deliver email: the temporary password arrives by email (plugin API SendMail).
+	mailed := ssoUser(ctx, t, env, uniq("mailed"), "saml", "Mailed@Example.com")
+	text = cmd(ctx, t, env, "/dr sso fallback @"+mailed.Username+" --deliver email")
+	require.Contains(t, text, "temporary password sent by email", text)
+	var password string
+	require.Eventually(t, func() bool {
+		for _, mail := range sink.To(mailed.Email) {
+			flat := strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=").Replace(mail.Data)
+			if i := strings.Index(flat, "temporary password:"); i >= 0 {
+				parts := strings.Split(flat[i:], "`")
+				if len(parts) > 1 {
+					password = parts[1]
+					return true
+				}
+			}
+		}
+		return false
+	}, 20*time.Second, 100*time.Millisecond, "no email with the temporary password")
+	_, _, err = model.NewAPIv4Client(env.MM.URL).Login(ctx, mailed.Email, password)
+	require.NoError(t, err, "the emailed password signs in")
+	assert.Contains(t, cmd(ctx, t, env, "/dr sso restore @"+mailed.Username), "| done |")
 }
 
 // When a fallback window ends, the bot reminds the ops channel and the admin; with

@@ -81,7 +81,7 @@ func (p *Plugin) OnActivate() error {
 	p.auditor = newAuditor(p.trail, p.API)
 	p.jobs = jobs.NewRunner()
 	p.ssoAdapter = ssofallback.NewAdapter(p.API, p.client.Store.GetMasterDB, p.notifier.Direct)
-	p.sso = ssofallback.New(p.ssoAdapter, &p.client.KV, p.auditor, 8)
+	p.sso = ssofallback.New(p.ssoAdapter, &p.client.KV, p.auditor, 8).WithKeyLister(p.ssoAdapter.KeysWithPrefix(ID))
 
 	p.tree = p.commands()
 	if err := p.client.SlashCommand.Register(&model.Command{

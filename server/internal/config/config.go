@@ -21,11 +21,35 @@ type Config struct {
 
 	SSOFallbackDefaultExpiry string // duration; "" or "0" = no expiry
 	AutoRestoreOnExpiry      bool
+
+	BackupSchedule          string // cron; empty = no scheduled backups
+	BackupTimeZone          string
+	BackupComponents        string // comma-separated; empty = all
+	BackupLocalDirectory    string // empty = ./dr-backups beside the server's data folder
+	BackupS3Bucket          string
+	BackupS3Prefix          string
+	BackupS3Region          string
+	BackupS3Endpoint        string
+	BackupS3PathStyle       bool
+	BackupS3AccessKeyID     string
+	BackupS3SecretAccessKey string
+	BackupS3StorageClass    string
+	BackupS3SSE             string
+	BackupS3KMSKeyID        string
+	BackupAgeRecipients     string
+	BackupCompressionLevel  int
+	BackupKeepLast          int
+	BackupKeepDaily         int
+	BackupKeepWeekly        int
+	BackupKeepMonthly       int
+	BackupStaleAfter        string
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
 func Default() Config {
-	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h"}
+	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
+		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
+		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h"}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -80,6 +104,7 @@ func (c Config) Validate() Problems {
 	if !urlName.MatchString(c.OpsChannelName) {
 		ps = append(ps, Problem{"OpsChannelName", fmt.Sprintf("%q is not a channel URL name: use 2-64 lower-case letters, digits, '-' or '_', e.g. dr-ops", c.OpsChannelName)})
 	}
+	ps = append(ps, c.validateBackup()...)
 	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {
 		if _, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry); err != nil {
 			ps = append(ps, Problem{"SSOFallbackDefaultExpiry", err.Error() + "; or 0 for no expiry"})

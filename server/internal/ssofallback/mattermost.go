@@ -96,6 +96,16 @@ func (a *Adapter) AuthDataOwner(service, data, exceptUserID string) (string, err
 	return ids[0], nil
 }
 
+// KeysWithPrefix lists the plugin's KV keys with a prefix in one query (see
+// Service.WithKeyLister for why the KV API's paging is not enough).
+func (a *Adapter) KeysWithPrefix(pluginID string) KeyLister {
+	return func(prefix string) ([]string, error) {
+		like := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
+		return a.ids(`SELECT PKey FROM PluginKeyValueStore WHERE PluginId = $1 AND PKey LIKE $2 AND (ExpireAt = 0 OR ExpireAt > $3) ORDER BY PKey`,
+			pluginID, like, model.GetMillis())
+	}
+}
+
 // SessionsSince implements Mattermost. The plugin API has no call that lists sessions.
 func (a *Adapter) SessionsSince(userID string, sinceMs int64) ([]string, error) {
 	return a.ids(`SELECT Id FROM Sessions WHERE UserId = $1 AND CreateAt >= $2`, userID, sinceMs)

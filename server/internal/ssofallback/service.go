@@ -61,6 +61,7 @@ type Service struct {
 	now     func() time.Time
 	workers int
 	hash    func(password string) (string, error)
+	keys    KeyLister
 }
 
 // New returns a service. workers bounds how many users are processed at once.
@@ -483,35 +484,60 @@ func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult)
 	return res
 }
 
+// KeyLister lists the plugin's KV keys with a prefix in one consistent read.
+type KeyLister func(prefix string) ([]string, error)
+
+// WithKeyLister replaces the KV store's paged key listing. The plugin KV API pages with
+// OFFSET over all of the plugin's keys, so a key created or deleted elsewhere while the pages
+// are read (the cluster job's lock, every minute) shifts the pages and a record can be
+// skipped; the plugin passes a lister that reads the keys in a single query instead.
+func (s *Service) WithKeyLister(l KeyLister) *Service {
+	s.keys = l
+	return s
+}
+
 // List returns every user in fallback, oldest first.
 func (s *Service) List() ([]Record, error) {
+	keys, err := s.recordKeys()
+	if err != nil {
+		return nil, fmt.Errorf("list fallback records: %w", err)
+	}
 	var out []Record
-	// Pages are pages of all the plugin's keys; pluginapi's WithPrefix filters each page after
-	// the fact, so a short filtered page does not mean the end. Filter here instead.
-	const pageSize = 1000
-	for page := 0; ; page++ {
-		keys, err := s.kv.ListKeys(page, pageSize)
+	for _, k := range keys {
+		rec, _, err := s.load(strings.TrimPrefix(k, keyPrefix))
 		if err != nil {
-			return nil, fmt.Errorf("list fallback records: %w", err)
+			return nil, err
 		}
-		for _, k := range keys {
-			if !strings.HasPrefix(k, keyPrefix) {
-				continue
-			}
-			rec, _, err := s.load(strings.TrimPrefix(k, keyPrefix))
-			if err != nil {
-				return nil, err
-			}
-			if rec != nil {
-				out = append(out, *rec)
-			}
-		}
-		if len(keys) < pageSize {
-			break
+		if rec != nil {
+			out = append(out, *rec)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
 	return out, nil
+}
+
+func (s *Service) recordKeys() ([]string, error) {
+	if s.keys != nil {
+		return s.keys(keyPrefix)
+	}
+	// Pages are pages of all the plugin's keys; pluginapi's WithPrefix filters each page after
+	// the fact, so a short filtered page does not mean the end. Filter here instead.
+	const pageSize = 1000
+	var out []string
+	for page := 0; ; page++ {
+		keys, err := s.kv.ListKeys(page, pageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if strings.HasPrefix(k, keyPrefix) {
+				out = append(out, k)
+			}
+		}
+		if len(keys) < pageSize {
+			return out, nil
+		}
+	}
 }
 
 // Expired returns the records whose window has passed and that have not been reminded about.

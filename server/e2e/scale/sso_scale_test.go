@@ -1,6 +1,6 @@
 //go:build e2e
 
-package e2e
+package scale
 
 import (
 	"context"
@@ -31,12 +31,14 @@ func TestSSOScale(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	db := mmDB(t, env)
+	db, err := env.OpenDB()
+	require.NoError(t, err)
+	defer db.Close()
 
 	// Users are inserted by SQL, copying a real user row: creating 5,000 users through REST
 	// would spend minutes hashing their passwords, which is not what is measured here.
 	tag := model.NewId()[:6]
-	_, err := db.ExecContext(ctx, `INSERT INTO users
+	_, err = db.ExecContext(ctx, `INSERT INTO users
 		SELECT (jsonb_populate_record(u, jsonb_build_object(
 			'id', substr(md5('scale' || g || $1), 1, 26),
 			'username', 'scale' || lpad(g::text, 5, '0') || $1,
