@@ -152,26 +152,52 @@ func TestAutocompleteOnlyForAdmins(t *testing.T) {
 	assert.Empty(t, member)
 }
 
-// A bad setting never stops the plugin: it stays running and /dr says what to fix.
-func TestBadSettingsAreReportedNotFatal(t *testing.T) {
+// Saving bad settings is refused with what to fix; a bad config that arrives anyway (saved
+// while the plugin was disabled) never stops activation: it is reported by /dr version.
+func TestBadSettingsRejectedOrReported(t *testing.T) {
 	env := harness.Require(t)
 	ctx := ctxFor(t)
 	t.Cleanup(func() {
+		_, _ = env.Admin.Client.EnablePlugin(context.Background(), harness.PluginID)
 		require.NoError(t, env.PatchPluginSettings(context.Background(), map[string]any{"opsteamname": harness.TeamName, "opschannelname": harness.OpsChannelName}))
 	})
-	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opsteamname": "no-such-team", "opschannelname": "Bad Name!"}))
-	require.NoError(t, env.WaitPluginRunning(ctx, 10*time.Second))
+	for setting, tc := range map[string]struct {
+		value any
+		want  string
+	}{
+		"opschannelname":      {"Bad Name!", "not a channel URL name"},
+		"backupschedule":      {"every night", "not a cron expression"},
+		"backuptimezone":      {"Mars/Olympus", "unknown time zone"},
+		"backupagerecipients": {"age1notakey", "not an age public key"},
+		"backups3bucket":      {"Bad_Bucket", "BackupS3Bucket"},
+		"backupcomponents":    {"db,logs", `unknown component "logs"`},
+	} {
+		err := env.PatchPluginSettings(ctx, map[string]any{setting: tc.value})
+		require.Error(t, err, setting)
+		assert.Contains(t, err.Error(), tc.want, setting)
+	}
 
-	require.Eventually(t, func() bool {
-		resp, err := env.Command(ctx, env.Admin, "", "/dr version")
-		return err == nil && strings.Contains(resp.Text, "OpsChannelName") && strings.Contains(resp.Text, "not a channel URL name")
-	}, 15*time.Second, 250*time.Millisecond)
-
-	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opschannelname": harness.OpsChannelName}))
+	// A team that does not exist is a valid name: accepted, and reported.
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opsteamname": "no-such-team"}))
 	require.Eventually(t, func() bool {
 		resp, err := env.Command(ctx, env.Admin, "", "/dr version")
 		return err == nil && strings.Contains(resp.Text, `team "no-such-team" does not exist`)
 	}, 15*time.Second, 250*time.Millisecond)
+
+	// Invalid settings saved while the plugin is disabled: it still activates and says what to fix.
+	_, err := env.Admin.Client.DisablePlugin(ctx, harness.PluginID)
+	require.NoError(t, err)
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opsteamname": harness.TeamName, "opschannelname": "Bad Name!"}))
+	_, err = env.Admin.Client.EnablePlugin(ctx, harness.PluginID)
+	require.NoError(t, err)
+	require.NoError(t, env.WaitPluginRunning(ctx, time.Minute))
+	resp, err := env.Command(ctx, env.Admin, "", "/dr version")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, "OpsChannelName")
+	assert.Contains(t, resp.Text, "not a channel URL name")
+
+	// Fixing it is a change of this plugin's settings, so it is checked and accepted.
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opschannelname": harness.OpsChannelName}))
 }
 
 // fillPattern turns a route pattern into a concrete path below /plugins/<id>.

@@ -20,6 +20,7 @@ func (p *Plugin) routes() *adminapi.Router {
 		p.refused(userID, "http", r.Method+" "+r.URL.Path, reason)
 	})
 	rt.Handle(http.MethodGet, "/version", p.handleVersion)
+	p.backupRoutes(rt)
 	p.ssoRoutes(rt)
 	p.auditRoutes(rt)
 	return rt

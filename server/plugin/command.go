@@ -24,6 +24,7 @@ func (p *Plugin) commands() *command.Tree {
 		Summary: "Show the plugin version, the server version and this node",
 		Run:     p.runVersion,
 	})
+	p.backupCommands(t)
 	p.ssoCommands(t)
 	p.auditCommands(t)
 	return t

@@ -1,8 +1,13 @@
 package plugin
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"reflect"
 	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
@@ -65,4 +70,47 @@ func (p *Plugin) configProblems() []string {
 		}
 	}
 	return out
+}
+
+// ConfigurationWillBeSaved rejects a save that would give this plugin invalid settings, with
+// every problem and what to do, so that the admin sees it in the System Console instead of in
+// the log. Saves that leave this plugin's settings as they are always pass, so an existing
+// problem never blocks unrelated changes.
+func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, error) {
+	next, ok := newCfg.PluginSettings.Plugins[ID]
+	if !ok {
+		return nil, nil
+	}
+	if cur := p.API.GetConfig(); cur != nil && reflect.DeepEqual(cur.PluginSettings.Plugins[ID], next) {
+		return nil, nil
+	}
+	cfg, err := decodeSettings(next)
+	if err != nil {
+		return nil, settingsError("Disaster Recovery settings: " + err.Error())
+	}
+	if problems := cfg.Normalize().Validate(); len(problems) > 0 {
+		return nil, settingsError("Disaster Recovery " + problems.Error())
+	}
+	return nil, nil
+}
+
+// settingsError is how a refusal reaches the admin: only a *model.AppError crosses the plugin
+// RPC as itself, and the server replaces its Message with the translation of its Id, which for
+// an Id it does not know is the Id itself: so the Id carries the message.
+func settingsError(msg string) *model.AppError {
+	return model.NewAppError("ConfigurationWillBeSaved", msg, nil, msg, http.StatusBadRequest)
+}
+
+// decodeSettings reads the plugin's settings as Mattermost stores them (lower-case keys);
+// JSON field matching is case-insensitive.
+func decodeSettings(m map[string]any) (config.Config, error) {
+	cfg := config.Default()
+	b, err := json.Marshal(m)
+	if err != nil {
+		return cfg, err
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("a setting has the wrong type: %w", err)
+	}
+	return cfg, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
@@ -46,6 +47,10 @@ type Plugin struct {
 	trail    *audit.Trail
 	auditor  *auditor
 	jobs     *jobs.Runner
+
+	serverOnce sync.Once
+	serverEnv  *serverenv.Server
+	serverErr  error
 
 	sso        *ssofallback.Service
 	ssoAdapter *ssofallback.Adapter

@@ -135,6 +135,11 @@ func (c Config) validateBackup() Problems {
 		}
 		ps = append(ps, Problem{setting, err.Error()})
 	}
+	if tz := strings.TrimSpace(c.BackupTimeZone); tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil && strings.TrimSpace(c.BackupSchedule) == "" {
+			ps = append(ps, Problem{"BackupTimeZone", fmt.Sprintf("unknown time zone %q: use an IANA name such as UTC, Europe/Berlin or America/New_York", tz)})
+		}
+	}
 	if _, err := c.BackupComponentList(); err != nil {
 		ps = append(ps, Problem{"BackupComponents", err.Error()})
 	}

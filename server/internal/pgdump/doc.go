@@ -33,6 +33,10 @@
 // The counts are exact (count(*)): they read every table once more, which on
 // a large Posts table takes about as long as pg_dump's own read of it.
 //
+// Options.InSnapshot runs the caller's own queries in that same transaction,
+// while pg_dump runs: the backup engine lists the file paths the dumped rows
+// refer to this way, so that the list matches the archive exactly.
+//
 // # Secrets
 //
 // The connection settings are parsed from Mattermost's SqlSettings.DataSource

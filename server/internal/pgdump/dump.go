@@ -49,6 +49,18 @@ type Options struct {
 	// at most about four times a second and once at the end. It runs on the
 	// copying goroutine and must return quickly.
 	Progress func(bytes int64)
+	// InSnapshot, if set, runs inside the snapshot transaction, after the row
+	// counts, concurrently with pg_dump: what it reads through q sees exactly
+	// the data the archive holds (the backup engine lists the file paths the
+	// database refers to this way). q is the snapshot transaction; it must not
+	// be used after InSnapshot returns. An error fails the dump and stops
+	// pg_dump; Dump returns only after both have finished.
+	InSnapshot func(ctx context.Context, q Querier) error
+}
+
+// Querier runs read-only queries in the dump's snapshot; pgx.Tx implements it.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // Result describes a finished dump.
@@ -169,7 +181,9 @@ func Dump(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 	}
 
 	env := ds.pgDumpEnv(os.Environ(), &cfg.Config)
-	res.Bytes, err = runPgDump(ctx, w, o, path, env, res.Snapshot, ds)
+	res.Bytes, err = dumpInSnapshot(ctx, tx, o.InSnapshot, func(ctx context.Context) (int64, error) {
+		return runPgDump(ctx, w, o, path, env, res.Snapshot, ds)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +198,39 @@ func Dump(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// dumpInSnapshot runs dump and, concurrently, hook on the snapshot
+// transaction (which nothing else uses meanwhile). The first to fail stops the
+// other; both have returned when dumpInSnapshot does.
+func dumpInSnapshot(ctx context.Context, tx pgx.Tx, hook func(context.Context, Querier) error, dump func(context.Context) (int64, error)) (int64, error) {
+	if hook == nil {
+		return dump(ctx)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hookErr := make(chan error, 1)
+	go func() {
+		err := hook(runCtx, tx)
+		if err != nil {
+			cancel() // stops pg_dump
+		}
+		hookErr <- err
+	}()
+	n, err := dump(runCtx)
+	if err != nil {
+		cancel() // stops the hook
+	}
+	herr := <-hookErr
+	switch {
+	case ctx.Err() != nil:
+		return n, canceled(ctx)
+	case herr != nil:
+		return n, fmt.Errorf("database dump: in the snapshot: %w", herr)
+	case err != nil:
+		return n, err
+	}
+	return n, nil
 }
 
 func canceled(ctx context.Context) error {

@@ -1,0 +1,143 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+)
+
+var backupID = regexp.MustCompile("Backup `([0-9A-Za-z-]+)` completed")
+
+// runBackup starts `/dr backup now …` and waits for the bot's result in the ops channel.
+func runBackup(ctx context.Context, t *testing.T, env *harness.Env, args string) (id, result string) {
+	t.Helper()
+	since := model.GetMillis()
+	text := cmd(ctx, t, env, strings.TrimSpace("/dr backup now "+args))
+	require.Contains(t, text, "started", text)
+	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, since, "Backup `", 5*time.Minute)
+	require.NoError(t, err)
+	m := backupID.FindStringSubmatch(post.Message)
+	require.NotNil(t, m, "backup did not complete: %s", post.Message)
+	return m[1], post.Message
+}
+
+func uploadFile(ctx context.Context, t *testing.T, env *harness.Env, name string, data []byte) *model.FileInfo {
+	resp, _, err := env.Admin.Client.UploadFile(ctx, data, env.OpsChannel.Id, name)
+	require.NoError(t, err)
+	require.Len(t, resp.FileInfos, 1)
+	return resp.FileInfos[0]
+}
+
+// A backup with no destination configured goes to ./dr-backups beside the server's ./data,
+// holds database, config and files, and a second one copies no file content again.
+func TestBackupLocalDefault(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for i := 0; i < 5; i++ {
+		uploadFile(ctx, t, env, fmt.Sprintf("report-%d.txt", i), bytes.Repeat([]byte(fmt.Sprintf("line %d\n", i)), 1000+i))
+	}
+	id, result := runBackup(ctx, t, env, "")
+	assert.Contains(t, result, "database+config+files")
+	assert.Contains(t, result, "no destination is off-site", "a local-only backup says it is not off-site")
+
+	dir := filepath.Join(env.MM.Dir, "dr-backups")
+	raw, err := os.ReadFile(filepath.Join(dir, "backups", id, "manifest.json"))
+	require.NoError(t, err, "the default destination is ./dr-backups in the server's folder")
+	var m backup.Manifest
+	require.NoError(t, json.Unmarshal(raw, &m))
+	assert.Equal(t, backup.StatusComplete, m.Status)
+	assert.True(t, m.Components.Database && m.Components.Config && m.Components.Files)
+	assert.NotEmpty(t, m.TableRowCounts["public.users"], "row counts recorded")
+	require.NotNil(t, m.Files)
+	assert.GreaterOrEqual(t, m.Files.Count, int64(5))
+	assert.Equal(t, "11.4.0", m.MattermostVersion)
+	assert.NotEmpty(t, m.DatabaseSchemaVersion)
+
+	// Nothing changed: the second backup uploads no file content.
+	id2, result2 := runBackup(ctx, t, env, "")
+	assert.NotEqual(t, id, id2)
+	raw, err = os.ReadFile(filepath.Join(dir, "backups", id2, "manifest.json"))
+	require.NoError(t, err)
+	var m2 backup.Manifest
+	require.NoError(t, json.Unmarshal(raw, &m2))
+	assert.Zero(t, m2.Files.NewPoolObjects, result2)
+	assert.Zero(t, m2.Files.BytesUploaded, result2)
+
+	list := cmd(ctx, t, env, "/dr backup list")
+	assert.Contains(t, list, id)
+	assert.Contains(t, list, id2)
+	show := cmd(ctx, t, env, "/dr backup show latest")
+	assert.Contains(t, show, id2)
+	assert.Contains(t, show, "database.dump.zst")
+
+	// Pin, refuse to delete while pinned, unpin, delete.
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup pin "+id), "pinned")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup delete "+id+" --confirm"), "is pinned")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup unpin "+id), "unpinned")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup delete "+id), "--confirm")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup delete "+id+" --confirm"), "deleted")
+	_, err = os.Stat(filepath.Join(dir, "backups", id, "manifest.json"))
+	assert.True(t, os.IsNotExist(err))
+	assert.NotContains(t, cmd(ctx, t, env, "/dr backup list"), id)
+
+	// REST.
+	status, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/backups", nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, string(body))
+	assert.Contains(t, string(body), id2)
+	status, body, err = env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/backups/nope", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, status, string(body))
+
+	// In the audit trail.
+	assert.Contains(t, cmd(ctx, t, env, "/dr audit --action backup."), "backup.complete")
+}
+
+// The same backup also goes to S3 (MinIO) when a bucket is configured.
+func TestBackupToS3(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bin, err := harness.MinIOBinaries(ctx, env.Root)
+	require.NoError(t, err)
+	minio, err := harness.StartMinIO(ctx, bin)
+	require.NoError(t, err)
+	defer minio.Stop()
+	require.NoError(t, minio.MakeBucket(ctx, "dr-backups"))
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{
+		"backups3bucket": "dr-backups", "backups3prefix": "prod", "backups3endpoint": minio.Endpoint, "backups3pathstyle": true,
+		"backups3accesskeyid": minio.AccessKey, "backups3secretaccesskey": minio.SecretKey, "backups3region": "us-east-1",
+	}))
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"backups3bucket": "", "backups3prefix": "", "backups3endpoint": "", "backups3accesskeyid": "", "backups3secretaccesskey": "", "backups3region": ""})
+	})
+	uploadFile(ctx, t, env, "s3-test.bin", bytes.Repeat([]byte{7}, 4096))
+	id, result := runBackup(ctx, t, env, "--destination s3")
+	assert.Contains(t, result, "**s3**")
+	assert.NotContains(t, result, minio.SecretKey, "no secret in posts")
+	out, err := minio.MC(ctx, "ls", "--recursive", "local/dr-backups/prod/backups/"+id+"/")
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "manifest.json")
+	assert.Contains(t, string(out), "database.dump.zst")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup list"), id)
+
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup now --destination tape"), `unknown destination "tape"`)
+}

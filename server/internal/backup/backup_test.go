@@ -1,0 +1,393 @@
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+)
+
+// fixture is a server to back up: a database, a config folder and a file store.
+type fixture struct {
+	dbURL    string
+	cfgDir   string
+	cfgFiles map[string][]byte
+	filesDir string
+	tree     map[string][]byte
+	identity *age.X25519Identity // the backup's identity (the admin keeps it)
+	indexID  *age.X25519Identity // the plugin's index identity
+}
+
+func newFixture(t *testing.T, nfiles int) *fixture {
+	t.Helper()
+	f := &fixture{}
+	_, f.dbURL = createDB(t)
+	f.cfgDir, f.cfgFiles = makeConfigDir(t)
+	f.filesDir = t.TempDir()
+	f.tree = fileTree(t, f.filesDir, nfiles)
+	var err error
+	f.identity, err = age.GenerateX25519Identity()
+	require.NoError(t, err)
+	f.indexID, err = age.GenerateX25519Identity()
+	require.NoError(t, err)
+	return f
+}
+
+func (f *fixture) options(encrypted bool, dests ...Destination) Options {
+	o := Options{
+		Components:        Components{Database: true, Config: true, Files: true},
+		Database:          pgdump.Options{DataSource: f.dbURL},
+		Config:            dirConfig{f.cfgDir},
+		Files:             filesource.NewLocal(f.filesDir),
+		Destinations:      dests,
+		MattermostVersion: "11.4.0",
+		PluginVersion:     "0.9.0-test",
+	}
+	if encrypted {
+		o.Recipients = []string{f.identity.Recipient().String()}
+		o.IndexIdentity = f.indexID
+	}
+	return o
+}
+
+func (f *fixture) ids(encrypted bool) []age.Identity {
+	if encrypted {
+		return []age.Identity{f.identity}
+	}
+	return nil
+}
+
+func TestFullBackup(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		name := "plain"
+		if encrypted {
+			name = "encrypted"
+		}
+		t.Run(name, func(t *testing.T) {
+			requirePG(t)
+			requireMinIO(t)
+			f := newFixture(t, 200)
+			loc, remote := localStore(t), minioStore(t)
+			var phases []string
+			var mu sync.Mutex
+			o := f.options(encrypted, Destination{Name: "local", Store: loc}, Destination{Name: "s3", Store: remote, OffSite: true})
+			o.Progress = func(p Progress) {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+					phases = append(phases, p.Phase)
+				}
+			}
+			start := time.Now()
+			ms, err := Run(ctxOf(t), o)
+			require.NoError(t, err)
+			t.Logf("backup of %d files to local + MinIO took %s", len(f.tree), time.Since(start))
+			require.Len(t, ms, 2)
+			assert.Equal(t, []string{PhaseDatabase, PhaseConfig, PhaseFiles, PhaseFinishing, PhaseDone}, phases[len(phases)-5:])
+
+			for _, d := range []Destination{{Name: "local", Store: loc}, {Name: "s3", Store: remote, OffSite: true}} {
+				m := ms[d.Name]
+				require.NotNil(t, m)
+				checkBackup(t, f, d, m, encrypted)
+				listed, err := List(ctxOf(t), d.Store)
+				require.NoError(t, err)
+				require.Len(t, listed, 1)
+				assert.Equal(t, m.ID, listed[0].ID)
+				read, err := ReadManifest(ctxOf(t), d.Store, m.ID)
+				require.NoError(t, err)
+				assert.Equal(t, m.Objects, read.Objects)
+				assert.NotContains(t, keys(t, d.Store, backupsPrefix), ManifestKey(m.ID)[:len(ManifestKey(m.ID))-len(manifestName)]+runMarkerName)
+			}
+			assert.Equal(t, ms["local"].Objects, ms["s3"].Objects, "the same bytes went to both destinations")
+			assert.False(t, ms["local"].OffSite)
+			assert.True(t, ms["s3"].OffSite)
+		})
+	}
+}
+
+// checkBackup decodes every object of a backup and compares it with the fixture.
+func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted bool) {
+	t.Helper()
+	s := d.Store
+	ids := f.ids(encrypted)
+	assert.Equal(t, FormatVersion, m.FormatVersion)
+	assert.Equal(t, StatusComplete, m.Status)
+	assert.Equal(t, d.Name, m.Destination)
+	assert.Equal(t, Components{Database: true, Config: true, Files: true}, m.Components)
+	assert.Equal(t, "11.4.0", m.MattermostVersion)
+	assert.Equal(t, "0.9.0-test", m.PluginVersion)
+	assert.Equal(t, "140", m.DatabaseSchemaVersion)
+	assert.NotEmpty(t, m.PgDumpVersion)
+	assert.False(t, m.FinishedAt.Before(m.StartedAt))
+	assert.Equal(t, Compression{Algorithm: "zstd", Level: 1}, m.Compression)
+	assert.Equal(t, encrypted, m.Encryption.Encrypted)
+	if encrypted {
+		assert.Equal(t, []string{Fingerprint(f.identity.Recipient().String())}, m.Encryption.Recipients)
+		assert.Equal(t, Fingerprint(f.indexID.Recipient().String()), m.Encryption.IndexRecipient)
+		assert.NotContains(t, strings.Join(m.Warnings, "\n"), "not encrypted")
+	} else {
+		assert.Contains(t, strings.Join(m.Warnings, "\n"), "not encrypted but holds secrets")
+	}
+	// The manifest holds no secret.
+	raw := rawObject(t, s, ManifestKey(m.ID))
+	assert.NotContains(t, string(raw), "s3cret")
+	assert.NotContains(t, string(raw), "AGE-SECRET-KEY")
+
+	suffix := ""
+	if encrypted {
+		suffix = ageSuffix
+	}
+	var objKeys []string
+	for _, o := range m.Objects {
+		objKeys = append(objKeys, o.Key)
+		stored := rawObject(t, s, o.Key)
+		assert.Equal(t, o.Size, int64(len(stored)), o.Key)
+		assert.Equal(t, o.SHA256, sumHex(stored), o.Key)
+		assert.Equal(t, encrypted, bytes.HasPrefix(stored, []byte(ageMagic)), o.Key)
+		assert.NotContains(t, string(stored), "s3cret", "%s is compressed or encrypted", o.Key)
+		if encrypted && o.Component != ComponentFilesIndex {
+			_, err := OpenObject(ctxOf(t), s, o.Key, []age.Identity{f.indexID})
+			assert.Error(t, err, "the index identity opens only the index: %s", o.Key)
+		}
+	}
+	dir := backupDir(m.ID)
+	assert.Equal(t, []string{dir + databaseName + suffix, dir + referencedName + suffix, dir + configName + suffix, dir + indexName + suffix}, objKeys)
+
+	// The database: restores with the same row counts.
+	dump := filepath.Join(t.TempDir(), "db.dump")
+	require.NoError(t, os.WriteFile(dump, readObject(t, s, m.Object(ComponentDatabase).Key, ids), 0o600))
+	assert.Equal(t, int64(700), m.TableRowCounts["public.posts"])
+	assert.Equal(t, m.TableRowCounts, restoreAndCount(t, dump, m.TableRowCounts))
+	assert.Equal(t, m.Object(ComponentDatabase).PlainSize, fileSize(t, dump))
+
+	// The referenced files.
+	got := map[string]Reference{}
+	require.NoError(t, ReadReferences(ctxOf(t), s, m, ids, func(r Reference) error {
+		got[r.Path] = r
+		return nil
+	}))
+	assert.Equal(t, expectedRefs(), got)
+	assert.Equal(t, int64(len(got)), m.ReferencedFiles)
+
+	// The config.
+	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(ComponentConfig).Key, ids)))
+	entries := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		entries[h.Name] = b
+	}
+	want := map[string][]byte{EffectiveConfigName: f.cfgFiles["config.json"]}
+	for n, b := range f.cfgFiles {
+		want[ConfigFilesDir+n] = b
+	}
+	assert.Equal(t, want, entries)
+
+	// The file index: every file, in path order, with its hash.
+	var paths []string
+	for p := range f.tree {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var indexed []string
+	require.NoError(t, ReadIndex(ctxOf(t), s, m, ids, func(e IndexEntry) error {
+		indexed = append(indexed, e.Path)
+		b := f.tree[e.Path]
+		assert.Equal(t, int64(len(b)), e.Size, e.Path)
+		assert.Equal(t, sumHex(b), e.SHA256, e.Path)
+		assert.True(t, e.ModTime.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)), e.Path)
+		return nil
+	}))
+	assert.Equal(t, paths, indexed)
+	if encrypted { // the plugin reads the index with its own key
+		require.NoError(t, ReadIndex(ctxOf(t), s, m, []age.Identity{f.indexID}, func(IndexEntry) error { return nil }))
+	}
+	require.NotNil(t, m.Files)
+	var total int64
+	for _, b := range f.tree {
+		total += int64(len(b))
+	}
+	assert.Equal(t, int64(len(f.tree)), m.Files.Count)
+	assert.Equal(t, total, m.Files.Bytes)
+
+	// The pool: each distinct content once, decoding to itself.
+	pool := poolKeys(t, s)
+	assert.Equal(t, distinctSums(f.tree), pool)
+	byKey := map[string][]byte{}
+	for _, b := range f.tree {
+		byKey[PoolKey(sumHex(b))] = b
+	}
+	for _, k := range pool {
+		assert.True(t, bytes.Equal(byKey[k], readObject(t, s, k, ids)), k)
+	}
+	assert.Equal(t, int64(len(pool)), m.Files.NewPoolObjects)
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	return fi.Size()
+}
+
+func TestIncremental(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 120)
+	for _, mode := range []string{"plain", "encrypted", "encrypted-without-index-key"} {
+		t.Run(mode, func(t *testing.T) {
+			s := localStore(t)
+			o := f.options(mode != "plain", Destination{Name: "local", Store: s})
+			if mode == "encrypted-without-index-key" {
+				o.IndexIdentity = nil
+			}
+			ms, err := Run(ctxOf(t), o)
+			require.NoError(t, err)
+			first := ms["local"].Files
+			distinct := int64(len(distinctSums(f.tree)))
+			assert.Equal(t, distinct, first.NewPoolObjects)
+			assert.Equal(t, int64(len(f.tree)), first.Hashed)
+
+			// No change: no file byte uploaded.
+			ms, err = Run(ctxOf(t), o)
+			require.NoError(t, err)
+			second := ms["local"].Files
+			assert.Equal(t, int64(0), second.NewPoolObjects)
+			assert.Equal(t, int64(0), second.BytesUploaded)
+			assert.Equal(t, int64(len(f.tree)), second.Count)
+			if mode == "encrypted-without-index-key" {
+				assert.Equal(t, int64(len(f.tree)), second.Hashed, "without the index key every file is read again")
+				assert.Contains(t, strings.Join(ms["local"].Warnings, "\n"), "without this plugin's index key")
+			} else {
+				assert.Equal(t, int64(0), second.Hashed, "unchanged files are not read")
+				assert.Equal(t, int64(len(f.tree)), second.Unchanged)
+			}
+			assert.Equal(t, first.PreviousBackup, "")
+			assert.NotEmpty(t, second.PreviousBackup)
+
+			// One file changed, one added: exactly those uploaded.
+			changed := []byte("changed content " + mode)
+			added := []byte("added content " + mode)
+			mtime := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+			writeFile(t, f.filesDir, "a/b.txt", changed, mtime)
+			writeFile(t, f.filesDir, "new/file-"+mode+".txt", added, mtime)
+			t.Cleanup(func() {
+				writeFile(t, f.filesDir, "a/b.txt", f.tree["a/b.txt"], time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+				require.NoError(t, os.RemoveAll(filepath.Join(f.filesDir, "new")))
+			})
+			ms, err = Run(ctxOf(t), o)
+			require.NoError(t, err)
+			third := ms["local"].Files
+			assert.Equal(t, int64(2), third.NewPoolObjects)
+			assert.Equal(t, int64(len(f.tree)+1), third.Count)
+			if mode != "encrypted-without-index-key" {
+				assert.Equal(t, int64(2), third.Hashed)
+				assert.Equal(t, int64(len(f.tree)-1), third.Unchanged)
+			}
+			var stored int64
+			for _, k := range []string{PoolKey(sumHex(changed)), PoolKey(sumHex(added))} {
+				info, err := s.Stat(ctxOf(t), k)
+				require.NoError(t, err)
+				stored += info.Size
+				assert.Equal(t, map[bool][]byte{true: changed, false: added}[k == PoolKey(sumHex(changed))], readObject(t, s, k, f.ids(mode != "plain")))
+			}
+			assert.Equal(t, stored, third.BytesUploaded)
+			listed, err := List(ctxOf(t), s)
+			require.NoError(t, err)
+			assert.Len(t, listed, 3)
+		})
+	}
+}
+
+// TestRecipientsChanged: a new key re-encrypts the pool for the new recipients.
+func TestRecipientsChanged(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 40)
+	s := localStore(t)
+	o := f.options(true, Destination{Name: "local", Store: s})
+	_, err := Run(ctxOf(t), o)
+	require.NoError(t, err)
+	newID, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	o.Recipients = []string{newID.Recipient().String()}
+	ms, err := Run(ctxOf(t), o)
+	require.NoError(t, err)
+	m := ms["local"]
+	assert.Contains(t, strings.Join(m.Warnings, "\n"), "recipients changed")
+	assert.Equal(t, int64(len(distinctSums(f.tree))), m.Files.NewPoolObjects, "every file uploaded again")
+	for _, k := range poolKeys(t, s) {
+		readObject(t, s, k, []age.Identity{newID})
+	}
+	ms, err = Run(ctxOf(t), o)
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), ms["local"].Files.NewPoolObjects)
+}
+
+func TestOnlySomeComponents(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 30)
+	s := localStore(t)
+	o := f.options(false, Destination{Name: "local", Store: s})
+	o.Components = Components{Config: true}
+	ms, err := Run(ctxOf(t), o)
+	require.NoError(t, err)
+	m := ms["local"]
+	require.Len(t, m.Objects, 1)
+	assert.Equal(t, ComponentConfig, m.Objects[0].Component)
+	assert.Nil(t, m.Files)
+	assert.Empty(t, poolKeys(t, s))
+
+	o.Components = Components{}
+	_, err = Run(ctxOf(t), o)
+	assert.ErrorContains(t, err, "no component")
+	o.Components = Components{Files: true}
+	o.Recipients = []string{"not-a-key"}
+	_, err = Run(ctxOf(t), o)
+	assert.ErrorContains(t, err, "not an age public key")
+	o.Recipients = nil
+	o.Components = Components{Config: true}
+	o.ID = m.ID
+	_, err = Run(ctxOf(t), o)
+	assert.ErrorContains(t, err, "already holds a backup with this ID")
+	_, err = ReadManifest(ctxOf(t), s, m.ID)
+	require.NoError(t, err, "the existing backup is untouched")
+	o.ID = "../x"
+	_, err = Run(ctxOf(t), o)
+	assert.ErrorContains(t, err, "invalid backup ID")
+}
+
+func TestOpenObjectNeedsIdentity(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 20)
+	s := localStore(t)
+	o := f.options(true, Destination{Name: "local", Store: s})
+	o.Components = Components{Config: true}
+	ms, err := Run(ctxOf(t), o)
+	require.NoError(t, err)
+	key := ms["local"].Objects[0].Key
+	_, err = OpenObject(ctxOf(t), s, key, nil)
+	assert.ErrorContains(t, err, "encrypted")
+	other, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	_, err = OpenObject(ctxOf(t), s, key, []age.Identity{other})
+	assert.Error(t, err)
+	_ = readObject(t, s, key, []age.Identity{f.identity})
+}

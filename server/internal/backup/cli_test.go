@@ -1,0 +1,65 @@
+package backup
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// requireTool returns the path of a command-line program, skipping the test without it
+// (failing under CI).
+func requireTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is required on CI: install the Debian package %s", name, pkg)
+	}
+	t.Skipf("skipping: %s is not installed (Debian package %s)", name, pkg)
+	return ""
+}
+
+// TestStockTools: an operator without the plugin restores with the stock age and zstd
+// programs: age -d, then zstd -d, gives an archive pg_restore accepts.
+func TestStockTools(t *testing.T) {
+	requirePG(t)
+	ageBin := requireTool(t, "age", "age")
+	zstdBin := requireTool(t, "zstd", "zstd")
+	f := newFixture(t, 10)
+	s := localStore(t)
+	o := f.options(true)
+	o.Destinations = []Destination{{Name: "local", Store: s}}
+	o.Components = Components{Database: true, Config: true}
+	ms, err := Run(ctxOf(t), o)
+	require.NoError(t, err)
+	m := ms["local"]
+
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.txt")
+	require.NoError(t, os.WriteFile(keyFile, []byte(f.identity.String()+"\n"), 0o600))
+	obj := filepath.Join(s.Root(), filepath.FromSlash(m.Object(ComponentDatabase).Key))
+	zst := filepath.Join(dir, "database.dump.zst")
+	dump := filepath.Join(dir, "database.dump")
+	out, err := exec.Command(ageBin, "--decrypt", "-i", keyFile, "-o", zst, obj).CombinedOutput()
+	require.NoError(t, err, "age: %s", out)
+	out, err = exec.Command(zstdBin, "-d", "-q", zst, "-o", dump).CombinedOutput()
+	require.NoError(t, err, "zstd: %s", out)
+	list, err := exec.Command(pgTool(t, "pg_restore"), "--list", dump).CombinedOutput()
+	require.NoError(t, err, "pg_restore --list: %s", list)
+	for _, entry := range []string{"TABLE DATA public fileinfo", "TABLE DATA public users", "TABLE DATA public posts"} {
+		assert.Contains(t, string(list), entry)
+	}
+
+	// The config tar too: age, zstd, tar.
+	cfg := filepath.Join(s.Root(), filepath.FromSlash(m.Object(ComponentConfig).Key))
+	out, err = exec.Command("sh", "-c", `"$0" -d -i "$1" "$2" | "$3" -d -q | tar -tf -`, ageBin, keyFile, cfg, zstdBin).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, []string{"effective-config.json", "files/config.json", "files/saml-idp.crt", "files/saml.crt"}, strings.Fields(string(out)))
+}

@@ -1,0 +1,196 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+)
+
+// snapshotStore records every key and stored hash under backups/ and pool/.
+func snapshotStore(t *testing.T, s Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, k := range keys(t, s, "") {
+		out[k] = sumHex(rawObject(t, s, k))
+	}
+	return out
+}
+
+// requireFailedCleanly checks that a failed run left no manifest and nothing under its folder,
+// and that what was there before is untouched (pool objects may have been added).
+func requireFailedCleanly(t *testing.T, s Store, id string, before map[string]string) {
+	t.Helper()
+	assert.Empty(t, keys(t, s, backupDir(id)), "the failed run's folder is cleaned")
+	after := snapshotStore(t, s)
+	for k, sum := range before {
+		assert.Equal(t, sum, after[k], "%s is untouched", k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			assert.True(t, strings.HasPrefix(k, poolPrefix), "only pool objects were added: %s", k)
+		}
+	}
+	ms, err := List(ctxOf(t), s)
+	require.NoError(t, err)
+	for _, m := range ms {
+		assert.NotEqual(t, id, m.ID)
+	}
+}
+
+func TestPutFailsMidStream(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 80)
+	a, b := localStore(t), localStore(t)
+	fa := &faultyStore{Store: a, failAfter: 50 << 10}
+	dests := []Destination{{Name: "first", Store: fa}, {Name: "second", Store: b, OffSite: true}}
+	ms, err := Run(ctxOf(t), f.options(true, dests...))
+	require.NoError(t, err)
+	earlier := ms["first"].ID
+
+	cases := []struct {
+		name    string
+		store   int // which destination fails
+		failKey func(string) bool
+		after   int64
+		step    string
+	}{
+		{"database dump at the first destination", 0, func(k string) bool { return strings.Contains(k, databaseName) }, 1000, "database"},
+		{"referenced list at the second destination", 1, func(k string) bool { return strings.Contains(k, referencedName) }, 10, "database"},
+		{"config", 0, func(k string) bool { return strings.Contains(k, configName) }, 100, "config"},
+		{"a pool object", 1, func(k string) bool { return strings.HasPrefix(k, poolPrefix) }, 100 << 10, "files"},
+		{"the file index", 0, func(k string) bool { return strings.Contains(k, indexName) }, 1000, "files"},
+		{"the manifest at the second destination", 1, func(k string) bool { return strings.HasSuffix(k, manifestName) }, 10, "manifest"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// New content, so that a pool upload happens.
+			writeFile(t, f.filesDir, fmt.Sprintf("new/big%d.bin", i), randBytes(newRand(), 1<<20), time.Now())
+			before := []map[string]string{snapshotStore(t, a), snapshotStore(t, b)}
+			fs := &faultyStore{Store: []Store{a, b}[c.store], failKey: c.failKey, failAfter: c.after}
+			ds := []Destination{{Name: "first", Store: a}, {Name: "second", Store: b, OffSite: true}}
+			ds[c.store].Store = fs
+			o := f.options(true, ds...)
+			o.ID = fmt.Sprintf("20261126T0000%02dZ-fail", i)
+			_, err := Run(ctxOf(t), o)
+			require.Error(t, err)
+			t.Logf("error: %v", err)
+			assert.True(t, fs.fired.Load())
+			assert.ErrorIs(t, err, errInjected)
+			assert.ErrorContains(t, err, "failed at the "+c.step+" step")
+			assert.ErrorContains(t, err, "destination "+ds[c.store].Name)
+			assert.ErrorContains(t, err, o.ID)
+			requireFailedCleanly(t, a, o.ID, before[0])
+			requireFailedCleanly(t, b, o.ID, before[1])
+		})
+	}
+
+	// The earlier backup is intact and the next run succeeds, at both destinations.
+	ms, err = Run(ctxOf(t), f.options(true, Destination{Name: "first", Store: a}, Destination{Name: "second", Store: b}))
+	require.NoError(t, err)
+	for _, s := range []Store{a, b} {
+		listed, err := List(ctxOf(t), s)
+		require.NoError(t, err)
+		assert.Equal(t, []string{ms["first"].ID, earlier}, ids(listed))
+		for _, m := range listed {
+			for _, o := range m.Objects {
+				assert.Equal(t, o.SHA256, sumHex(rawObject(t, s, o.Key)))
+			}
+		}
+	}
+}
+
+func TestCancel(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 120)
+	s := localStore(t)
+	ms, err := Run(ctxOf(t), f.options(false, Destination{Name: "local", Store: s}))
+	require.NoError(t, err)
+	earlier := ms["local"].ID
+	before := snapshotStore(t, s)
+
+	t.Run("during the files", func(t *testing.T) {
+		dir := t.TempDir()
+		fileTree(t, dir, 150)
+		ctx, cancel := context.WithCancel(ctxOf(t))
+		defer cancel()
+		o := f.options(false, Destination{Name: "local", Store: s})
+		o.ID = "20261126T000000Z-cfil"
+		src := &hookSource{Source: o.Files, onOpen: func(n int64) {
+			if n == 30 {
+				cancel()
+			}
+		}}
+		o.Files = src
+		o.Files = &hookSource{Source: newLocalSource(dir), onOpen: src.onOpen}
+		_, err := Run(ctx, o)
+		require.Error(t, err)
+		t.Logf("error: %v", err)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorContains(t, err, "canceled during the files step")
+		requireFailedCleanly(t, s, o.ID, before)
+	})
+
+	t.Run("during the database dump", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctxOf(t))
+		defer cancel()
+		cs := &faultyStore{Store: s, failKey: func(k string) bool { return strings.Contains(k, databaseName) }, failAfter: 1 << 40}
+		cs.onPut = func() { cancel() }
+		o := f.options(false, Destination{Name: "local", Store: cs})
+		o.ID = "20261126T000000Z-cdb0"
+		_, err := Run(ctx, o)
+		require.Error(t, err)
+		t.Logf("error: %v", err)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorContains(t, err, "canceled during the database step")
+		requireFailedCleanly(t, s, o.ID, before)
+	})
+
+	ms, err = Run(ctxOf(t), f.options(false, Destination{Name: "local", Store: s}))
+	require.NoError(t, err)
+	listed, err := List(ctxOf(t), s)
+	require.NoError(t, err)
+	assert.Equal(t, []string{ms["local"].ID, earlier}, ids(listed))
+}
+
+func TestPgDumpMissing(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 10)
+	s := localStore(t)
+	o := f.options(false, Destination{Name: "local", Store: s})
+	o.ID = "20261126T000000Z-nopg"
+	o.Database.PgDumpPath = "/nonexistent/bin/pg_dump"
+	_, err := Run(ctxOf(t), o)
+	require.Error(t, err)
+	t.Logf("error: %v", err)
+	assert.ErrorIs(t, err, pgdump.ErrPgDumpNotFound)
+	assert.ErrorContains(t, err, "failed at the database step")
+	assert.ErrorContains(t, err, "PgDumpPath")
+	assert.Empty(t, keys(t, s, ""), "nothing left behind")
+	ms, err := List(ctxOf(t), s)
+	require.NoError(t, err)
+	assert.Empty(t, ms)
+}
+
+func TestDatabaseUnreachable(t *testing.T) {
+	s := localStore(t)
+	o := Options{
+		Components:   Components{Database: true},
+		Database:     pgdump.Options{DataSource: "postgres://mm:topsecret@127.0.0.1:1/mattermost?sslmode=disable&connect_timeout=2"},
+		Destinations: []Destination{{Name: "local", Store: s}},
+	}
+	_, err := Run(ctxOf(t), o)
+	require.Error(t, err)
+	t.Logf("error: %v", err)
+	assert.ErrorContains(t, err, "failed at the database step")
+	assert.NotContains(t, err.Error(), "topsecret")
+	assert.Empty(t, keys(t, s, ""))
+	assert.False(t, errors.Is(err, context.Canceled))
+}

@@ -1,0 +1,323 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+)
+
+// FormatVersion is the version of the layout and the manifest this package writes. Readers
+// refuse manifests of a newer version.
+const FormatVersion = 1
+
+// StatusComplete is the status of every manifest: a manifest is only written once everything
+// else of the backup is stored.
+const StatusComplete = "complete"
+
+// Keys and names of the layout (see the package comment).
+const (
+	backupsPrefix = "backups/"
+	poolPrefix    = "pool/"
+	manifestName  = "manifest.json"
+	runMarkerName = "run.json"
+)
+
+// Object components, as recorded in Manifest.Objects.
+const (
+	ComponentDatabase   = "database"   // database.dump.zst: pg_dump -Fc
+	ComponentReferenced = "referenced" // referenced.jsonl.zst: file paths the database refers to
+	ComponentConfig     = "config"     // config.tar.zst: effective-config.json and files/<name>
+	ComponentFilesIndex = "files"      // files.jsonl.zst: the file index
+)
+
+// Components says what a backup holds.
+type Components struct {
+	Database bool `json:"database"`
+	Config   bool `json:"config"`
+	Files    bool `json:"files"`
+}
+
+func (c Components) String() string {
+	var parts []string
+	if c.Database {
+		parts = append(parts, "database")
+	}
+	if c.Config {
+		parts = append(parts, "config")
+	}
+	if c.Files {
+		parts = append(parts, "files")
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, "+")
+}
+
+// Compression describes how objects are compressed.
+type Compression struct {
+	Algorithm string `json:"algorithm"` // "zstd"
+	Level     int    `json:"level"`     // 1 (fastest) … 4 (best)
+}
+
+// Encryption describes how objects are encrypted. It never holds a key: recipients appear as
+// fingerprints (Fingerprint), so that an operator can tell which identity a backup needs.
+type Encryption struct {
+	Encrypted  bool     `json:"encrypted"`
+	Algorithm  string   `json:"algorithm,omitempty"`  // "age" when encrypted
+	Recipients []string `json:"recipients,omitempty"` // fingerprints of the age recipients, sorted
+	// IndexRecipient is the fingerprint of the plugin's own index key, to which the file index
+	// (and only it) is also encrypted, so that later runs can read it (see Options.IndexIdentity).
+	IndexRecipient string `json:"index_recipient,omitempty"`
+}
+
+// Object is one stored object of a backup.
+type Object struct {
+	Key       string `json:"key"`
+	Component string `json:"component"`
+	Size      int64  `json:"size"`       // bytes as stored (compressed, encrypted)
+	SHA256    string `json:"sha256"`     // of the bytes as stored
+	PlainSize int64  `json:"plain_size"` // bytes before compression and encryption
+}
+
+// FileStats describes the file store part of a backup at one destination.
+type FileStats struct {
+	Count          int64  `json:"count"`            // files in the index
+	Bytes          int64  `json:"bytes"`            // their total plain size
+	Unchanged      int64  `json:"unchanged"`        // taken from the previous index without reading them
+	Hashed         int64  `json:"hashed"`           // read to compute their SHA-256
+	Skipped        int64  `json:"skipped"`          // vanished during the backup or with unusable names
+	NewPoolObjects int64  `json:"new_pool_objects"` // pool objects uploaded to this destination
+	BytesUploaded  int64  `json:"bytes_uploaded"`   // their stored size
+	PreviousBackup string `json:"previous_backup,omitempty"`
+}
+
+// Manifest describes a complete backup at one destination. It is written last, as the commit
+// marker, in plain JSON (never encrypted: listing and checking backups need no identity), and
+// holds no secret.
+type Manifest struct {
+	FormatVersion         int              `json:"format_version"`
+	ID                    string           `json:"id"`
+	Status                string           `json:"status"`
+	StartedAt             time.Time        `json:"started_at"`
+	FinishedAt            time.Time        `json:"finished_at"`
+	MattermostVersion     string           `json:"mattermost_version,omitempty"`
+	PluginVersion         string           `json:"plugin_version,omitempty"`
+	DatabaseSchemaVersion string           `json:"database_schema_version,omitempty"`
+	PostgresVersion       string           `json:"postgres_version,omitempty"`
+	PgDumpVersion         string           `json:"pg_dump_version,omitempty"`
+	Components            Components       `json:"components"`
+	Destination           string           `json:"destination"`
+	OffSite               bool             `json:"off_site"`
+	Compression           Compression      `json:"compression"`
+	Encryption            Encryption       `json:"encryption"`
+	Objects               []Object         `json:"objects"`
+	TableRowCounts        map[string]int64 `json:"table_row_counts,omitempty"`
+	ReferencedFiles       int64            `json:"referenced_files,omitempty"`
+	Files                 *FileStats       `json:"files,omitempty"`
+	Warnings              []string         `json:"warnings,omitempty"`
+}
+
+// Object returns the object of the given component, or nil.
+func (m *Manifest) Object(component string) *Object {
+	for i := range m.Objects {
+		if m.Objects[i].Component == component {
+			return &m.Objects[i]
+		}
+	}
+	return nil
+}
+
+// Size is the total stored size of the backup's own objects (pool objects not included).
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, o := range m.Objects {
+		n += o.Size
+	}
+	return n
+}
+
+// Fingerprint is a stable, non-secret name for an age recipient: the first 16 hex digits of
+// the SHA-256 of the recipient string.
+func Fingerprint(recipient string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(recipient)))
+	return hex.EncodeToString(sum[:8])
+}
+
+var idPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]{0,99}$`)
+
+// NewID returns a new backup ID: the UTC time and 4 random hex digits,
+// 20261126T130501Z-ab12. IDs sort by time.
+func NewID() string {
+	return newIDAt(time.Now())
+}
+
+func newIDAt(t time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// ValidateID checks that id can name a backup folder.
+func ValidateID(id string) error {
+	if !idPattern.MatchString(id) || strings.HasPrefix(id, storage.TempPrefix) {
+		return fmt.Errorf("invalid backup ID %q: use letters, digits, '.', '_' and '-' (such as %s)", id, newIDAt(time.Now()))
+	}
+	return nil
+}
+
+func backupDir(id string) string { return backupsPrefix + id + "/" }
+
+// ManifestKey is the key of a backup's manifest.
+func ManifestKey(id string) string { return backupDir(id) + manifestName }
+
+// PoolKey is the key of the pool object holding the content whose SHA-256 is sum (hex).
+func PoolKey(sum string) string { return poolPrefix + sum[:2] + "/" + sum }
+
+// ErrNoBackup is wrapped when a backup does not exist (has no manifest).
+var ErrNoBackup = errors.New("no such backup")
+
+// ReadManifest reads the manifest of backup id.
+func ReadManifest(ctx context.Context, s Store, id string) (*Manifest, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	rc, err := s.Open(ctx, ManifestKey(id))
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("backup %s at %s: %w (no manifest: it does not exist or did not complete)", id, s, ErrNoBackup)
+		}
+		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
+	}
+	return parseManifest(b, id, s)
+}
+
+func parseManifest(b []byte, id string, s Store) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("the manifest of backup %s at %s is not valid JSON: %w", id, s, err)
+	}
+	switch {
+	case m.FormatVersion > FormatVersion:
+		return nil, fmt.Errorf("the manifest of backup %s at %s has format version %d; this plugin reads up to %d: upgrade the plugin", id, s, m.FormatVersion, FormatVersion)
+	case m.FormatVersion < 1:
+		return nil, fmt.Errorf("the manifest of backup %s at %s has no format version", id, s)
+	case m.ID != id:
+		return nil, fmt.Errorf("the manifest of backup %s at %s names backup %q", id, s, m.ID)
+	case m.Status != StatusComplete:
+		return nil, fmt.Errorf("the manifest of backup %s at %s has status %q", id, s, m.Status)
+	}
+	return &m, nil
+}
+
+// folder is what List and the cleanups know of one backups/<id>/ folder.
+type folder struct {
+	id          string
+	hasManifest bool
+	objects     []storage.ObjectInfo
+	oldest      time.Time // oldest object's modification time (the store's clock)
+	newest      time.Time
+}
+
+// listFolders lists every backups/<id>/ folder, in ID order.
+func listFolders(ctx context.Context, s Store) ([]*folder, error) {
+	var out []*folder
+	err := s.List(ctx, backupsPrefix, func(o storage.ObjectInfo) error {
+		rest := strings.TrimPrefix(o.Key, backupsPrefix)
+		id, name, ok := strings.Cut(rest, "/")
+		if !ok || id == "" {
+			return nil // not part of the layout
+		}
+		var f *folder
+		if n := len(out); n > 0 && out[n-1].id == id {
+			f = out[n-1]
+		} else {
+			f = &folder{id: id}
+			out = append(out, f)
+		}
+		f.objects = append(f.objects, o)
+		if name == manifestName {
+			f.hasManifest = true
+		}
+		if f.oldest.IsZero() || o.ModTime.Before(f.oldest) {
+			f.oldest = o.ModTime
+		}
+		if o.ModTime.After(f.newest) {
+			f.newest = o.ModTime
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the backups at %s: %w", s, err)
+	}
+	return out, nil
+}
+
+// List returns the complete backups at s (those with a manifest), newest first. Folders
+// without a manifest are incomplete (running, failed or crashed) and are left out. A manifest
+// that cannot be read is left out too and reported in the error, which then comes with the
+// backups that could be read: a caller deciding what to delete must stop on any error.
+func List(ctx context.Context, s Store) ([]*Manifest, error) {
+	folders, err := listFolders(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var ms []*Manifest
+	var errs []error
+	for _, f := range folders {
+		if !f.hasManifest {
+			continue
+		}
+		m, err := ReadManifest(ctx, s, f.id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		ms = append(ms, m)
+	}
+	sortNewestFirst(ms)
+	return ms, errors.Join(errs...)
+}
+
+func sortNewestFirst(ms []*Manifest) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if !ms[i].StartedAt.Equal(ms[j].StartedAt) {
+			return ms[i].StartedAt.After(ms[j].StartedAt)
+		}
+		return ms[i].ID > ms[j].ID
+	})
+}
+
+// runMarker is written first to backups/<id>/run.json (and rewritten every few minutes while
+// the backup runs), so that a running backup is visible before its first object is complete:
+// PrunePool keeps what it may use and CleanupIncomplete leaves it alone. It is deleted once
+// the manifest is written.
+type runMarker struct {
+	ID            string    `json:"id"`
+	StartedAt     time.Time `json:"started_at"`
+	Heartbeat     time.Time `json:"heartbeat"`
+	PluginVersion string    `json:"plugin_version,omitempty"`
+	Destination   string    `json:"destination"`
+	Recipients    []string  `json:"recipients,omitempty"`
+}

@@ -1,0 +1,146 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+)
+
+// Policy says which backups to keep, like restic's forget: each rule keeps, walking from the
+// newest backup to the oldest, the newest backup of each of its last N periods that hold a
+// backup (KeepLast: the last N backups). A backup kept by any rule is kept. Periods are
+// calendar days, ISO weeks and months in the location of the now passed to Select.
+type Policy struct {
+	KeepLast, KeepDaily, KeepWeekly, KeepMonthly int
+}
+
+// IsZero reports whether the policy has no rule; Select then keeps everything.
+func (p Policy) IsZero() bool {
+	return p.KeepLast <= 0 && p.KeepDaily <= 0 && p.KeepWeekly <= 0 && p.KeepMonthly <= 0
+}
+
+// Select splits complete backups into those to keep and those to remove, both newest first.
+// pinned backups (by ID) and newestVerified (the newest backup whose restore was verified;
+// "" for none) are always kept; an empty policy keeps everything; and at least the newest
+// backup is always kept, so a policy never removes every backup.
+func (p Policy) Select(ms []*Manifest, pinned map[string]bool, newestVerified string, now time.Time) (keep, remove []*Manifest) {
+	sorted := append([]*Manifest(nil), ms...)
+	sortNewestFirst(sorted)
+	if p.IsZero() {
+		return sorted, nil
+	}
+	loc := now.Location()
+	type rule struct {
+		left   int
+		bucket func(time.Time) string
+		last   string
+	}
+	rules := []*rule{
+		{left: p.KeepLast, bucket: nil},
+		{left: p.KeepDaily, bucket: func(t time.Time) string { return t.Format("2006-01-02") }},
+		{left: p.KeepWeekly, bucket: func(t time.Time) string {
+			y, w := t.ISOWeek()
+			return fmt.Sprintf("%d-W%02d", y, w)
+		}},
+		{left: p.KeepMonthly, bucket: func(t time.Time) string { return t.Format("2006-01") }},
+	}
+	for i, m := range sorted {
+		t := m.StartedAt.In(loc)
+		kept := pinned[m.ID] || (newestVerified != "" && m.ID == newestVerified)
+		for _, r := range rules {
+			if r.left <= 0 {
+				continue
+			}
+			if r.bucket == nil {
+				kept = true
+				r.left--
+				continue
+			}
+			if b := r.bucket(t); b != r.last {
+				r.last = b
+				kept = true
+				r.left--
+			}
+		}
+		if i == 0 {
+			kept = true // never remove everything
+		}
+		if kept {
+			keep = append(keep, m)
+		} else {
+			remove = append(remove, m)
+		}
+	}
+	return keep, remove
+}
+
+// Delete removes backup id from s: its manifest first (so that it stops counting as a backup
+// at once), then its other objects, then the pool objects nothing else uses (PrunePool with o;
+// a prune that cannot run is reported in the error, the backup is deleted anyway).
+func Delete(ctx context.Context, s Store, id string, o PruneOptions) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	found := false
+	err := s.List(ctx, backupDir(id), func(storage.ObjectInfo) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return fmt.Errorf("delete backup %s at %s: %w", id, s, err)
+	}
+	if !found {
+		return fmt.Errorf("delete backup %s at %s: %w", id, s, ErrNoBackup)
+	}
+	if err := s.Delete(ctx, ManifestKey(id)); err != nil {
+		return fmt.Errorf("delete backup %s at %s: %w", id, s, err)
+	}
+	if err := deleteFolder(ctx, s, id); err != nil {
+		return fmt.Errorf("delete backup %s at %s: its manifest is gone but some objects are left (CleanupIncomplete removes them later): %w", id, s, err)
+	}
+	if _, err := PrunePool(ctx, s, o); err != nil {
+		return fmt.Errorf("backup %s deleted; its pool objects were not pruned: %w", id, err)
+	}
+	return nil
+}
+
+var errStop = errors.New("stop")
+
+// minIncompleteAge is the smallest olderThan CleanupIncomplete accepts: a running backup
+// rewrites its run marker every heartbeatInterval.
+var minIncompleteAge = 3 * heartbeatInterval
+
+// CleanupIncomplete removes the backups/<id>/ folders that have no manifest and whose newest
+// object is older than olderThan (at least 30 minutes; 24 hours is a good value): what crashed
+// or killed runs left. A running backup rewrites its run marker every 10 minutes, so it is
+// never taken for one. It returns how many folders were removed.
+func CleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration) (int, error) {
+	return cleanupIncomplete(ctx, s, olderThan, time.Now)
+}
+
+func cleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration, now func() time.Time) (int, error) {
+	if olderThan < minIncompleteAge {
+		return 0, fmt.Errorf("cleanup of incomplete backups: %s is too short, a running backup could be taken for a crashed one; use at least %s", olderThan, minIncompleteAge)
+	}
+	folders, err := listFolders(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := now().Add(-olderThan)
+	removed := 0
+	var errs []error
+	for _, f := range folders {
+		if f.hasManifest || !f.newest.Before(cutoff) {
+			continue
+		}
+		if err := deleteFolder(ctx, s, f.id); err != nil {
+			errs = append(errs, fmt.Errorf("incomplete backup %s: %w", f.id, err))
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,294 @@
+package backup
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+)
+
+func mAt(id string, t time.Time) *Manifest {
+	return &Manifest{ID: id, StartedAt: t, Status: StatusComplete, FormatVersion: FormatVersion}
+}
+
+func ids(ms []*Manifest) []string {
+	out := []string{}
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func TestPolicySelect(t *testing.T) {
+	utc := time.UTC
+	day := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, utc) }
+	// Two backups a day (00:00 and 12:00) from November 1 to 30, 2026 (a Sunday to a Monday).
+	var month []*Manifest
+	for d := 1; d <= 30; d++ {
+		for _, h := range []int{0, 12} {
+			month = append(month, mAt(day(d, h).Format("0102T15"), day(d, h)))
+		}
+	}
+	now := day(30, 18)
+	// Backups over three months, one every 5 days.
+	var quarter []*Manifest
+	for t0 := time.Date(2026, 9, 1, 3, 0, 0, 0, utc); t0.Before(now); t0 = t0.Add(5 * 24 * time.Hour) {
+		quarter = append(quarter, mAt(t0.Format("0102"), t0))
+	}
+
+	cases := []struct {
+		name     string
+		ms       []*Manifest
+		p        Policy
+		pinned   map[string]bool
+		verified string
+		now      time.Time
+		keep     []string
+	}{
+		{name: "empty policy keeps all", ms: month[:4], p: Policy{}, keep: []string{"1102T12", "1102T00", "1101T12", "1101T00"}},
+		{name: "no backups", ms: nil, p: Policy{KeepLast: 3}, keep: []string{}},
+		{name: "keep last", ms: month, p: Policy{KeepLast: 3}, keep: []string{"1130T12", "1130T00", "1129T12"}},
+		{name: "keep last more than there are", ms: month[:2], p: Policy{KeepLast: 5}, keep: []string{"1101T12", "1101T00"}},
+		{name: "keep daily: the newest of each day", ms: month, p: Policy{KeepDaily: 3}, keep: []string{"1130T12", "1129T12", "1128T12"}},
+		{name: "keep weekly: ISO weeks", ms: month, p: Policy{KeepWeekly: 3},
+			// Nov 30 is a Monday (week 49); weeks 48 and 47 end on Sundays Nov 29 and 22.
+			keep: []string{"1130T12", "1129T12", "1122T12"}},
+		{name: "keep monthly", ms: quarter, p: Policy{KeepMonthly: 2}, keep: []string{"1130", "1031"}},
+		{name: "rules add up", ms: month, p: Policy{KeepLast: 2, KeepDaily: 2, KeepWeekly: 2},
+			keep: []string{"1130T12", "1130T00", "1129T12"}},
+		{name: "daily counts days with backups, not calendar days", ms: quarter, p: Policy{KeepDaily: 2}, keep: []string{"1130", "1125"}},
+		{name: "pinned and verified are kept", ms: month, p: Policy{KeepLast: 1}, pinned: map[string]bool{"1103T00": true}, verified: "1115T12",
+			keep: []string{"1130T12", "1115T12", "1103T00"}},
+		{name: "day boundaries follow now's location", ms: []*Manifest{
+			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)), // Nov 29, 22:00 in New York
+			mAt("a", time.Date(2026, 11, 30, 1, 0, 0, 0, utc)), // Nov 29, 20:00 in New York
+		}, p: Policy{KeepDaily: 5}, now: now.In(mustLoad(t, "America/New_York")), keep: []string{"b"}},
+		{name: "same in UTC", ms: []*Manifest{
+			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)),
+			mAt("a", time.Date(2026, 11, 29, 23, 0, 0, 0, utc)),
+		}, p: Policy{KeepDaily: 5}, keep: []string{"b", "a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := c.now
+			if n.IsZero() {
+				n = now
+			}
+			// Input order does not matter.
+			in := append([]*Manifest(nil), c.ms...)
+			sort.Slice(in, func(i, j int) bool { return in[i].ID < in[j].ID })
+			keep, remove := c.p.Select(in, c.pinned, c.verified, n)
+			assert.Equal(t, c.keep, ids(keep))
+			assert.Equal(t, len(c.ms), len(keep)+len(remove))
+			if len(c.ms) > 0 {
+				assert.NotEmpty(t, keep, "never remove everything")
+				assert.Equal(t, keep[0].StartedAt, maxStart(c.ms), "the newest is kept")
+			}
+			for _, r := range remove {
+				assert.False(t, c.pinned[r.ID])
+				assert.NotEqual(t, c.verified, r.ID)
+			}
+		})
+	}
+}
+
+func maxStart(ms []*Manifest) time.Time {
+	var t time.Time
+	for _, m := range ms {
+		if m.StartedAt.After(t) {
+			t = m.StartedAt
+		}
+	}
+	return t
+}
+
+func mustLoad(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Skipf("time zone %s unavailable: %v", name, err)
+	}
+	return loc
+}
+
+// ageFiles sets the modification time of every file under the store's folder prefix.
+func ageFiles(t *testing.T, s *local.Store, prefix string, by time.Duration) {
+	t.Helper()
+	old := time.Now().Add(-by)
+	require.NoError(t, filepath.Walk(filepath.Join(s.Root(), prefix), func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	}))
+}
+
+func filesOnly(f *fixture, encrypted bool, s Store) Options {
+	o := f.options(encrypted, Destination{Name: "local", Store: s})
+	o.Components = Components{Files: true}
+	return o
+}
+
+func TestDeleteAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	tree := fileTree(t, dir, 60)
+	f := &fixture{filesDir: dir, tree: tree}
+	var err error
+	f.identity, err = age.GenerateX25519Identity()
+	require.NoError(t, err)
+	f.indexID, err = age.GenerateX25519Identity()
+	require.NoError(t, err)
+
+	for _, encrypted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
+			s := localStore(t)
+			o := filesOnly(f, encrypted, s)
+			o.Files = filesource.NewLocal(dir)
+			ms1, err := Run(ctxOf(t), o)
+			require.NoError(t, err)
+			a := ms1["local"]
+
+			// Backup B: one file gone (its content only in A), one added.
+			gone := "a/b.txt"
+			goneContent := tree[gone]
+			away := filepath.Join(t.TempDir(), "b.txt")
+			require.NoError(t, os.Rename(filepath.Join(dir, "a", "b.txt"), away))
+			writeFile(t, dir, "z/new.txt", []byte("new in B"), time.Now())
+			t.Cleanup(func() {
+				_ = os.Rename(away, filepath.Join(dir, "a", "b.txt"))
+				_ = os.RemoveAll(filepath.Join(dir, "z"))
+			})
+			o.ID = ""
+			ms2, err := Run(ctxOf(t), o)
+			require.NoError(t, err)
+			b := ms2["local"]
+			before := poolKeys(t, s)
+			require.Contains(t, before, PoolKey(sumHex(goneContent)))
+
+			// Everything is fresh: the grace period keeps it all.
+			prune := PruneOptions{}
+			if encrypted {
+				prune.Identities = []age.Identity{f.indexID}
+			}
+			require.NoError(t, Delete(ctxOf(t), s, a.ID, prune))
+			_, err = ReadManifest(ctxOf(t), s, a.ID)
+			assert.ErrorIs(t, err, ErrNoBackup)
+			assert.Empty(t, keys(t, s, backupDir(a.ID)))
+			assert.Equal(t, before, poolKeys(t, s))
+
+			// Past the grace period: exactly the content only A used goes.
+			prune.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+			if encrypted {
+				n, err := PrunePool(ctxOf(t), s, PruneOptions{now: prune.now})
+				assert.ErrorContains(t, err, "nothing pruned")
+				assert.Zero(t, n)
+				assert.Equal(t, before, poolKeys(t, s))
+			}
+			n, err := PrunePool(ctxOf(t), s, prune)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			var want []string
+			for _, k := range before {
+				if k != PoolKey(sumHex(goneContent)) {
+					want = append(want, k)
+				}
+			}
+			assert.Equal(t, want, poolKeys(t, s))
+
+			// B is intact.
+			listed, err := List(ctxOf(t), s)
+			require.NoError(t, err)
+			require.Equal(t, []string{b.ID}, ids(listed))
+			require.NoError(t, ReadIndex(ctxOf(t), s, b, f.ids(encrypted), func(e IndexEntry) error {
+				content := readObject(t, s, PoolKey(e.SHA256), f.ids(encrypted))
+				assert.Equal(t, e.SHA256, sumHex(content))
+				return nil
+			}))
+
+			assert.ErrorIs(t, Delete(ctxOf(t), s, a.ID, prune), ErrNoBackup)
+		})
+	}
+}
+
+// TestPruneKeepsWhatARunningBackupMayUse: pool objects newer than the oldest incomplete
+// backup are kept even when no complete backup refers to them.
+func TestPruneKeepsWhatARunningBackupMayUse(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	put := func(key string, b []byte) {
+		_, err := s.Put(ctx, key, bytes.NewReader(b))
+		require.NoError(t, err)
+	}
+	oldKey, newKey := PoolKey(sumHex([]byte("old"))), PoolKey(sumHex([]byte("new")))
+	put(oldKey, []byte("zstd bytes of old"))
+	ageFiles(t, s, "pool", 3*time.Hour)
+	put(backupDir("20261126T000000Z-aaaa")+runMarkerName, []byte(`{}`)) // a running backup
+	put(newKey, []byte("zstd bytes of new"))                            // its fresh upload
+	n, err := PrunePool(ctx, s, PruneOptions{now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{newKey}, poolKeys(t, s))
+}
+
+func TestCleanupIncomplete(t *testing.T) {
+	requirePG(t)
+	f := newFixture(t, 10)
+	s := localStore(t)
+	ctx := ctxOf(t)
+	o := f.options(false, Destination{Name: "local", Store: s})
+	o.Components = Components{Config: true}
+	ms, err := Run(ctx, o)
+	require.NoError(t, err)
+	complete := ms["local"].ID
+	ageFiles(t, s, backupDir(complete), 48*time.Hour)
+
+	crashed, running := "20261120T000000Z-dead", "20261126T000000Z-live"
+	for _, id := range []string{crashed, running} {
+		for _, name := range []string{runMarkerName, databaseName} {
+			_, err := s.Put(ctx, backupDir(id)+name, bytes.NewReader([]byte("x")))
+			require.NoError(t, err)
+		}
+	}
+	ageFiles(t, s, backupDir(crashed), 25*time.Hour)
+
+	_, err = CleanupIncomplete(ctx, s, time.Minute)
+	assert.ErrorContains(t, err, "too short")
+	n, err := CleanupIncomplete(ctx, s, 24*time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Empty(t, keys(t, s, backupDir(crashed)))
+	assert.Len(t, keys(t, s, backupDir(running)), 2)
+	listed, err := List(ctx, s)
+	require.NoError(t, err)
+	assert.Equal(t, []string{complete}, ids(listed))
+}
+
+func TestListSkipsBrokenManifest(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	good := &Manifest{FormatVersion: 1, ID: "20261126T000000Z-good", Status: StatusComplete, StartedAt: time.Now()}
+	b, err := jsonMarshal(good)
+	require.NoError(t, err)
+	_, err = s.Put(ctx, ManifestKey(good.ID), bytes.NewReader(b))
+	require.NoError(t, err)
+	_, err = s.Put(ctx, ManifestKey("20261127T000000Z-bad0"), bytes.NewReader([]byte("{not json")))
+	require.NoError(t, err)
+	_, err = s.Put(ctx, ManifestKey("20261128T000000Z-new0"), bytes.NewReader([]byte(`{"format_version": 99, "id": "20261128T000000Z-new0", "status": "complete"}`)))
+	require.NoError(t, err)
+	ms, err := List(ctx, s)
+	assert.ErrorContains(t, err, "not valid JSON")
+	assert.ErrorContains(t, err, "upgrade the plugin")
+	assert.Equal(t, []string{good.ID}, ids(ms))
+	n, err := PrunePool(ctx, s, PruneOptions{})
+	assert.ErrorContains(t, err, "nothing pruned")
+	assert.Zero(t, n)
+}

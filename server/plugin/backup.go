@@ -1,0 +1,409 @@
+package plugin
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for database-stored config
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
+)
+
+const (
+	backupJob          = "backup"
+	backupLockKey      = "backup-lock"
+	pinsKey            = "backup/pins"
+	indexIdentityKey   = "backup/index-identity"
+	incompleteMaxAge   = 24 * time.Hour
+	progressPostPeriod = time.Second
+)
+
+// backupRequest is one backup to run.
+type backupRequest struct {
+	ActorID     string
+	Actor       string
+	ChannelID   string // where the progress post goes; "" for scheduled runs
+	Components  []string
+	Destination string // "" = every configured destination
+}
+
+// server describes the Mattermost server the plugin runs in (found once).
+func (p *Plugin) server() (*serverenv.Server, error) {
+	p.serverOnce.Do(func() { p.serverEnv, p.serverErr = serverenv.Detect("/proc", os.Getppid()) })
+	return p.serverEnv, p.serverErr
+}
+
+// destinations builds the configured destinations; with none configured, a local folder
+// ./dr-backups beside the server's data folder.
+func (p *Plugin) destinations(ctx context.Context, cfg config.Config, only string) ([]backup.Destination, error) {
+	srv, err := p.server()
+	if err != nil {
+		return nil, err
+	}
+	var out []backup.Destination
+	s3cfg, hasS3 := cfg.S3()
+	localDir := strings.TrimSpace(cfg.BackupLocalDirectory)
+	if localDir != "" || !hasS3 {
+		dir := srv.DefaultBackupDir()
+		if localDir != "" {
+			dir = srv.Resolve(localDir)
+		}
+		store, err := local.New(dir)
+		if err != nil {
+			return nil, fmt.Errorf("local destination %s: %w", dir, err)
+		}
+		out = append(out, backup.Destination{Name: "local", Store: store})
+	}
+	if hasS3 {
+		store, err := s3.New(ctx, s3cfg)
+		if err != nil {
+			return nil, fmt.Errorf("S3 destination: %w", err)
+		}
+		out = append(out, backup.Destination{Name: "s3", Store: store, OffSite: true})
+	}
+	if only == "" {
+		return out, nil
+	}
+	for _, d := range out {
+		if d.Name == only {
+			return []backup.Destination{d}, nil
+		}
+	}
+	names := make([]string, len(out))
+	for i, d := range out {
+		names[i] = d.Name
+	}
+	return nil, fmt.Errorf("unknown destination %q: configured destinations are %s", only, strings.Join(names, ", "))
+}
+
+// indexIdentity is the plugin's own age key for the file index of encrypted backups (see
+// backup.Options.IndexIdentity), created once and kept in the KV store.
+func (p *Plugin) indexIdentity() (*age.X25519Identity, error) {
+	var s string
+	if err := p.client.KV.Get(indexIdentityKey, &s); err != nil {
+		return nil, err
+	}
+	if s == "" {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := p.client.KV.Set(indexIdentityKey, id.String(), pluginapi.SetAtomic(nil)); err != nil {
+			return nil, err
+		} else if !ok { // another node made one first
+			return p.indexIdentity()
+		}
+		return id, nil
+	}
+	return age.ParseX25519Identity(s)
+}
+
+// startBackup runs a backup in the background. It answers at once; the result is posted.
+func (p *Plugin) startBackup(req backupRequest) (*jobs.Job, error) {
+	cfg, problems := p.config()
+	for _, pr := range problems {
+		if strings.HasPrefix(pr.Setting, "Backup") {
+			return nil, fmt.Errorf("fix the backup settings first: %s", pr)
+		}
+	}
+	return p.jobs.Start(backupJob, req.ActorID, func(ctx context.Context, j *jobs.Job) {
+		p.runBackup(ctx, j, cfg, req)
+	})
+}
+
+func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest) {
+	start := time.Now()
+	post := p.progressPost(req)
+	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.start", Target: j.ID, Outcome: audit.OutcomeStarted,
+		Details: map[string]string{"components": strings.Join(req.Components, ","), "destination": req.Destination}})
+
+	manifests, err := p.backupOnce(ctx, j, cfg, req, post)
+	if err != nil {
+		msg := fmt.Sprintf(":warning: Backup `%s` failed after %s: %v\n\n%s", j.ID, time.Since(start).Round(time.Second), err, backupAdvice(err))
+		post.finish(msg)
+		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.fail", Target: j.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+		_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+		return
+	}
+	var b strings.Builder
+	var first *backup.Manifest
+	names := make([]string, 0, len(manifests))
+	for name := range manifests {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := manifests[name]
+		if first == nil {
+			first = m
+		}
+		fmt.Fprintf(&b, "- **%s**: %s stored", name, humanBytes(m.Size()))
+		if m.Files != nil {
+			fmt.Fprintf(&b, ", %d files (%d new in the pool, %s uploaded)", m.Files.Count, m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+		}
+		b.WriteString("\n")
+		for _, w := range m.Warnings {
+			fmt.Fprintf(&b, "  - :warning: %s\n", w)
+		}
+	}
+	pruned := p.applyRetention(ctx, cfg, names)
+	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s).\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components, b.String(), pruned)
+	post.finish(msg)
+	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
+		Details: map[string]string{"destinations": strings.Join(names, ","), "duration": time.Since(start).Round(time.Millisecond).String()}})
+	_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+}
+
+func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
+	// One backup at a time across the cluster. The lock expires if this node dies.
+	mu, err := cluster.NewMutex(p.API, backupLockKey)
+	if err != nil {
+		return nil, fmt.Errorf("backup lock: %w", err)
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = mu.LockWithContext(lockCtx)
+	cancel()
+	if err != nil {
+		return nil, errors.New("another backup is running on another node of the cluster: wait for it to finish")
+	}
+	defer mu.Unlock()
+
+	dests, err := p.destinations(ctx, cfg, req.Destination)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dests { // what crashed runs left behind
+		if _, err := backup.CleanupIncomplete(ctx, d.Store, incompleteMaxAge); err != nil {
+			p.API.LogWarn("Cannot clean up incomplete backups", "destination", d.Name, "error", err.Error())
+		}
+	}
+	srv, err := p.server()
+	if err != nil {
+		return nil, err
+	}
+	mmCfg := p.API.GetUnsanitizedConfig()
+	comps := backup.Components{}
+	for _, c := range req.Components {
+		switch c {
+		case "database":
+			comps.Database = true
+		case "config":
+			comps.Config = true
+		case "files":
+			comps.Files = true
+		}
+	}
+	o := backup.Options{
+		ID:                backup.NewID(),
+		Components:        comps,
+		Database:          pgdump.Options{DataSource: deref(mmCfg.SqlSettings.DataSource)},
+		Config:            &serverenv.ConfigSource{Server: srv, Config: p.API.GetUnsanitizedConfig, OpenDB: func(dsn string) (*sql.DB, error) { return sql.Open("pgx", dsn) }},
+		Destinations:      dests,
+		CompressionLevel:  cfg.BackupCompressionLevel,
+		MattermostVersion: p.API.GetServerVersion(),
+		PluginVersion:     Version,
+		Progress: func(pr backup.Progress) {
+			j.SetProgress(pr.Phase)
+			post.update(pr)
+		},
+	}
+	if o.Recipients, err = cfg.AgeRecipients(); err != nil {
+		return nil, err
+	}
+	if len(o.Recipients) > 0 {
+		if o.IndexIdentity, err = p.indexIdentity(); err != nil {
+			return nil, fmt.Errorf("read the plugin's index key: %w", err)
+		}
+	}
+	if comps.Files {
+		fs, err := srv.Files(mmCfg)
+		if err != nil {
+			return nil, err
+		}
+		if fs.Driver == model.ImageDriverS3 {
+			store, err := s3.New(ctx, s3.Config{Bucket: fs.Bucket, Prefix: fs.PathPrefix, Region: fs.Region, Endpoint: fileStoreEndpoint(fs), PathStyle: fs.Endpoint != "" && !strings.HasSuffix(fs.Endpoint, "amazonaws.com"),
+				AccessKeyID: fs.AccessKeyID, SecretAccessKey: fs.SecretAccessKey})
+			if err != nil {
+				return nil, fmt.Errorf("the server's S3 file store: %w", err)
+			}
+			o.Files = filesource.NewS3(store)
+		} else {
+			o.Files = filesource.NewLocal(fs.Dir)
+		}
+	}
+	j.SetProgress("starting")
+	return backup.Run(ctx, o)
+}
+
+func fileStoreEndpoint(fs *serverenv.FileStore) string {
+	if fs.Endpoint == "" || strings.HasPrefix(fs.Endpoint, "http") {
+		return fs.Endpoint
+	}
+	if fs.SSL {
+		return "https://" + fs.Endpoint
+	}
+	return "http://" + fs.Endpoint
+}
+
+// applyRetention removes what the retention policy no longer keeps, at each destination the
+// backup went to, and says what it did.
+func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destNames []string) string {
+	policy := backup.Policy{KeepLast: cfg.BackupKeepLast, KeepDaily: cfg.BackupKeepDaily, KeepWeekly: cfg.BackupKeepWeekly, KeepMonthly: cfg.BackupKeepMonthly}
+	if policy.IsZero() {
+		return ""
+	}
+	pins, _ := p.pins()
+	var out strings.Builder
+	for _, name := range destNames {
+		dests, err := p.destinations(ctx, cfg, name)
+		if err != nil {
+			continue
+		}
+		d := dests[0]
+		ms, err := backup.List(ctx, d.Store)
+		if err != nil {
+			fmt.Fprintf(&out, "- retention at %s skipped: %v\n", name, err)
+			continue
+		}
+		_, remove := policy.Select(ms, pins, "", time.Now())
+		opts := p.pruneOptions()
+		for _, m := range remove {
+			if err := backup.Delete(ctx, d.Store, m.ID, opts); err != nil {
+				fmt.Fprintf(&out, "- retention could not delete `%s` at %s: %v\n", m.ID, name, err)
+				continue
+			}
+			fmt.Fprintf(&out, "- retention deleted `%s` at %s\n", m.ID, name)
+			_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "backup.retention.delete", Target: m.ID, Outcome: audit.OutcomeSucceeded, Details: map[string]string{"destination": name}})
+		}
+	}
+	return out.String()
+}
+
+func (p *Plugin) pruneOptions() backup.PruneOptions {
+	var o backup.PruneOptions
+	if id, err := p.indexIdentity(); err == nil {
+		o.Identities = []age.Identity{id}
+	}
+	return o
+}
+
+// pins returns the pinned backup ids.
+func (p *Plugin) pins() (map[string]bool, error) {
+	pins := map[string]bool{}
+	err := p.client.KV.Get(pinsKey, &pins)
+	return pins, err
+}
+
+func (p *Plugin) setPin(id string, pinned bool) error {
+	return p.client.KV.SetAtomicWithRetries(pinsKey, func(old []byte) (any, error) {
+		pins := map[string]bool{}
+		if len(old) > 0 {
+			if err := json.Unmarshal(old, &pins); err != nil {
+				return nil, err
+			}
+		}
+		if pinned {
+			pins[id] = true
+		} else {
+			delete(pins, id)
+		}
+		return pins, nil
+	})
+}
+
+// backupAdvice says what to do about a failure, for the common causes.
+func backupAdvice(err error) string {
+	s := err.Error()
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "The backup was cancelled; nothing of it was kept. Run `/dr backup now` again when ready."
+	case errors.Is(err, pgdump.ErrPgDumpNotFound), errors.Is(err, pgdump.ErrPgDumpTooOld):
+		return "Install the PostgreSQL client that matches the database server on this node, then run `/dr backup now` again."
+	case strings.Contains(s, "is full"), strings.Contains(s, "no space"):
+		return "Free space at the destination, or point BackupLocalDirectory elsewhere, then run `/dr backup now` again. Earlier backups are untouched."
+	case strings.Contains(s, "another backup is running"):
+		return ""
+	default:
+		return "Nothing of this backup was kept and earlier backups are untouched. Fix the cause, then run `/dr backup now` again."
+	}
+}
+
+// progressPost is one ephemeral post, updated in place while a backup runs.
+type progressPost struct {
+	p      *Plugin
+	userID string
+	post   *model.Post
+	mu     sync.Mutex
+	last   time.Time
+}
+
+func (p *Plugin) progressPost(req backupRequest) *progressPost {
+	pp := &progressPost{p: p, userID: req.ActorID}
+	if req.ChannelID != "" && req.ActorID != "" && req.ActorID != audit.ActorSystem {
+		pp.post = p.API.SendEphemeralPost(req.ActorID, &model.Post{UserId: p.notifier.BotID(), ChannelId: req.ChannelID, Message: "Backup starting…"})
+	}
+	return pp
+}
+
+func (pp *progressPost) update(pr backup.Progress) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.post == nil || time.Since(pp.last) < progressPostPeriod {
+		return
+	}
+	pp.last = time.Now()
+	rate := ""
+	if s := pr.Elapsed.Seconds(); s > 0 {
+		rate = fmt.Sprintf(", %s/s", humanBytes(int64(float64(pr.BytesRead)/s)))
+	}
+	pct := ""
+	if pr.Percent >= 0 && pr.FilesCounted {
+		pct = fmt.Sprintf(" (%.0f%% of files)", pr.Percent)
+	}
+	pp.post.Message = fmt.Sprintf("Backup running: **%s**, %s read, %s written, %d/%d files%s%s, %s elapsed. `/dr backup cancel` stops it.",
+		pr.Phase, humanBytes(pr.BytesRead), humanBytes(pr.BytesWritten), pr.FilesDone, pr.FilesTotal, pct, rate, pr.Elapsed.Round(time.Second))
+	pp.post = pp.p.API.UpdateEphemeralPost(pp.userID, pp.post)
+}
+
+func (pp *progressPost) finish(msg string) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.post == nil {
+		return
+	}
+	pp.post.Message = msg
+	pp.p.API.UpdateEphemeralPost(pp.userID, pp.post)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,348 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+)
+
+func (p *Plugin) backupCommands(t *command.Tree) {
+	t.Add(nil, &command.Command{Name: "backup", Summary: "Back up the database, the config and the files; list, show, delete, pin"})
+	t.Add([]string{"backup"}, &command.Command{
+		Name: "now", Summary: "Start a backup in the background; progress follows here and the bot posts the result",
+		Flags: []command.Flag{
+			{Name: "only", Kind: command.List, Help: "components: database (db), config, files; default: the BackupComponents setting"},
+			{Name: "destination", Kind: command.String, Help: "only this destination: local or s3"},
+		},
+		Run: p.runBackupNow,
+	})
+	t.Add([]string{"backup"}, &command.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
+	t.Add([]string{"backup"}, &command.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, checksums", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupShow})
+	t.Add([]string{"backup"}, &command.Command{Name: "cancel", Summary: "Stop the running backup; nothing of it is kept", Run: p.runBackupCancel})
+	t.Add([]string{"backup"}, &command.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
+		Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
+	t.Add([]string{"backup"}, &command.Command{Name: "pin", Summary: "Keep a backup whatever the retention policy says", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(true)})
+	t.Add([]string{"backup"}, &command.Command{Name: "unpin", Summary: "Let the retention policy decide again", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(false)})
+}
+
+func (p *Plugin) backupRequestFrom(userID, channelID string, only []string, destination string) (backupRequest, error) {
+	cfg, _ := p.config()
+	comps, err := cfg.BackupComponentList()
+	if len(only) > 0 {
+		comps, err = config.ParseComponents(strings.Join(only, ","))
+	}
+	if err != nil {
+		return backupRequest{}, err
+	}
+	a := p.actor(userID)
+	return backupRequest{ActorID: userID, Actor: a.Username, ChannelID: channelID, Components: comps, Destination: strings.ToLower(destination)}, nil
+}
+
+func (p *Plugin) runBackupNow(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+	req, err := p.backupRequestFrom(inv.Caller.UserID, inv.Caller.ChannelID, inv.List("only"), inv.String("destination"))
+	if err != nil {
+		return nil, err
+	}
+	cfg, _ := p.config()
+	if _, err := p.destinations(ctx, cfg, req.Destination); err != nil {
+		return nil, err
+	}
+	j, err := p.startBackup(req)
+	if err != nil {
+		return nil, err
+	}
+	return &command.Response{Text: fmt.Sprintf("Backup job `%s` started (%s). Progress follows here; the bot posts the result to the ops channel and to you.", j.ID, strings.Join(req.Components, ", "))}, nil
+}
+
+// backupEntry is one backup id with its manifest at each destination.
+type backupEntry struct {
+	ID        string                      `json:"id"`
+	Pinned    bool                        `json:"pinned"`
+	Manifests map[string]*backup.Manifest `json:"manifests"`
+}
+
+func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, error) {
+	cfg, _ := p.config()
+	dests, err := p.destinations(ctx, cfg, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	pins, _ := p.pins()
+	byID := map[string]*backupEntry{}
+	var problems []string
+	for _, d := range dests {
+		ms, err := backup.List(ctx, d.Store)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", d.Name, err))
+			continue
+		}
+		for _, m := range ms {
+			e := byID[m.ID]
+			if e == nil {
+				e = &backupEntry{ID: m.ID, Pinned: pins[m.ID], Manifests: map[string]*backup.Manifest{}}
+				byID[m.ID] = e
+			}
+			e.Manifests[d.Name] = m
+		}
+	}
+	out := make([]backupEntry, 0, len(byID))
+	for _, e := range byID {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, problems, nil
+}
+
+func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*command.Response, error) {
+	list, problems, err := p.listBackups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if j := p.jobs.Running(backupJob); j != nil {
+		fmt.Fprintf(&b, "A backup is running (job `%s`, %s, started %s ago).\n\n", j.ID, j.Progress(), time.Since(j.Started).Round(time.Second))
+	}
+	if len(list) == 0 {
+		b.WriteString("No complete backups yet. Run `/dr backup now`.")
+	} else {
+		fmt.Fprintf(&b, "| backup | finished (UTC) | components | where | size | encrypted | pinned |\n|---|---|---|---|---|---|---|\n")
+		for _, e := range list {
+			var m *backup.Manifest
+			var where []string
+			var size int64
+			for name, x := range e.Manifests {
+				m = x
+				where = append(where, name)
+				size += x.Size()
+			}
+			sort.Strings(where)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %v | %v |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), humanBytes(size), m.Encryption.Encrypted, e.Pinned)
+		}
+	}
+	for _, pr := range problems {
+		fmt.Fprintf(&b, "\n:warning: cannot list %s", pr)
+	}
+	return &command.Response{Text: b.String()}, nil
+}
+
+func (p *Plugin) findBackup(ctx context.Context, id string) (*backupEntry, error) {
+	list, _, err := p.listBackups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, errors.New("there are no complete backups")
+	}
+	if id == "latest" {
+		return &list[0], nil
+	}
+	if err := backup.ValidateID(id); err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].ID == id {
+			return &list[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no complete backup %q: `/dr backup list` shows the backups", id)
+}
+
+func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+	e, err := p.findBackup(ctx, inv.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Backup `%s`**%s\n", e.ID, map[bool]string{true: " (pinned)", false: ""}[e.Pinned])
+	names := make([]string, 0, len(e.Manifests))
+	for n := range e.Manifests {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := e.Manifests[n]
+		fmt.Fprintf(&b, "\n**%s**%s: %s → %s (%s), Mattermost %s, schema %s, %s, encrypted: %v\n", n, map[bool]string{true: " (off-site)", false: " (not off-site)"}[m.OffSite],
+			m.StartedAt.UTC().Format(time.RFC3339), m.FinishedAt.UTC().Format(time.RFC3339), m.FinishedAt.Sub(m.StartedAt).Round(time.Second), m.MattermostVersion, m.DatabaseSchemaVersion, m.Components, m.Encryption.Encrypted)
+		fmt.Fprintf(&b, "| object | size | plain | sha256 |\n|---|---|---|---|\n")
+		for _, o := range m.Objects {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | `%s…` |\n", o.Key, humanBytes(o.Size), humanBytes(o.PlainSize), o.SHA256[:16])
+		}
+		if m.Files != nil {
+			fmt.Fprintf(&b, "Files: %d (%s), %d new pool objects, %s uploaded; tables: %d\n", m.Files.Count, humanBytes(m.Files.Bytes), m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded), len(m.TableRowCounts))
+		}
+		for _, w := range m.Warnings {
+			fmt.Fprintf(&b, ":warning: %s\n", w)
+		}
+	}
+	return &command.Response{Text: b.String()}, nil
+}
+
+func (p *Plugin) runBackupCancel(context.Context, *command.Invocation) (*command.Response, error) {
+	j := p.jobs.Cancel(backupJob)
+	if j == nil {
+		return &command.Response{Text: "No backup is running on this node."}, nil
+	}
+	return &command.Response{Text: fmt.Sprintf("Cancelling backup job `%s` (%s). Nothing of it is kept; the bot confirms when it has stopped.", j.ID, j.Progress())}, nil
+}
+
+func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
+	e, err := p.findBackup(ctx, id)
+	if err != nil {
+		return err
+	}
+	if e.Pinned {
+		return fmt.Errorf("backup %s is pinned: `/dr backup unpin %s` first", e.ID, e.ID)
+	}
+	cfg, _ := p.config()
+	a := p.actor(actorID)
+	for name := range e.Manifests {
+		dests, err := p.destinations(ctx, cfg, name)
+		if err != nil {
+			return err
+		}
+		if err := backup.Delete(ctx, dests[0].Store, e.ID, p.pruneOptions()); err != nil {
+			_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+			return fmt.Errorf("delete at %s: %w", name, err)
+		}
+	}
+	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeSucceeded})
+	return nil
+}
+
+func (p *Plugin) runBackupDelete(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+	if !inv.Bool("confirm") {
+		return &command.Response{Text: fmt.Sprintf("This deletes backup `%s` at every destination, and the file contents only it refers to. Run the same command with `--confirm` to go ahead.", inv.Args[0])}, nil
+	}
+	if err := p.deleteBackup(ctx, inv.Caller.UserID, inv.Args[0]); err != nil {
+		return nil, err
+	}
+	return &command.Response{Text: fmt.Sprintf("Backup `%s` deleted.", inv.Args[0])}, nil
+}
+
+func (p *Plugin) pinBackup(ctx context.Context, actorID, id string, pinned bool) (string, error) {
+	e, err := p.findBackup(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if err := p.setPin(e.ID, pinned); err != nil {
+		return "", fmt.Errorf("save pin: %w", err)
+	}
+	action := map[bool]string{true: "backup.pin", false: "backup.unpin"}[pinned]
+	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: p.actor(actorID).Username, Action: action, Target: e.ID, Outcome: audit.OutcomeSucceeded})
+	return e.ID, nil
+}
+
+func (p *Plugin) runBackupPin(pinned bool) command.Handler {
+	return func(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+		id, err := p.pinBackup(ctx, inv.Caller.UserID, inv.Args[0], pinned)
+		if err != nil {
+			return nil, err
+		}
+		if pinned {
+			return &command.Response{Text: fmt.Sprintf("Backup `%s` is pinned: retention keeps it until you unpin it.", id)}, nil
+		}
+		return &command.Response{Text: fmt.Sprintf("Backup `%s` is unpinned: retention decides again.", id)}, nil
+	}
+}
+
+// REST
+
+type backupStartRequest struct {
+	Only        []string `json:"only"`
+	Destination string   `json:"destination"`
+}
+
+type backupJobInfo struct {
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Progress string    `json:"progress"`
+}
+
+func jobInfo(j *jobs.Job) *backupJobInfo {
+	if j == nil {
+		return nil
+	}
+	return &backupJobInfo{ID: j.ID, Started: j.Started, Progress: j.Progress()}
+}
+
+func (p *Plugin) backupRoutes(rt *adminapi.Router) {
+	rt.Handle(http.MethodGet, "/backups", func(w http.ResponseWriter, r *http.Request) {
+		list, problems, err := p.listBackups(r.Context())
+		if err != nil {
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": list, "problems": problems, "running": jobInfo(p.jobs.Running(backupJob))})
+	})
+	rt.Handle(http.MethodPost, "/backups", func(w http.ResponseWriter, r *http.Request) {
+		var body backupStartRequest
+		if err := adminapi.DecodeJSON(r, &body); err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		req, err := p.backupRequestFrom(r.Header.Get("Mattermost-User-ID"), "", body.Only, body.Destination)
+		if err == nil {
+			cfg, _ := p.config()
+			_, err = p.destinations(r.Context(), cfg, req.Destination)
+		}
+		if err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		j, err := p.startBackup(req)
+		if err != nil {
+			var busy *jobs.BusyError
+			status := http.StatusBadRequest
+			if errors.As(err, &busy) {
+				status = http.StatusConflict
+			}
+			adminapi.WriteError(w, status, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusAccepted, jobInfo(j))
+	})
+	rt.Handle(http.MethodPost, "/backups/cancel", func(w http.ResponseWriter, _ *http.Request) {
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"cancelled": jobInfo(p.jobs.Cancel(backupJob))})
+	})
+	rt.Handle(http.MethodGet, "/backups/{id}", func(w http.ResponseWriter, r *http.Request) {
+		e, err := p.findBackup(r.Context(), r.PathValue("id"))
+		if err != nil {
+			adminapi.WriteError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusOK, e)
+	})
+	rt.Handle(http.MethodDelete, "/backups/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("confirm") != "true" {
+			adminapi.WriteError(w, http.StatusBadRequest, "add ?confirm=true: deleting a backup cannot be undone")
+			return
+		}
+		if err := p.deleteBackup(r.Context(), r.Header.Get("Mattermost-User-ID"), r.PathValue("id")); err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	})
+	for _, pinned := range []bool{true, false} {
+		method := map[bool]string{true: http.MethodPost, false: http.MethodDelete}[pinned]
+		rt.Handle(method, "/backups/{id}/pin", func(w http.ResponseWriter, r *http.Request) {
+			id, err := p.pinBackup(r.Context(), r.Header.Get("Mattermost-User-ID"), r.PathValue("id"), pinned)
+			if err != nil {
+				adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			adminapi.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "pinned": pinned})
+		})
+	}
+}
