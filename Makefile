@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 40m
 # Go packages of this project (webapp/node_modules ships Go files of its own).
 GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all dist server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean
+.PHONY: help all dist server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -82,3 +82,6 @@ demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; C
 
 clean: ## Remove build output
 	rm -rf dist server/dist webapp/dist
+
+bench: dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf, incremental, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt
+	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkBackup$$' -benchtime 1x -timeout 4h ./build/bench/

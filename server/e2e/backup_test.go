@@ -141,3 +141,20 @@ func TestBackupToS3(t *testing.T) {
 
 	assert.Contains(t, cmd(ctx, t, env, "/dr backup now --destination tape"), `unknown destination "tape"`)
 }
+
+// A schedule runs the backup by itself, once per slot across the cluster.
+func TestBackupSchedule(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"backupschedule": "* * * * *", "backupcomponents": "database,config"}))
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"backupschedule": "", "backupcomponents": "database,config,files"})
+	})
+	since := model.GetMillis()
+	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, since, "completed", 200*time.Second)
+	require.NoError(t, err, "no scheduled backup within two minutes of an every-minute schedule")
+	assert.Contains(t, post.Message, "database+config")
+	text := cmd(ctx, t, env, "/dr audit --action backup.complete --limit 5")
+	assert.Contains(t, text, "| system |", "a scheduled backup is recorded under system")
+}

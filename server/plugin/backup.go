@@ -166,6 +166,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 			fmt.Fprintf(&b, "  - :warning: %s\n", w)
 		}
 	}
+	p.recordSuccess(time.Now())
 	pruned := p.applyRetention(ctx, cfg, names)
 	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s).\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components, b.String(), pruned)
 	post.finish(msg)

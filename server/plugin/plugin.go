@@ -55,6 +55,7 @@ type Plugin struct {
 	sso        *ssofallback.Service
 	ssoAdapter *ssofallback.Adapter
 	expiryJob  *cluster.Job
+	backupCron *cluster.Job
 
 	mu       sync.RWMutex
 	cfg      config.Config
@@ -107,6 +108,12 @@ func (p *Plugin) OnActivate() error {
 		return fmt.Errorf("schedule the SSO fallback expiry check: %w", err)
 	}
 
+	// Once a minute across the cluster: scheduled backups and the stale-backup alert.
+	if p.backupCron, err = cluster.Schedule(p.API, "backup-schedule", cluster.MakeWaitForInterval(time.Minute), p.backupTick); err != nil {
+		return fmt.Errorf("schedule backups: %w", err)
+	}
+	p.firstSeen(time.Now())
+
 	go p.announceInstall()
 	return nil
 }
@@ -114,8 +121,10 @@ func (p *Plugin) OnActivate() error {
 // OnDeactivate stops background work; jobs cancelled here are resumable by running their
 // command again.
 func (p *Plugin) OnDeactivate() error {
-	if p.expiryJob != nil {
-		_ = p.expiryJob.Close()
+	for _, j := range []*cluster.Job{p.expiryJob, p.backupCron} {
+		if j != nil {
+			_ = j.Close()
+		}
 	}
 	if p.jobs != nil {
 		p.jobs.Shutdown(10 * time.Second)

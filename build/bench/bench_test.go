@@ -1,0 +1,356 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+)
+
+// Targets of the issue.
+const (
+	targetFullRatio = 0.6 // full backup ≤ 0.6 × the serial baseline
+	targetIncRatio  = 0.05
+	targetRSS       = 150e6 // bytes
+	flatTolerance   = 1.2   // "flat": the peak at the full size is at most 20% above the half size's
+)
+
+// dataSet describes the reference set at one size.
+type dataSet struct {
+	DatabaseBytes, PostsBytes int64 // pg_database_size, pg_total_relation_size('posts')
+	Posts, Replies            int64
+	Files                     int
+	FileBytes, TextBytes      int64
+}
+
+// results collects every measurement of one run, for the table.
+type results struct {
+	Scale                  float64
+	Half, Full             dataSet
+	HalfFull               *backupRun // full backup at half size (fresh destination)
+	Baseline               *baselineRun
+	FullRun                *backupRun // (a): full backup at full size (fresh destination)
+	DatabaseOnly           *backupRun
+	IncFiles, Inc          *backupRun // (c') files only, (c) every component, each after 1% of the files changed
+	IncFilesN, IncN        int
+	IncFilesBytes, IncByte int64
+}
+
+func scale() (float64, error) {
+	s := strings.TrimSpace(os.Getenv("DR_BENCH_SCALE"))
+	if s == "" {
+		return 1, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f > 20 {
+		return 0, fmt.Errorf("DR_BENCH_SCALE=%q: want a number above 0 (1 = 1 GiB of database and 2 GiB in 20,000 files; 0.05 for a quick run)", s)
+	}
+	return f, nil
+}
+
+// BenchmarkBackup generates the reference set on a real server and measures, in order:
+//
+//	FullHalfSize      our full backup with the data at half size (peak RSS at the smaller size)
+//	Baseline          pg_dump -Fc, then tar czf of the data folder, serially (b)
+//	Full              our full backup at full size, to a fresh destination (a)
+//	DatabaseOnly      our backup of the database alone (the share of (a) that is the database)
+//	IncrementalFiles  our files-only backup after 1% of the files changed (c')
+//	Incremental       our backup of everything after another 1% of the files changed (c)
+//
+// The sub-benchmarks depend on each other (each changes the server's state): run them
+// together, once (-benchtime 1x). Each reports seconds and ratios with b.ReportMetric; the
+// table is printed at the end and written to dist/bench.txt.
+//
+// Page cache: the data was just written and the machine has far more memory than the set, so
+// both ours and the baseline read from the page cache; to be sure, the whole set is read once
+// (every file, every post) before the first measured step at each size, and every step starts
+// after a sync, with nothing dirty left from the one before.
+func BenchmarkBackup(b *testing.B) {
+	if b.N != 1 {
+		b.Fatal("run once: -benchtime 1x (every step changes the server's state)")
+	}
+	sc, err := scale()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Hour)
+	defer cancel()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	}
+	env, err := harness.Start(ctx, harness.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; ok {
+			env.Close() // several GB under the harness's folder
+			os.Exit(130)
+		}
+	}()
+	db, err := env.OpenDB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+
+	r := &results{Scale: sc}
+	gen, err := newGenerator(ctx, env, db, sc, logf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	settle := func() dataSet {
+		if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE)`); err != nil { // as autovacuum would have; not during a measured step
+			b.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+			b.Fatal(err)
+		}
+		d := dataSet{Files: len(gen.files), FileBytes: gen.bytes, TextBytes: gen.text, Replies: gen.replies}
+		if err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database()), pg_total_relation_size('posts'), (SELECT count(*) FROM posts)`).
+			Scan(&d.DatabaseBytes, &d.PostsBytes, &d.Posts); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := gen.warmUp(ctx); err != nil {
+			b.Fatal(err)
+		}
+		logf("warm-up read of the set: %.1fs", time.Since(t0).Seconds())
+		return d
+	}
+	defer func() { printTable(b, env, r) }()
+
+	// Half size: the first point of the RSS curve.
+	if err := gen.Grow(ctx, 0.5); err != nil {
+		b.Fatal(err)
+	}
+	r.Half = settle()
+	step(b, "FullHalfSize", func(b *testing.B) {
+		run := mustBackup(ctx, b, env, "")
+		r.HalfFull = run
+		reportBackup(b, run)
+	})
+	// The full backup at full size must not find half the files in the pool already.
+	if err := os.RemoveAll(filepath.Join(env.MM.Dir, "dr-backups")); err != nil {
+		b.Fatal(err)
+	}
+
+	// Full size.
+	if err := gen.Grow(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	r.Full = settle()
+	step(b, "Baseline", func(b *testing.B) {
+		b.StartTimer()
+		run, err := runBaseline(ctx, env)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Baseline = run
+		b.ReportMetric((run.PgDump + run.Tar).Seconds(), "s")
+		b.ReportMetric(run.PgDump.Seconds(), "pg_dump-s")
+		b.ReportMetric(run.Tar.Seconds(), "tar-s")
+	})
+	step(b, "Full", func(b *testing.B) {
+		run := mustBackup(ctx, b, env, "")
+		r.FullRun = run
+		reportBackup(b, run)
+		if r.Baseline != nil {
+			b.ReportMetric(run.Wall.Seconds()/(r.Baseline.PgDump+r.Baseline.Tar).Seconds(), "x-baseline")
+		}
+	})
+	step(b, "DatabaseOnly", func(b *testing.B) {
+		run := mustBackup(ctx, b, env, "--only database")
+		r.DatabaseOnly = run
+		reportBackup(b, run)
+	})
+	touched := map[int]bool{}
+	step(b, "IncrementalFiles", func(b *testing.B) {
+		if r.IncFilesN, r.IncFilesBytes, err = gen.Modify(touched); err != nil {
+			b.Fatal(err)
+		}
+		run := mustBackup(ctx, b, env, "--only files")
+		r.IncFiles = run
+		reportBackup(b, run)
+		if r.FullRun != nil {
+			b.ReportMetric(run.Wall.Seconds()/r.FullRun.Wall.Seconds(), "x-full")
+		}
+	})
+	step(b, "Incremental", func(b *testing.B) {
+		if r.IncN, r.IncByte, err = gen.Modify(touched); err != nil {
+			b.Fatal(err)
+		}
+		run := mustBackup(ctx, b, env, "")
+		r.Inc = run
+		reportBackup(b, run)
+		if r.FullRun != nil {
+			b.ReportMetric(run.Wall.Seconds()/r.FullRun.Wall.Seconds(), "x-full")
+		}
+	})
+}
+
+// step runs one sub-benchmark with its timer stopped: the step starts it around what it
+// measures.
+func step(b *testing.B, name string, fn func(b *testing.B)) {
+	b.Run(name, func(b *testing.B) {
+		if b.N != 1 {
+			b.Fatal("run once: -benchtime 1x (every step changes the server's state)")
+		}
+		b.StopTimer()
+		fn(b)
+	})
+}
+
+// mustBackup runs one backup of the plugin, timing the slash command to the result post.
+func mustBackup(ctx context.Context, b *testing.B, env *harness.Env, args string) *backupRun {
+	b.Helper()
+	run, err := runBackup(ctx, env, args, b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return run
+}
+
+func reportBackup(b *testing.B, run *backupRun) {
+	b.ReportMetric(run.Wall.Seconds(), "s")
+	b.ReportMetric(float64(run.PeakRSS)/1e6, "MB-peak-RSS")
+	b.ReportMetric(run.CPU.Seconds(), "cpu-s")
+}
+
+// printTable prints the table of a run (what was measured of it) and writes it to
+// dist/bench.txt.
+func printTable(b *testing.B, env *harness.Env, r *results) {
+	var sb strings.Builder
+	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
+	na := "n/a"
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()) }
+	mb := func(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "MISS"
+	}
+	set := func(d dataSet) string {
+		if d.Files == 0 {
+			return na
+		}
+		return fmt.Sprintf("%s db (posts %s, %d posts, %d replies); %d files, %s (%.0f%% text)",
+			human(d.DatabaseBytes), human(d.PostsBytes), d.Posts, d.Replies, d.Files, human(d.FileBytes), 100*float64(d.TextBytes)/float64(max(d.FileBytes, 1)))
+	}
+	stored := func(run *backupRun) string {
+		if run == nil || run.Manifest == nil {
+			return na
+		}
+		s := human(run.Manifest.Size()) + " in backup"
+		if f := run.Manifest.Files; f != nil {
+			s += fmt.Sprintf(", %d files: %d hashed, %d new in pool (%s)", f.Count, f.Hashed, f.NewPoolObjects, human(f.BytesUploaded))
+		}
+		return s
+	}
+	row := func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")+"\t") }
+
+	version := ""
+	if r.FullRun != nil {
+		version = fmt.Sprintf(", Mattermost %s, plugin %s, %s", r.FullRun.Manifest.MattermostVersion, r.FullRun.Manifest.PluginVersion, r.FullRun.Manifest.PgDumpVersion)
+	}
+	fmt.Fprintf(&sb, "Backup benchmark: DR_BENCH_SCALE=%g, %d CPUs%s\n", r.Scale, runtime.NumCPU(), version)
+	fmt.Fprintf(&sb, "Reference set at half size: %s\n", set(r.Half))
+	fmt.Fprintf(&sb, "Reference set at full size: %s\n\n", set(r.Full))
+
+	row("step (full size unless said)", "seconds", "CPU s", "ratio", "target", "result", "stored / notes")
+	row("----", "----", "----", "----", "----", "----", "----")
+	var full, base float64
+	if r.FullRun != nil {
+		full = r.FullRun.Wall.Seconds()
+		row("(a) full backup, ours", secs(r.FullRun.Wall), secs(r.FullRun.CPU), "", "", "", stored(r.FullRun))
+	} else {
+		row("(a) full backup, ours", na, na, "", "", "", "")
+	}
+	if bl := r.Baseline; bl != nil {
+		base = (bl.PgDump + bl.Tar).Seconds()
+		row("(b) baseline: pg_dump -Fc", secs(bl.PgDump), secs(bl.PgDumpCPU), "", "", "", human(bl.DumpSize))
+		row("(b) baseline: tar czf data/", secs(bl.Tar), secs(bl.TarCPU), "", "", "", human(bl.TarSize)+" (incl. fsync)")
+		row("(b) baseline total, serial", secs(bl.PgDump+bl.Tar), secs(bl.PgDumpCPU+bl.TarCPU), "", "", "", human(bl.DumpSize+bl.TarSize))
+	} else {
+		row("(b) baseline", na, "", "", "", "", "")
+	}
+	if full > 0 && base > 0 {
+		ratio := full / base
+		row("    a / b", "", "", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("<= %.2f", targetFullRatio), verdict(ratio <= targetFullRatio), "")
+	}
+	inc := func(label string, run *backupRun, n int, bytes int64) {
+		if run == nil {
+			row(label, na, "", "", "", "", "")
+			return
+		}
+		ratio, target, result := "", "", ""
+		if full > 0 {
+			q := run.Wall.Seconds() / full
+			ratio, target, result = fmt.Sprintf("%.3f x a", q), fmt.Sprintf("<= %.2f", targetIncRatio), verdict(q <= targetIncRatio)
+		}
+		row(label, secs(run.Wall), secs(run.CPU), ratio, target, result, fmt.Sprintf("%d files (%s) rewritten; ", n, human(bytes))+stored(run))
+	}
+	inc("(c) incremental, 1% files changed", r.Inc, r.IncN, r.IncByte)
+	inc("(c') same, --only files", r.IncFiles, r.IncFilesN, r.IncFilesBytes)
+	if run := r.DatabaseOnly; run != nil {
+		share := ""
+		if full > 0 {
+			share = fmt.Sprintf("%.2f x a", run.Wall.Seconds()/full)
+		}
+		row("    database only (--only database)", secs(run.Wall), secs(run.CPU), share, "", "", stored(run))
+	}
+	if run := r.HalfFull; run != nil {
+		row("    full backup at half size", secs(run.Wall), secs(run.CPU), "", "", "", stored(run))
+	}
+	row("", "", "", "", "", "", "")
+	row("peak RSS of the plugin process (VmHWM)", "MB", "", "", "", "", "")
+	row("----", "----", "----", "----", "----", "----", "----")
+	rss := func(label string, run *backupRun, ok func(int64) (string, string)) {
+		if run == nil {
+			row(label, na, "", "", "", "", "")
+			return
+		}
+		target, result := ok(run.PeakRSS)
+		row(label, mb(run.PeakRSS), "", "", target, result, "sampled VmRSS peak "+mb(run.SampledRSS))
+	}
+	under := func(n int64) (string, string) { return "<= 150 MB", verdict(n <= targetRSS) }
+	rss("full backup at half size", r.HalfFull, under)
+	rss("full backup at full size", r.FullRun, under)
+	if r.HalfFull != nil && r.FullRun != nil {
+		growth := float64(r.FullRun.PeakRSS) / float64(r.HalfFull.PeakRSS)
+		row("    flat: full size / half size", "", "", fmt.Sprintf("%.2f", growth), fmt.Sprintf("<= %.1f", flatTolerance), verdict(growth <= flatTolerance), "")
+	}
+	rss("incremental (c)", r.Inc, func(n int64) (string, string) { return "", "" })
+	_ = w.Flush()
+	sb.WriteString("\n(a), (c): from `/dr backup now` to the bot's result post, local folder destination, zstd level 1, not encrypted.\n")
+	sb.WriteString("(b): pg_dump -Fc (gzip), then tar czf (gzip) of the data folder, one after the other, outputs on the same disk.\n")
+	sb.WriteString("CPU s: user+system of the plugin process and its pg_dump; of pg_dump; of tar and its gzip. PostgreSQL's own backend is not counted.\n")
+
+	out := sb.String()
+	fmt.Print("\n" + out)
+	dist := filepath.Join(env.Root, "dist")
+	if err := os.MkdirAll(dist, 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(dist, "bench.txt"), []byte(out), 0o644)
+		if err != nil {
+			b.Log(err)
+		}
+	}
+}

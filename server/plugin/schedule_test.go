@@ -1,0 +1,41 @@
+package plugin
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+)
+
+func TestDueSlot(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	cfg := config.Default()
+	cfg.BackupSchedule, cfg.BackupTimeZone = "30 2 * * *", "Europe/Berlin"
+	at := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, berlin) }
+	tests := []struct {
+		name      string
+		last, now time.Time
+		want      time.Time
+	}{
+		{"first run, yesterday's slot is due", time.Time{}, at(26, 12, 0), at(26, 2, 30)},
+		{"slot already run", at(26, 2, 30), at(26, 12, 0), time.Time{}},
+		{"next slot reached", at(26, 2, 30), at(27, 2, 30), at(27, 2, 30)},
+		{"down for two days: only the newest slot runs", at(24, 2, 30), at(27, 9, 0), at(27, 2, 30)},
+		{"before the slot", at(26, 2, 30), at(27, 2, 29), time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := dueSlot(cfg, tt.last, tt.now)
+			require.NoError(t, err)
+			assert.True(t, tt.want.Equal(got), "want %s, got %s", tt.want, got)
+		})
+	}
+	off := config.Default()
+	got, err := dueSlot(off, time.Time{}, time.Now())
+	require.NoError(t, err)
+	assert.True(t, got.IsZero(), "no schedule, no slot")
+}
