@@ -128,6 +128,9 @@ func (pg *Postgres) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.Port, db)
 }
 
+// Open opens database db as the superuser.
+func (pg *Postgres) Open(db string) (*sql.DB, error) { return sql.Open("pgx", pg.URL(db)) }
+
 // CreateDatabase creates an empty database.
 func (pg *Postgres) CreateDatabase(ctx context.Context, name string) error {
 	db, err := sql.Open("pgx", pg.URL("postgres"))

@@ -7,6 +7,8 @@ set -euo pipefail
 need=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
+command -v age >/dev/null || need+=(age)   # tests decrypt backups with the stock tools an admin has
+command -v zstd >/dev/null || need+=(zstd)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -34,7 +34,6 @@ const (
 	backupLockKey      = "backup-lock"
 	pinsKey            = "backup/pins"
 	indexIdentityKey   = "backup/index-identity"
-	incompleteMaxAge   = 24 * time.Hour
 	progressPostPeriod = time.Second
 )
 
@@ -176,12 +175,14 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 }
 
 func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
-	// One backup at a time across the cluster. The lock expires if this node dies.
+	// One backup at a time across the cluster. The lock expires about 15 s after a node holding
+	// it dies, so waiting a little longer than that lets a backup follow a crashed one.
 	mu, err := cluster.NewMutex(p.API, backupLockKey)
 	if err != nil {
 		return nil, fmt.Errorf("backup lock: %w", err)
 	}
-	lockCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	j.SetProgress("waiting for the cluster-wide backup lock")
+	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = mu.LockWithContext(lockCtx)
 	cancel()
 	if err != nil {
@@ -193,8 +194,19 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dests { // what crashed runs left behind
-		if _, err := backup.CleanupIncomplete(ctx, d.Store, incompleteMaxAge); err != nil {
+	// Holding the cluster-wide lock proves no backup runs anywhere, so every incomplete
+	// backup folder is what a crashed or killed run left behind.
+	for _, d := range dests {
+		switch st := d.Store.(type) {
+		case *local.Store: // half-written objects of a killed run
+			_, err = st.CleanupTemp(0)
+		case *s3.Store:
+			_, err = st.CleanupIncompleteUploads(ctx, 0)
+		}
+		if err != nil {
+			p.API.LogWarn("Cannot clean up half-written objects", "destination", d.Name, "error", err.Error())
+		}
+		if _, err := backup.CleanupAbandoned(ctx, d.Store); err != nil {
 			p.API.LogWarn("Cannot clean up incomplete backups", "destination", d.Name, "error", err.Error())
 		}
 	}
@@ -217,7 +229,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	o := backup.Options{
 		ID:                backup.NewID(),
 		Components:        comps,
-		Database:          pgdump.Options{DataSource: deref(mmCfg.SqlSettings.DataSource)},
+		Database:          pgdump.Options{DataSource: nonEmpty(strings.TrimSpace(cfg.BackupDataSource), deref(mmCfg.SqlSettings.DataSource)), PgDumpPath: strings.TrimSpace(cfg.BackupPgDumpPath)},
 		Config:            &serverenv.ConfigSource{Server: srv, Config: p.API.GetUnsanitizedConfig, OpenDB: func(dsn string) (*sql.DB, error) { return sql.Open("pgx", dsn) }},
 		Destinations:      dests,
 		CompressionLevel:  cfg.BackupCompressionLevel,

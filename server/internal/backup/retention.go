@@ -121,15 +121,27 @@ func CleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration) (i
 	return cleanupIncomplete(ctx, s, olderThan, time.Now)
 }
 
+// CleanupAbandoned removes every incomplete backup folder, whatever its age. Only a caller
+// that holds the lock every backup to s runs under (the plugin's cluster-wide backup mutex)
+// may use it: then no backup is running, and each incomplete folder was left by a run that
+// crashed or was killed.
+func CleanupAbandoned(ctx context.Context, s Store) (int, error) {
+	return removeIncomplete(ctx, s, time.Now())
+}
+
 func cleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration, now func() time.Time) (int, error) {
 	if olderThan < minIncompleteAge {
 		return 0, fmt.Errorf("cleanup of incomplete backups: %s is too short, a running backup could be taken for a crashed one; use at least %s", olderThan, minIncompleteAge)
 	}
+	return removeIncomplete(ctx, s, now().Add(-olderThan))
+}
+
+// removeIncomplete deletes incomplete backup folders whose newest object is before cutoff.
+func removeIncomplete(ctx context.Context, s Store, cutoff time.Time) (int, error) {
 	folders, err := listFolders(ctx, s)
 	if err != nil {
 		return 0, err
 	}
-	cutoff := now().Add(-olderThan)
 	removed := 0
 	var errs []error
 	for _, f := range folders {

@@ -135,6 +135,9 @@ func (c Config) validateBackup() Problems {
 		}
 		ps = append(ps, Problem{setting, err.Error()})
 	}
+	if ds := strings.TrimSpace(c.BackupDataSource); ds != "" && !strings.HasPrefix(ds, "postgres://") && !strings.HasPrefix(ds, "postgresql://") {
+		ps = append(ps, Problem{"BackupDataSource", "use a PostgreSQL URL starting with postgres://, or leave it empty to dump the server's own database"})
+	}
 	if tz := strings.TrimSpace(c.BackupTimeZone); tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil && strings.TrimSpace(c.BackupSchedule) == "" {
 			ps = append(ps, Problem{"BackupTimeZone", fmt.Sprintf("unknown time zone %q: use an IANA name such as UTC, Europe/Berlin or America/New_York", tz)})

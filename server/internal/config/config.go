@@ -25,6 +25,8 @@ type Config struct {
 	BackupSchedule          string // cron; empty = no scheduled backups
 	BackupTimeZone          string
 	BackupComponents        string // comma-separated; empty = all
+	BackupDataSource        string // optional: dump from this database (a replica) instead
+	BackupPgDumpPath        string // optional: explicit pg_dump
 	BackupLocalDirectory    string // empty = ./dr-backups beside the server's data folder
 	BackupS3Bucket          string
 	BackupS3Prefix          string

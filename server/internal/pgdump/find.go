@@ -27,7 +27,7 @@ var ErrPgDumpTooOld = errors.New("pg_dump is older than the PostgreSQL server")
 var pgDumpGlob = "/usr/lib/postgresql/*/bin/pg_dump"
 
 // settingHint tells the administrator how to use another pg_dump.
-const settingHint = `the plugin's "pg_dump path" setting (PgDumpPath)`
+const settingHint = `the plugin setting "pg_dump to use" (BackupPgDumpPath)`
 
 const pgdgHint = "https://wiki.postgresql.org/wiki/Apt"
 
