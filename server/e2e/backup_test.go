@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -140,6 +142,26 @@ func TestBackupToS3(t *testing.T) {
 	assert.Contains(t, cmd(ctx, t, env, "/dr backup list"), id)
 
 	assert.Contains(t, cmd(ctx, t, env, "/dr backup now --destination tape"), `unknown destination "tape"`)
+
+	// MinIO dies in the middle of the upload: the backup fails and says where; after MinIO is
+	// back, the next backup succeeds and nothing of the failed one is left in the bucket.
+	bigFiles(t, env, 300)
+	since := startBackup(ctx, t, env, "--destination s3 --only files")
+	waitPhase(ctx, t, env, backup.PhaseFiles)
+	minio.Kill()
+	msg := failurePost(ctx, t, env, since)
+	assert.Contains(t, msg, "destination s3")
+	assert.NotContains(t, msg, minio.SecretKey)
+	require.NoError(t, minio.Restart(ctx))
+	id2, _ := runBackup(ctx, t, env, "--destination s3 --only database,config")
+	out, err = minio.MC(ctx, "ls", "local/dr-backups/prod/backups/")
+	require.NoError(t, err, string(out))
+	folders := strings.Count(string(out), "/\n")
+	assert.Equal(t, 2, folders, "only the two complete backups remain:\n%s", out)
+	assert.Contains(t, string(out), id2)
+	uploads, err := minio.S3Client().ListMultipartUploads(ctx, &s3api.ListMultipartUploadsInput{Bucket: aws.String("dr-backups")})
+	require.NoError(t, err)
+	assert.Empty(t, uploads.Uploads, "no incomplete multipart upload left")
 }
 
 // A schedule runs the backup by itself, once per slot across the cluster.
