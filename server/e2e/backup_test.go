@@ -23,6 +23,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
 var backupID = regexp.MustCompile("Backup `([0-9A-Za-z-]+)` completed")
@@ -179,4 +180,45 @@ func TestBackupSchedule(t *testing.T) {
 	assert.Contains(t, post.Message, "database+config")
 	text := cmd(ctx, t, env, "/dr audit --action backup.complete --limit 5")
 	assert.Contains(t, text, "| system |", "a scheduled backup is recorded under system")
+}
+
+// Retention removes exactly the backups no rule keeps, never a pinned one, and never a pool
+// object a remaining backup refers to.
+func TestBackupRetention(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"backuplocaldirectory": dir, "backupkeeplast": 2, "backupkeepdaily": 0, "backupkeepweekly": 0, "backupkeepmonthly": 0}))
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"backuplocaldirectory": "", "backupkeeplast": 7, "backupkeepdaily": 7, "backupkeepweekly": 4, "backupkeepmonthly": 6})
+	})
+	var ids []string
+	for i := 0; i < 4; i++ {
+		// Each backup sees one file more: older backups refer to fewer pool objects.
+		uploadFile(ctx, t, env, fmt.Sprintf("retention-%d.txt", i), []byte(fmt.Sprintf("retention %d %s", i, model.NewId())))
+		id, result := runBackup(ctx, t, env, "")
+		ids = append(ids, id)
+		if i == 0 {
+			assert.Contains(t, cmd(ctx, t, env, "/dr backup pin "+id), "pinned")
+		}
+		if i == 3 {
+			assert.Contains(t, result, "retention deleted `"+ids[1]+"`", result)
+		}
+	}
+	kept := completeIDs(ctx, t, dir)
+	assert.Equal(t, map[string]bool{ids[0]: true, ids[2]: true, ids[3]: true}, kept, "the last 2 and the pinned one")
+
+	store, err := local.New(dir)
+	require.NoError(t, err)
+	for id := range kept {
+		man, err := backup.ReadManifest(ctx, store, id)
+		require.NoError(t, err)
+		require.NoError(t, backup.ReadIndex(ctx, store, man, nil, func(e backup.IndexEntry) error {
+			_, err := store.Stat(ctx, backup.PoolKey(e.SHA256))
+			assert.NoError(t, err, "pool object of %s in backup %s", e.Path, id)
+			return nil
+		}))
+	}
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup unpin "+ids[0]), "unpinned")
 }
