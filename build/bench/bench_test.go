@@ -97,7 +97,10 @@ func BenchmarkBackup(b *testing.B) {
 	defer env.Close()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	defer func() {
+		signal.Stop(sig)
+		close(sig)
+	}()
 	go func() {
 		if _, ok := <-sig; ok {
 			env.Close() // several GB under the harness's folder
@@ -259,7 +262,12 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		if run == nil || run.Manifest == nil {
 			return na
 		}
-		s := human(run.Manifest.Size()) + " in backup"
+		s := fmt.Sprintf("engine %.1fs; %s in backup", run.Engine.Seconds(), human(run.Manifest.Size()))
+		for _, o := range run.Manifest.Objects {
+			if o.Component == "database" {
+				s += fmt.Sprintf(" (dump %s -> %s)", human(o.PlainSize), human(o.Size))
+			}
+		}
 		if f := run.Manifest.Files; f != nil {
 			s += fmt.Sprintf(", %d files: %d hashed, %d new in pool (%s)", f.Count, f.Hashed, f.NewPoolObjects, human(f.BytesUploaded))
 		}
@@ -269,7 +277,7 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 
 	version := ""
 	if r.FullRun != nil {
-		version = fmt.Sprintf(", Mattermost %s, plugin %s, %s", r.FullRun.Manifest.MattermostVersion, r.FullRun.Manifest.PluginVersion, r.FullRun.Manifest.PgDumpVersion)
+		version = fmt.Sprintf(", Mattermost %s, plugin %s, pg_dump %s", r.FullRun.Manifest.MattermostVersion, r.FullRun.Manifest.PluginVersion, r.FullRun.Manifest.PgDumpVersion)
 	}
 	fmt.Fprintf(&sb, "Backup benchmark: DR_BENCH_SCALE=%g, %d CPUs%s\n", r.Scale, runtime.NumCPU(), version)
 	fmt.Fprintf(&sb, "Reference set at half size: %s\n", set(r.Half))
@@ -338,7 +346,7 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		growth := float64(r.FullRun.PeakRSS) / float64(r.HalfFull.PeakRSS)
 		row("    flat: full size / half size", "", "", fmt.Sprintf("%.2f", growth), fmt.Sprintf("<= %.1f", flatTolerance), verdict(growth <= flatTolerance), "")
 	}
-	rss("incremental (c)", r.Inc, func(n int64) (string, string) { return "", "" })
+	rss("incremental (c)", r.Inc, func(int64) (string, string) { return "", "" })
 	_ = w.Flush()
 	sb.WriteString("\n(a), (c): from `/dr backup now` to the bot's result post, local folder destination, zstd level 1, not encrypted.\n")
 	sb.WriteString("(b): pg_dump -Fc (gzip), then tar czf (gzip) of the data folder, one after the other, outputs on the same disk.\n")

@@ -121,12 +121,13 @@ func (g *generator) prepare(ctx context.Context) error {
 	// 200 users, copied from the harness's member by SQL (as the SSO scale test does): creating
 	// them through REST would spend its time hashing passwords.
 	if _, err := g.db.ExecContext(ctx, `INSERT INTO users
-		SELECT (jsonb_populate_record(u, jsonb_build_object(
+		SELECT p.* FROM users u, generate_series(1, 200) n,
+		LATERAL jsonb_populate_record(u, jsonb_build_object(
 			'id', substr(md5('drbench-user-' || n), 1, 26),
 			'username', 'bench' || lpad(n::text, 4, '0'),
 			'email', 'bench' || n || '@example.com',
-			'createat', u.createat + n, 'updateat', u.updateat + n))).*
-		FROM users u, generate_series(1, 200) n WHERE u.id = $1`, g.env.Member.Id); err != nil {
+			'createat', u.createat + n, 'updateat', u.updateat + n)) p
+		WHERE u.id = $1`, g.env.Member.Id); err != nil {
 		return fmt.Errorf("insert users: %w", err)
 	}
 	rows, err := g.db.QueryContext(ctx, `SELECT id FROM users WHERE username LIKE 'bench%' OR id IN ($1, $2) ORDER BY id`, g.env.Admin.Id, g.env.Member.Id)
@@ -150,8 +151,11 @@ func (g *generator) prepare(ctx context.Context) error {
 	}
 	g.templatePost = post.Id
 	up, _, err := c.UploadFile(ctx, []byte("template\n"), g.channels[0], "template.txt")
-	if err != nil || len(up.FileInfos) != 1 {
-		return fmt.Errorf("upload the template file: %v", err)
+	if err != nil {
+		return fmt.Errorf("upload the template file: %w", err)
+	}
+	if len(up.FileInfos) != 1 {
+		return fmt.Errorf("upload the template file: %d file infos in the answer", len(up.FileInfos))
 	}
 	g.templateFile = up.FileInfos[0].Id
 	return nil
@@ -180,10 +184,12 @@ func (g *generator) databaseSize(ctx context.Context) int64 {
 }
 
 // growDatabase inserts posts until pg_database_size reaches target. Each batch is one INSERT …
-// SELECT over generate_series that copies the template post with jsonb_populate_record: post g
+// SELECT over generate_series that copies the template post with jsonb_populate_record (so
+// that every column Mattermost has keeps the template's value unless set here): post g
 // belongs to thread group g/8, whose first post is a root and whose next 0 to 5 posts reply
-// to it (about 30% replies, in that root's channel); the message is 1 to 40 words (longer now
-// and then) drawn from chatWords with PostgreSQL's random(), seeded.
+// to it (about 30% replies, in that root's channel); the message is 1 to 40 words (six times
+// longer one post in 50) drawn from chatWords with PostgreSQL's random(), seeded, with a number
+// or a hex token now and then.
 func (g *generator) growDatabase(ctx context.Context, target int64) error {
 	conn, err := g.db.Conn(ctx)
 	if err != nil {
@@ -193,21 +199,28 @@ func (g *generator) growDatabase(ctx context.Context, target int64) error {
 	if _, err := conn.ExecContext(ctx, `SELECT setseed($1)`, float64(benchSeed%1000)/1000); err != nil {
 		return err
 	}
+	// The row is built in a LATERAL jsonb_populate_record: (jsonb_populate_record(…)).* in
+	// the select list would call it once per column.
 	const insert = `INSERT INTO posts
-		SELECT (jsonb_populate_record(t, jsonb_build_object(
+		SELECT p.*
+		FROM posts t, generate_series($2::bigint, $3::bigint) g
+		CROSS JOIN LATERAL (
+			SELECT string_agg(word, ' ') AS msg FROM (
+				SELECT CASE WHEN r < 0.04 THEN floor(random() * 100000)::text      -- ticket numbers, counts, ports
+					WHEN r < 0.06 THEN substr(md5(random()::text), 1, 7)            -- commit hashes, ids, typos
+					ELSE ($1::text[])[1 + floor(random() ^ 2 * cardinality($1::text[]))::int] END AS word
+				FROM (SELECT random() AS r
+					FROM generate_series(1, (1 + ((g * 7919) % 1000) ^ 2 / 25000)::int * CASE WHEN g % 50 = 0 THEN 6 ELSE 1 END)) n
+			) words
+		) m,
+		LATERAL jsonb_populate_record(t, jsonb_build_object(
 			'id', substr(md5('drbench-post-' || g), 1, 26),
 			'createat', $4::bigint + g * 10000, 'updateat', $4::bigint + g * 10000, 'editat', 0, 'deleteat', 0,
 			'userid', ($5::text[])[1 + (g * 2654435761) % cardinality($5::text[])],
 			'channelid', ($6::text[])[1 + ((g / 8) * 40503) % cardinality($6::text[])],
 			'rootid', CASE WHEN g % 8 BETWEEN 1 AND ((g / 8) * 7919) % 6 THEN substr(md5('drbench-post-' || (g - g % 8)), 1, 26) ELSE '' END,
 			'originalid', '', 'type', '', 'props', '{}'::jsonb, 'hashtags', '', 'filenames', '[]', 'fileids', '[]',
-			'ispinned', false, 'hasreactions', false,
-			'message', m.msg))).*
-		FROM posts t, generate_series($2::bigint, $3::bigint) g
-		CROSS JOIN LATERAL (
-			SELECT string_agg(($1::text[])[1 + floor(random() ^ 2 * cardinality($1::text[]))::int], ' ') AS msg
-			FROM generate_series(1, (1 + ((g * 7919) % 1000) ^ 2 / 25000)::int * CASE WHEN g % 50 = 0 THEN 6 ELSE 1 END)
-		) m
+			'ispinned', false, 'hasreactions', false, 'message', m.msg)) p
 		WHERE t.id = $7`
 	base := time.Date(2023, 6, 1, 9, 0, 0, 0, time.UTC).UnixMilli()
 	size := g.databaseSize(ctx)
@@ -332,13 +345,14 @@ func (g *generator) growFiles(ctx context.Context, count int, bytes int64) error
 			return out
 		}
 		_, err := g.db.ExecContext(ctx, `INSERT INTO fileinfo
-			SELECT (jsonb_populate_record(t, jsonb_build_object(
+			SELECT p.*
+			FROM fileinfo t, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+				AS r(id, creator, post, channel, path, name, ext, mime, size, at),
+			LATERAL jsonb_populate_record(t, jsonb_build_object(
 				'id', r.id, 'creatorid', r.creator, 'postid', r.post, 'channelid', r.channel, 'path', r.path,
 				'thumbnailpath', '', 'previewpath', '', 'name', r.name, 'extension', r.ext, 'mimetype', r.mime,
 				'size', r.size, 'createat', r.at, 'updateat', r.at, 'deleteat', 0, 'haspreviewimage', false,
-				'width', 0, 'height', 0, 'content', '', 'minipreview', null))).*
-			FROM fileinfo t, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-				AS r(id, creator, post, channel, path, name, ext, mime, size, at)
+				'width', 0, 'height', 0, 'content', '', 'minipreview', null)) p
 			WHERE t.id = $11`,
 			strs(0), strs(1), strs(2), strs(3), strs(4), strs(5), strs(6), strs(7), ints(8), ints(9), g.templateFile)
 		if err != nil {
