@@ -11,6 +11,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,6 +158,23 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (written int64
 	if s.cfg.SSEKMSKeyID != "" {
 		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
 	}
+	// Most objects (files of a chat server) are small: read the first bytes, and if that is the
+	// whole object send it with one PutObject. The multipart uploader would hold a full part
+	// buffer (PartSize) for every object in flight, however small, and take three requests.
+	bufp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bufp)
+	n, rerr := io.ReadFull(body, *bufp)
+	switch {
+	case errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF):
+		in.Body = bytes.NewReader((*bufp)[:n])
+		if _, err = s.client.PutObject(ctx, in); err == nil {
+			return int64(n), nil
+		}
+		return int64(n), s.wrap("put", key, err)
+	case rerr != nil:
+		return body.n, s.wrap("put", key, rerr)
+	}
+	in.Body = io.MultiReader(bytes.NewReader((*bufp)[:n]), body)
 	_, err = s.uploader.Upload(ctx, in, func(u *manager.Uploader) { u.S3 = tracker }) //nolint:staticcheck // SA1019, see Store.uploader
 	if err == nil {
 		return body.n, nil
@@ -170,6 +188,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (written int64
 	}
 	return body.n, wrapped
 }
+
+// smallPut is the largest object sent with a single PutObject.
+const smallPut = 1 << 20
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallPut); return &b }}
 
 // countingReader counts what the uploader reads and stops at cancellation, so that an upload
 // stops reading as soon as its context is done.

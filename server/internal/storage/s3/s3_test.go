@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -396,3 +397,24 @@ func TestReaderErrorIsReturned(t *testing.T) {
 type iotestErr struct{ err error }
 
 func (e iotestErr) Read([]byte) (int, error) { return 0, e.err }
+
+// Objects up to smallPut go in one PutObject, larger ones multipart: both sides of the
+// boundary round-trip exactly.
+func TestPutAroundTheSinglePutLimit(t *testing.T) {
+	s := newStore(t)
+	for _, size := range []int64{0, 1, smallPut - 1, smallPut, smallPut + 1, 3*smallPut + 7} {
+		key := fmt.Sprintf("boundary/%d", size)
+		g := storagetest.NewGenerator(size, 5)
+		n, err := s.Put(context.Background(), key, g)
+		require.NoError(t, err, size)
+		assert.Equal(t, size, n)
+		rc, err := s.Open(context.Background(), key)
+		require.NoError(t, err)
+		h := sha256.New()
+		got, err := io.Copy(h, rc)
+		rc.Close()
+		require.NoError(t, err)
+		assert.Equal(t, size, got)
+		assert.Equal(t, g.Sum(), h.Sum(nil), "content of %d bytes", size)
+	}
+}
