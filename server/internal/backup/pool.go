@@ -159,35 +159,20 @@ func (p *poolSet) checkUsed(ctx context.Context, s Store) error {
 // ReadIndex streams the file index of backup m at s to fn, in path order. identities are
 // needed when the index is encrypted: the backup's identity or the plugin's index identity.
 func ReadIndex(ctx context.Context, s Store, m *Manifest, identities []age.Identity, fn func(IndexEntry) error) error {
-	obj := m.Object(ComponentFilesIndex)
-	if obj == nil {
-		return fmt.Errorf("backup %s has no file index", m.ID)
-	}
-	rc, err := OpenObject(ctx, s, obj.Key, identities)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	dec := json.NewDecoder(rc)
-	for {
-		var e IndexEntry
-		if err := dec.Decode(&e); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("read the file index of backup %s: %w", m.ID, err)
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
+	return readJSONLines(ctx, s, m, ComponentFilesIndex, "file index", identities, fn)
 }
 
 // ReadReferences streams the list of files the database of backup m refers to.
 func ReadReferences(ctx context.Context, s Store, m *Manifest, identities []age.Identity, fn func(Reference) error) error {
-	obj := m.Object(ComponentReferenced)
+	return readJSONLines(ctx, s, m, ComponentReferenced, "list of referenced files", identities, fn)
+}
+
+// readJSONLines streams the JSON-lines object of a component of backup m to fn, one value at
+// a time.
+func readJSONLines[T any](ctx context.Context, s Store, m *Manifest, component, what string, identities []age.Identity, fn func(T) error) error {
+	obj := m.Object(component)
 	if obj == nil {
-		return fmt.Errorf("backup %s has no list of referenced files", m.ID)
+		return fmt.Errorf("backup %s has no %s", m.ID, what)
 	}
 	rc, err := OpenObject(ctx, s, obj.Key, identities)
 	if err != nil {
@@ -196,14 +181,14 @@ func ReadReferences(ctx context.Context, s Store, m *Manifest, identities []age.
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
 	for {
-		var ref Reference
-		if err := dec.Decode(&ref); err != nil {
+		var v T
+		if err := dec.Decode(&v); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("read the referenced files of backup %s: %w", m.ID, err)
+			return fmt.Errorf("read the %s of backup %s: %w", what, m.ID, err)
 		}
-		if err := fn(ref); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}
