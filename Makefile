@@ -8,7 +8,7 @@ BUNDLE := dist/$(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
 PLATFORMS := linux-amd64 linux-arm64
 LDFLAGS := -s -w -X github.com/mattermost/mattermost-plugin-disaster-recovery/server/plugin.Version=$(PLUGIN_VERSION)
 # Tools are installed once into a cache outside the clone, keyed by version.
-CACHE ?= $(HOME)/.cache/disaster-recovery-plugin
+CACHE ?= $(or $(DR_CACHE_DIR),$(HOME)/.cache/disaster-recovery-plugin)
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 E2E_TIMEOUT ?= 40m
