@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -176,7 +177,9 @@ func TestLocal(t *testing.T) {
 
 func TestLocalUnreadableFolder(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root reads every folder")
+		// Root reads every folder, and CI runs as root: run this test again as nobody.
+		asNobody(t, "TestLocalUnreadableFolder")
+		return
 	}
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "locked"), 0o750))
@@ -219,4 +222,25 @@ func TestS3(t *testing.T) {
 	}
 	_, err = s.Open(context.Background(), "missing")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+// asNobody runs one test of this binary again as the user nobody, from a copy of the binary
+// that nobody may execute, and fails if it fails.
+func asNobody(t *testing.T, test string) {
+	t.Helper()
+	bin, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "as-nobody-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	exe := filepath.Join(dir, "test.bin")
+	require.NoError(t, os.WriteFile(exe, bin, 0o755)) //nolint:gosec // nobody must be able to run it
+	cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + os.TempDir()} // no CI: the child needs no MinIO
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "as nobody:\n%s", out)
+	require.Contains(t, string(out), "--- PASS: "+test, "as nobody:\n%s", out)
 }
