@@ -72,6 +72,14 @@ type backupEntry struct {
 	Manifests map[string]*backup.Manifest `json:"manifests"`
 }
 
+// started is when the backup started (the same at every destination).
+func (e *backupEntry) started() time.Time {
+	for _, m := range e.Manifests {
+		return m.StartedAt
+	}
+	return time.Time{}
+}
+
 func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, error) {
 	cfg, _ := p.config()
 	dests, err := p.destinations(ctx, cfg, "")
@@ -100,7 +108,14 @@ func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, erro
 	for _, e := range byID {
 		out = append(out, *e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	// Newest first by start time: ids only order to the second.
+	sort.Slice(out, func(i, j int) bool {
+		si, sj := out[i].started(), out[j].started()
+		if !si.Equal(sj) {
+			return si.After(sj)
+		}
+		return out[i].ID > out[j].ID
+	})
 	return out, problems, nil
 }
 
