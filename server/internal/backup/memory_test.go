@@ -52,6 +52,9 @@ func TestMemory(t *testing.T) {
 	o := f.options(true, Destination{Name: "local", Store: s})
 	if os.Getenv("DR_MEMORY_S3") != "" { // measure with MinIO as a second destination
 		o.Destinations = append(o.Destinations, Destination{Name: "s3", Store: minioStore(t), OffSite: true})
+		if w, err := strconv.Atoi(os.Getenv("DR_MEMORY_WORKERS")); err == nil {
+			o.FileWorkers = w
+		}
 	}
 	o.Files = filesource.NewLocal(dir)
 
