@@ -136,7 +136,20 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.start", Target: j.ID, Outcome: audit.OutcomeStarted,
 		Details: map[string]string{"components": strings.Join(req.Components, ","), "destination": req.Destination}})
 
-	manifests, err := p.backupOnce(ctx, j, cfg, req, post)
+	// The backup and the retention that follows it hold the lock together: retention prunes the
+	// pool, which must not overlap a backup to the same destination on another node.
+	var manifests map[string]*backup.Manifest
+	var pruned string
+	j.SetProgress("waiting for the cluster-wide backup lock")
+	err := p.withBackupLock(ctx, func() error {
+		var err error
+		if manifests, err = p.backupOnce(ctx, j, cfg, req, post); err != nil {
+			return err
+		}
+		p.recordSuccess(time.Now())
+		pruned = p.applyRetention(ctx, cfg, destinationNames(manifests))
+		return nil
+	})
 	if err != nil {
 		msg := fmt.Sprintf(":warning: Backup `%s` failed after %s: %v\n\n%s", j.ID, time.Since(start).Round(time.Second), err, backupAdvice(err))
 		post.finish(msg)
@@ -146,11 +159,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	}
 	var b strings.Builder
 	var first *backup.Manifest
-	names := make([]string, 0, len(manifests))
-	for name := range manifests {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := destinationNames(manifests)
 	for _, name := range names {
 		m := manifests[name]
 		if first == nil {
@@ -165,8 +174,6 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 			fmt.Fprintf(&b, "  - :warning: %s\n", w)
 		}
 	}
-	p.recordSuccess(time.Now())
-	pruned := p.applyRetention(ctx, cfg, names)
 	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s).\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components, b.String(), pruned)
 	post.finish(msg)
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
@@ -174,22 +181,36 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	_ = p.notifier.OpsAndDirect(req.ActorID, msg)
 }
 
-func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
-	// One backup at a time across the cluster. The lock expires about 15 s after a node holding
-	// it dies, so waiting a little longer than that lets a backup follow a crashed one.
+func destinationNames(manifests map[string]*backup.Manifest) []string {
+	names := make([]string, 0, len(manifests))
+	for name := range manifests {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// withBackupLock runs fn holding the cluster-wide lock that backups, retention and deletes
+// share: one of them at a time across the cluster, so a prune never overlaps a backup. The
+// lock expires about 15 s after a node holding it dies, so waiting a little longer than that
+// lets work follow a crashed backup.
+func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 	mu, err := cluster.NewMutex(p.API, backupLockKey)
 	if err != nil {
-		return nil, fmt.Errorf("backup lock: %w", err)
+		return fmt.Errorf("backup lock: %w", err)
 	}
-	j.SetProgress("waiting for the cluster-wide backup lock")
 	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = mu.LockWithContext(lockCtx)
 	cancel()
 	if err != nil {
-		return nil, errors.New("another backup is running on another node of the cluster: wait for it to finish")
+		return errors.New("another backup is running in the cluster: wait for it to finish")
 	}
 	defer mu.Unlock()
+	return fn()
+}
 
+// backupOnce runs one backup; the caller holds the backup lock.
+func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
 	dests, err := p.destinations(ctx, cfg, req.Destination)
 	if err != nil {
 		return nil, err

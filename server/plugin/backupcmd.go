@@ -221,15 +221,22 @@ func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
 	}
 	cfg, _ := p.config()
 	a := p.actor(actorID)
-	for name := range e.Manifests {
-		dests, err := p.destinations(ctx, cfg, name)
-		if err != nil {
-			return err
+	// Deleting prunes the pool, so it takes the backup lock like retention does.
+	err = p.withBackupLock(ctx, func() error {
+		for name := range e.Manifests {
+			dests, err := p.destinations(ctx, cfg, name)
+			if err != nil {
+				return err
+			}
+			if err := backup.Delete(ctx, dests[0].Store, e.ID, p.pruneOptions()); err != nil {
+				return fmt.Errorf("delete at %s: %w", name, err)
+			}
 		}
-		if err := backup.Delete(ctx, dests[0].Store, e.ID, p.pruneOptions()); err != nil {
-			_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
-			return fmt.Errorf("delete at %s: %w", name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+		return err
 	}
 	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeSucceeded})
 	return nil

@@ -136,7 +136,7 @@ func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*co
 		})
 	}
 	rep, err := p.sso.Fallback(context.Background(), req, nil)
-	p.ssoAdapter.Release()
+	p.releaseSSOSessions()
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +174,14 @@ func (p *Plugin) runSSORestore(_ context.Context, inv *command.Invocation) (*com
 	}
 	p.postSSOSummary("restore", req.Actor, rep)
 	return &command.Response{Text: formatSSOReport("Restore", rep, false)}, nil
+}
+
+// releaseSSOSessions revokes the temporary admin sessions after an inline run, unless a
+// background run (which releases them when it ends) may still be using them.
+func (p *Plugin) releaseSSOSessions() {
+	if p.jobs.Running(ssoJob) == nil {
+		p.ssoAdapter.Release()
+	}
 }
 
 // ssoInBackground runs a large fallback or restore as a job, updating one ephemeral post with
@@ -368,7 +376,7 @@ func (p *Plugin) handleSSO(fallback bool) http.HandlerFunc {
 				fr.Delivery = p.defaultDelivery()
 			}
 			rep, err = p.sso.Fallback(r.Context(), fr, nil)
-			p.ssoAdapter.Release()
+			p.releaseSSOSessions()
 		} else {
 			rep, err = p.sso.Restore(r.Context(), ssofallback.RestoreRequest{Selection: sel, Actor: actor, KeepSessions: req.KeepSessions}, nil)
 		}
