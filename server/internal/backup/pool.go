@@ -320,3 +320,12 @@ func sameFolders(a, b []*folder) bool {
 	}
 	return true
 }
+
+// OpenFile opens the plain content of file e of a backup's index: its pool object, decrypted
+// and decompressed. Verify and restore read files only through it.
+func OpenFile(ctx context.Context, s Store, e IndexEntry, identities []age.Identity) (io.ReadCloser, error) {
+	if _, ok := parseSum(e.SHA256); !ok {
+		return nil, fmt.Errorf("file %s: invalid sha256 %q in the file index", e.Path, e.SHA256)
+	}
+	return OpenObject(ctx, s, PoolKey(e.SHA256), identities)
+}
