@@ -15,15 +15,24 @@ E2E_TIMEOUT ?= 40m
 # Go packages of this project (webapp/node_modules ships Go files of its own).
 GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all dist server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean bench
+.PHONY: help all dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
 
 all: check-style test dist ## Lint, test and build
 
-dist: bundle ## Build dist/<id>-<version>.tar.gz (server for linux-amd64/arm64, webapp, assets)
+dist: bundle drctl ## Build dist/<id>-<version>.tar.gz (server for linux-amd64/arm64, webapp, assets) and dist/drctl-<version>-linux-<arch>
 	@echo "plugin bundle: $(BUNDLE)"
+	@echo "restore tool: dist/drctl-$(PLUGIN_VERSION)-linux-amd64, dist/drctl-$(PLUGIN_VERSION)-linux-arm64"
+
+drctl: ## Build the restore tool drctl for linux-amd64/arm64 into dist/
+	@mkdir -p dist
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%-*}; arch=$${p#*-}; \
+		echo "go build drctl ($$p)"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(PLUGIN_VERSION)' -o dist/drctl-$(PLUGIN_VERSION)-$$p ./server/cmd/drctl; \
+	done
 
 server: ## Build the server executables
 	@mkdir -p server/dist

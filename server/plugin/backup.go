@@ -326,7 +326,7 @@ func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destName
 			fmt.Fprintf(&out, "- retention at %s skipped: %v\n", name, err)
 			continue
 		}
-		_, remove := policy.Select(ms, pins, "", time.Now())
+		_, remove := policy.Select(ms, pins, newestVerified(ctx, d.Store, ms), time.Now())
 		opts := p.pruneOptions()
 		for _, m := range remove {
 			if err := backup.Delete(ctx, d.Store, m.ID, opts); err != nil {
@@ -338,6 +338,17 @@ func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destName
 		}
 	}
 	return out.String()
+}
+
+// newestVerified is the newest of ms (newest first) whose verification passed: retention never
+// deletes it.
+func newestVerified(ctx context.Context, s backup.Store, ms []*backup.Manifest) string {
+	for _, m := range ms {
+		if v, err := backup.ReadVerification(ctx, s, m.ID); err == nil && v != nil && v.Outcome == backup.OutcomePassed {
+			return m.ID
+		}
+	}
+	return ""
 }
 
 func (p *Plugin) pruneOptions() backup.PruneOptions {

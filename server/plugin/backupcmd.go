@@ -29,7 +29,7 @@ func (p *Plugin) backupCommands(t *command.Tree) {
 	})
 	t.Add([]string{"backup"}, &command.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
 	t.Add([]string{"backup"}, &command.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, checksums", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupShow})
-	t.Add([]string{"backup"}, &command.Command{Name: "cancel", Summary: "Stop the running backup; nothing of it is kept", Run: p.runBackupCancel})
+	t.Add([]string{"backup"}, &command.Command{Name: "cancel", Summary: "Stop the running backup (nothing of it is kept), or else the running verification", Run: p.runBackupCancel})
 	t.Add([]string{"backup"}, &command.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
 		Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
 	t.Add([]string{"backup"}, &command.Command{Name: "pin", Summary: "Keep a backup whatever the retention policy says", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(true)})
@@ -70,6 +70,41 @@ type backupEntry struct {
 	ID        string                      `json:"id"`
 	Pinned    bool                        `json:"pinned"`
 	Manifests map[string]*backup.Manifest `json:"manifests"`
+	// Verifications are the verification.json sidecars, by destination.
+	Verifications map[string]*backup.Verification `json:"verifications,omitempty"`
+	// Verification is the newest of them, in short (null when never verified).
+	Verification *verificationSummary `json:"verification"`
+}
+
+type verificationSummary struct {
+	CheckedAt  time.Time `json:"checked_at"`
+	Outcome    string    `json:"outcome"`
+	Drill      bool      `json:"drill"`
+	Summary    string    `json:"summary"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+// addVerification records a destination's sidecar and keeps the newest as the summary; a
+// failed verification anywhere wins, so a damaged copy is never hidden by a good one.
+func (e *backupEntry) addVerification(dest string, v *backup.Verification) {
+	if e.Verifications == nil {
+		e.Verifications = map[string]*backup.Verification{}
+	}
+	e.Verifications[dest] = v
+	cur := e.Verification
+	replace := cur == nil
+	if !replace {
+		vFailed, curFailed := v.Outcome == backup.OutcomeFailed, cur.Outcome == backup.OutcomeFailed
+		replace = vFailed && !curFailed || vFailed == curFailed && v.FinishedAt.After(cur.CheckedAt)
+	}
+	if replace {
+		e.Verification = &verificationSummary{CheckedAt: v.FinishedAt, Outcome: v.Outcome, Drill: v.Drill, Summary: dest + ": " + v.Summary(), DurationMS: v.DurationMS}
+	}
+}
+
+// verified says whether the entry passed its newest verification.
+func (e *backupEntry) verified() bool {
+	return e.Verification != nil && e.Verification.Outcome == backup.OutcomePassed
 }
 
 // started is when the backup started (the same at every destination).
@@ -102,6 +137,9 @@ func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, erro
 				byID[m.ID] = e
 			}
 			e.Manifests[d.Name] = m
+			if v, err := backup.ReadVerification(ctx, d.Store, m.ID); err == nil && v != nil {
+				e.addVerification(d.Name, v)
+			}
 		}
 	}
 	out := make([]backupEntry, 0, len(byID))
@@ -131,7 +169,7 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*com
 	if len(list) == 0 {
 		b.WriteString("No complete backups yet. Run `/dr backup now`.")
 	} else {
-		fmt.Fprintf(&b, "| backup | finished (UTC) | components | where | size | encrypted | pinned |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| backup | finished (UTC) | components | where | size | encrypted | pinned | verified |\n|---|---|---|---|---|---|---|---|\n")
 		for _, e := range list {
 			var m *backup.Manifest
 			var where []string
@@ -142,7 +180,14 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*com
 				size += x.Size()
 			}
 			sort.Strings(where)
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %v | %v |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), humanBytes(size), m.Encryption.Encrypted, e.Pinned)
+			verified := "never"
+			if v := e.Verification; v != nil {
+				verified = v.Outcome + " " + v.CheckedAt.UTC().Format("01-02 15:04")
+				if v.Drill {
+					verified += " (drill)"
+				}
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %v | %v | %s |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), humanBytes(size), m.Encryption.Encrypted, e.Pinned, verified)
 		}
 	}
 	for _, pr := range problems {
@@ -199,6 +244,14 @@ func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*c
 		for _, w := range m.Warnings {
 			fmt.Fprintf(&b, ":warning: %s\n", w)
 		}
+		if v := e.Verifications[n]; v != nil {
+			fmt.Fprintf(&b, "Verification: %s\n", v.Summary())
+			for _, c := range v.Checks {
+				fmt.Fprintf(&b, "- %s `%s`: %s\n", c.Outcome, c.Name, c.Detail)
+			}
+		} else {
+			fmt.Fprintf(&b, "Never verified: `/dr backup verify %s --drill`\n", e.ID)
+		}
 	}
 	return &command.Response{Text: b.String()}, nil
 }
@@ -206,7 +259,10 @@ func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*c
 func (p *Plugin) runBackupCancel(context.Context, *command.Invocation) (*command.Response, error) {
 	j := p.jobs.Cancel(backupJob)
 	if j == nil {
-		return &command.Response{Text: "No backup is running on this node."}, nil
+		if v := p.jobs.Cancel(verifyJob); v != nil {
+			return &command.Response{Text: fmt.Sprintf("Cancelling verification job `%s` (%s); a drill database is dropped.", v.ID, v.Progress())}, nil
+		}
+		return &command.Response{Text: "No backup or verification is running on this node."}, nil
 	}
 	return &command.Response{Text: fmt.Sprintf("Cancelling backup job `%s` (%s). Nothing of it is kept; the bot confirms when it has stopped.", j.ID, j.Progress())}, nil
 }
@@ -305,7 +361,7 @@ func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": list, "problems": problems, "running": jobInfo(p.jobs.Running(backupJob))})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": list, "problems": problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
 	})
 	rt.Handle(http.MethodPost, "/backups", func(w http.ResponseWriter, r *http.Request) {
 		var body backupStartRequest

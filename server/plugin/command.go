@@ -25,6 +25,7 @@ func (p *Plugin) commands() *command.Tree {
 		Run:     p.runVersion,
 	})
 	p.backupCommands(t)
+	p.verifyCommands(t)
 	p.ssoCommands(t)
 	p.auditCommands(t)
 	return t

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/robfig/cron/v3"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
@@ -25,14 +26,14 @@ func (p *Plugin) backupTick() {
 	cfg, _ := p.config()
 	now := time.Now()
 	p.scheduledBackup(cfg, now)
+	p.scheduledVerify(cfg, now)
 	p.staleCheck(cfg, now)
 }
 
 // dueSlot returns the newest scheduled time at or before now that is after last (zero if none).
-func dueSlot(cfg config.Config, last, now time.Time) (time.Time, error) {
-	sched, loc, err := cfg.Schedule()
-	if err != nil || sched == nil {
-		return time.Time{}, err
+func dueSlot(sched cron.Schedule, loc *time.Location, last, now time.Time) time.Time {
+	if sched == nil {
+		return time.Time{}
 	}
 	from := last
 	if from.IsZero() || now.Sub(from) > 8*24*time.Hour {
@@ -42,32 +43,44 @@ func dueSlot(cfg config.Config, last, now time.Time) (time.Time, error) {
 	for t := sched.Next(from.In(loc)); !t.After(now); t = sched.Next(t) {
 		slot = t
 	}
-	return slot, nil
+	return slot
 }
 
-func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
+// claimSlot claims the due slot of a schedule across the cluster (an atomic KV update of
+// key), so that it runs on one node only. claimed is false when no slot is due or another
+// node got it; first is true for the first slot of a schedule that never ran, which only
+// records itself (a schedule just set up starts at its next slot, not with a "missed" one).
+func (p *Plugin) claimSlot(key string, sched cron.Schedule, loc *time.Location, now time.Time) (slot time.Time, first, claimed bool) {
 	var lastRaw string
-	if err := p.client.KV.Get(lastSlotKey, &lastRaw); err != nil {
-		return
+	if err := p.client.KV.Get(key, &lastRaw); err != nil {
+		return slot, false, false
 	}
 	var last time.Time
 	if ms, err := strconv.ParseInt(lastRaw, 10, 64); err == nil {
 		last = time.UnixMilli(ms)
 	}
-	slot, err := dueSlot(cfg, last, now)
-	if err != nil || slot.IsZero() {
-		return
+	slot = dueSlot(sched, loc, last, now)
+	if slot.IsZero() {
+		return slot, false, false
 	}
-	// Claim the slot across the cluster before running it, so it runs once.
 	var old any
 	if lastRaw != "" {
 		old = lastRaw
 	}
-	if ok, err := p.client.KV.Set(lastSlotKey, strconv.FormatInt(slot.UnixMilli(), 10), pluginapi.SetAtomic(old)); err != nil || !ok {
+	if ok, err := p.client.KV.Set(key, strconv.FormatInt(slot.UnixMilli(), 10), pluginapi.SetAtomic(old)); err != nil || !ok {
+		return slot, false, false
+	}
+	return slot, lastRaw == "", true
+}
+
+func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
+	sched, loc, err := cfg.Schedule()
+	if err != nil || sched == nil {
 		return
 	}
-	if lastRaw == "" {
-		return // a schedule just set up starts at its next slot, not with a "missed" one
+	slot, first, claimed := p.claimSlot(lastSlotKey, sched, loc, now)
+	if !claimed || first {
+		return
 	}
 	comps, _ := cfg.BackupComponentList()
 	req := backupRequest{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Components: comps}

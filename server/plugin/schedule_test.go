@@ -29,13 +29,14 @@ func TestDueSlot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := dueSlot(cfg, tt.last, tt.now)
+			sched, loc, err := cfg.Schedule()
 			require.NoError(t, err)
+			got := dueSlot(sched, loc, tt.last, tt.now)
 			assert.True(t, tt.want.Equal(got), "want %s, got %s", tt.want, got)
 		})
 	}
-	off := config.Default()
-	got, err := dueSlot(off, time.Time{}, time.Now())
+	sched, loc, err := config.Default().Schedule()
 	require.NoError(t, err)
+	got := dueSlot(sched, loc, time.Time{}, time.Now())
 	assert.True(t, got.IsZero(), "no schedule, no slot")
 }

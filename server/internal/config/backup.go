@@ -39,6 +39,11 @@ func (c Config) Schedule() (cron.Schedule, *time.Location, error) {
 	return sched, loc, nil
 }
 
+// VerifySchedule returns the parsed verification schedule (in BackupTimeZone), or nil when off.
+func (c Config) VerifySchedule() (cron.Schedule, *time.Location, error) {
+	return Config{BackupSchedule: c.BackupVerifySchedule, BackupTimeZone: c.BackupTimeZone}.Schedule()
+}
+
 // BackupComponentList returns the chosen components, in the standard order.
 func (c Config) BackupComponentList() ([]string, error) {
 	return ParseComponents(c.BackupComponents)
@@ -134,6 +139,17 @@ func (c Config) validateBackup() Problems {
 			setting = "BackupTimeZone"
 		}
 		ps = append(ps, Problem{setting, err.Error()})
+	}
+	if _, _, err := c.VerifySchedule(); err != nil && !strings.HasPrefix(err.Error(), "unknown time zone") {
+		ps = append(ps, Problem{"BackupVerifySchedule", err.Error()})
+	}
+	if ds := strings.TrimSpace(c.BackupDrillDatabaseURL); ds != "" && !strings.HasPrefix(ds, "postgres://") && !strings.HasPrefix(ds, "postgresql://") {
+		ps = append(ps, Problem{"BackupDrillDatabaseURL", "use a PostgreSQL URL starting with postgres:// whose user may create databases, or leave it empty to drill on the Mattermost database server"})
+	}
+	if f := strings.TrimSpace(c.BackupAgeIdentityFile); strings.Contains(f, "AGE-SECRET-KEY-") {
+		ps = append(ps, Problem{"BackupAgeIdentityFile", "an age identity (private key) must never be stored in the plugin settings: put it in a file on the app node and give its path"})
+	} else if f != "" && !strings.HasPrefix(f, "/") {
+		ps = append(ps, Problem{"BackupAgeIdentityFile", "use an absolute path, such as /etc/mattermost/dr-age-identity.txt"})
 	}
 	if ds := strings.TrimSpace(c.BackupDataSource); ds != "" && !strings.HasPrefix(ds, "postgres://") && !strings.HasPrefix(ds, "postgresql://") {
 		ps = append(ps, Problem{"BackupDataSource", "use a PostgreSQL URL starting with postgres://, or leave it empty to dump the server's own database"})

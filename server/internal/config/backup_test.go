@@ -38,6 +38,11 @@ func TestBackupSettingsValidation(t *testing.T) {
 		{"compression", func(c *Config) { c.BackupCompressionLevel = 9 }, []string{"BackupCompressionLevel"}, ""},
 		{"negative keep", func(c *Config) { c.BackupKeepDaily = -1 }, []string{"BackupKeepDaily"}, ""},
 		{"stale", func(c *Config) { c.BackupStaleAfter = "a while" }, []string{"BackupStaleAfter"}, ""},
+		{"weekly verify", func(c *Config) { c.BackupVerifySchedule = "0 4 * * 0" }, nil, ""},
+		{"invalid verify cron", func(c *Config) { c.BackupVerifySchedule = "weekly-ish" }, []string{"BackupVerifySchedule"}, "not a cron expression"},
+		{"drill url", func(c *Config) { c.BackupDrillDatabaseURL = "host=db user=drill" }, []string{"BackupDrillDatabaseURL"}, "postgres://"},
+		{"identity file relative", func(c *Config) { c.BackupAgeIdentityFile = "key.txt" }, []string{"BackupAgeIdentityFile"}, "absolute path"},
+		{"identity pasted into the file setting", func(c *Config) { c.BackupAgeIdentityFile = id.String() }, []string{"BackupAgeIdentityFile"}, "never be stored"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,13 +45,18 @@ type Config struct {
 	BackupKeepWeekly        int
 	BackupKeepMonthly       int
 	BackupStaleAfter        string
+	BackupVerifySchedule    string // cron for verifying the latest backup; empty = off
+	BackupVerifyDrill       bool   // scheduled verifications also restore into a scratch database
+	BackupDrillDatabaseURL  string // where drills may create and drop databases; empty = Mattermost's server
+	BackupAgeIdentityFile   string // path on the app node of the age identity that verify decrypts with
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
 func Default() Config {
 	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
 		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
-		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h"}
+		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
+		BackupVerifyDrill: true}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.

@@ -180,3 +180,35 @@ func CheckCompatible(pgDumpMajor, serverMajor int) error {
 	}
 	return nil
 }
+
+// FindPgRestore finds the pg_restore that goes with the pg_dump FindPgDump would choose: the
+// one in the same folder (pg_restore reads archives of its own major version and older).
+// explicit is a pg_restore path, a folder, or a program name in PATH.
+func FindPgRestore(explicit string) (string, error) {
+	if explicit != "" {
+		p := explicit
+		if !strings.ContainsRune(p, os.PathSeparator) {
+			lp, err := exec.LookPath(p)
+			if err != nil {
+				return "", fmt.Errorf("pg_restore %q is not a program in PATH: %s", explicit, strings.ReplaceAll(installHint(0), "pg_dump", "pg_restore"))
+			}
+			p = lp
+		}
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			p = filepath.Join(p, "pg_restore")
+		}
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("pg_restore %q: %w", explicit, err)
+		}
+		return p, nil
+	}
+	dump, _, err := FindPgDump("")
+	if err != nil {
+		return "", fmt.Errorf("pg_restore not found: %w", err)
+	}
+	p := filepath.Join(filepath.Dir(dump), "pg_restore")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("pg_restore not found beside %s: %s", dump, strings.ReplaceAll(installHint(0), "pg_dump", "pg_restore"))
+	}
+	return p, nil
+}

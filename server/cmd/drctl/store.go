@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
+)
+
+// s3Flags are the S3 connection flags shared by the commands. Credentials come from the
+// flags or the standard AWS environment and profile chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, an
+// instance role…).
+type s3Flags struct {
+	endpoint, region, accessKey, secretKey string
+	pathStyle                              bool
+}
+
+func (f *s3Flags) register(fs *flag.FlagSet, prefix, what string) {
+	fs.StringVar(&f.endpoint, prefix+"endpoint", "", "S3 endpoint URL of "+what+" (empty: AWS)")
+	fs.StringVar(&f.region, prefix+"region", "", "S3 region of "+what+" (empty: from the AWS environment)")
+	fs.BoolVar(&f.pathStyle, prefix+"path-style", false, "path-style S3 addressing for "+what+" (MinIO)")
+	fs.StringVar(&f.accessKey, prefix+"access-key-id", "", "S3 access key of "+what+" (empty: the AWS credential chain)")
+	fs.StringVar(&f.secretKey, prefix+"secret-access-key", "", "S3 secret key of "+what+" (prefer AWS_SECRET_ACCESS_KEY in the environment)")
+}
+
+// parseS3URL splits s3://bucket/prefix.
+func parseS3URL(u string) (bucket, prefix string, ok bool) {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	if !ok {
+		return "", "", false
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	return bucket, strings.Trim(prefix, "/"), bucket != ""
+}
+
+func (f *s3Flags) config(bucket, prefix string) s3.Config {
+	return s3.Config{Bucket: bucket, Prefix: prefix, Region: f.region, Endpoint: f.endpoint, PathStyle: f.pathStyle,
+		AccessKeyID: f.accessKey, SecretAccessKey: f.secretKey}
+}
+
+// openStore opens --from: a folder or s3://bucket/prefix.
+func openStore(ctx context.Context, from string, f *s3Flags) (backup.Store, error) {
+	if from == "" {
+		return nil, usageErr("--from is required: a backup folder (/var/backups/mattermost) or s3://bucket/prefix")
+	}
+	if bucket, prefix, ok := parseS3URL(from); ok {
+		st, err := s3.New(ctx, f.config(bucket, prefix))
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", from, err)
+		}
+		return st, nil
+	}
+	if strings.Contains(from, "://") {
+		return nil, usageErr("--from %q: use a folder or s3://bucket/prefix", from)
+	}
+	fi, err := os.Stat(from)
+	if err != nil {
+		return nil, fmt.Errorf("--from %s: %w", from, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("--from %s is not a folder", from)
+	}
+	st, err := local.New(from)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", from, err)
+	}
+	return st, nil
+}
+
+// loadIdentities reads age identities from a file ("" = none).
+func loadIdentities(path string) ([]age.Identity, error) {
+	if path == "" {
+		if v := os.Getenv("DR_AGE_IDENTITY"); v != "" {
+			ids, err := age.ParseIdentities(strings.NewReader(v))
+			if err != nil {
+				return nil, fmt.Errorf("DR_AGE_IDENTITY does not hold an age identity (AGE-SECRET-KEY-…)")
+			}
+			return ids, nil
+		}
+		return nil, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--identity: %w", err)
+	}
+	defer fh.Close()
+	ids, err := age.ParseIdentities(fh)
+	if err != nil {
+		return nil, fmt.Errorf("--identity %s does not hold an age identity (AGE-SECRET-KEY-… lines, as age-keygen writes)", path)
+	}
+	return ids, nil
+}
+
+// resolveID turns "latest" into the newest backup's id.
+func resolveID(ctx context.Context, st backup.Store, id string) (string, error) {
+	if id != "" && id != "latest" {
+		return id, nil
+	}
+	ms, err := backup.List(ctx, st)
+	if len(ms) == 0 {
+		if err != nil {
+			return "", fmt.Errorf("list the backups at %s: %w", st, err)
+		}
+		return "", fmt.Errorf("there is no complete backup at %s", st)
+	}
+	return ms[0].ID, nil
+}

@@ -1,0 +1,156 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+)
+
+// database restores the dump: with several jobs from a staged file (pg_restore -j needs a
+// seekable archive), else streamed. Then it counts every table's rows against the manifest.
+func (r *restorer) database(ctx context.Context) error {
+	obj := r.m.Object(backup.ComponentDatabase)
+	if obj == nil {
+		return fmt.Errorf("backup %s has no database dump", r.m.ID)
+	}
+	if r.o.Force {
+		if err := r.dropSchemas(ctx); err != nil {
+			return err
+		}
+	}
+	env, err := pgdump.ClientEnv(r.o.DatabaseURL, "")
+	if err != nil {
+		return err
+	}
+	args := []string{"--exit-on-error", "--no-owner", "--no-privileges", "--dbname=" + databaseName(r.o.DatabaseURL)}
+	start := time.Now()
+	if r.o.Jobs > 1 {
+		path, err := r.stageDump(ctx, obj)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		r.printf("database: pg_restore -j %d", r.o.Jobs)
+		if err := backup.RunPgRestore(ctx, r.o.PgRestore, env, nil, append(args, "--jobs="+strconv.Itoa(r.o.Jobs), path)...); err != nil {
+			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
+		}
+	} else {
+		plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+		if err != nil {
+			return err
+		}
+		defer plain.Close()
+		r.printf("database: pg_restore (streamed)")
+		if err := backup.RunPgRestore(ctx, r.o.PgRestore, env, plain, args...); err != nil {
+			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
+		}
+	}
+	r.printf("database: restored in %s; counting rows", time.Since(start).Round(100*time.Millisecond))
+	return r.countRows(ctx)
+}
+
+// databaseName is the database dsn names: pg_restore gets everything else from PG* variables.
+func databaseName(dsn string) string {
+	if cfg, err := pgx.ParseConfig(dsn); err == nil && cfg.Database != "" {
+		return cfg.Database
+	}
+	return "postgres"
+}
+
+// stageDump decrypts and decompresses the dump into a private temporary file.
+func (r *restorer) stageDump(ctx context.Context, obj *backup.Object) (string, error) {
+	plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+	if err != nil {
+		return "", err
+	}
+	defer plain.Close()
+	f, err := os.CreateTemp(r.o.TempDir, "drctl-dump-*.pgdump")
+	if err != nil {
+		return "", fmt.Errorf("stage the dump (it needs %d bytes of free space; choose the folder with --temp-dir): %w", obj.PlainSize, err)
+	}
+	r.printf("database: staging the dump (%d bytes) in %s", obj.PlainSize, f.Name())
+	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: plain})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", fmt.Errorf("stage the dump in %s after %d bytes: %w", f.Name(), n, err)
+	}
+	return f.Name(), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// dropSchemas empties the target database (with --force) by dropping and recreating the
+// schemas the backup's tables live in.
+func (r *restorer) dropSchemas(ctx context.Context) error {
+	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, s := range r.schemas() {
+		q := pgx.Identifier{s}.Sanitize()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+q+" CASCADE"); err != nil {
+			return fmt.Errorf("--force: drop schema %s: %w", s, err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+q); err != nil {
+			return fmt.Errorf("--force: create schema %s: %w", s, err)
+		}
+		r.printf("database: --force: schema %s dropped and created empty", s)
+	}
+	return nil
+}
+
+// countRows compares every table's row count with the manifest.
+func (r *restorer) countRows(ctx context.Context) error {
+	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tables := make([]string, 0, len(r.m.TableRowCounts))
+	for t := range r.m.TableRowCounts {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	var bad []string
+	var total int64
+	for _, t := range tables {
+		s, name, _ := strings.Cut(t, ".")
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s, name}.Sanitize()).Scan(&n); err != nil {
+			return fmt.Errorf("count the rows of %s after the restore: %w", t, err)
+		}
+		total += n
+		if n != r.m.TableRowCounts[t] {
+			bad = append(bad, fmt.Sprintf("%s has %d rows, the backup %d", t, n, r.m.TableRowCounts[t]))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the restored database differs from the backup: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
+	}
+	r.printf("database: %d tables, %d rows, every count equal to the backup's", len(tables), total)
+	return nil
+}

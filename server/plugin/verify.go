@@ -1,0 +1,295 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+)
+
+const (
+	verifyJob         = "verify"
+	lastVerifySlotKey = "backup/verify-schedule/last-slot"
+	// Environment variables an admin can set on the app node instead of the identity file setting.
+	envIdentity     = "DR_AGE_IDENTITY"
+	envIdentityFile = "DR_AGE_IDENTITY_FILE"
+)
+
+type verifyRequest struct {
+	ActorID     string
+	Actor       string
+	ChannelID   string
+	ID          string // backup id or "latest"
+	Drill       bool
+	Destination string // "" = every destination holding the backup
+}
+
+func (p *Plugin) verifyCommands(t *command.Tree) {
+	t.Add([]string{"backup"}, &command.Command{
+		Name: "verify", Summary: "Re-read a backup and check every checksum, the dump and the files it refers to; --drill also restores it into a scratch database",
+		Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
+		Flags: []command.Flag{
+			{Name: "drill", Kind: command.Bool, Help: "also restore the dump into a scratch database and compare row counts"},
+			{Name: "destination", Kind: command.String, Help: "only at this destination: local or s3"},
+		},
+		Run: p.runBackupVerify,
+	})
+}
+
+func (p *Plugin) runBackupVerify(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+	req := verifyRequest{ActorID: inv.Caller.UserID, Actor: p.actor(inv.Caller.UserID).Username, ChannelID: inv.Caller.ChannelID,
+		ID: inv.Args[0], Drill: inv.Bool("drill"), Destination: strings.ToLower(inv.String("destination"))}
+	e, err := p.findBackup(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	req.ID = e.ID
+	if req.Destination != "" && e.Manifests[req.Destination] == nil {
+		return nil, fmt.Errorf("backup %s is not at destination %q (it is at: %s)", e.ID, req.Destination, strings.Join(destinationNames(e.Manifests), ", "))
+	}
+	j, err := p.startVerify(req)
+	if err != nil {
+		return nil, err
+	}
+	what := "Verification"
+	if req.Drill {
+		what = "Verification with a restore drill"
+	}
+	return &command.Response{Text: fmt.Sprintf("%s of backup `%s` started (job `%s`). The bot posts the result to the ops channel and to you.", what, e.ID, j.ID)}, nil
+}
+
+func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
+	cfg, _ := p.config()
+	return p.jobs.Start(verifyJob, req.ActorID, func(ctx context.Context, j *jobs.Job) {
+		p.runVerify(ctx, j, cfg, req)
+	})
+}
+
+// identities loads the age identity an admin gave the plugin: DR_AGE_IDENTITY (the key
+// itself), else the file named by the BackupAgeIdentityFile setting or DR_AGE_IDENTITY_FILE.
+// None is not an error: encrypted backups are then checked by their checksums only.
+func identities(cfg config.Config) ([]age.Identity, string, error) {
+	if v := strings.TrimSpace(os.Getenv(envIdentity)); v != "" {
+		ids, err := age.ParseIdentities(strings.NewReader(v))
+		if err != nil {
+			return nil, "", fmt.Errorf("the %s environment variable does not hold an age identity (AGE-SECRET-KEY-…)", envIdentity)
+		}
+		return ids, "the " + envIdentity + " environment variable", nil
+	}
+	path := strings.TrimSpace(cfg.BackupAgeIdentityFile)
+	source := "the file " + path + " (BackupAgeIdentityFile)"
+	if path == "" {
+		path = strings.TrimSpace(os.Getenv(envIdentityFile))
+		source = "the file " + path + " (" + envIdentityFile + ")"
+	}
+	if path == "" {
+		return nil, "", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the age identity from %s: %w", source, err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s does not hold an age identity (AGE-SECRET-KEY-… lines)", source)
+	}
+	return ids, source, nil
+}
+
+// drillURL is where drills create their scratch database.
+func (p *Plugin) drillURL(cfg config.Config) string {
+	if u := strings.TrimSpace(cfg.BackupDrillDatabaseURL); u != "" {
+		return u
+	}
+	if ds := p.API.GetUnsanitizedConfig().SqlSettings.DataSource; ds != nil {
+		return *ds
+	}
+	return ""
+}
+
+func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, req verifyRequest) {
+	start := time.Now()
+	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.start", Target: req.ID, Outcome: audit.OutcomeStarted,
+		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "destination": req.Destination}})
+	results, err := p.verifyOnce(ctx, j, cfg, req)
+	if err != nil {
+		msg := fmt.Sprintf(":warning: Verification of backup `%s` could not run: %v", req.ID, err)
+		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.fail", Target: req.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+		_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+		return
+	}
+	var b strings.Builder
+	failed := false
+	for _, r := range results {
+		if r.err != nil && r.v == nil {
+			failed = true
+			fmt.Fprintf(&b, "- **%s**: could not be verified: %v\n", r.dest, r.err)
+			continue
+		}
+		v := r.v
+		icon := map[string]string{backup.OutcomePassed: ":white_check_mark:", backup.OutcomePartial: ":large_orange_diamond:", backup.OutcomeFailed: ":x:"}[v.Outcome]
+		failed = failed || v.Outcome == backup.OutcomeFailed
+		fmt.Fprintf(&b, "- %s **%s**: %s\n", icon, r.dest, v.Outcome)
+		for _, c := range v.Checks {
+			fmt.Fprintf(&b, "  - %s `%s`: %s\n", c.Outcome, c.Name, c.Detail)
+		}
+		for i, pr := range v.Problems {
+			if i == 10 {
+				fmt.Fprintf(&b, "  - … and %d more problems\n", len(v.Problems)-10)
+				break
+			}
+			fmt.Fprintf(&b, "  - :x: %s\n", pr)
+		}
+		if !v.ContentsChecked {
+			b.WriteString("  - Contents were **not** checked: the backup is encrypted and no identity is configured on this node (BackupAgeIdentityFile, or DR_AGE_IDENTITY_FILE). Only the stored checksums were verified.\n")
+		}
+		if r.writeErr != nil {
+			fmt.Fprintf(&b, "  - :warning: the result could not be saved beside the manifest: %v\n", r.writeErr)
+		}
+	}
+	head := fmt.Sprintf(":white_check_mark: Backup `%s` verified in %s.", req.ID, time.Since(start).Round(100*time.Millisecond))
+	outcome := audit.OutcomeSucceeded
+	if failed {
+		head = fmt.Sprintf(":x: Backup `%s` FAILED verification (%s). Do not rely on it: take a new backup with `/dr backup now`, and check the destination's storage.", req.ID, time.Since(start).Round(100*time.Millisecond))
+		outcome = audit.OutcomeFailed
+	}
+	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.complete", Target: req.ID, Outcome: outcome,
+		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "duration": time.Since(start).Round(time.Millisecond).String()}})
+	_ = p.notifier.OpsAndDirect(req.ActorID, head+"\n"+b.String())
+}
+
+type verifyResult struct {
+	dest     string
+	v        *backup.Verification
+	err      error
+	writeErr error
+}
+
+func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req verifyRequest) ([]verifyResult, error) {
+	e, err := p.findBackup(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids, _, err := identities(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := backup.VerifyOptions{Identities: ids}
+	if idx, err := p.indexIdentity(); err == nil {
+		opts.IndexIdentities = []age.Identity{idx}
+	}
+	if pr, err := pgdump.FindPgRestore(cfg.BackupPgDumpPath); err == nil {
+		opts.PgRestore = pr
+	} else if req.Drill {
+		return nil, err
+	}
+	if req.Drill {
+		u := p.drillURL(cfg)
+		if u == "" {
+			return nil, errors.New("no database server for the drill: set BackupDrillDatabaseURL")
+		}
+		opts.Drill = &backup.Drill{AdminURL: u}
+	}
+	var out []verifyResult
+	for _, name := range destinationNames(e.Manifests) {
+		if req.Destination != "" && name != req.Destination {
+			continue
+		}
+		dests, err := p.destinations(ctx, cfg, name)
+		if err != nil {
+			out = append(out, verifyResult{dest: name, err: err})
+			continue
+		}
+		d := dests[0]
+		o := opts
+		o.Progress = func(pr backup.VerifyProgress) {
+			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
+			if pr.PoolTotal > 0 {
+				s += fmt.Sprintf(", pool %d/%d", pr.PoolDone, pr.PoolTotal)
+			}
+			j.SetProgress(s)
+		}
+		j.SetProgress(name + ": starting")
+		v, err := backup.Verify(ctx, d.Store, e.ID, o)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r := verifyResult{dest: name, v: v, err: err}
+		if v != nil {
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			r.writeErr = backup.WriteVerification(wctx, d.Store, v)
+			cancel()
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// scheduledVerify starts the verification of the latest backup when a slot of the
+// verification schedule is due (claimed across the cluster like the backup schedule).
+func (p *Plugin) scheduledVerify(cfg config.Config, now time.Time) {
+	sched, loc, err := cfg.VerifySchedule()
+	if err != nil || sched == nil {
+		return
+	}
+	if _, first, claimed := p.claimSlot(lastVerifySlotKey, sched, loc, now); !claimed || first {
+		return
+	}
+	req := verifyRequest{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, ID: "latest", Drill: cfg.BackupVerifyDrill}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := p.findBackup(ctx, "latest")
+	if err != nil {
+		_ = p.notifier.Ops(fmt.Sprintf(":warning: The scheduled verification could not start: %v", err))
+		return
+	}
+	req.ID = e.ID
+	if _, err := p.startVerify(req); err != nil {
+		_ = p.notifier.Ops(fmt.Sprintf(":warning: The scheduled verification of backup `%s` could not start: %v", e.ID, err))
+	}
+}
+
+// verifyRoutes: POST /backups/{id}/verify {"drill": bool, "destination": ""}.
+func (p *Plugin) verifyRoutes(rt *adminapi.Router) {
+	rt.Handle(http.MethodPost, "/backups/{id}/verify", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Drill       bool   `json:"drill"`
+			Destination string `json:"destination"`
+		}
+		if err := adminapi.DecodeJSON(r, &body); err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		userID := r.Header.Get("Mattermost-User-ID")
+		e, err := p.findBackup(r.Context(), r.PathValue("id"))
+		if err != nil {
+			adminapi.WriteError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		j, err := p.startVerify(verifyRequest{ActorID: userID, Actor: p.actor(userID).Username, ID: e.ID, Drill: body.Drill, Destination: strings.ToLower(body.Destination)})
+		if err != nil {
+			status := http.StatusBadRequest
+			var busy *jobs.BusyError
+			if errors.As(err, &busy) {
+				status = http.StatusConflict
+			}
+			adminapi.WriteError(w, status, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusAccepted, jobInfo(j))
+	})
+}
