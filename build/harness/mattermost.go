@@ -47,6 +47,9 @@ type MattermostOptions struct {
 	Dir        string            // working folder to create
 	DataSource string            // PostgreSQL URL of an empty or existing Mattermost database
 	ExtraEnv   map[string]string // more MM_* settings, or DR_FAILPOINTS
+	// KeepConfig starts the server on the config/config.json already in Dir (a restored one)
+	// instead of writing the initial config.
+	KeepConfig bool
 }
 
 // StartMattermost prepares a working folder and starts the server on a free port.
@@ -62,8 +65,10 @@ func StartMattermost(ctx context.Context, o MattermostOptions) (*Mattermost, err
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(o.Dir, "config", "config.json"), []byte(initialConfig), 0o600); err != nil {
-		return nil, err
+	if !o.KeepConfig {
+		if err := os.WriteFile(filepath.Join(o.Dir, "config", "config.json"), []byte(initialConfig), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	port, err := freePort()
 	if err != nil {

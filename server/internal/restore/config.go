@@ -177,6 +177,7 @@ func (r *restorer) configToDir(cfg []byte, files map[string][]byte) error {
 	if err := write("config.json", append(cfg, '\n')); err != nil {
 		return err
 	}
+	written := 0
 	for name, b := range files {
 		if name == "config.json" {
 			continue // the effective config (rewritten) wins over the file as it was
@@ -184,8 +185,9 @@ func (r *restorer) configToDir(cfg []byte, files map[string][]byte) error {
 		if err := write(name, b); err != nil {
 			return err
 		}
+		written++
 	}
-	r.printf("config: config.json and %d config files written to %s", len(files), r.o.ConfigDir)
+	r.printf("config: config.json and %d other config files written to %s", written, r.o.ConfigDir)
 	return nil
 }
 
