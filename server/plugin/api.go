@@ -22,6 +22,7 @@ func (p *Plugin) routes() *adminapi.Router {
 	rt.Handle(http.MethodGet, "/version", p.handleVersion)
 	p.backupRoutes(rt)
 	p.verifyRoutes(rt)
+	p.statusRoutes(rt)
 	p.ssoRoutes(rt)
 	p.auditRoutes(rt)
 	return rt

@@ -147,6 +147,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 			return err
 		}
 		p.recordSuccess(time.Now())
+		p.recordBackupInfo(manifests, time.Since(start))
 		pruned = p.applyRetention(ctx, cfg, destinationNames(manifests))
 		return nil
 	})
@@ -167,7 +168,11 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 		}
 		fmt.Fprintf(&b, "- **%s**: %s stored", name, humanBytes(m.Size()))
 		if m.Files != nil {
-			fmt.Fprintf(&b, ", %d files (%d new in the pool, %s uploaded)", m.Files.Count, m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+			fmt.Fprintf(&b, ", %d files (%d new in the pool, %s uploaded", m.Files.Count, m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+			if m.Files.ServerSideCopied > 0 {
+				fmt.Fprintf(&b, ", %s copied server-side from the file store", humanBytes(m.Files.BytesCopied))
+			}
+			b.WriteString(")")
 		}
 		b.WriteString("\n")
 		for _, w := range m.Warnings {
@@ -179,6 +184,26 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
 		Details: map[string]string{"destinations": strings.Join(names, ","), "duration": time.Since(start).Round(time.Millisecond).String()}})
 	_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+}
+
+// recordBackupInfo keeps what /dr status and the metrics say about the newest backup.
+func (p *Plugin) recordBackupInfo(manifests map[string]*backup.Manifest, took time.Duration) {
+	info := lastBackupInfo{LocalOnly: true}
+	var size int64
+	for _, m := range manifests {
+		info.ID = m.ID
+		if m.OffSite {
+			info.LocalOnly = false
+		}
+		if !m.Encryption.Encrypted && m.Components.Config {
+			info.UnencryptedSecrets = true
+		}
+		size = max(size, m.Size())
+	}
+	_, _ = p.client.KV.Set(lastBackupInfoKey, info)
+	if b, err := json.Marshal(lastBackupStats{SizeBytes: size, DurationSeconds: took.Seconds()}); err == nil {
+		_, _ = p.client.KV.Set(lastBackupStatsKey, string(b))
+	}
 }
 
 func destinationNames(manifests map[string]*backup.Manifest) []string {

@@ -26,6 +26,7 @@ func (p *Plugin) commands() *command.Tree {
 	})
 	p.backupCommands(t)
 	p.verifyCommands(t)
+	p.statusCommands(t)
 	p.ssoCommands(t)
 	p.auditCommands(t)
 	return t

@@ -56,6 +56,8 @@ type Plugin struct {
 	ssoAdapter *ssofallback.Adapter
 	expiryJob  *cluster.Job
 	backupCron *cluster.Job
+	status     statusService
+	stopNodes  chan struct{}
 
 	mu       sync.RWMutex
 	cfg      config.Config
@@ -113,6 +115,8 @@ func (p *Plugin) OnActivate() error {
 		return fmt.Errorf("schedule backups: %w", err)
 	}
 	p.firstSeen(time.Now())
+	p.stopNodes = make(chan struct{})
+	go p.nodeReporter(p.stopNodes)
 
 	go p.announceInstall()
 	return nil
@@ -121,6 +125,10 @@ func (p *Plugin) OnActivate() error {
 // OnDeactivate stops background work; jobs cancelled here are resumable by running their
 // command again.
 func (p *Plugin) OnDeactivate() error {
+	if p.stopNodes != nil {
+		close(p.stopNodes)
+		p.stopNodes = nil
+	}
 	for _, j := range []*cluster.Job{p.expiryJob, p.backupCron} {
 		if j != nil {
 			_ = j.Close()

@@ -28,6 +28,7 @@ func (p *Plugin) backupTick() {
 	p.scheduledBackup(cfg, now)
 	p.scheduledVerify(cfg, now)
 	p.staleCheck(cfg, now)
+	p.statusAlert(cfg, now)
 }
 
 // dueSlot returns the newest scheduled time at or before now that is after last (zero if none).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,6 +167,14 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	if failed {
 		head = fmt.Sprintf(":x: Backup `%s` FAILED verification (%s). Do not rely on it: take a new backup with `/dr backup now`, and check the destination's storage.", req.ID, time.Since(start).Round(100*time.Millisecond))
 		outcome = audit.OutcomeFailed
+	}
+	if !failed {
+		for _, r := range results {
+			if r.v != nil && r.v.Outcome == backup.OutcomePassed {
+				_, _ = p.client.KV.Set(lastVerifiedKey, strconv.FormatInt(time.Now().UnixMilli(), 10))
+				break
+			}
+		}
 	}
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.complete", Target: req.ID, Outcome: outcome,
 		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "duration": time.Since(start).Round(time.Millisecond).String()}})

@@ -34,7 +34,15 @@ type Router struct {
 	auth   Authorizer
 	refuse RefusalFunc
 	routes []Route
+	tokens map[string]TokenFunc // "METHOD /api/v1/path" -> token check, for HandleWithToken
 }
+
+// TokenFunc says whether a bearer token grants access to a route (compare in constant time).
+type TokenFunc func(token string) bool
+
+// TokenHeader carries a route token when the Authorization header is taken (Mattermost reads
+// "Authorization: Bearer" as a session token before the plugin sees the request).
+const TokenHeader = "X-DR-Token"
 
 // New returns an empty router. refuse may be nil.
 func New(auth Authorizer, refuse RefusalFunc) *Router {
@@ -46,6 +54,27 @@ func (rt *Router) Handle(method, path string, h http.HandlerFunc) {
 	full := Prefix + path
 	rt.mux.HandleFunc(method+" "+full, h)
 	rt.routes = append(rt.routes, Route{Method: method, Path: full})
+}
+
+// HandleWithToken registers a route that a system admin may call, and also a client without a
+// Mattermost session that presents a token ok accepts ("Authorization: Bearer <token>" or the
+// X-DR-Token header): a Prometheus scraper.
+func (rt *Router) HandleWithToken(method, path string, ok TokenFunc, h http.HandlerFunc) {
+	rt.Handle(method, path, h)
+	if rt.tokens == nil {
+		rt.tokens = map[string]TokenFunc{}
+	}
+	rt.tokens[method+" "+Prefix+path] = ok
+}
+
+func bearer(r *http.Request) string {
+	if t := r.Header.Get(TokenHeader); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
 }
 
 // Routes lists every registered route, sorted, for sweeps in tests.
@@ -69,6 +98,19 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	userID := r.Header.Get("Mattermost-User-ID")
+	if ok := rt.tokens[r.Method+" "+r.URL.Path]; ok != nil {
+		if t := bearer(r); t != "" {
+			if ok(t) {
+				rt.mux.ServeHTTP(w, r)
+				return
+			}
+			if userID == "" || !rt.auth.IsSystemAdmin(userID) {
+				rt.refused(r, userID, "wrong token")
+				WriteError(w, http.StatusUnauthorized, "wrong token: use the token of the plugin setting DRMetricsToken")
+				return
+			}
+		}
+	}
 	if userID == "" {
 		rt.refused(r, "", "not logged in")
 		WriteError(w, http.StatusUnauthorized, "not logged in: the Disaster Recovery API needs a Mattermost session or a personal access token of a system admin")
@@ -95,9 +137,15 @@ type ErrorBody struct {
 
 // WriteJSON answers with status and v encoded as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	// Encoded first, so that a value JSON cannot hold is a 500 with a message, not an empty 200.
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(ErrorBody{Error: "the answer could not be encoded: " + err.Error()})
+		status = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing useful to do
+	_, _ = w.Write(append(b, '\n')) // the client went away; nothing useful to do
 }
 
 // WriteError answers with status and a message that says what to do.

@@ -52,3 +52,42 @@ func TestRouterGuardsEveryRoute(t *testing.T) {
 	assert.Equal(t, []string{"bob:not a system admin", "bob:not a system admin", ":not logged in"}, refusals)
 	require.Equal(t, []Route{{"POST", "/api/v1/things/{id}"}, {"GET", "/api/v1/version"}}, rt.Routes(), "sorted by path")
 }
+
+func TestRouterTokenRoute(t *testing.T) {
+	rt := New(admins{"admin": true}, nil)
+	const secret = "scrape-token-0123456789"
+	rt.HandleWithToken(http.MethodGet, "/metrics", func(tok string) bool { return tok == secret }, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("dr_up 1\n"))
+	})
+	rt.Handle(http.MethodGet, "/status", func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, "ok") })
+	tests := []struct {
+		name, path, user, auth, header string
+		want                           int
+	}{
+		{"scraper with the bearer token", "/api/v1/metrics", "", "Bearer " + secret, "", http.StatusOK},
+		{"scraper with the token header", "/api/v1/metrics", "", "", secret, http.StatusOK},
+		{"wrong token", "/api/v1/metrics", "", "Bearer nope", "", http.StatusUnauthorized},
+		{"no token, anonymous", "/api/v1/metrics", "", "", "", http.StatusUnauthorized},
+		{"non-admin with a wrong token", "/api/v1/metrics", "bob", "", "nope", http.StatusUnauthorized},
+		{"non-admin without a token", "/api/v1/metrics", "bob", "", "", http.StatusForbidden},
+		{"admin without a token", "/api/v1/metrics", "admin", "", "", http.StatusOK},
+		{"the token opens no other route", "/api/v1/status", "", "Bearer " + secret, "", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.user != "" {
+				req.Header.Set("Mattermost-User-ID", tt.user)
+			}
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.header != "" {
+				req.Header.Set(TokenHeader, tt.header)
+			}
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+}

@@ -49,6 +49,19 @@ type Config struct {
 	BackupVerifyDrill       bool   // scheduled verifications also restore into a scratch database
 	BackupDrillDatabaseURL  string // where drills may create and drop databases; empty = Mattermost's server
 	BackupAgeIdentityFile   string // path on the app node of the age identity that verify decrypts with
+
+	// Replication and DR status.
+	DRTopology             string // "single" or "two_regions"
+	DRPrimaryRegion        string // the region that normally serves (e.g. us-east-1)
+	DRSecondaryRegion      string // the standby region
+	DRThisRegion           string // this cluster's region; DR_REGION on a node wins
+	DRSchedulerInSecondary bool   // the secondary region's nodes run the job scheduler too (unusual)
+	DRMetricsToken         string // bearer token a Prometheus scraper may use on /api/v1/metrics
+	DRStatusAlerts         bool   // post verdict changes to the ops channel
+	DRRPOLagThreshold      string // duration: database lag above this is degraded
+
+	DRPostgresStandbyDataSource string // self-hosted: the DR standby (promoted on failover)
+	DRAuroraGlobalClusterID     string // AWS: the Aurora global database
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
@@ -56,7 +69,7 @@ func Default() Config {
 	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
 		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
 		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
-		BackupVerifyDrill: true}
+		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRRPOLagThreshold: "30s"}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -112,6 +125,7 @@ func (c Config) Validate() Problems {
 		ps = append(ps, Problem{"OpsChannelName", fmt.Sprintf("%q is not a channel URL name: use 2-64 lower-case letters, digits, '-' or '_', e.g. dr-ops", c.OpsChannelName)})
 	}
 	ps = append(ps, c.validateBackup()...)
+	ps = append(ps, c.validateStatus()...)
 	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {
 		if _, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry); err != nil {
 			ps = append(ps, Problem{"SSOFallbackDefaultExpiry", err.Error() + "; or 0 for no expiry"})
@@ -140,4 +154,36 @@ func (c Config) Changed(other Config) []string {
 		}
 	}
 	return out
+}
+
+// RPOLagThreshold is DRRPOLagThreshold (default 30s).
+func (c Config) RPOLagThreshold() time.Duration {
+	if d, err := cmdline.ParseDuration(strings.TrimSpace(c.DRRPOLagThreshold)); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+func (c Config) validateStatus() Problems {
+	var ps Problems
+	switch c.DRTopology {
+	case "", "single":
+	case "two_regions":
+		if strings.TrimSpace(c.DRPrimaryRegion) == "" || strings.TrimSpace(c.DRSecondaryRegion) == "" {
+			ps = append(ps, Problem{"DRPrimaryRegion", "a two-region topology needs both region names (such as us-east-1 and us-west-2)"})
+		} else if strings.EqualFold(c.DRPrimaryRegion, c.DRSecondaryRegion) {
+			ps = append(ps, Problem{"DRSecondaryRegion", "the secondary region must differ from the primary region"})
+		}
+	default:
+		ps = append(ps, Problem{"DRTopology", fmt.Sprintf("%q: use single or two_regions", c.DRTopology)})
+	}
+	if s := strings.TrimSpace(c.DRRPOLagThreshold); s != "" {
+		if d, err := cmdline.ParseDuration(s); err != nil || d <= 0 {
+			ps = append(ps, Problem{"DRRPOLagThreshold", "use a duration such as 30s or 5m"})
+		}
+	}
+	if t := c.DRMetricsToken; t != "" && len(t) < 16 {
+		ps = append(ps, Problem{"DRMetricsToken", "use at least 16 random characters (openssl rand -hex 24), or leave it empty to allow only admins"})
+	}
+	return ps
 }

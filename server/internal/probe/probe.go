@@ -4,6 +4,8 @@
 package probe
 
 import (
+	"encoding/json"
+	"math"
 	"sort"
 	"time"
 )
@@ -110,4 +112,23 @@ func Failed(component, name string, err error, fix string) Result {
 	r := Result{Component: component, Name: name, State: Unknown, Summary: "could not be checked", CheckedAt: time.Now()}
 	r.Add(Unknown, fix, err.Error())
 	return r
+}
+
+// MarshalJSON writes Value as a number, or as "+Inf", "-Inf" or "NaN", which JSON numbers
+// cannot hold (an age with no backup yet is +Inf).
+func (m Metric) MarshalJSON() ([]byte, error) {
+	type plain Metric
+	if math.IsInf(m.Value, 0) || math.IsNaN(m.Value) {
+		s := "NaN"
+		if math.IsInf(m.Value, 1) {
+			s = "+Inf"
+		} else if math.IsInf(m.Value, -1) {
+			s = "-Inf"
+		}
+		return json.Marshal(struct {
+			plain
+			Value string `json:"value"`
+		}{plain(m), s})
+	}
+	return json.Marshal(plain(m))
 }

@@ -1,0 +1,313 @@
+package plugin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/metrics"
+)
+
+const (
+	nodeReportPrefix  = "nodes/"
+	nodeReportTTL     = 10 * time.Minute
+	nodeReportEvent   = "dr-node-report"
+	alertStateKey     = "status/alert-state"
+	lastBackupInfoKey = "backup/last-info"
+	lastVerifiedKey   = "backup/last-verified"
+	envRegion         = "DR_REGION"
+)
+
+// statusService holds the runner built for the current settings: probes are rebuilt when the
+// settings change, and the runner's cache is shared by commands, REST and scrapes.
+type statusService struct {
+	mu     sync.Mutex
+	key    string
+	runner *status.Runner
+}
+
+// runner returns the status runner for cfg.
+func (p *Plugin) statusRunner(cfg config.Config) *status.Runner {
+	b, _ := json.Marshal(cfg)
+	key := string(b)
+	p.status.mu.Lock()
+	defer p.status.mu.Unlock()
+	if p.status.runner == nil || p.status.key != key {
+		p.status.runner = status.NewRunner(p.probers(cfg), status.WithPanicHandler(func(component, name string, v any, stack []byte) {
+			p.API.LogError("Disaster Recovery probe panicked", "component", component, "probe", name, "panic", fmt.Sprint(v), "stack", string(stack))
+		}))
+		p.status.key = key
+	}
+	return p.status.runner
+}
+
+// funcProber adapts a function to status.Prober.
+type funcProber struct {
+	component, name string
+	fn              func(ctx context.Context) probe.Result
+}
+
+func (f funcProber) Component() string                      { return f.component }
+func (f funcProber) Name() string                           { return f.name }
+func (f funcProber) Probe(ctx context.Context) probe.Result { return f.fn(ctx) }
+
+// probers lists the checks the settings call for.
+func (p *Plugin) probers(cfg config.Config) []status.Prober {
+	expect := nodes.Expect{Topology: nodes.Single}
+	if cfg.DRTopology == string(nodes.TwoRegions) {
+		expect = nodes.Expect{Topology: nodes.TwoRegions, PrimaryRegion: cfg.DRPrimaryRegion, SecondaryRegion: cfg.DRSecondaryRegion,
+			Scheduler: map[string]bool{cfg.DRPrimaryRegion: true, cfg.DRSecondaryRegion: cfg.DRSchedulerInSecondary}}
+	}
+	ps := []status.Prober{
+		&nodes.Probe{Source: p.nodeReports, Expect: expect},
+		funcProber{component: "backups", name: "Backups", fn: func(context.Context) probe.Result { return p.backupsProbe(cfg) }},
+	}
+	return append(ps, p.replicationProbers(cfg)...)
+}
+
+// backupsProbe reads what the backup and verify jobs recorded (no store access: fast).
+func (p *Plugin) backupsProbe(cfg config.Config) probe.Result {
+	in := backups.Input{Enabled: true}
+	var raw string
+	if err := p.client.KV.Get(lastSuccessKey, &raw); err == nil {
+		if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
+			in.NewestSuccess = time.UnixMilli(ms)
+		}
+	}
+	raw = ""
+	if err := p.client.KV.Get(lastVerifiedKey, &raw); err == nil {
+		if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
+			in.NewestVerified = time.UnixMilli(ms)
+		}
+	}
+	var info lastBackupInfo
+	if err := p.client.KV.Get(lastBackupInfoKey, &info); err == nil {
+		in.LocalOnly, in.UnencryptedSecrets = info.LocalOnly, info.UnencryptedSecrets
+	}
+	th := backups.Thresholds{}
+	if d := cfg.StaleAfter(); d > 0 {
+		th.MaxAge = d
+	}
+	return backups.Analyze(in, th, time.Now())
+}
+
+// lastBackupInfo is what the newest successful backup said about itself, for status.
+type lastBackupInfo struct {
+	ID                 string `json:"id"`
+	LocalOnly          bool   `json:"local_only"`
+	UnencryptedSecrets bool   `json:"unencrypted_secrets"`
+}
+
+// nodeRegion is this node's region: DR_REGION in its environment, else the setting.
+func nodeRegion(cfg config.Config) string {
+	if r := strings.TrimSpace(os.Getenv(envRegion)); r != "" {
+		return r
+	}
+	return strings.TrimSpace(cfg.DRThisRegion)
+}
+
+// publishNodeReport writes this node's report to the KV store, where every node of either
+// region (they share the database) can read it.
+func (p *Plugin) publishNodeReport() {
+	cfg, _ := p.config()
+	mm := p.API.GetConfig()
+	r := nodes.NodeReport{NodeID: p.node, Hostname: p.node, Region: nodeRegion(cfg), Version: p.API.GetServerVersion(), ReportedAt: time.Now().UTC()}
+	if mm != nil {
+		r.RunScheduler = mm.JobSettings.RunScheduler != nil && *mm.JobSettings.RunScheduler
+		if mm.ClusterSettings.ClusterName != nil {
+			r.ClusterName = *mm.ClusterSettings.ClusterName
+		}
+	}
+	if _, err := p.client.KV.Set(nodeReportPrefix+p.node, r, pluginapi.SetExpiry(nodeReportTTL)); err != nil {
+		p.API.LogWarn("Disaster Recovery could not publish this node's report", "error", err.Error())
+	}
+}
+
+// nodeReports reads every node's report.
+func (p *Plugin) nodeReports(context.Context) ([]nodes.NodeReport, error) {
+	keys, err := p.ssoAdapter.KeysWithPrefix(ID)(nodeReportPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]nodes.NodeReport, 0, len(keys))
+	for _, k := range keys {
+		var r nodes.NodeReport
+		if err := p.client.KV.Get(k, &r); err == nil && r.NodeID != "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// OnPluginClusterEvent: another node asks every node to publish its report now.
+func (p *Plugin) OnPluginClusterEvent(_ *mmplugin.Context, ev model.PluginClusterEvent) {
+	if ev.Id == nodeReportEvent {
+		p.publishNodeReport()
+	}
+}
+
+// nodeReporter publishes this node's report every minute until stop is closed.
+func (p *Plugin) nodeReporter(stop <-chan struct{}) {
+	p.publishNodeReport()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			p.publishNodeReport()
+		}
+	}
+}
+
+// report runs the probes (cached briefly unless fresh).
+func (p *Plugin) report(ctx context.Context, fresh bool) (status.Report, error) {
+	cfg, _ := p.config()
+	r := p.statusRunner(cfg)
+	if fresh {
+		// Ask the other nodes for fresh reports; they answer within the probes' time.
+		_ = p.API.PublishPluginClusterEvent(model.PluginClusterEvent{Id: nodeReportEvent}, model.PluginClusterEventSendOptions{SendType: model.PluginClusterEventSendTypeReliable})
+		p.publishNodeReport()
+		return r.Fresh(ctx)
+	}
+	return r.Report(ctx)
+}
+
+func (p *Plugin) statusCommands(t *command.Tree) {
+	t.Add(nil, &command.Command{
+		Name: "status", Summary: "Are we ready to lose a region? The verdict and its reasons, then one table per component",
+		Flags: []command.Flag{
+			{Name: "verbose", Kind: command.Bool, Help: "show every component's table, healthy ones too"},
+			{Name: "fresh", Kind: command.Bool, Help: "check again now instead of using results up to 15 s old"},
+		},
+		Run: func(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+			rep, err := p.report(ctx, inv.Bool("fresh"))
+			if err != nil {
+				return nil, err
+			}
+			text := status.Markdown(rep, status.MarkdownOptions{Verbose: inv.Bool("verbose")})
+			const maxPost = 15000 // Mattermost's post limit is 16383 characters
+			if len(text) > maxPost {
+				text = text[:maxPost] + "\n\n… cut: the full report is at GET /plugins/" + ID + "/api/v1/status"
+			}
+			return &command.Response{Text: text}, nil
+		},
+	})
+}
+
+// extraMetrics are the plugin's own samples beside the probes'.
+func (p *Plugin) extraMetrics() []probe.Metric {
+	var out []probe.Metric
+	if recs, err := p.sso.List(); err == nil {
+		out = append(out, probe.Metric{Name: "dr_sso_fallback_users", Help: "Users switched to email/password by the SSO outage fallback.", Type: "gauge", Value: float64(len(recs))})
+	}
+	var raw string
+	if err := p.client.KV.Get(lastBackupStatsKey, &raw); err == nil && raw != "" {
+		var st lastBackupStats
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			out = append(out,
+				probe.Metric{Name: "dr_backup_last_size_bytes", Help: "Stored size of the newest successful backup.", Type: "gauge", Value: float64(st.SizeBytes)},
+				probe.Metric{Name: "dr_backup_last_duration_seconds", Help: "Duration of the newest successful backup.", Type: "gauge", Value: st.DurationSeconds})
+		}
+	}
+	return out
+}
+
+const lastBackupStatsKey = "backup/last-stats"
+
+type lastBackupStats struct {
+	SizeBytes       int64   `json:"size_bytes"`
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+func (p *Plugin) statusRoutes(rt *adminapi.Router) {
+	rt.Handle(http.MethodGet, "/status", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := p.report(r.Context(), r.URL.Query().Get("fresh") == "true")
+		if err != nil {
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusOK, rep)
+	})
+	rt.HandleWithToken(http.MethodGet, "/metrics", p.metricsToken, func(w http.ResponseWriter, r *http.Request) {
+		rep, err := p.report(r.Context(), false)
+		if err != nil {
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		reg, err := metrics.Registry(rep, p.extraMetrics()...)
+		if err != nil {
+			p.API.LogWarn("Disaster Recovery left out invalid metrics", "error", err.Error())
+		}
+		w.Header().Set("Content-Type", metrics.ContentType)
+		if err := metrics.WriteText(w, reg); err != nil {
+			p.API.LogWarn("Disaster Recovery could not write the metrics", "error", err.Error())
+		}
+	})
+}
+
+// metricsToken checks a scraper's bearer token in constant time; no token configured, no access.
+func (p *Plugin) metricsToken(token string) bool {
+	cfg, _ := p.config()
+	want := cfg.DRMetricsToken
+	return want != "" && token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
+}
+
+// statusAlert runs once a minute on one node: it checks the status and posts verdict changes,
+// debounced, with recovery messages.
+func (p *Plugin) statusAlert(cfg config.Config, now time.Time) {
+	if !cfg.DRStatusAlerts {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := p.report(ctx, true)
+	if err != nil {
+		return
+	}
+	var raw []byte
+	if err := p.client.KV.Get(alertStateKey, &raw); err != nil {
+		return
+	}
+	var st status.AlertState
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &st); err != nil {
+			raw = nil // unreadable: start again from "healthy"
+		}
+	}
+	next, alert := status.DefaultDebouncer().Observe(st, rep.Verdict, now)
+	b, err := json.Marshal(next)
+	if err != nil {
+		return
+	}
+	var old any
+	if raw != nil {
+		old = raw
+	}
+	// Atomic: if another node moved the state meanwhile, its update wins and this one is dropped.
+	if ok, err := p.client.KV.Set(alertStateKey, b, pluginapi.SetAtomic(old)); err != nil || !ok {
+		return
+	}
+	if alert != nil {
+		_ = p.notifier.Ops(status.AlertMarkdown(*alert, rep))
+	}
+}
