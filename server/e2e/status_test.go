@@ -127,7 +127,9 @@ func TestStatus(t *testing.T) {
 		}
 	}()
 	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"drpostgresstandbydatasource": "postgres://mmuser:hush-hush@" + ln.Addr().String() + "/mattermost?sslmode=disable&connect_timeout=60"}))
-	t.Cleanup(func() { _ = env.PatchPluginSettings(context.Background(), map[string]any{"drpostgresstandbydatasource": ""}) })
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"drpostgresstandbydatasource": ""})
+	})
 	start := time.Now()
 	text = cmd(ctx, t, env, "/dr status --fresh")
 	took := time.Since(start)

@@ -102,11 +102,6 @@ func (e *backupEntry) addVerification(dest string, v *backup.Verification) {
 	}
 }
 
-// verified says whether the entry passed its newest verification.
-func (e *backupEntry) verified() bool {
-	return e.Verification != nil && e.Verification.Outcome == backup.OutcomePassed
-}
-
 // started is when the backup started (the same at every destination).
 func (e *backupEntry) started() time.Time {
 	for _, m := range e.Manifests {

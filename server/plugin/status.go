@@ -157,7 +157,7 @@ func (p *Plugin) nodeReports(context.Context) ([]nodes.NodeReport, error) {
 	return out, nil
 }
 
-// OnPluginClusterEvent: another node asks every node to publish its report now.
+// OnPluginClusterEvent answers another node asking every node to publish its report now.
 func (p *Plugin) OnPluginClusterEvent(_ *mmplugin.Context, ev model.PluginClusterEvent) {
 	if ev.Id == nodeReportEvent {
 		p.publishNodeReport()

@@ -99,7 +99,7 @@ func identities(cfg config.Config) ([]age.Identity, string, error) {
 	if path == "" {
 		return nil, "", nil
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // the admin names the identity file in the settings or the environment
 	if err != nil {
 		return nil, "", fmt.Errorf("read the age identity from %s: %w", source, err)
 	}

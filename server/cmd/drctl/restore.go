@@ -110,7 +110,7 @@ func detectVersion(ctx context.Context, bin string) (string, error) {
 			return string(m[1]), nil
 		}
 		if bin != "" {
-			return "", fmt.Errorf("%s version did not print a version (%v): give --mattermost-version", p, err)
+			return "", fmt.Errorf("%s version did not print a version (%w): give --mattermost-version", p, err)
 		}
 	}
 	return "", usageErr("say which Mattermost will serve the restored data: --mattermost-version 11.4.0, or --mattermost-bin /opt/mattermost/bin/mattermost")

@@ -13,6 +13,7 @@ import (
 // State is a probe's verdict, ordered from best to worst by Rank.
 type State string
 
+// The states, from best to worst (see Rank).
 const (
 	Healthy       State = "healthy"
 	Degraded      State = "degraded"

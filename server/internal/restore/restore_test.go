@@ -191,7 +191,7 @@ func TestRestore(t *testing.T) {
 
 			// Running it again resumes: every step is already done, nothing is repeated.
 			out.Reset()
-			res, err = Run(context.Background(), o)
+			_, err = Run(context.Background(), o)
 			require.NoError(t, err, out.String())
 			assert.Contains(t, out.String(), "database: already restored by an earlier run")
 			assert.Equal(t, int64(5000), countPosts(t, o.DatabaseURL))
