@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	all := []step{
 		{StepVerify, true, r.verify},
-		{StepDatabase, r.m.Components.Database, r.database},
+		{StepDatabase, r.m.Components.Database && o.DatabaseURL != "", r.database},
 		{StepConfig, r.m.Components.Config && (o.ConfigDir != "" || o.ConfigToDatabase), r.config},
 		{StepFiles, r.m.Components.Files && (o.DataDir != "" || o.FilesTo != nil), r.files},
 	}

@@ -290,3 +290,23 @@ func TestRestoreDamagedFileResumes(t *testing.T) {
 	assert.Contains(t, out.String(), "database: already restored")
 	assert.True(t, strings.Contains(out.String(), "were already in place"))
 }
+
+// Restoring only the config (a lost app server): the database and files are left alone.
+func TestRestoreConfigOnly(t *testing.T) {
+	s := newSource(t, false)
+	o, out := s.options(t)
+	o.DatabaseURL, o.DataDir, o.KeepConfigPaths = "", "", true
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err, out.String())
+	assert.Equal(t, []string{StepVerify, StepConfig}, res.Done)
+	assert.ElementsMatch(t, []string{StepDatabase, StepFiles}, res.Skipped)
+	cfgb, err := os.ReadFile(filepath.Join(o.ConfigDir, "config.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(cfgb), "old-db:5432", "--keep-config-paths keeps the DataSource")
+
+	o, _ = s.options(t)
+	o.DatabaseURL, o.ConfigDir, o.DataDir = "", "", ""
+	_, err = Run(context.Background(), o)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.Contains(t, err.Error(), "nothing to restore")
+}

@@ -44,10 +44,13 @@ func (r *restorer) check(ctx context.Context) error {
 	}
 	r.journal = j
 
-	if m.Components.Database && !j.done(StepDatabase) {
-		if r.o.DatabaseURL == "" {
-			return fmt.Errorf("%w: give the target database with --database-url postgres://user:password@host:5432/mattermost", ErrRefused)
-		}
+	if r.o.DatabaseURL == "" && r.o.ConfigDir == "" && r.o.DataDir == "" && r.o.FilesTo == nil {
+		return fmt.Errorf("%w: nothing to restore: give --database-url (the database), --config-dir (the config) and/or --data-dir or --files-to (the files)", ErrRefused)
+	}
+	if r.o.ConfigToDatabase && r.o.DatabaseURL == "" {
+		return fmt.Errorf("%w: --config-to-database needs --database-url", ErrRefused)
+	}
+	if m.Components.Database && r.o.DatabaseURL != "" && !j.done(StepDatabase) {
 		if r.o.PgRestore == "" {
 			p, err := pgdump.FindPgRestore("")
 			if err != nil {
