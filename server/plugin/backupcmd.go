@@ -234,7 +234,11 @@ func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*c
 			fmt.Fprintf(&b, "| `%s` | %s | %s | `%s…` |\n", o.Key, humanBytes(o.Size), humanBytes(o.PlainSize), o.SHA256[:16])
 		}
 		if m.Files != nil {
-			fmt.Fprintf(&b, "Files: %d (%s), %d new pool objects, %s uploaded; tables: %d\n", m.Files.Count, humanBytes(m.Files.Bytes), m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded), len(m.TableRowCounts))
+			fmt.Fprintf(&b, "Files: %d (%s), %d new pool objects, %s uploaded", m.Files.Count, humanBytes(m.Files.Bytes), m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+			if m.Files.ServerSideCopied > 0 {
+				fmt.Fprintf(&b, ", %d (%s) copied server-side from the file store", m.Files.ServerSideCopied, humanBytes(m.Files.BytesCopied))
+			}
+			fmt.Fprintf(&b, "; tables: %d\n", len(m.TableRowCounts))
 		}
 		for _, w := range m.Warnings {
 			fmt.Fprintf(&b, ":warning: %s\n", w)

@@ -24,7 +24,9 @@ func (r *run) database(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	refs, err := newSink(ctx, r.dests, r.key(referencedName), ComponentReferenced, r.encs, r.recipients, false, &r.progress.written)
+	// The paths are no more secret than the file index: encrypted to the index key too, so
+	// that verify can check them against the index without the backup's identity.
+	refs, err := newSink(ctx, r.dests, r.key(referencedName), ComponentReferenced, r.encs, r.indexRecipients, false, &r.progress.written)
 	if err != nil {
 		return dump.abort(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
 // indexWindow bounds the files in flight between the walk and the index writer, which writes
@@ -36,8 +37,11 @@ type fileJob struct {
 	unchanged bool // known from the previous index without reading the file
 	hashed    bool
 	skip      bool // vanished before it could be read
-	done      chan struct{}
-	err       error
+	// pin is where the hashed bytes are in the file store's bucket, and their version, when
+	// a destination may copy them server-side (see setupCopies).
+	pin  *s3.CopySource
+	done chan struct{}
+	err  error
 }
 
 // copyFiles copies the file store into the pool and writes the file index.
@@ -45,19 +49,25 @@ type fileJob struct {
 // Incremental: the previous backup's index (streamed alongside the walk; both are in path
 // order) gives the SHA-256 of every file whose path, size and modification time are unchanged,
 // without reading it. Other files are read once to hash them. A file whose content is not in a
-// destination's pool (listed once at the start, plus what this run uploaded) is then read again
+// destination's pool (listed once at the start, plus what this run stored) is then read again
 // to upload it, compressed and encrypted, to pool/<sha[0:2]>/<sha>; its hash is checked again
 // on the way, and an object whose content changed meanwhile is abandoned (never stored under a
 // wrong name) and the file read afresh. Reading twice is cheap for a local folder (the page
-// cache keeps small files); for an S3 file store it doubles the GETs and the bytes read for new
-// and changed files only: the pool key must be known before the upload starts, and a
-// server-side copy from a temporary key is not possible when the stored bytes are encrypted
-// and compressed differently than the source.
+// cache keeps small files). From an S3 file store, a destination that can copy server-side
+// (setupCopies) gets the content copied by the S3 service instead, as is, to
+// pool/<sha[0:2]>/<sha>.raw: the file is read once, to hash it, and the copy is pinned to the
+// version read (If-Match on its ETag, and its version ID in a versioned bucket), so that
+// content that changed meanwhile is never stored under the old hash either.
+//
+// The index records, per entry, the encoding of the pool object it names (IndexEntry.Enc),
+// which may differ between destinations: a destination that may hold raw objects gets an index
+// of its own; the others share one.
 func (r *run) copyFiles(ctx context.Context) error {
 	prev := r.openPreviousIndex(ctx)
 	defer prev.close()
+	r.setupCopies()
 
-	index, err := newSink(ctx, r.dests, r.key(indexName), ComponentFilesIndex, r.encs, r.indexRecipients, false, &r.progress.written)
+	index, err := r.newIndexSinks(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,9 +143,6 @@ func (r *run) copyFiles(ctx context.Context) error {
 
 	// The index, in walk order.
 	g.Go(func() error {
-		bw := bufio.NewWriterSize(index, 64<<10)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
 		var st FileStats
 		for j := range pending {
 			select {
@@ -159,12 +166,12 @@ func (r *run) copyFiles(ctx context.Context) error {
 			}
 			st.Count++
 			st.Bytes += j.f.Size
-			err := enc.Encode(IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:])})
-			if err != nil {
+			e := IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:])}
+			if err := index.write(e, j.sum); err != nil {
 				return err
 			}
 		}
-		if err := bw.Flush(); err != nil {
+		if err := index.flush(); err != nil {
 			return err
 		}
 		r.mu.Lock()
@@ -184,12 +191,8 @@ func (r *run) copyFiles(ctx context.Context) error {
 	if r.files.Skipped > 0 {
 		r.warn("%d files vanished or could not be named during the backup and are not in it", r.files.Skipped)
 	}
-	obj, err := index.close(nil)
-	if err != nil {
+	if err := index.close(); err != nil {
 		return err
-	}
-	for _, d := range r.dests {
-		d.addObject(obj)
 	}
 	for _, d := range r.dests {
 		if err := d.pool.checkUsed(ctx, d.Store); err != nil {
@@ -216,7 +219,7 @@ type flights struct {
 	m  map[sum256]chan struct{}
 }
 
-// claim returns the destinations lacking h, which the caller must upload to and then release;
+// claim returns the destinations lacking h, which the caller must store it at and then release;
 // or, when another worker is uploading h, a channel closed when it is done.
 func (r *run) claim(fl *flights, h sum256) (need []*destState, wait chan struct{}) {
 	fl.mu.Lock()
@@ -235,16 +238,9 @@ func (r *run) claim(fl *flights, h sum256) (need []*destState, wait chan struct{
 	return need, nil
 }
 
-func (r *run) release(fl *flights, h sum256, need []*destState, obj *Object) {
-	if obj != nil {
-		for _, d := range need {
-			d.pool.add(h)
-			d.mu.Lock()
-			d.files.NewPoolObjects++
-			d.files.BytesUploaded += obj.Size
-			d.mu.Unlock()
-		}
-	}
+// release ends the claim on h. The pools must already hold what was stored, so that the
+// workers waiting for h find it there.
+func (r *run) release(fl *flights, h sum256) {
 	fl.mu.Lock()
 	ch := fl.m[h]
 	delete(fl.m, h)
@@ -252,26 +248,34 @@ func (r *run) release(fl *flights, h sum256, need []*destState, obj *Object) {
 	close(ch)
 }
 
-// processFile finds a file's hash if unknown and uploads its content where it is missing.
+// stored records a new pool object at d: uploaded (zstd), or copied server-side (raw).
+func (d *destState) stored(h sum256, raw bool, size int64) {
+	d.pool.add(h, raw)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.files.NewPoolObjects++
+	if raw {
+		d.files.ServerSideCopied++
+		d.files.BytesCopied += size
+	} else {
+		d.files.BytesUploaded += size
+	}
+}
+
+// processFile finds a file's hash if unknown and stores its content where it is missing.
 func (r *run) processFile(ctx context.Context, fl *flights, j *fileJob, buf []byte) error {
-	for attempt := 0; ; attempt++ {
+	changes := 0
+	for {
 		if !j.known {
-			sum, n, err := r.hashFile(ctx, j.f.Path, buf)
-			if errors.Is(err, fs.ErrNotExist) {
-				j.skip = true
-				return nil
-			}
-			if err != nil {
+			if err := r.hash(ctx, j, buf); err != nil || j.skip {
 				return err
 			}
-			j.sum, j.known, j.unchanged, j.hashed = sum, true, false, true
-			j.f.Size = n // what was hashed, should the file have changed since the walk
 		}
 		need, wait := r.claim(fl, j.sum)
 		if wait != nil {
 			select {
 			case <-wait:
-				continue // uploaded by another worker, or to be tried again
+				continue // stored by another worker, or to be tried again
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -279,19 +283,29 @@ func (r *run) processFile(ctx context.Context, fl *flights, j *fileJob, buf []by
 		if len(need) == 0 {
 			return nil
 		}
-		obj, err := r.upload(ctx, j, need, buf)
-		if err != nil {
-			r.release(fl, j.sum, need, nil)
-		} else {
-			r.release(fl, j.sum, need, &obj)
-			return nil
+		copyTo, uploadTo := r.splitCopies(need, j)
+		if len(copyTo) > 0 && j.pin == nil {
+			// Known from the previous index, so not read yet: a copy must know the version
+			// it copies, so read it now (an upload would read it once too).
+			r.release(fl, j.sum)
+			before := j.sum
+			if err := r.hash(ctx, j, buf); err != nil || j.skip {
+				return err
+			}
+			j.unchanged = j.sum == before
+			continue
 		}
+		err := r.store(ctx, j, copyTo, uploadTo, buf)
+		r.release(fl, j.sum)
 		switch {
+		case err == nil:
+			return nil
 		case errors.Is(err, fs.ErrNotExist):
 			j.skip = true
 			return nil
-		case errors.Is(err, errContentChanged) && attempt < maxContentRetries:
-			j.known = false
+		case errors.Is(err, errContentChanged) && changes < maxContentRetries:
+			changes++
+			j.known, j.pin = false, nil
 			continue
 		case errors.Is(err, errContentChanged):
 			return fmt.Errorf("%s kept changing while it was read (%d tries): %w", j.f.Path, maxContentRetries+1, err)
@@ -300,25 +314,78 @@ func (r *run) processFile(ctx context.Context, fl *flights, j *fileJob, buf []by
 	}
 }
 
-// hashFile reads a file once and returns its SHA-256 and size.
-func (r *run) hashFile(ctx context.Context, path string, buf []byte) (sum256, int64, error) {
-	var sum sum256
-	rc, err := r.o.Files.Open(ctx, path)
+// hash reads j's file to find its hash (and, when it may be copied server-side, its version).
+func (r *run) hash(ctx context.Context, j *fileJob, buf []byte) error {
+	sum, n, pin, err := r.hashFile(ctx, j.f.Path, buf)
+	if errors.Is(err, fs.ErrNotExist) {
+		j.skip = true
+		return nil
+	}
 	if err != nil {
-		return sum, 0, fmt.Errorf("read %s: %w", path, err)
+		return err
+	}
+	j.sum, j.known, j.unchanged, j.hashed, j.pin = sum, true, false, true, pin
+	j.f.Size = n // what was hashed, should the file have changed since the walk
+	return nil
+}
+
+// store copies j's content to copyTo and uploads it to uploadTo (and to those of copyTo
+// whose copy failed). Whatever was stored is recorded, even when the rest fails.
+func (r *run) store(ctx context.Context, j *fileJob, copyTo, uploadTo []*destState, buf []byte) error {
+	for _, d := range copyTo {
+		fallback, err := r.copyFile(ctx, d, j)
+		if err != nil {
+			return err
+		}
+		if fallback {
+			uploadTo = append(uploadTo, d)
+			continue
+		}
+		d.stored(j.sum, true, j.pin.Version.Size)
+	}
+	if len(uploadTo) == 0 {
+		return nil
+	}
+	obj, err := r.upload(ctx, j, uploadTo, buf)
+	if err != nil {
+		return err
+	}
+	for _, d := range uploadTo {
+		d.stored(j.sum, false, obj.Size)
+	}
+	return nil
+}
+
+// hashFile reads a file once and returns its SHA-256 and size, and, when a destination may
+// copy it server-side, the version of its object that was read.
+func (r *run) hashFile(ctx context.Context, path string, buf []byte) (sum256, int64, *s3.CopySource, error) {
+	var sum sum256
+	var rc io.ReadCloser
+	var pin s3.CopySource
+	var err error
+	if r.copySrc != nil {
+		rc, pin, err = r.copySrc.OpenCopySource(ctx, path)
+	} else {
+		rc, err = r.o.Files.Open(ctx, path)
+	}
+	if err != nil {
+		return sum, 0, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rc.Close()
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, readerOnly{rc}, buf)
 	r.progress.read.Add(n)
 	if err != nil {
-		return sum, n, fmt.Errorf("read %s: %w", path, err)
+		return sum, n, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	h.Sum(sum[:0])
-	return sum, n, nil
+	if r.copySrc == nil || pin.Version.ETag == "" || pin.Version.Size != n {
+		return sum, n, nil, nil // not copied: uploaded, and hashed again on the way
+	}
+	return sum, n, &pin, nil
 }
 
-// upload stores a file's content as a pool object at the destinations in need.
+// upload stores a file's content as a zstd (and age) pool object at the destinations in need.
 func (r *run) upload(ctx context.Context, j *fileJob, need []*destState, buf []byte) (Object, error) {
 	rc, err := r.o.Files.Open(ctx, j.f.Path)
 	if err != nil {
@@ -343,6 +410,98 @@ func (r *run) upload(ctx context.Context, j *fileJob, need []*destState, buf []b
 		return Object{}, fmt.Errorf("copy %s to the pool: %w", j.f.Path, err)
 	}
 	return obj, nil
+}
+
+// indexSinks write the file index: one object shared by the destinations whose entries are
+// the same (every pool object zstd), and one for each destination that may name raw objects,
+// since the encoding of an entry's pool object is that destination's own.
+type indexSinks []*indexSink
+
+type indexSink struct {
+	sink  *sink
+	bw    *bufio.Writer
+	enc   *json.Encoder
+	dests []*destState
+	own   bool // one destination, whose entries name the encoding of its pool object
+}
+
+func (r *run) newIndexSinks(ctx context.Context) (indexSinks, error) {
+	var shared []*destState
+	var groups [][]*destState
+	for _, d := range r.dests {
+		if d.copier != nil || d.pool.holdsRaw() {
+			groups = append(groups, []*destState{d})
+		} else {
+			shared = append(shared, d)
+		}
+	}
+	var out indexSinks
+	if len(shared) > 0 {
+		groups = append(groups, shared)
+	}
+	for _, g := range groups {
+		s, err := newSink(ctx, g, r.key(indexName), ComponentFilesIndex, r.encs, r.indexRecipients, false, &r.progress.written)
+		if err != nil {
+			return nil, out.abort(err)
+		}
+		bw := bufio.NewWriterSize(s, 64<<10)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		out = append(out, &indexSink{sink: s, bw: bw, enc: enc, dests: g, own: len(g) == 1 && (g[0].copier != nil || g[0].pool.holdsRaw())})
+	}
+	return out, nil
+}
+
+// write adds e, whose content is h, to every index.
+func (x indexSinks) write(e IndexEntry, h sum256) error {
+	for _, s := range x {
+		e.Enc = ""
+		if s.own {
+			d := s.dests[0]
+			enc, ok := d.pool.encoding(h)
+			if !ok {
+				return fmt.Errorf("destination %s: the content of %s is not in the pool", d.Name, e.Path)
+			}
+			if enc == EncodingRaw {
+				d.rawRefs++
+			}
+			e.Enc = enc
+		}
+		if err := s.enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x indexSinks) flush() error {
+	for _, s := range x {
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close commits every index object, and records each at its destinations.
+func (x indexSinks) close() error {
+	for i, s := range x {
+		obj, err := s.sink.close(nil)
+		if err != nil {
+			return x[i+1:].abort(err)
+		}
+		for _, d := range s.dests {
+			d.addObject(obj)
+		}
+	}
+	return nil
+}
+
+func (x indexSinks) abort(cause error) error {
+	for _, s := range x {
+		_ = s.sink.abort(cause)
+	}
+	return cause
 }
 
 // readerOnly hides a reader's WriterTo, so that io.CopyBuffer uses the buffer it is given.

@@ -249,12 +249,16 @@ func fileTree(t *testing.T, dir string, n int) map[string][]byte {
 		if g%3 == 0 {
 			add(fmt.Sprintf("data/f%d/thumb.jpg", g), shared) // same content many times
 		}
+		if g%4 == 0 {
+			add(fmt.Sprintf("data/f%d/preview.jpg", g), randBytes(rng, 1000))
+		}
 	}
 	for g := 2; g <= 10; g += 2 {
 		add(fmt.Sprintf("users/u%d/profile.png", g), randBytes(rng, 3000))
 	}
 	add("emoji/e1/image", []byte("emoji one"))
 	add("emoji/e2/image", []byte("emoji two"))
+	add("emoji/e4/image", []byte("emoji four"))
 	add("brand/image.png", []byte("brand"))
 	add("empty.txt", nil)
 	add("a.txt", []byte("before the folder a"))

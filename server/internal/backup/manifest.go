@@ -18,9 +18,23 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
-// FormatVersion is the version of the layout and the manifest this package writes. Readers
-// refuse manifests of a newer version.
-const FormatVersion = 1
+// FormatVersion is the newest version of the layout and the manifest this package reads and
+// writes. Readers refuse manifests of a newer version.
+//
+//   - 1: every pool object is zstd (then age when encrypted).
+//   - 2: the file index may also name raw pool objects (IndexEntry.Enc, RawPoolKey), copied
+//     server-side from an S3 file store. Only backups whose index names one are written as 2
+//     (formatVersion): earlier plugin versions, which would look for them at PoolKey and not
+//     find them, refuse those and still read the others.
+const FormatVersion = 2
+
+// formatVersion is the version of destination d's manifest.
+func (d *destState) formatVersion() int {
+	if d.rawRefs > 0 {
+		return 2
+	}
+	return 1
+}
 
 // StatusComplete is the status of every manifest: a manifest is only written once everything
 // else of the backup is stored.
@@ -99,9 +113,13 @@ type FileStats struct {
 	Unchanged      int64  `json:"unchanged"`        // taken from the previous index without reading them
 	Hashed         int64  `json:"hashed"`           // read to compute their SHA-256
 	Skipped        int64  `json:"skipped"`          // vanished during the backup or with unusable names
-	NewPoolObjects int64  `json:"new_pool_objects"` // pool objects uploaded to this destination
-	BytesUploaded  int64  `json:"bytes_uploaded"`   // their stored size
+	NewPoolObjects int64  `json:"new_pool_objects"` // pool objects this backup added at this destination
+	BytesUploaded  int64  `json:"bytes_uploaded"`   // stored size of those it uploaded (not those copied)
 	PreviousBackup string `json:"previous_backup,omitempty"`
+	// ServerSideCopied of the new pool objects were copied by the S3 service from the file
+	// store's bucket (stored raw) instead of being read and uploaded; BytesCopied is their size.
+	ServerSideCopied int64 `json:"server_side_copied,omitempty"`
+	BytesCopied      int64 `json:"bytes_copied,omitempty"`
 }
 
 // Manifest describes a complete backup at one destination. It is written last, as the commit
@@ -128,6 +146,10 @@ type Manifest struct {
 	ReferencedFiles       int64            `json:"referenced_files,omitempty"`
 	Files                 *FileStats       `json:"files,omitempty"`
 	Warnings              []string         `json:"warnings,omitempty"`
+	// Checksum is the SHA-256 of the manifest's own bytes with this value replaced by
+	// checksumPlaceholder (see sealManifest): an edited or truncated manifest is detected even
+	// where the edit leaves valid JSON. Absent in manifests of plugin versions before 0.1.0.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // Object returns the object of the given component, or nil.
@@ -183,7 +205,8 @@ func backupDir(id string) string { return backupsPrefix + id + "/" }
 // ManifestKey is the key of a backup's manifest.
 func ManifestKey(id string) string { return backupDir(id) + manifestName }
 
-// PoolKey is the key of the pool object holding the content whose SHA-256 is sum (hex).
+// PoolKey is the key of the zstd (and age) pool object holding the content whose SHA-256 is
+// sum (hex); RawPoolKey is the raw one's, and IndexEntry.PoolKey the one an index entry names.
 func PoolKey(sum string) string { return poolPrefix + sum[:2] + "/" + sum }
 
 // ErrNoBackup is wrapped when a backup does not exist (has no manifest).
@@ -209,7 +232,51 @@ func ReadManifest(ctx context.Context, s Store, id string) (*Manifest, error) {
 	return parseManifest(b, id, s)
 }
 
+// checksumPlaceholder stands for the checksum while it is computed: 64 zeros, the length of
+// the value, so sealing does not move any other byte.
+var checksumPlaceholder = strings.Repeat("0", 64)
+
+var checksumField = regexp.MustCompile(`"checksum": ?"([0-9a-f]{64})"`)
+
+// marshalManifest encodes m (indented, newline-terminated) with its checksum filled in.
+func marshalManifest(m *Manifest) ([]byte, error) {
+	m.Checksum = checksumPlaceholder
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, '\n')
+	loc := checksumField.FindSubmatchIndex(b)
+	if loc == nil {
+		return nil, errors.New("manifest: checksum field missing after encoding")
+	}
+	sum := sha256.Sum256(b)
+	m.Checksum = hex.EncodeToString(sum[:])
+	copy(b[loc[2]:loc[3]], m.Checksum)
+	return b, nil
+}
+
+// checkManifestSum checks the checksum of a manifest's bytes. ok is false when the manifest
+// has none (written before checksums existed).
+func checkManifestSum(b []byte) (ok bool, err error) {
+	loc := checksumField.FindSubmatchIndex(b)
+	if loc == nil {
+		return false, nil
+	}
+	want := string(b[loc[2]:loc[3]])
+	c := append([]byte(nil), b...)
+	copy(c[loc[2]:loc[3]], checksumPlaceholder)
+	sum := sha256.Sum256(c)
+	if hex.EncodeToString(sum[:]) != want {
+		return true, errors.New("its checksum does not match its content: it was edited or damaged after it was written")
+	}
+	return true, nil
+}
+
 func parseManifest(b []byte, id string, s Store) (*Manifest, error) {
+	if _, err := checkManifestSum(b); err != nil {
+		return nil, fmt.Errorf("the manifest of backup %s at %s is not valid: %w", id, s, err)
+	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {

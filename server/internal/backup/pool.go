@@ -3,10 +3,12 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sort"
 	"strings"
@@ -24,22 +26,50 @@ type IndexEntry struct {
 	Path    string    `json:"path"`
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mtime"`
-	SHA256  string    `json:"sha256"` // of the plain content; the pool object is PoolKey(SHA256)
+	SHA256  string    `json:"sha256"` // of the plain content; the pool object is e.PoolKey()
+	// Enc is how the pool object holds the content at this destination: "" (absent) for
+	// zstd, age-encrypted when the backup is, at PoolKey(SHA256); EncodingRaw for the content
+	// as is, at RawPoolKey(SHA256). Recorded, never guessed from the object's first bytes: a
+	// file may itself be a zstd or age file.
+	Enc string `json:"enc,omitempty"`
+}
+
+// EncodingRaw is IndexEntry.Enc for a pool object holding the plain content, uncompressed and
+// unencrypted: copied server-side from an S3 file store (see copyFiles).
+const EncodingRaw = "raw"
+
+// rawSuffix ends the key of a raw pool object. A distinct key keeps the two encodings of one
+// content apart (both may exist), and plugin versions that know only zstd objects ignore it.
+const rawSuffix = ".raw"
+
+// RawPoolKey is the key of the raw pool object holding the content whose SHA-256 is sum (hex).
+func RawPoolKey(sum string) string { return PoolKey(sum) + rawSuffix }
+
+// PoolKey is the key of the pool object holding e's content at the destination whose index
+// holds e.
+func (e IndexEntry) PoolKey() string {
+	if e.Enc == EncodingRaw {
+		return RawPoolKey(e.SHA256)
+	}
+	return PoolKey(e.SHA256)
 }
 
 type sum256 = [32]byte
 
-// parsePoolKey returns the hash a pool key names.
-func parsePoolKey(key string) (sum256, bool) {
-	var h sum256
+// parsePoolKey returns the hash a pool key names and whether it is a raw object's.
+func parsePoolKey(key string) (h sum256, raw, ok bool) {
 	rest, ok := strings.CutPrefix(key, poolPrefix)
-	if !ok || len(rest) != 3+64 || rest[2] != '/' || rest[:2] != rest[3:5] {
-		return h, false
+	if !ok {
+		return h, false, false
+	}
+	rest, raw = strings.CutSuffix(rest, rawSuffix)
+	if len(rest) != 3+64 || rest[2] != '/' || rest[:2] != rest[3:5] {
+		return h, false, false
 	}
 	if _, err := hex.Decode(h[:], []byte(rest[3:])); err != nil || hex.EncodeToString(h[:]) != rest[3:] {
-		return h, false
+		return h, false, false
 	}
-	return h, true
+	return h, raw, true
 }
 
 func parseSum(s string) (sum256, bool) {
@@ -53,105 +83,205 @@ func parseSum(s string) (sum256, bool) {
 	return h, true
 }
 
-// poolSet is what a destination's pool holds: the hashes listed at the start of the run
-// (sorted, 32 bytes each, so a million objects take 32 MB) plus those uploaded since. used
-// marks the listed hashes this run relies on without uploading them, for the final check.
-type poolSet struct {
+// hashSet is the pool objects of one encoding at a destination: the hashes listed at the start
+// of the run (sorted, 32 bytes each, so a million objects take 32 MB) plus those stored since.
+// used marks the listed hashes this run relies on without storing them, for the final check.
+type hashSet struct {
 	sorted []sum256
 	used   []atomic.Uint64
 	mu     sync.Mutex
 	added  map[sum256]struct{}
 }
 
-func newPoolSet() *poolSet { return &poolSet{added: map[sum256]struct{}{}} }
+// poolSet is what a destination's pool holds, in each encoding.
+type poolSet struct {
+	zstd, raw hashSet
+	// allowRaw: raw objects may stand for content. Not in encrypted runs: an encrypted backup
+	// must not refer to content stored in the clear.
+	allowRaw bool
+}
 
-// listPool calls fn for every well-formed, non-empty pool object, in key (= hash) order.
+func newPoolSet(allowRaw bool) *poolSet {
+	return &poolSet{
+		zstd:     hashSet{added: map[sum256]struct{}{}},
+		raw:      hashSet{added: map[sum256]struct{}{}},
+		allowRaw: allowRaw,
+	}
+}
+
+// listPool calls fn for every well-formed, non-empty zstd pool object (raw objects are left
+// out: see listPoolObjects), in key (= hash) order.
 func listPool(ctx context.Context, s Store, fn func(sum256, storage.ObjectInfo) error) error {
-	return s.List(ctx, poolPrefix, func(o storage.ObjectInfo) error {
-		h, ok := parsePoolKey(o.Key)
-		if !ok || o.Size == 0 { // an empty object is never valid (a zstd frame is not empty)
+	return listPoolObjects(ctx, s, func(h sum256, raw bool, o storage.ObjectInfo) error {
+		if raw {
 			return nil
 		}
 		return fn(h, o)
 	})
 }
 
+// listPoolObjects calls fn for every well-formed, non-empty pool object of either encoding, in
+// key order: by hash, a content's zstd object before its raw one.
+func listPoolObjects(ctx context.Context, s Store, fn func(h sum256, raw bool, o storage.ObjectInfo) error) error {
+	return s.List(ctx, poolPrefix, func(o storage.ObjectInfo) error {
+		h, raw, ok := parsePoolKey(o.Key)
+		// An empty object is never valid: a zstd frame is not empty, and empty files are never
+		// copied raw.
+		if !ok || o.Size == 0 {
+			return nil
+		}
+		return fn(h, raw, o)
+	})
+}
+
 func (p *poolSet) load(ctx context.Context, s Store) error {
-	err := listPool(ctx, s, func(h sum256, _ storage.ObjectInfo) error {
-		p.sorted = append(p.sorted, h)
+	err := listPoolObjects(ctx, s, func(h sum256, raw bool, _ storage.ObjectInfo) error {
+		switch {
+		case !raw:
+			p.zstd.sorted = append(p.zstd.sorted, h)
+		case p.allowRaw:
+			p.raw.sorted = append(p.raw.sorted, h)
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list the pool: %w", err)
 	}
-	if !sort.SliceIsSorted(p.sorted, func(i, j int) bool { return bytes.Compare(p.sorted[i][:], p.sorted[j][:]) < 0 }) {
-		sort.Slice(p.sorted, func(i, j int) bool { return bytes.Compare(p.sorted[i][:], p.sorted[j][:]) < 0 })
-	}
-	p.sorted = append([]sum256(nil), p.sorted...) // drop the growth slack
-	p.used = make([]atomic.Uint64, (len(p.sorted)+63)/64)
+	p.zstd.seal()
+	p.raw.seal()
 	return nil
 }
 
-func (p *poolSet) find(h sum256) int {
-	i := sort.Search(len(p.sorted), func(i int) bool { return bytes.Compare(p.sorted[i][:], h[:]) >= 0 })
-	if i < len(p.sorted) && p.sorted[i] == h {
+func (hs *hashSet) seal() {
+	if !sort.SliceIsSorted(hs.sorted, func(i, j int) bool { return bytes.Compare(hs.sorted[i][:], hs.sorted[j][:]) < 0 }) {
+		sort.Slice(hs.sorted, func(i, j int) bool { return bytes.Compare(hs.sorted[i][:], hs.sorted[j][:]) < 0 })
+	}
+	hs.sorted = append([]sum256(nil), hs.sorted...) // drop the growth slack
+	hs.used = make([]atomic.Uint64, (len(hs.sorted)+63)/64)
+}
+
+func (hs *hashSet) find(h sum256) int {
+	i := sort.Search(len(hs.sorted), func(i int) bool { return bytes.Compare(hs.sorted[i][:], h[:]) >= 0 })
+	if i < len(hs.sorted) && hs.sorted[i] == h {
 		return i
 	}
 	return -1
 }
 
-// has reports whether the pool holds h; a hash found in the initial listing is marked used.
-func (p *poolSet) has(h sum256) bool {
-	if i := p.find(h); i >= 0 {
-		p.used[i/64].Or(1 << (i % 64))
+// has reports whether the set holds h; a hash found in the initial listing is marked used.
+func (hs *hashSet) has(h sum256) bool {
+	if i := hs.find(h); i >= 0 {
+		hs.used[i/64].Or(1 << (i % 64))
 		return true
 	}
-	p.mu.Lock()
-	_, ok := p.added[h]
-	p.mu.Unlock()
+	hs.mu.Lock()
+	_, ok := hs.added[h]
+	hs.mu.Unlock()
 	return ok
 }
 
-func (p *poolSet) add(h sum256) {
-	p.mu.Lock()
-	p.added[h] = struct{}{}
-	p.mu.Unlock()
+func (hs *hashSet) add(h sum256) {
+	hs.mu.Lock()
+	hs.added[h] = struct{}{}
+	hs.mu.Unlock()
+}
+
+// has reports whether the pool holds content h in a usable encoding.
+func (p *poolSet) has(h sum256) bool {
+	_, ok := p.encoding(h)
+	return ok
+}
+
+// encoding returns the IndexEntry.Enc of the object holding h that the run uses: the zstd one
+// when both exist, so that the choice is the same wherever it is asked.
+func (p *poolSet) encoding(h sum256) (string, bool) {
+	if p.zstd.has(h) {
+		return "", true
+	}
+	if p.allowRaw && p.raw.has(h) {
+		return EncodingRaw, true
+	}
+	return "", false
+}
+
+// holdsRaw reports whether the initial listing found raw objects the run may use.
+func (p *poolSet) holdsRaw() bool { return p.allowRaw && len(p.raw.sorted) > 0 }
+
+func (p *poolSet) add(h sum256, raw bool) {
+	if raw {
+		p.raw.add(h)
+	} else {
+		p.zstd.add(h)
+	}
+}
+
+// usedCursor walks a hashSet's used hashes alongside a pool listing, collecting those the
+// listing lacks.
+type usedCursor struct {
+	hs      *hashSet
+	raw     bool
+	next    int // index into sorted of the next used hash to find
+	missing []string
+}
+
+func (c *usedCursor) advance() {
+	for c.next < len(c.hs.sorted) && c.hs.used[c.next/64].Load()&(1<<(c.next%64)) == 0 {
+		c.next++
+	}
+}
+
+func (c *usedCursor) key(i int) string {
+	sum := hex.EncodeToString(c.hs.sorted[i][:])
+	if c.raw {
+		return RawPoolKey(sum)
+	}
+	return PoolKey(sum)
+}
+
+// listed is called with each listed hash, in order.
+func (c *usedCursor) listed(h sum256) {
+	for c.next < len(c.hs.sorted) && bytes.Compare(c.hs.sorted[c.next][:], h[:]) < 0 {
+		c.missing = append(c.missing, c.key(c.next))
+		c.next++
+		c.advance()
+	}
+	if c.next < len(c.hs.sorted) && c.hs.sorted[c.next] == h {
+		c.next++
+		c.advance()
+	}
+}
+
+func (c *usedCursor) end() {
+	for ; c.next < len(c.hs.sorted); c.advance() {
+		c.missing = append(c.missing, c.key(c.next))
+		c.next++
+	}
 }
 
 // checkUsed lists the pool again and fails if an object this run relies on without having
-// uploaded it has gone meanwhile (removed by a PrunePool running at the same time): the backup
+// stored it has gone meanwhile (removed by a PrunePool running at the same time): the backup
 // would otherwise refer to missing content.
 func (p *poolSet) checkUsed(ctx context.Context, s Store) error {
-	next := 0 // index into sorted of the next used hash to find
-	advance := func() {
-		for next < len(p.sorted) && p.used[next/64].Load()&(1<<(next%64)) == 0 {
-			next++
-		}
-	}
-	advance()
-	var missing []string
-	err := listPool(ctx, s, func(h sum256, _ storage.ObjectInfo) error {
-		for next < len(p.sorted) && bytes.Compare(p.sorted[next][:], h[:]) < 0 {
-			missing = append(missing, hex.EncodeToString(p.sorted[next][:]))
-			next++
-			advance()
-		}
-		if next < len(p.sorted) && p.sorted[next] == h {
-			next++
-			advance()
+	z, raw := &usedCursor{hs: &p.zstd}, &usedCursor{hs: &p.raw, raw: true}
+	z.advance()
+	raw.advance()
+	err := listPoolObjects(ctx, s, func(h sum256, isRaw bool, _ storage.ObjectInfo) error {
+		if isRaw {
+			raw.listed(h)
+		} else {
+			z.listed(h)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list the pool: %w", err)
 	}
-	for ; next < len(p.sorted); advance() {
-		missing = append(missing, hex.EncodeToString(p.sorted[next][:]))
-		next++
-	}
+	z.end()
+	raw.end()
+	missing := append(z.missing, raw.missing...) //nolint:gocritic // z.missing is not used again
 	if len(missing) > 0 {
 		return fmt.Errorf("%d pool objects this backup uses disappeared while it ran (%s…): was the pool pruned at the same time? Run the backup again",
-			len(missing), PoolKey(missing[0]))
+			len(missing), missing[0])
 	}
 	return nil
 }
@@ -235,22 +365,32 @@ func PrunePool(ctx context.Context, s Store, o PruneOptions) (deleted int, err e
 	}
 	cutoff = cutoff.Add(-time.Minute) // clock differences between this server and the store
 
+	// Each encoding of a content is its own object, kept only when an index refers to it in
+	// that encoding.
 	type entry struct {
 		h    sum256
+		raw  bool
 		keep bool
 	}
+	less := func(a, b entry) bool {
+		if c := bytes.Compare(a.h[:], b.h[:]); c != 0 {
+			return c < 0
+		}
+		return !a.raw && b.raw
+	}
 	var pool []entry
-	err = listPool(ctx, s, func(h sum256, info storage.ObjectInfo) error {
-		pool = append(pool, entry{h: h, keep: !info.ModTime.Before(cutoff)})
+	err = listPoolObjects(ctx, s, func(h sum256, raw bool, info storage.ObjectInfo) error {
+		pool = append(pool, entry{h: h, raw: raw, keep: !info.ModTime.Before(cutoff)})
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("list the pool at %s: %w", s, err)
 	}
-	sort.Slice(pool, func(i, j int) bool { return bytes.Compare(pool[i].h[:], pool[j].h[:]) < 0 })
-	find := func(h sum256) int {
-		i := sort.Search(len(pool), func(i int) bool { return bytes.Compare(pool[i].h[:], h[:]) >= 0 })
-		if i < len(pool) && pool[i].h == h {
+	sort.Slice(pool, func(i, j int) bool { return less(pool[i], pool[j]) })
+	find := func(h sum256, raw bool) int {
+		want := entry{h: h, raw: raw}
+		i := sort.Search(len(pool), func(i int) bool { return !less(pool[i], want) })
+		if i < len(pool) && pool[i].h == h && pool[i].raw == raw {
 			return i
 		}
 		return -1
@@ -271,7 +411,10 @@ func PrunePool(ctx context.Context, s Store, o PruneOptions) (deleted int, err e
 			if !ok {
 				return fmt.Errorf("backup %s: invalid sha256 %q in the file index", m.ID, e.SHA256)
 			}
-			if i := find(h); i >= 0 {
+			if e.Enc != "" && e.Enc != EncodingRaw {
+				return fmt.Errorf("backup %s: pool encoding %q of %s is unknown to this plugin version", m.ID, e.Enc, e.Path)
+			}
+			if i := find(h, e.Enc == EncodingRaw); i >= 0 {
 				pool[i].keep = true
 			}
 			return nil
@@ -294,7 +437,11 @@ func PrunePool(ctx context.Context, s Store, o PruneOptions) (deleted int, err e
 		if e.keep {
 			continue
 		}
-		if err := s.Delete(ctx, PoolKey(hex.EncodeToString(e.h[:]))); err != nil {
+		key := PoolKey(hex.EncodeToString(e.h[:]))
+		if e.raw {
+			key = RawPoolKey(hex.EncodeToString(e.h[:]))
+		}
+		if err := s.Delete(ctx, key); err != nil {
 			if ctx.Err() != nil {
 				return deleted, ctx.Err()
 			}
@@ -322,10 +469,51 @@ func sameFolders(a, b []*folder) bool {
 }
 
 // OpenFile opens the plain content of file e of a backup's index: its pool object, decrypted
-// and decompressed. Verify and restore read files only through it.
+// and decompressed, or read as is when stored raw (e.Enc). Verify and restore read files only
+// through it; e must come from the index of the backup at s, whose Enc is per destination.
 func OpenFile(ctx context.Context, s Store, e IndexEntry, identities []age.Identity) (io.ReadCloser, error) {
-	if _, ok := parseSum(e.SHA256); !ok {
+	want, ok := parseSum(e.SHA256)
+	if !ok {
 		return nil, fmt.Errorf("file %s: invalid sha256 %q in the file index", e.Path, e.SHA256)
 	}
-	return OpenObject(ctx, s, PoolKey(e.SHA256), identities)
+	switch e.Enc {
+	case "":
+		return OpenObject(ctx, s, PoolKey(e.SHA256), identities)
+	case EncodingRaw:
+		key := RawPoolKey(e.SHA256)
+		rc, err := s.Open(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return &checkedReader{rc: rc, key: key, want: want, h: sha256.New()}, nil
+	}
+	return nil, fmt.Errorf("file %s: pool encoding %q is unknown to this plugin version: upgrade the plugin", e.Path, e.Enc)
 }
+
+// checkedReader fails at the end of a raw object whose content does not have its SHA-256: a
+// raw object has no checksum of its own, unlike a zstd frame or age's chunks.
+type checkedReader struct {
+	rc   io.ReadCloser
+	key  string
+	want sum256
+	h    hash.Hash
+	err  error
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.rc.Read(p)
+	c.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		var got sum256
+		if c.h.Sum(got[:0]); got != c.want {
+			err = fmt.Errorf("%s is damaged: its content does not have the SHA-256 it is stored under", c.key)
+		}
+		c.err = err
+	}
+	return n, err
+}
+
+func (c *checkedReader) Close() error { return c.rc.Close() }

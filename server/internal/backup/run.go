@@ -88,6 +88,8 @@ type destState struct {
 	prevFiles *Manifest // newest complete backup holding a file index, or nil
 	reusePool bool      // pool objects were encrypted like this run's
 	marker    bool      // the run marker was written
+	copier    *copier   // server-side copies from the file store, or nil (see setupCopies)
+	rawRefs   int64     // index entries naming a raw pool object (see formatVersion)
 }
 
 func (d *destState) addObject(o Object) {
@@ -106,13 +108,14 @@ type run struct {
 	fingerprints    []string
 	indexPrint      string
 	encs            *encoders
+	copySrc         copySource // the file store, when a destination copies from it server-side
 	progress        *reporter
 
 	mu         sync.Mutex
 	warnings   []string
 	db         *pgdump.Result
 	referenced int64
-	files      FileStats // totals; NewPoolObjects and BytesUploaded are per destination
+	files      FileStats // totals; the pool object counts and bytes are per destination
 }
 
 func (r *run) warn(format string, args ...any) {
@@ -389,7 +392,7 @@ func (r *run) inspect(ctx context.Context) error {
 			r.warn("destination %s: the encryption recipients changed since backup %s: every file is uploaded again, "+
 				"encrypted for the new recipients; keep the old identities to restore older backups", d.Name, p.ID)
 		}
-		d.pool = newPoolSet()
+		d.pool = newPoolSet(!r.encrypted())
 		if d.reusePool {
 			if err := d.pool.load(ctx, d.Store); err != nil {
 				return fmt.Errorf("destination %s: %w", d.Name, err)
@@ -435,11 +438,10 @@ func (r *run) finish(ctx context.Context) (map[string]*Manifest, error) {
 	ms := make(map[string]*Manifest, len(r.dests))
 	for _, d := range r.dests {
 		m := r.manifest(d, finished)
-		b, err := json.MarshalIndent(m, "", "  ")
+		b, err := marshalManifest(m)
 		if err != nil {
 			return nil, err
 		}
-		b = append(b, '\n')
 		if _, err := d.Store.Put(ctx, ManifestKey(r.id), bytes.NewReader(b)); err != nil {
 			return nil, fmt.Errorf("destination %s (%s): write the manifest: %w", d.Name, d.Store, err)
 		}
@@ -453,7 +455,7 @@ func (r *run) finish(ctx context.Context) (map[string]*Manifest, error) {
 
 func (r *run) manifest(d *destState, finished time.Time) *Manifest {
 	m := &Manifest{
-		FormatVersion:     FormatVersion,
+		FormatVersion:     d.formatVersion(),
 		ID:                r.id,
 		Status:            StatusComplete,
 		StartedAt:         r.started,
@@ -484,6 +486,7 @@ func (r *run) manifest(d *destState, finished time.Time) *Manifest {
 		fs := r.files
 		fs.NewPoolObjects = d.files.NewPoolObjects
 		fs.BytesUploaded = d.files.BytesUploaded
+		fs.ServerSideCopied, fs.BytesCopied = d.files.ServerSideCopied, d.files.BytesCopied
 		if d.prevFiles != nil {
 			fs.PreviousBackup = d.prevFiles.ID
 		}

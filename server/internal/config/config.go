@@ -62,6 +62,18 @@ type Config struct {
 
 	DRPostgresStandbyDataSource string // self-hosted: the DR standby (promoted on failover)
 	DRAuroraGlobalClusterID     string // AWS: the Aurora global database
+	DRAuroraPrimaryCluster      string // its DB cluster in the primary region (identifier or ARN)
+	DRAuroraSecondaryCluster    string // and in the standby region
+	DRAWSAccessKeyID            string // empty: the default AWS credential chain
+	DRAWSSecretAccessKey        string
+	DRAWSEndpoint               string // replaces the AWS API endpoints (VPC endpoints, tests)
+	DROpenSearchPrimaryURL      string // the leader cluster
+	DROpenSearchSecondaryURL    string // the follower cluster
+	DROpenSearchUsername        string
+	DROpenSearchPassword        string
+	DROpenSearchLeaderAlias     string
+	DROpenSearchIndices         string // comma-separated, default channels,users,files
+	DROpenSearchLagThreshold    int    // operations; 0 = 1000
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
@@ -69,7 +81,8 @@ func Default() Config {
 	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
 		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
 		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
-		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRRPOLagThreshold: "30s"}
+		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRRPOLagThreshold: "30s",
+		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -181,6 +194,23 @@ func (c Config) validateStatus() Problems {
 		if d, err := cmdline.ParseDuration(s); err != nil || d <= 0 {
 			ps = append(ps, Problem{"DRRPOLagThreshold", "use a duration such as 30s or 5m"})
 		}
+	}
+	if c.DRAuroraGlobalClusterID != "" && (strings.TrimSpace(c.DRAuroraPrimaryCluster) == "" || strings.TrimSpace(c.DRPrimaryRegion) == "") {
+		ps = append(ps, Problem{"DRAuroraPrimaryCluster", "the Aurora check needs the primary region and its DB cluster identifier"})
+	}
+	if (c.DRAWSAccessKeyID == "") != (c.DRAWSSecretAccessKey == "") {
+		ps = append(ps, Problem{"DRAWSAccessKeyID", "give both the access key ID and the secret access key, or neither to use the default AWS credential chain"})
+	}
+	for name, u := range map[string]string{"DRAWSEndpoint": c.DRAWSEndpoint, "DROpenSearchPrimaryURL": c.DROpenSearchPrimaryURL, "DROpenSearchSecondaryURL": c.DROpenSearchSecondaryURL} {
+		if u = strings.TrimSpace(u); u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			ps = append(ps, Problem{name, fmt.Sprintf("%q: use a URL starting with https://", u)})
+		}
+	}
+	if c.DROpenSearchPrimaryURL != "" && c.DROpenSearchSecondaryURL == "" {
+		ps = append(ps, Problem{"DROpenSearchSecondaryURL", "the OpenSearch check needs the follower (standby region) cluster's URL"})
+	}
+	if c.DROpenSearchLagThreshold < 0 {
+		ps = append(ps, Problem{"DROpenSearchLagThreshold", "must be 0 (default 1000) or more"})
 	}
 	if t := c.DRMetricsToken; t != "" && len(t) < 16 {
 		ps = append(ps, Problem{"DRMetricsToken", "use at least 16 random characters (openssl rand -hex 24), or leave it empty to allow only admins"})

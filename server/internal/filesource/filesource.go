@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
 // File is one file of the store.
@@ -219,10 +220,36 @@ func (s *S3) Walk(ctx context.Context, fn func(File) error) error {
 func (s *S3) Open(ctx context.Context, path string) (io.ReadCloser, error) {
 	rc, err := s.store.Open(ctx, path)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
-		}
-		return nil, err
+		return nil, notExist(err)
 	}
 	return rc, nil
+}
+
+func notExist(err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return err
+}
+
+// Bucket returns the store the files are in when it is an *s3.Store, else nil: a destination
+// reached with the same access (s3.Store.SameAccess) can copy its objects server-side.
+func (s *S3) Bucket() *s3.Store {
+	st, _ := s.store.(*s3.Store)
+	return st
+}
+
+// OpenCopySource is Open, and also says where the file's object is and which version of it the
+// reader reads, so that a server-side copy copies exactly the bytes read (and fails if the
+// object changed since). It needs an *s3.Store (Bucket not nil).
+func (s *S3) OpenCopySource(ctx context.Context, path string) (io.ReadCloser, s3.CopySource, error) {
+	st := s.Bucket()
+	if st == nil {
+		return nil, s3.CopySource{}, fmt.Errorf("%s: a server-side copy needs an S3 store", s)
+	}
+	rc, v, err := st.OpenVersion(ctx, path)
+	if err != nil {
+		return nil, s3.CopySource{}, notExist(err)
+	}
+	return rc, s3.CopySource{Bucket: st.Bucket(), Key: st.FullKey(path), Version: v}, nil
 }

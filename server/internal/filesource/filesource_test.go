@@ -222,7 +222,31 @@ func TestS3(t *testing.T) {
 	}
 	_, err = s.Open(context.Background(), "missing")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+
+	// For a server-side copy: where the object is, and the version that was read.
+	require.Same(t, store, s.Bucket())
+	for p, c := range tree {
+		rc, src, err := s.OpenCopySource(context.Background(), p)
+		require.NoError(t, err, p)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err, p)
+		require.NoError(t, rc.Close())
+		assert.Equal(t, c, string(b), p)
+		assert.Equal(t, testBucket, src.Bucket, p)
+		assert.Equal(t, store.FullKey(p), src.Key, p)
+		assert.NotEmpty(t, src.Version.ETag, p)
+		assert.Equal(t, int64(len(c)), src.Version.Size, p)
+	}
+	_, _, err = s.OpenCopySource(context.Background(), "missing")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	other := NewS3(objectStoreOnly{store})
+	assert.Nil(t, other.Bucket(), "not an *s3.Store: no server-side copy")
+	_, _, err = other.OpenCopySource(context.Background(), "a.txt")
+	assert.Error(t, err)
 }
+
+// objectStoreOnly hides every method of an s3.Store but ObjectStore's.
+type objectStoreOnly struct{ ObjectStore }
 
 // asNobody runs one test of this binary again as the user nobody, from a copy of the binary
 // that nobody may execute, and fails if it fails.

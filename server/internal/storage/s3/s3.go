@@ -38,8 +38,6 @@ import (
 const (
 	PartSize    = 16 << 20
 	Concurrency = 2
-	// MaxCopySize is the largest object CopyFrom copies (CopyObject's limit).
-	MaxCopySize = 5 << 30
 )
 
 // Time allowed to finish or abort a multipart upload once Put has stopped, even when Put's
@@ -60,27 +58,28 @@ type Store struct {
 }
 
 // New validates cfg and builds a client. It does not contact the service: the first call
-// does, and its error says what is wrong (credentials, bucket, region, network).
-func New(ctx context.Context, cfg Config) (*Store, error) {
+// does, and its error says what is wrong (credentials, bucket, region, network). opts adjust
+// the SDK client after cfg is applied (tests give it an HTTPClient that counts requests).
+func New(ctx context.Context, cfg Config, opts ...func(*s3api.Options)) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var opts []func(*config.LoadOptions) error
+	var load []func(*config.LoadOptions) error
 	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
+		load = append(load, config.WithRegion(cfg.Region))
 	}
 	if cfg.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
+		load = append(load, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
 	}
 	checksum := aws.RequestChecksumCalculationWhenSupported
 	if cfg.Endpoint != "" {
 		// Many S3-compatible stores reject or mishandle the CRC32 checksums the SDK now sends
 		// by default. Integrity is kept by SigV4 (payload hash over HTTP) or TLS.
 		checksum = aws.RequestChecksumCalculationWhenRequired
-		opts = append(opts, config.WithRequestChecksumCalculation(checksum),
+		load = append(load, config.WithRequestChecksumCalculation(checksum),
 			config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration (environment variables, shared config files): %w", err)
 	}
@@ -95,6 +94,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		for _, f := range opts {
+			f(o)
+		}
 	})
 	s := &Store{cfg: cfg, client: client}
 	if p := strings.Trim(cfg.Prefix, "/"); p != "" {
@@ -382,14 +384,28 @@ func (s *Store) CleanupIncompleteUploads(ctx context.Context, olderThan time.Dur
 
 // Open returns the object's content. Reads fail once ctx is done.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, _, err := s.OpenVersion(ctx, key)
+	return rc, err
+}
+
+// Version identifies the version of an object a reader reads, so that a server-side copy
+// (CopyFrom) copies exactly those bytes.
+type Version struct {
+	ETag      string // as the service sent it, quoted
+	VersionID string // empty unless the bucket is versioned
+	Size      int64
+}
+
+// OpenVersion is Open, and also says which version of the object the reader reads.
+func (s *Store) OpenVersion(ctx context.Context, key string) (io.ReadCloser, Version, error) {
 	if err := storage.ValidateKey(key); err != nil {
-		return nil, err
+		return nil, Version{}, err
 	}
 	out, err := s.client.GetObject(ctx, &s3api.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.FullKey(key))})
 	if err != nil {
-		return nil, s.wrap("open", key, err)
+		return nil, Version{}, s.wrap("open", key, err)
 	}
-	return out.Body, nil
+	return out.Body, Version{ETag: aws.ToString(out.ETag), VersionID: aws.ToString(out.VersionId), Size: aws.ToInt64(out.ContentLength)}, nil
 }
 
 // Stat describes the object.
@@ -448,69 +464,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return s.wrap("delete", key, err)
 	}
 	return nil
-}
-
-// CopyFrom copies srcKey of srcBucket (any bucket these credentials can read, such as
-// Mattermost's file store) to dstKey in this store, server-side: the data does not pass through
-// this process. srcKey is a raw key of that bucket, not relative to this store's prefix.
-// Objects above 5 GiB need a multipart copy, which is not supported yet: CopyFrom says so.
-func (s *Store) CopyFrom(ctx context.Context, srcBucket, srcKey, dstKey string) error {
-	if err := storage.ValidateKey(dstKey); err != nil {
-		return err
-	}
-	if srcBucket == "" || srcKey == "" {
-		return fmt.Errorf("copy to %s: the source bucket and key must not be empty", dstKey)
-	}
-	src := "s3://" + srcBucket + "/" + srcKey
-	head, err := s.client.HeadObject(ctx, &s3api.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey)})
-	if err != nil {
-		return s.wrap("copy "+src+" to", dstKey, err)
-	}
-	if size := aws.ToInt64(head.ContentLength); size > MaxCopySize {
-		return &Error{msg: fmt.Sprintf("copy %s to %s/%s: the object is %.1f GiB and a server-side copy above 5 GiB needs a multipart copy, which is not supported yet", src, s, dstKey, float64(size)/(1<<30))}
-	}
-	in := &s3api.CopyObjectInput{
-		Bucket:            aws.String(s.cfg.Bucket),
-		Key:               aws.String(s.FullKey(dstKey)),
-		CopySource:        aws.String(copySource(srcBucket, srcKey)),
-		CopySourceIfMatch: head.ETag, // the object whose size was checked
-	}
-	if s.cfg.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
-	}
-	if s.cfg.SSE != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
-	}
-	if s.cfg.SSEKMSKeyID != "" {
-		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
-	}
-	if _, err := s.client.CopyObject(ctx, in); err != nil {
-		if isCode(err, "PreconditionFailed") {
-			return &Error{msg: fmt.Sprintf("copy %s to %s/%s: the source changed during the copy; try again", src, s, dstKey), err: err}
-		}
-		return s.wrap("copy "+src+" to", dstKey, err)
-	}
-	return nil
-}
-
-// copySource is the x-amz-copy-source value: bucket/key, percent-encoded except for the
-// unreserved characters and the slashes.
-func copySource(bucket, key string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.WriteString(bucket)
-	b.WriteByte('/')
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 // Error is a failure explained for an administrator. It never contains the secret key.

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -219,32 +218,6 @@ func TestMissingBucket(t *testing.T) {
 	assert.Contains(t, err.Error(), `bucket "no-such-bucket-here" does not exist`)
 	err = s.List(context.Background(), "", func(storage.ObjectInfo) error { return nil })
 	assert.Contains(t, err.Error(), "does not exist")
-}
-
-func TestCopyFrom(t *testing.T) {
-	m := requireMinIO(t)
-	ctx := context.Background()
-	const src = "dr-copy-source"
-	require.NoError(t, m.MakeBucket(ctx, src))
-	s := newStore(t)
-	key := "data/20240101/teams/abc/file with space+plus&é%.txt"
-	body := bytes.Repeat([]byte("attachment "), 1000)
-	_, err := m.S3Client().PutObject(ctx, &s3api.PutObjectInput{Bucket: aws.String(src), Key: aws.String(key), Body: bytes.NewReader(body)})
-	require.NoError(t, err)
-
-	require.NoError(t, s.CopyFrom(ctx, src, key, "files/copied"))
-	assert.Equal(t, body, storagetest.Read(t, s, "files/copied"))
-
-	err = s.CopyFrom(ctx, src, "data/missing", "files/missing")
-	require.ErrorIs(t, err, storage.ErrNotFound)
-	storagetest.RequireAbsent(t, s, "files/missing")
-	require.Error(t, s.CopyFrom(ctx, src, key, "../escape"))
-	require.Error(t, s.CopyFrom(ctx, "", key, "x"))
-}
-
-func TestCopySource(t *testing.T) {
-	assert.Equal(t, "b/a/b%20c%2Bd%26e%C3%A9%25.txt", copySource("b", "a/b c+d&eé%.txt"))
-	assert.Equal(t, "b/x-y_z.~1", copySource("b", "x-y_z.~1"))
 }
 
 // MinIO is killed in the middle of a 200 MiB Put: Put fails, and once MinIO is back no object

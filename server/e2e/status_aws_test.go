@@ -1,0 +1,113 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
+	osfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/opensearch"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
+)
+
+// The two-region checks through the plugin on the real server: Aurora (RDS + CloudWatch) and
+// OpenSearch replication answered by test servers that speak their wire formats, scripted
+// through healthy, lagging, paused and failing states.
+func TestStatusTwoRegions(t *testing.T) {
+	env := harness.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	aws := awsfake.New(t)
+	aws.PutGlobalCluster(awsfake.GlobalCluster{ID: "mm-global", Members: []awsfake.Member{
+		{ARN: "arn:aws:rds:us-east-1:123456789012:cluster:mm-east", IsWriter: true, WriteForwarding: awsfake.ForwardingDisabled, Sync: awsfake.SyncConnected},
+		{ARN: "arn:aws:rds:us-west-2:123456789012:cluster:mm-west", WriteForwarding: awsfake.ForwardingEnabled, Sync: awsfake.SyncConnected},
+	}})
+	aws.PutAuroraLag("us-west-2", "mm-west", 800*time.Millisecond, 150*time.Millisecond, 20*time.Second)
+
+	const osUser, osPass = "dr-monitor", "os-pass-Secret-42"
+	leader := osfake.New(t, osfake.Options{Name: "east", Username: osUser, Password: osPass})
+	follower := osfake.New(t, osfake.Options{Name: "west", Username: osUser, Password: osPass})
+	follower.Connect("east", leader)
+	for _, ix := range []string{"channels", "users", "files", "posts_2026_11_25", "posts_2026_11_26"} {
+		leader.CreateIndex(osfake.IndexSpec{Name: ix, Docs: 50})
+	}
+	fc, err := opensearchccr.New(opensearchccr.Options{Addresses: []string{follower.URL}, Username: osUser, Password: osPass})
+	require.NoError(t, err)
+	roles := &opensearchccr.Roles{LeaderClusterRole: "all_access", FollowerClusterRole: "all_access"}
+	for _, ix := range []string{"channels", "users", "files"} {
+		require.NoError(t, fc.Start(ctx, ix, "east", ix, roles))
+	}
+	require.NoError(t, fc.AddAutoFollow(ctx, "east", "mattermost-posts", "posts*", roles))
+
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{
+		"drtopology": "two_regions", "drprimaryregion": "us-east-1", "drsecondaryregion": "us-west-2", "drthisregion": "us-east-1",
+		"drauroraglobalclusterid": "mm-global", "drauroraprimarycluster": "mm-east",
+		"drawsaccesskeyid": awsfake.AccessKeyID, "drawssecretaccesskey": awsfake.SecretAccessKey, "drawsendpoint": aws.URL,
+		"draurorasecondarycluster": "mm-west",
+		"dropensearchprimaryurl": leader.URL, "dropensearchsecondaryurl": follower.URL, "dropensearchusername": osUser, "dropensearchpassword": osPass,
+		"dropensearchleaderalias": "east",
+	}))
+	t.Cleanup(func() {
+		_ = env.PatchPluginSettings(context.Background(), map[string]any{"drtopology": "single", "drprimaryregion": "", "drsecondaryregion": "", "drthisregion": "",
+			"drauroraglobalclusterid": "", "drauroraprimarycluster": "", "draurorasecondarycluster": "", "drawsaccesskeyid": "", "drawssecretaccesskey": "", "drawsendpoint": "",
+			"dropensearchprimaryurl": "", "dropensearchsecondaryurl": "", "dropensearchusername": "", "dropensearchpassword": "", "dropensearchleaderalias": ""})
+	})
+
+	// Wait for the follower's bootstrap to finish (the fake moves on with each poll).
+	require.Eventually(t, func() bool {
+		st := getStatus(ctx, t, env, true)
+		s, _ := resultOf(st, "opensearch")
+		return s == "healthy"
+	}, time.Minute, time.Second, "OpenSearch replication becomes healthy")
+	st := getStatus(ctx, t, env, true)
+	state, summary := resultOf(st, "database")
+	assert.Equal(t, "healthy", state, summary)
+	assert.Contains(t, summary, "mm-east")
+	text := cmd(ctx, t, env, "/dr status --fresh --verbose")
+	assert.Contains(t, text, "mm-west")
+	assert.Contains(t, text, "posts_2026_11_26")
+	assert.NotContains(t, text, osPass)
+	assert.NotContains(t, text, awsfake.SecretAccessKey)
+
+	// The RPO lag grows past the threshold; a follower index is paused.
+	aws.ClearMetrics()
+	aws.PutAuroraLag("us-west-2", "mm-west", 95*time.Second, 90*time.Second, 10*time.Second)
+	follower.SetFollowerState("users", "PAUSED", "User initiated")
+	st = getStatus(ctx, t, env, true)
+	state, summary = resultOf(st, "database")
+	assert.Equal(t, "degraded", state, summary)
+	state, summary = resultOf(st, "opensearch")
+	assert.Equal(t, "degraded", state, summary)
+	assert.NotEqual(t, "healthy", st.Verdict)
+	reasons := ""
+	for _, r := range st.Reasons {
+		reasons += r.Component + ": " + r.Message + "\n"
+	}
+	assert.Contains(t, reasons, "users")
+	assert.Contains(t, strings.ToLower(reasons), "lag")
+
+	// RDS answers 500: the database is unknown, with the cause; the rest still answers.
+	aws.Inject(awsfake.Fault{Service: "rds", Kind: awsfake.FaultServer, Status: 500})
+	st = getStatus(ctx, t, env, true)
+	state, summary = resultOf(st, "database")
+	assert.Equal(t, "unknown", state, summary)
+	state, _ = resultOf(st, "opensearch")
+	assert.Equal(t, "degraded", state)
+
+	// A hanging follower: /dr status still answers within 3 s.
+	aws.ClearFaults()
+	follower.Inject(osfake.Fault{Kind: osfake.FaultHang})
+	start := time.Now()
+	text = cmd(ctx, t, env, "/dr status --fresh")
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Contains(t, text, "opensearch")
+	follower.ClearFaults()
+}

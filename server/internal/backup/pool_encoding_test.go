@@ -1,0 +1,142 @@
+package backup
+
+import (
+	"bytes"
+	"encoding/hex"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+)
+
+func TestParsePoolKey(t *testing.T) {
+	sum := sumHex([]byte("content"))
+	tests := []struct {
+		key     string
+		raw, ok bool
+	}{
+		{PoolKey(sum), false, true},
+		{RawPoolKey(sum), true, true},
+		{PoolKey(sum) + ".zst", false, false},
+		{PoolKey(sum) + ".raw.raw", false, false},
+		{PoolKey(sum) + "raw", false, false},
+		{"pool/ff/" + sum, false, false},                               // not in its own folder
+		{"pool/" + sum[:2] + "/" + strings.ToUpper(sum), false, false}, // hex is lower-case
+		{"pool/" + sum[:2] + "/" + sum[:63], false, false},
+		{"backups/" + sum[:2] + "/" + sum, false, false},
+		{"pool/" + sum[:2] + "/" + sum[:63] + "g.raw", false, false},
+	}
+	for _, tc := range tests {
+		h, raw, ok := parsePoolKey(tc.key)
+		assert.Equal(t, tc.ok, ok, tc.key)
+		assert.Equal(t, tc.raw, raw, tc.key)
+		if ok {
+			assert.Equal(t, sum, hex.EncodeToString(h[:]), tc.key)
+		}
+	}
+}
+
+// OpenFile reads each encoding by what the index entry says, never by the object's bytes.
+func TestOpenFileEncodings(t *testing.T) {
+	s := localStore(t)
+	frame := []byte(zstdMagic + "not really a frame")
+	sum := sumHex(frame)
+	// The same content in both encodings, and a raw object whose bytes are not its name's.
+	putZstd(t, s, PoolKey(sum), frame)
+	_, err := s.Put(ctxOf(t), RawPoolKey(sum), bytes.NewReader(frame))
+	require.NoError(t, err)
+	other := sumHex([]byte("other"))
+	_, err = s.Put(ctxOf(t), RawPoolKey(other), bytes.NewReader([]byte("tampered")))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name     string
+		e        IndexEntry
+		openErr  string
+		notFound bool
+		readErr  string
+	}{
+		{name: "zstd", e: IndexEntry{Path: "f", SHA256: sum}},
+		{name: "raw", e: IndexEntry{Path: "f", SHA256: sum, Enc: EncodingRaw}},
+		{name: "raw damaged", e: IndexEntry{Path: "g", SHA256: other, Enc: EncodingRaw}, readErr: "is damaged"},
+		{name: "raw missing", e: IndexEntry{Path: "h", SHA256: sumHex([]byte("missing")), Enc: EncodingRaw}, notFound: true},
+		{name: "unknown encoding", e: IndexEntry{Path: "f", SHA256: sum, Enc: "brotli"}, openErr: "upgrade the plugin"},
+		{name: "invalid sum", e: IndexEntry{Path: "f", SHA256: "xyz", Enc: EncodingRaw}, openErr: "invalid sha256"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := OpenFile(ctxOf(t), s, tc.e, nil)
+			switch {
+			case tc.notFound:
+				require.ErrorIs(t, err, storage.ErrNotFound)
+				return
+			case tc.openErr != "":
+				require.ErrorContains(t, err, tc.openErr)
+				return
+			}
+			require.NoError(t, err)
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			if tc.readErr != "" {
+				require.ErrorContains(t, err, tc.readErr)
+				_, err = rc.Read(make([]byte, 1))
+				require.ErrorContains(t, err, tc.readErr, "the failure sticks")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, frame, b)
+		})
+	}
+}
+
+// The final check of a run covers the raw objects it relies on as well as the zstd ones.
+func TestCheckUsedCoversBothEncodings(t *testing.T) {
+	a, b := []byte("a content"), []byte("b content")
+	tests := []struct {
+		name    string
+		use     []byte // the content the run relies on
+		allow   bool   // raw objects allowed (an unencrypted run)
+		remove  string // removed during the run
+		missing string // the key checkUsed reports, if any
+	}{
+		{name: "raw used and removed", use: a, allow: true, remove: RawPoolKey(sumHex(a)), missing: RawPoolKey(sumHex(a))},
+		{name: "raw unused and removed", use: b, allow: true, remove: RawPoolKey(sumHex(a))},
+		{name: "zstd used and removed", use: b, allow: true, remove: PoolKey(sumHex(b)), missing: PoolKey(sumHex(b))},
+		{name: "zstd preferred", use: b, allow: true, remove: RawPoolKey(sumHex(b))},
+		{name: "raw not allowed: not relied on", use: a, remove: RawPoolKey(sumHex(a))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := localStore(t)
+			_, err := s.Put(ctxOf(t), RawPoolKey(sumHex(a)), bytes.NewReader(a))
+			require.NoError(t, err)
+			putZstd(t, s, PoolKey(sumHex(b)), b)
+			_, err = s.Put(ctxOf(t), RawPoolKey(sumHex(b)), bytes.NewReader(b))
+			require.NoError(t, err)
+
+			p := newPoolSet(tc.allow)
+			require.NoError(t, p.load(ctxOf(t), s))
+			h, _ := parseSum(sumHex(tc.use))
+			enc, ok := p.encoding(h)
+			wantOK := tc.allow || !bytes.Equal(tc.use, a)
+			require.Equal(t, wantOK, ok)
+			if bytes.Equal(tc.use, b) {
+				assert.Empty(t, enc, "zstd when both exist")
+			} else if ok {
+				assert.Equal(t, EncodingRaw, enc)
+			}
+			require.NoError(t, s.Delete(ctxOf(t), tc.remove))
+			err = p.checkUsed(ctxOf(t), s)
+			if tc.missing == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, "disappeared while it ran")
+			assert.ErrorContains(t, err, tc.missing)
+		})
+	}
+}

@@ -1,0 +1,343 @@
+package aurora_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
+	auroraprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
+	auroraclient "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
+)
+
+const (
+	arnA = "arn:aws:rds:us-east-1:123456789012:cluster:mm-a"
+	arnB = "arn:aws:rds:us-west-2:123456789012:cluster:mm-b"
+)
+
+func healthyCluster() awsfake.GlobalCluster {
+	return awsfake.GlobalCluster{ID: "mm-global", Members: []awsfake.Member{
+		{ARN: arnA, IsWriter: true, WriteForwarding: awsfake.ForwardingDisabled, Sync: awsfake.SyncConnected},
+		{ARN: arnB, WriteForwarding: awsfake.ForwardingEnabled, Sync: awsfake.SyncConnected},
+	}}
+}
+
+func options(f *awsfake.Server) auroraprobe.Options {
+	return auroraprobe.Options{
+		GlobalClusterID: "mm-global",
+		ThisRegion:      "us-east-1", ThisCluster: "mm-a",
+		OtherRegion: "us-west-2", OtherCluster: "mm-b",
+		AWS: auroraclient.Options{
+			AccessKeyID: awsfake.AccessKeyID, SecretAccessKey: awsfake.SecretAccessKey,
+			RDSEndpoint: f.URL, CloudWatchEndpoint: f.URL, MaxAttempts: 1,
+		},
+	}
+}
+
+func metric(r probe.Result, name string) (float64, bool) {
+	for _, m := range r.Metrics {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+func messages(r probe.Result) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		b.WriteString(string(f.State) + ": " + f.Message + " FIX: " + f.Fix + "\n")
+	}
+	return b.String()
+}
+
+func TestProbe(t *testing.T) {
+	cases := []struct {
+		name    string
+		script  func(f *awsfake.Server)
+		opts    func(o *auroraprobe.Options)
+		state   probe.State
+		want    []string // substrings of the findings
+		metrics map[string]float64
+	}{
+		{
+			name:  "healthy",
+			state: probe.Healthy,
+			metrics: map[string]float64{
+				"dr_aurora_rpo_lag_seconds": 1.5, "dr_aurora_replication_lag_seconds": 0.2,
+				"dr_aurora_members": 2, "dr_aurora_members_connected": 2, "dr_aurora_writer_expected": 1,
+				"dr_aurora_failover_in_progress": 0, "dr_aurora_write_forwarding_enabled": 1,
+			},
+		},
+		{
+			name:    "writer in the wrong region",
+			opts:    func(o *auroraprobe.Options) { o.PrimaryRegion = "us-west-2" },
+			state:   probe.Critical,
+			want:    []string{"writer of mm-global is mm-a in us-east-1, but the primary region us-west-2 expects mm-b", "switchover-global-cluster"},
+			metrics: map[string]float64{"dr_aurora_writer_expected": 0},
+		},
+		{
+			name: "switchover in progress",
+			script: func(f *awsfake.Server) {
+				f.SetFailoverState("mm-global", &awsfake.FailoverState{Status: "switching-over", From: arnA, To: arnB})
+			},
+			state:   probe.Degraded,
+			want:    []string{"A switchover of global cluster mm-global is running (switching-over): writer moving from mm-a to mm-b", "do not start another"},
+			metrics: map[string]float64{"dr_aurora_failover_in_progress": 1},
+		},
+		{
+			name: "failover with data loss in progress",
+			script: func(f *awsfake.Server) {
+				f.SetFailoverState("mm-global", &awsfake.FailoverState{Status: "failing-over", From: arnA, To: arnB, DataLoss: true})
+			},
+			state: probe.Degraded,
+			want:  []string{"A failover allowing data loss of global cluster mm-global is running (failing-over)"},
+		},
+		{
+			name: "member resynchronising",
+			script: func(f *awsfake.Server) {
+				f.UpdateMember("mm-global", "mm-b", func(m *awsfake.Member) { m.Sync = awsfake.SyncPendingResync })
+			},
+			state:   probe.Degraded,
+			want:    []string{"Cluster mm-b (us-west-2) is pending-resync, not connected"},
+			metrics: map[string]float64{"dr_aurora_members_connected": 1},
+		},
+		{
+			name: "write forwarding off",
+			script: func(f *awsfake.Server) {
+				f.UpdateMember("mm-global", arnB, func(m *awsfake.Member) { m.WriteForwarding = awsfake.ForwardingDisabled })
+			},
+			state:   probe.Degraded,
+			want:    []string{"Write forwarding is disabled on secondary cluster mm-b", "--enable-global-write-forwarding --region us-west-2"},
+			metrics: map[string]float64{"dr_aurora_write_forwarding_enabled": 0},
+		},
+		{
+			name: "write forwarding being enabled",
+			script: func(f *awsfake.Server) {
+				f.UpdateMember("mm-global", arnB, func(m *awsfake.Member) { m.WriteForwarding = awsfake.ForwardingEnabling })
+			},
+			state: probe.Degraded,
+			want:  []string{"Write forwarding is being enabled on secondary cluster mm-b"},
+		},
+		{
+			name: "RPO lag over the threshold",
+			script: func(f *awsfake.Server) {
+				f.PutAuroraLag("us-west-2", "mm-b", 45*time.Second, 200*time.Millisecond, 10*time.Second)
+			},
+			state:   probe.Degraded,
+			want:    []string{"RPO lag of mm-b is 45s, over the 30s threshold", "a failover now would lose"},
+			metrics: map[string]float64{"dr_aurora_rpo_lag_seconds": 45},
+		},
+		{
+			name: "replication lag critical",
+			script: func(f *awsfake.Server) {
+				f.PutAuroraLag("us-west-2", "mm-b", time.Second, 6*time.Minute, 10*time.Second)
+			},
+			state: probe.Critical,
+			want:  []string{"Replication lag of mm-b is 6m0s, over 5m0s (10× the 30s threshold)"},
+		},
+		{
+			name:   "no datapoints",
+			script: func(f *awsfake.Server) { f.ClearMetrics() },
+			state:  probe.Unknown,
+			want:   []string{"CloudWatch has no AuroraGlobalDBRPOLag datapoint for mm-b in us-west-2 over the last 5m0s", "cloudwatch:GetMetricData"},
+		},
+		{
+			name:   "global cluster missing",
+			script: func(f *awsfake.Server) { f.DeleteGlobalCluster("mm-global") },
+			state:  probe.Critical,
+			want:   []string{"Global cluster mm-global does not exist (asked RDS in us-east-1)"},
+		},
+		{
+			name:  "other cluster not a member",
+			opts:  func(o *auroraprobe.Options) { o.OtherCluster = "mm-c" },
+			state: probe.Critical,
+			want:  []string{"Cluster mm-c (us-west-2) is not a member of global cluster mm-global"},
+		},
+		{
+			name:  "unknown access key",
+			opts:  func(o *auroraprobe.Options) { o.AWS.AccessKeyID = "AKIAWRONGKEY00000000" },
+			state: probe.Unknown,
+			want:  []string{"InvalidClientTokenId", "IAM policy allows rds:DescribeGlobalClusters"},
+		},
+		{
+			name: "RDS 5xx",
+			script: func(f *awsfake.Server) {
+				f.Inject(awsfake.Fault{Service: awsfake.ServiceRDS, Kind: awsfake.FaultServer, Status: 503})
+			},
+			state: probe.Unknown,
+			want:  []string{"503", "AWS Health Dashboard"},
+		},
+		{
+			name: "CloudWatch access denied",
+			script: func(f *awsfake.Server) {
+				f.Inject(awsfake.Fault{Service: awsfake.ServiceCloudWatch, Kind: awsfake.FaultAccessDenied})
+			},
+			state: probe.Unknown,
+			want:  []string{"The lag of secondary cluster mm-b could not be read", "AccessDenied", "cloudwatch:GetMetricData in us-west-2"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := awsfake.New(t)
+			f.PutGlobalCluster(healthyCluster())
+			f.PutAuroraLag("us-west-2", "mm-b", 1500*time.Millisecond, 200*time.Millisecond, 30*time.Second)
+			if tc.script != nil {
+				tc.script(f)
+			}
+			o := options(f)
+			if tc.opts != nil {
+				tc.opts(&o)
+			}
+			p, err := auroraprobe.New(context.Background(), o)
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r := p.Probe(ctx)
+
+			all := messages(r)
+			assert.Equal(t, tc.state, r.State, all)
+			assert.Equal(t, "database", r.Component)
+			assert.Equal(t, "Aurora global database mm-global", r.Name)
+			assert.NotEmpty(t, r.Summary)
+			assert.False(t, r.CheckedAt.IsZero())
+			for _, w := range tc.want {
+				assert.Contains(t, all, w)
+			}
+			if tc.state == probe.Healthy {
+				assert.Empty(t, r.Findings)
+			}
+			for _, fd := range r.Findings {
+				assert.NotEmpty(t, fd.Fix, "every finding says what to do: %s", fd.Message)
+			}
+			for name, v := range tc.metrics {
+				got, ok := metric(r, name)
+				if assert.True(t, ok, name) {
+					assert.InDelta(t, v, got, 0.001, name)
+				}
+			}
+			assert.NotContains(t, all+r.Summary, awsfake.SecretAccessKey)
+		})
+	}
+}
+
+func TestProbeTable(t *testing.T) {
+	f := awsfake.New(t)
+	f.PutGlobalCluster(healthyCluster())
+	f.PutAuroraLag("us-west-2", "mm-b", 1500*time.Millisecond, 200*time.Millisecond, 30*time.Second)
+	p, err := auroraprobe.New(context.Background(), options(f))
+	require.NoError(t, err)
+	r := p.Probe(context.Background())
+	require.NotNil(t, r.Table)
+	assert.Equal(t, [][]string{
+		{"mm-a", "us-east-1", "writer", "connected", "-", "-", "-"},
+		{"mm-b", "us-west-2", "secondary", "connected", "enabled", "1.5s", "200ms"},
+	}, r.Table.Rows)
+	assert.Equal(t, "writer mm-a in us-east-1, mm-b RPO lag 1.5s", r.Summary)
+
+	// CloudWatch was asked in the secondary's region, RDS in this one.
+	regions := map[string]string{}
+	for _, req := range f.Requests() {
+		regions[req.Service] = req.Region
+	}
+	assert.Equal(t, map[string]string{"rds": "us-east-1", "monitoring": "us-west-2"}, regions)
+}
+
+// TestProbeDuringSwitchover runs the probe while a real switchover (through the client)
+// progresses: degraded while it runs, healthy with the other region as primary once done.
+func TestProbeDuringSwitchover(t *testing.T) {
+	f := awsfake.New(t)
+	f.PutGlobalCluster(healthyCluster())
+	f.PutAuroraLag("us-west-2", "mm-b", time.Second, time.Second, 30*time.Second)
+	f.PutAuroraLag("us-east-1", "mm-a", time.Second, time.Second, 30*time.Second)
+	o := options(f)
+	o.PrimaryRegion = "us-west-2"
+	p, err := auroraprobe.New(context.Background(), o)
+	require.NoError(t, err)
+	ao := o.AWS
+	ao.Region = "us-west-2"
+	c, err := auroraclient.New(context.Background(), ao)
+	require.NoError(t, err)
+	_, err = c.Switchover(context.Background(), "mm-global", arnB)
+	require.NoError(t, err)
+
+	r := p.Probe(context.Background())
+	assert.Equal(t, probe.Degraded, r.State, messages(r))
+	assert.Contains(t, r.Summary, "A switchover of global cluster mm-global is running")
+
+	_, err = c.WaitWriter(context.Background(), "mm-global", arnB, time.Millisecond)
+	require.NoError(t, err)
+	for range 3 { // the new secondary turns write forwarding on
+		r = p.Probe(context.Background())
+	}
+	assert.Equal(t, probe.Healthy, r.State, messages(r))
+	assert.Equal(t, "writer mm-b in us-west-2, mm-a RPO lag 1s", r.Summary)
+}
+
+func TestProbeHang(t *testing.T) {
+	for _, service := range []string{awsfake.ServiceRDS, awsfake.ServiceCloudWatch} {
+		t.Run(service, func(t *testing.T) {
+			f := awsfake.New(t)
+			f.PutGlobalCluster(healthyCluster())
+			f.Inject(awsfake.Fault{Service: service, Kind: awsfake.FaultHang})
+			o := options(f)
+			o.Timeout = 300 * time.Millisecond // no deadline on ctx: the probe's own applies
+			p, err := auroraprobe.New(context.Background(), o)
+			require.NoError(t, err)
+			start := time.Now()
+			r := p.Probe(context.Background())
+			assert.Less(t, time.Since(start), 3*time.Second)
+			assert.Equal(t, probe.Unknown, r.State, messages(r))
+			assert.Contains(t, messages(r), "did not answer in time")
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	f := awsfake.New(t)
+	for name, mod := range map[string]func(*auroraprobe.Options){
+		"no global cluster":       func(o *auroraprobe.Options) { o.GlobalClusterID = "" },
+		"no cluster here":         func(o *auroraprobe.Options) { o.ThisCluster = "" },
+		"other cluster no region": func(o *auroraprobe.Options) { o.OtherRegion = "" },
+		"primary region unknown":  func(o *auroraprobe.Options) { o.PrimaryRegion = "eu-west-1" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := options(f)
+			mod(&o)
+			_, err := auroraprobe.New(context.Background(), o)
+			require.Error(t, err)
+		})
+	}
+}
+
+var (
+	_ status.Prober     = (*auroraprobe.Probe)(nil)
+	_ status.Endpointer = (*auroraprobe.Probe)(nil)
+)
+
+// TestInStatusRunner runs the probe the way the status service does, with its deadline, against
+// a hanging RDS endpoint.
+func TestInStatusRunner(t *testing.T) {
+	f := awsfake.New(t)
+	f.PutGlobalCluster(healthyCluster())
+	f.Inject(awsfake.Fault{Kind: awsfake.FaultHang})
+	p, err := auroraprobe.New(context.Background(), options(f))
+	require.NoError(t, err)
+	assert.Equal(t, f.URL, p.Endpoint())
+	r := status.NewRunner([]status.Prober{p}, status.WithTimeout(300*time.Millisecond), status.WithCacheTTL(0))
+	start := time.Now()
+	rep, err := r.Report(context.Background())
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	require.Len(t, rep.Results, 1)
+	res := rep.Results[0]
+	assert.Equal(t, probe.Unknown, res.State)
+	assert.Equal(t, "database", res.Component)
+	assert.Contains(t, messages(res), "check that "+f.URL+" is reachable")
+}
