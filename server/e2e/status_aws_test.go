@@ -52,7 +52,7 @@ func TestStatusTwoRegions(t *testing.T) {
 		"drauroraglobalclusterid": "mm-global", "drauroraprimarycluster": "mm-east",
 		"drawsaccesskeyid": awsfake.AccessKeyID, "drawssecretaccesskey": awsfake.SecretAccessKey, "drawsendpoint": aws.URL,
 		"draurorasecondarycluster": "mm-west",
-		"dropensearchprimaryurl": leader.URL, "dropensearchsecondaryurl": follower.URL, "dropensearchusername": osUser, "dropensearchpassword": osPass,
+		"dropensearchprimaryurl":   leader.URL, "dropensearchsecondaryurl": follower.URL, "dropensearchusername": osUser, "dropensearchpassword": osPass,
 		"dropensearchleaderalias": "east",
 	}))
 	t.Cleanup(func() {

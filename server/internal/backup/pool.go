@@ -109,17 +109,6 @@ func newPoolSet(allowRaw bool) *poolSet {
 	}
 }
 
-// listPool calls fn for every well-formed, non-empty zstd pool object (raw objects are left
-// out: see listPoolObjects), in key (= hash) order.
-func listPool(ctx context.Context, s Store, fn func(sum256, storage.ObjectInfo) error) error {
-	return listPoolObjects(ctx, s, func(h sum256, raw bool, o storage.ObjectInfo) error {
-		if raw {
-			return nil
-		}
-		return fn(h, o)
-	})
-}
-
 // listPoolObjects calls fn for every well-formed, non-empty pool object of either encoding, in
 // key order: by hash, a content's zstd object before its raw one.
 func listPoolObjects(ctx context.Context, s Store, fn func(h sum256, raw bool, o storage.ObjectInfo) error) error {

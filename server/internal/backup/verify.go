@@ -137,10 +137,9 @@ type verifier struct {
 	poolN    int64
 	phase    string
 
-	paths []uint64    // FNV-64 of the index's paths, sorted: references are looked up here
-	sums  []poolRef   // the pool objects the index needs, sorted, unique
+	paths []uint64  // FNV-64 of the index's paths, sorted: references are looked up here
+	sums  []poolRef // the pool objects the index needs, sorted, unique
 	sizes map[poolRef]int64
-	canDB bool
 }
 
 // Verify checks backup id at s: the manifest (and its checksum), the SHA-256 and size of every
@@ -283,7 +282,7 @@ func (vr *verifier) check(name string, fn func() (string, error)) error {
 	var skip *skipError
 	switch {
 	case errors.As(err, &skip):
-		c.Outcome, c.Detail, err = OutcomeSkipped, skip.why, nil
+		c.Outcome, c.Detail = OutcomeSkipped, skip.why
 	case err != nil:
 		return err
 	case vr.problemCount() > before:
