@@ -94,3 +94,4 @@ clean: ## Remove build output
 
 bench: dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf, incremental, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt
 	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkBackup$$' -benchtime 1x -timeout 4h ./build/bench/
+	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m ./build/bench/ 2>&1 | tee -a dist/bench.txt | grep -E '^(Benchmark|bench:)'
