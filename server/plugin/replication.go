@@ -2,14 +2,19 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	auroraprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
 	opensearchprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/opensearch"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/idp"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/pgrepl"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/s3repl"
 	auroraclient "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
@@ -35,10 +40,65 @@ func (p *Plugin) replicationProbers(cfg config.Config) []status.Prober {
 	if cfg.DRAuroraGlobalClusterID != "" {
 		out = append(out, p.auroraProber(cfg))
 	}
+	if cfg.DRS3PrimaryBucket != "" && cfg.DRS3SecondaryBucket != "" {
+		out = append(out, p.s3Prober(cfg))
+	}
 	if strings.TrimSpace(cfg.DROpenSearchSecondaryURL) != "" {
 		out = append(out, p.openSearchProber(cfg))
 	}
+	if mm != nil && len(idp.Enabled(mm)) > 0 {
+		out = append(out, funcProber{component: "idp", name: "Identity providers", fn: func(ctx context.Context) probe.Result {
+			r := idp.Check(ctx, p.API.GetUnsanitizedConfig(), idp.Options{})
+			p.addFallbackAdvice(ctx, &r)
+			return r
+		}})
+	}
 	return out
+}
+
+func (p *Plugin) s3Prober(cfg config.Config) status.Prober {
+	key, secret := cfg.DRS3AccessKeyID, cfg.DRS3SecretAccessKey
+	if key == "" {
+		key, secret = cfg.DRAWSAccessKeyID, cfg.DRAWSSecretAccessKey
+	}
+	name := "S3 replication " + cfg.DRS3PrimaryBucket + " ⇄ " + cfg.DRS3SecondaryBucket
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := func(region, endpoint string) (*s3.Client, error) {
+		return s3repl.NewClient(ctx, s3repl.ClientOptions{Region: region, Endpoint: strings.TrimSpace(endpoint), PathStyle: cfg.DRS3PathStyle,
+			AccessKeyID: key, SecretAccessKey: secret})
+	}
+	a, err := client(cfg.DRPrimaryRegion, cfg.DRS3PrimaryEndpoint)
+	if err != nil {
+		return failedProber("s3", name, err, "check the S3 replication settings under Replication")
+	}
+	b, err := client(cfg.DRSecondaryRegion, cfg.DRS3SecondaryEndpoint)
+	if err != nil {
+		return failedProber("s3", name, err, "check the S3 replication settings under Replication")
+	}
+	o := s3repl.Options{A: s3repl.Bucket{Name: cfg.DRS3PrimaryBucket, Client: a, Label: cfg.DRS3PrimaryBucket + " (" + cfg.DRPrimaryRegion + ")"},
+		B: s3repl.Bucket{Name: cfg.DRS3SecondaryBucket, Client: b, Label: cfg.DRS3SecondaryBucket + " (" + cfg.DRSecondaryRegion + ")"}}
+	if mm := p.API.GetConfig(); mm != nil && mm.FileSettings.AmazonS3PathPrefix != nil {
+		o.Prefix = *mm.FileSettings.AmazonS3PathPrefix
+	}
+	return funcProber{component: "s3", name: name, fn: func(ctx context.Context) probe.Result { return s3repl.Check(ctx, o) }}
+}
+
+// addFallbackAdvice adds, for each identity provider found down, how many of its users'
+// sessions end within a day (they will not get back in) and the command that lets them in.
+func (p *Plugin) addFallbackAdvice(ctx context.Context, r *probe.Result) {
+	for _, m := range r.Metrics {
+		service := m.Labels["service"]
+		if m.Name != "dr_idp_up" || m.Value != 0 || service == "" {
+			continue
+		}
+		n, err := p.ssoAdapter.UsersWithSessionsEndingWithin(ctx, service, 24*time.Hour)
+		if err != nil {
+			continue
+		}
+		r.Add(probe.Critical, fmt.Sprintf("/dr sso fallback --all --service %s --confirm (or name the users who need in now)", service),
+			fmt.Sprintf("%d %s users have sessions that end within 24 hours: while %s is down they cannot sign in again", n, service, service))
+	}
 }
 
 // failedProber stands for a probe whose settings do not work: it reports why, as unknown.

@@ -67,6 +67,13 @@ type Config struct {
 	DRAWSAccessKeyID            string // empty: the default AWS credential chain
 	DRAWSSecretAccessKey        string
 	DRAWSEndpoint               string // replaces the AWS API endpoints (VPC endpoints, tests)
+	DRS3PrimaryBucket           string // the file store bucket in the primary region
+	DRS3SecondaryBucket         string // its replica in the standby region
+	DRS3PrimaryEndpoint         string // S3-compatible stores (MinIO); empty for AWS
+	DRS3SecondaryEndpoint       string
+	DRS3PathStyle               bool
+	DRS3AccessKeyID             string // empty: DRAWSAccessKeyID, else the default chain
+	DRS3SecretAccessKey         string
 	DROpenSearchPrimaryURL      string // the leader cluster
 	DROpenSearchSecondaryURL    string // the follower cluster
 	DROpenSearchUsername        string
@@ -205,6 +212,12 @@ func (c Config) validateStatus() Problems {
 		if u = strings.TrimSpace(u); u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			ps = append(ps, Problem{name, fmt.Sprintf("%q: use a URL starting with https://", u)})
 		}
+	}
+	if (c.DRS3PrimaryBucket == "") != (c.DRS3SecondaryBucket == "") {
+		ps = append(ps, Problem{"DRS3SecondaryBucket", "the S3 replication check needs both buckets: the primary region's and its replica"})
+	}
+	if (c.DRS3AccessKeyID == "") != (c.DRS3SecretAccessKey == "") {
+		ps = append(ps, Problem{"DRS3AccessKeyID", "give both the S3 access key ID and secret, or neither"})
 	}
 	if c.DROpenSearchPrimaryURL != "" && c.DROpenSearchSecondaryURL == "" {
 		ps = append(ps, Problem{"DROpenSearchSecondaryURL", "the OpenSearch check needs the follower (standby region) cluster's URL"})

@@ -257,3 +257,23 @@ func (a *Adapter) serverURL() (string, error) {
 	}
 	return "", errors.New("cannot reach the server's REST API: set ServiceSettings.SiteURL")
 }
+
+// UsersWithSessionsEndingWithin counts the active users of an auth service whose newest
+// session ends within d: during an outage of that service they cannot sign in again.
+func (a *Adapter) UsersWithSessionsEndingWithin(ctx context.Context, service string, d time.Duration) (int, error) {
+	db, err := a.db()
+	if err != nil {
+		return 0, fmt.Errorf("open the Mattermost database: %w", err)
+	}
+	now := model.GetMillis()
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM (
+		SELECT u.Id FROM Users u JOIN Sessions s ON s.UserId = u.Id
+		WHERE u.AuthService = $1 AND u.DeleteAt = 0
+		GROUP BY u.Id HAVING max(s.ExpiresAt) > $2 AND max(s.ExpiresAt) <= $3) t`,
+		service, now, now+d.Milliseconds()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the %s users whose sessions end soon: %w", service, err)
+	}
+	return n, nil
+}
