@@ -70,8 +70,18 @@ func TestStatus(t *testing.T) {
 	hostname, _ := os.Hostname()
 	assert.Contains(t, text, hostname, "the node's own report is in the scheduler table")
 
+	// A local-only, unencrypted backup: /dr status says it is not off-site and holds secrets in clear.
+	runBackup(ctx, t, env, "--only database,config")
 	st := getStatus(ctx, t, env, true)
 	assert.Contains(t, []string{"healthy", "degraded", "critical"}, st.Verdict)
+	var backupReasons []string
+	for _, r := range st.Reasons {
+		if r.Component == "backups" {
+			backupReasons = append(backupReasons, r.Message)
+		}
+	}
+	assert.Contains(t, strings.Join(backupReasons, "\n"), "local-only backups are not off-site")
+	assert.Contains(t, strings.Join(backupReasons, "\n"), "backups hold secrets unencrypted")
 	state, summary := resultOf(st, "scheduler")
 	assert.Equal(t, "healthy", state, summary)
 	state, _ = resultOf(st, "backups")
