@@ -58,9 +58,18 @@ export default defineConfig([
     },
 
     {
-        files: ['vite.config.ts', 'build-tools/**/*.ts', 'eslint.config.mjs'],
+        files: ['vite.config.ts', 'build-tools/**/*.ts', 'eslint.config.mjs', 'e2e/**/*.mjs'],
         languageOptions: {
             globals: globals.node,
+        },
+    },
+
+    {
+        // The real-browser test's host page runs in Chromium; the functions console.mjs passes
+        // to page.evaluate do too.
+        files: ['e2e/host.js', 'e2e/console.mjs'],
+        languageOptions: {
+            globals: globals.browser,
         },
     },
 ]);

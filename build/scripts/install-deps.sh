@@ -9,6 +9,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
 command -v age >/dev/null || need+=(age)   # tests decrypt backups with the stock tools an admin has
 command -v zstd >/dev/null || need+=(zstd)
+# The System Console dashboard's real-browser test (server/e2e/console_test.go) drives Debian's
+# Chromium with playwright-core; it never downloads a browser of its own.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

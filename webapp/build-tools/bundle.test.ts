@@ -71,9 +71,11 @@ describe('bundle', () => {
         const chunk = await buildBundle();
         expect(chunk.code).not.toMatch(/^\s*(import|export)\b/m);
 
+        // The web app provides React as a global (window.React) before it loads plugins; the
+        // dashboard is built with it. Nothing else from the host is needed to load the bundle.
         const registerPlugin = vi.fn();
         const window: Record<string, unknown> = {registerPlugin};
-        vm.runInNewContext(chunk.code, {window});
+        vm.runInNewContext(chunk.code, {window, React});
 
         expect(registerPlugin).toHaveBeenCalledTimes(1);
         expect(registerPlugin.mock.calls[0]?.[0]).toBe('disaster-recovery');

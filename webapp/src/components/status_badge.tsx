@@ -4,7 +4,7 @@ export type Verdict = 'healthy' | 'degraded' | 'critical' | 'unknown';
 
 export interface StatusBadgeProps {
     verdict: Verdict;
-    reasons: string[];
+    reasons: React.ReactNode[];
 }
 
 const LABELS: Record<Verdict, string> = {
@@ -53,8 +53,8 @@ const StatusBadge = ({verdict, reasons}: StatusBadgeProps): React.JSX.Element =>
             {reasons.length > 0 && (
                 <ul aria-label='Reasons'>
                     {reasons.map((reason, index) => (
-                        // Reasons may repeat, so the index is part of the key.
-                        <li key={`${index}:${reason}`}>{reason}</li>
+                        // Reasons may repeat and the list is replaced as a whole: the index is the key.
+                        <li key={index}>{reason}</li>
                     ))}
                 </ul>
             )}

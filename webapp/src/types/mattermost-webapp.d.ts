@@ -41,5 +41,8 @@ export interface PluginInstance {
 declare global {
     interface Window {
         registerPlugin(pluginId: string, plugin: PluginInstance): void;
+
+        // Set by the web app when Mattermost is served under a subpath ("/chat"); else unset.
+        basename?: string;
     }
 }

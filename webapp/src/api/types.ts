@@ -1,0 +1,166 @@
+// JSON shapes of the plugin's REST API (server/plugin/*.go and the packages they encode).
+// Times are RFC 3339 strings unless the name says _ms; Go durations are nanoseconds.
+
+/** A background job as GET /backups reports it (backupJobInfo in server/plugin/backupcmd.go). */
+export interface JobInfo {
+    id: string;
+    started: string;
+    progress: string;
+}
+
+export interface BackupComponents {
+    database: boolean;
+    config: boolean;
+    files: boolean;
+}
+
+export interface BackupObject {
+    key: string;
+    component: string;
+    size: number;
+    sha256: string;
+    plain_size: number;
+}
+
+/** One destination's manifest of a backup (server/internal/backup/manifest.go). */
+export interface BackupManifest {
+    id: string;
+    status: string;
+    started_at: string;
+    finished_at: string;
+    mattermost_version?: string;
+    plugin_version?: string;
+    components: BackupComponents;
+    destination: string;
+    off_site: boolean;
+    encryption: {encrypted: boolean};
+    objects: BackupObject[] | null;
+    warnings?: string[] | null;
+}
+
+export type VerificationOutcome = 'passed' | 'failed' | 'partial';
+
+/** The last check of a backup (POST /backups/{id}/verify). */
+export interface Verification {
+    checked_at: string;
+    outcome: VerificationOutcome | 'skipped';
+    drill: boolean;
+    summary: string;
+    duration_ms: number;
+}
+
+/** One backup id with its manifest at each destination (backupEntry in backupcmd.go). */
+export interface BackupEntry {
+    id: string;
+    pinned: boolean;
+    manifests: Record<string, BackupManifest>;
+    verification?: Verification | null;
+}
+
+/** GET /backups. `verifying` and `verification` are absent on servers without verification. */
+export interface BackupList {
+    backups: BackupEntry[];
+    problems: string[];
+    running: JobInfo | null;
+    verifying: JobInfo | null;
+}
+
+export type ProbeState = 'healthy' | 'degraded' | 'critical' | 'unknown' | 'not_configured';
+
+export interface ProbeFinding {
+    state: ProbeState;
+    message: string;
+    fix?: string;
+}
+
+export interface ProbeMetric {
+    name: string;
+    help: string;
+    type: string;
+    labels?: Record<string, string>;
+    value: number;
+}
+
+/** What one probe found (server/internal/probe/probe.go). */
+export interface ProbeResult {
+    component: string;
+    name: string;
+    state: ProbeState;
+    summary: string;
+    findings?: ProbeFinding[];
+    table?: {columns: string[]; rows: string[][]};
+    metrics?: ProbeMetric[];
+    checked_at: string;
+    duration_ns: number;
+}
+
+export interface StatusReason {
+    component: string;
+    probe?: string; // the name of the probe (ProbeResult.name) that found it
+    state: ProbeState;
+    message: string;
+    fix?: string;
+}
+
+/** GET /status (Report in server/internal/status/report.go). */
+export interface StatusReport {
+    verdict: string;
+    reasons: StatusReason[];
+    results: ProbeResult[];
+    checked_at: string;
+    duration_ns: number;
+
+    // The server answered from its cache of the last run rather than running the probes.
+    cached?: boolean;
+}
+
+/** A user in SSO fallback (server/internal/ssofallback/record.go). Times are ms since the epoch. */
+export interface FallbackRecord {
+    user_id: string;
+    username: string;
+    auth_service: string;
+    state: string;
+    delivery: string;
+    actor_id: string;
+    actor: string;
+    reason?: string;
+    created_at: number;
+    switched_at?: number;
+    delivered_at?: number;
+    expires_at?: number;
+    reminded_at?: number;
+}
+
+export interface SSOUserResult {
+    user_id: string;
+    username: string;
+    outcome: 'done' | 'already' | 'skipped' | 'failed';
+    detail: string;
+}
+
+/** The answer of POST /sso/restore. */
+export interface SSOReport {
+    results: SSOUserResult[];
+    duration: number;
+}
+
+/** POST /sso/restore: usernames, or all (optionally of one service). */
+export interface SSORestoreRequest {
+    usernames: string[];
+    service: string;
+    all: boolean;
+}
+
+/** One record of the plugin's audit trail (server/internal/audit). */
+export interface AuditRecord {
+    seq: number;
+    time: string;
+    actor_id: string;
+    actor: string;
+    node: string;
+    action: string;
+    target: string;
+    outcome: string;
+    reason?: string;
+    details?: Record<string, string>;
+}

@@ -1,0 +1,376 @@
+import React, {useCallback, useEffect, useRef, useState} from 'react';
+
+import type {ApiError, DrClient} from '../../api/client';
+import type {AuditRecord, BackupList, FallbackRecord, SSOReport, StatusReport} from '../../api/types';
+
+import AuditSection from './audit_section';
+import BackupsSection from './backups_section';
+import {describeError, toApiError, type Loaded, type Notice} from './common';
+import ConfirmDialog from './confirm_dialog';
+import {formatDuration, formatTime} from './format';
+import {pageLagHistory, type LagHistory, type LagSeries} from './lag_history';
+import SSOSection from './sso_section';
+import StatusSection from './status_section';
+import {DASHBOARD_CSS} from './styles';
+
+export const POLL_FAST_MS = 2_000;
+export const POLL_SLOW_MS = 30_000;
+export const AUDIT_LIMIT = 10;
+
+export interface DashboardProps {
+    client: DrClient;
+    lagHistory?: LagHistory;
+
+    /** How often to refresh while a backup or verification runs, and otherwise. */
+    pollFastMs?: number;
+    pollSlowMs?: number;
+    auditLimit?: number;
+}
+
+interface Snapshot {
+    loaded: boolean;
+    status: Loaded<StatusReport>;
+    backups: Loaded<BackupList>;
+    fallbacks: Loaded<FallbackRecord[]>;
+    audit: Loaded<AuditRecord[]>;
+    lag: LagSeries[];
+    updatedAt: number;
+    refusal?: ApiError;
+}
+
+type Section = 'backups' | 'sso';
+
+interface Confirmation {
+    title: string;
+    body: React.ReactNode;
+    confirmLabel: string;
+    danger: boolean;
+    section: Section;
+    action: () => Promise<Notice | undefined>;
+    startsJob?: boolean;
+}
+
+function settle<T>(prev: Loaded<T>, result: PromiseSettledResult<T>): Loaded<T> {
+    return result.status === 'fulfilled' ? {data: result.value} : {data: prev.data, error: toApiError(result.reason)};
+}
+
+function reportNotice(what: string, rep: SSOReport): Notice {
+    const count = (o: string): number => rep.results.filter((r) => r.outcome === o).length;
+    const failed = count('failed');
+    const lines = rep.results.filter((r) => r.outcome === 'failed' || r.outcome === 'skipped').map((r) => `@${r.username}: ${r.outcome}, ${r.detail}`);
+    const text = `${what}: ${count('done')} done, ${count('already')} already, ${count('skipped')} skipped, ${failed} failed (${formatDuration(rep.duration / 1e6)}).`;
+    return {kind: failed > 0 ? 'error' : 'info', text: [text, ...lines].join(' ')};
+}
+
+const Refusal = ({error}: {error: ApiError}): React.JSX.Element => (
+    <div
+        role='alert'
+        className='DrAlert'
+        data-testid='dr-refusal'
+    >
+        <strong>
+            {error.status === 401 ? 'You are not logged in to Mattermost.' : 'The Disaster Recovery dashboard is for system admins only.'}
+        </strong>
+        <p>{`The server refused this session: ${describeError(error)}`}</p>
+    </div>
+);
+
+/**
+ * The System Console dashboard: overall DR status, backups with their jobs and history, users
+ * in SSO fallback and the latest audit entries, refreshed every 30 s, and every 2 s while a job
+ * runs. It talks only to the plugin's REST API, as the logged-in admin.
+ */
+const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_MS, pollSlowMs = POLL_SLOW_MS, auditLimit = AUDIT_LIMIT}: DashboardProps): React.JSX.Element => {
+    const [snap, setSnap] = useState<Snapshot>({loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, lag: [], updatedAt: 0});
+    const [busy, setBusy] = useState(false);
+    const [notices, setNotices] = useState<Partial<Record<Section, Notice>>>({});
+    const [confirm, setConfirm] = useState<Confirmation>();
+
+    // Refreshes at once and restarts the polling clock; set by the polling effect. After an
+    // action it takes the cached status (a fresh run can take seconds and would hold back the
+    // job's progress); the Refresh button asks for a fresh run.
+    const refreshNow = useRef<(freshStatus: boolean, jobStarted: boolean) => void>(() => undefined);
+
+    useEffect(() => {
+        const controller = new AbortController();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let generation = 0;
+        let jobRunning = false;
+
+        // A job ended: its outcome changes the backups' state, so the next refresh (whichever
+        // it is) asks for a fresh status run, until one has answered.
+        let freshWanted = false;
+
+        // Polls take the server's cached status run; a refresh the admin asks for, or the one
+        // after a job ended, runs the probes afresh.
+        const tick = async (freshRequested = false): Promise<void> => {
+            clearTimeout(timer);
+            const mine = ++generation;
+            const fresh = freshRequested || freshWanted;
+            const {signal} = controller;
+            const results = await Promise.allSettled([
+                client.status(signal, fresh),
+                client.backups(signal),
+                client.fallbacks(signal),
+                client.audit(auditLimit, signal),
+            ]);
+
+            // Unmounted, or a newer refresh started (after an action): its answers win.
+            if (signal.aborted || mine !== generation) {
+                return;
+            }
+            const [status, backups, fallbacks, audit] = results;
+            const now = Date.now();
+            const refusal = results.
+                filter((r): r is PromiseRejectedResult => r.status === 'rejected').
+                map((r) => toApiError(r.reason)).
+                find((e) => e.refused);
+            if (status.status === 'fulfilled') {
+                lagHistory.record(status.value.results, now);
+                if (fresh) {
+                    freshWanted = false;
+                }
+            }
+            let jobEnded = false;
+            if (backups.status === 'fulfilled') {
+                const running = Boolean(backups.value.running ?? backups.value.verifying);
+                jobEnded = jobRunning && !running;
+                jobRunning = running;
+                freshWanted = freshWanted || jobEnded;
+            }
+            const lag = lagHistory.list(now);
+            setSnap((prev) => ({
+                loaded: true,
+                status: settle(prev.status, status),
+                backups: settle(prev.backups, backups),
+                fallbacks: settle(prev.fallbacks, fallbacks),
+                audit: settle(prev.audit, audit),
+                lag,
+                updatedAt: now,
+                refusal,
+            }));
+
+            // Polling a refusing server would only fill its audit trail with refusals.
+            if (!refusal) {
+                timer = setTimeout(() => void tick(), jobEnded || jobRunning ? pollFastMs : pollSlowMs);
+            }
+        };
+
+        refreshNow.current = (freshStatus, jobStarted) => {
+            // A job the page just started counts as running even if it ends before the next
+            // poll sees it, so that its end still brings a fresh status.
+            jobRunning = jobRunning || jobStarted;
+            void tick(freshStatus);
+        };
+        void tick();
+        return () => {
+            controller.abort();
+            clearTimeout(timer);
+            refreshNow.current = () => undefined;
+        };
+    }, [client, lagHistory, pollFastMs, pollSlowMs, auditLimit]);
+
+    const run = useCallback(async (section: Section, action: () => Promise<Notice | undefined>, startsJob = false): Promise<void> => {
+        setBusy(true);
+        setNotices((n) => ({...n, [section]: undefined}));
+        let refused = false;
+        let started = false;
+        try {
+            const notice = await action();
+            started = startsJob;
+            setNotices((n) => ({...n, [section]: notice}));
+        } catch (err) {
+            const e = toApiError(err);
+            refused = e.refused;
+            if (refused) {
+                setSnap((s) => ({...s, refusal: e}));
+            }
+            setNotices((n) => ({...n, [section]: {kind: 'error', text: describeError(e)}}));
+        } finally {
+            setBusy(false);
+            if (!refused) {
+                refreshNow.current(false, started);
+            }
+        }
+    }, []);
+
+    const ask = (c: Confirmation): void => setConfirm(c);
+    const onCancelDialog = useCallback(() => setConfirm(undefined), []);
+
+    const setJob = (field: 'running' | 'verifying', job: BackupList['running']): void => {
+        // Show the job the server just started at once; the next poll follows its progress.
+        setSnap((s) => (s.backups.data ? {...s, backups: {...s.backups, data: {...s.backups.data, [field]: job}}} : s));
+    };
+
+    const onBackup = (): void => void run('backups', async () => {
+        setJob('running', await client.startBackup());
+        return undefined;
+    }, true);
+
+    const onCancel = (): void => void run('backups', async () => {
+        const {cancelled} = await client.cancelBackup();
+        return {
+            kind: 'info',
+            text: cancelled ? `Cancelling backup job ${cancelled.id}: nothing of it is kept; the bot confirms when it has stopped.` : 'No backup was running on this node.',
+        };
+    });
+
+    const verify = (id: string, drill: boolean) => async (): Promise<Notice> => {
+        const job = await client.verifyBackup(id, drill);
+        setJob('verifying', job);
+        return {kind: 'info', text: `${drill ? 'Restore drill' : 'Verification'} of backup ${id} started (job ${job.id}); the result appears in the Verification column.`};
+    };
+
+    const onVerify = (id: string, drill: boolean): void => {
+        if (!drill) {
+            void run('backups', verify(id, false), true);
+            return;
+        }
+        ask({
+            title: `Run a restore drill of backup ${id}?`,
+            body: <p>A drill restores the backup&apos;s database dump into a scratch database, compares every table&apos;s row count with the backup, then drops the scratch database. It reads the whole dump and loads the database server, so it takes longer than a check.</p>,
+            confirmLabel: 'Start the drill',
+            danger: false,
+            section: 'backups',
+            action: verify(id, true),
+            startsJob: true,
+        });
+    };
+
+    const onPin = (id: string, pinned: boolean): void => void run('backups', async () => {
+        await client.setPinned(id, pinned);
+        return {kind: 'info', text: pinned ? `Backup ${id} is pinned: retention keeps it until you unpin it.` : `Backup ${id} is unpinned: retention decides again.`};
+    });
+
+    const onDelete = (id: string): void => {
+        const where = Object.keys(snap.backups.data?.backups.find((b) => b.id === id)?.manifests ?? {}).sort().join(', ');
+        ask({
+            title: `Delete backup ${id}?`,
+            body: <p>{`This deletes backup ${id} at every destination (${where || 'all'}), with the file contents only it refers to. It cannot be undone.`}</p>,
+            confirmLabel: 'Delete the backup',
+            danger: true,
+            section: 'backups',
+            action: async () => {
+                await client.deleteBackup(id);
+                return {kind: 'info', text: `Backup ${id} deleted.`};
+            },
+        });
+    };
+
+    const onRestore = (username: string): void => {
+        const rec = snap.fallbacks.data?.find((r) => r.username === username);
+        ask({
+            title: `Restore @${username} to SSO?`,
+            body: <p>{`@${username} goes back to signing in with ${rec?.auth_service ?? 'SSO'}. The temporary email/password sign-in stops working and the sessions made with it are signed out.`}</p>,
+            confirmLabel: `Restore @${username}`,
+            danger: false,
+            section: 'sso',
+            action: async () => reportNotice(`Restore of @${username}`, await client.restoreSSO({usernames: [username], service: '', all: false})),
+        });
+    };
+
+    const onRestoreAll = (count: number): void => ask({
+        title: `Restore all ${count} users to SSO?`,
+        body: <p>Every user in SSO fallback goes back to their SSO sign-in. Only do this once the identity provider works again: until then they cannot sign in at all. Sessions made with the temporary sign-ins are signed out.</p>,
+        confirmLabel: `Restore all ${count}`,
+        danger: true,
+        section: 'sso',
+        action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true})),
+    });
+
+    const onConfirm = (): void => {
+        if (confirm) {
+            setConfirm(undefined);
+            void run(confirm.section, confirm.action, confirm.startsJob);
+        }
+    };
+
+    let state = 'ready';
+    if (snap.refusal) {
+        state = 'refused';
+    } else if (!snap.loaded) {
+        state = 'loading';
+    }
+
+    return (
+        <div
+            className='DrDashboard'
+            data-testid='dr-dashboard'
+            data-state={state}
+        >
+            <style>{DASHBOARD_CSS}</style>
+            <h3>Disaster recovery dashboard</h3>
+            {snap.refusal && <Refusal error={snap.refusal}/>}
+            {state === 'loading' && (
+                <p
+                    aria-busy='true'
+                    className='DrMuted'
+                >
+                    Loading the disaster recovery status…
+                </p>
+            )}
+            {state === 'ready' && (
+                <>
+                    <div className='DrToolbar'>
+                        <span
+                            className='DrMuted'
+                            data-testid='dr-updated'
+                        >
+                            {`Updated ${formatTime(snap.updatedAt, true)}. Refreshes every ${pollSlowMs / 1000} s, every ${pollFastMs / 1000} s while a backup or verification runs.`}
+                        </span>
+                        <button
+                            type='button'
+                            className='btn btn-tertiary btn-sm'
+                            onClick={() => refreshNow.current(true, false)}
+                        >
+                            Refresh now
+                        </button>
+                    </div>
+                    <StatusSection
+                        status={snap.status}
+                        lag={snap.lag}
+                        now={snap.updatedAt}
+                        pollSeconds={pollSlowMs / 1000}
+                    />
+                    <BackupsSection
+                        backups={snap.backups}
+                        notice={notices.backups}
+                        busy={busy}
+                        now={snap.updatedAt}
+                        onBackup={onBackup}
+                        onCancel={onCancel}
+                        onVerify={onVerify}
+                        onPin={onPin}
+                        onDelete={onDelete}
+                    />
+                    <SSOSection
+                        fallbacks={snap.fallbacks}
+                        notice={notices.sso}
+                        busy={busy}
+                        now={snap.updatedAt}
+                        onRestore={onRestore}
+                        onRestoreAll={onRestoreAll}
+                    />
+                    <AuditSection
+                        audit={snap.audit}
+                        exportJSONL={client.exportURL('jsonl')}
+                        exportCSV={client.exportURL('csv')}
+                    />
+                </>
+            )}
+            {confirm && (
+                <ConfirmDialog
+                    title={confirm.title}
+                    confirmLabel={confirm.confirmLabel}
+                    danger={confirm.danger}
+                    onConfirm={onConfirm}
+                    onCancel={onCancelDialog}
+                >
+                    {confirm.body}
+                </ConfirmDialog>
+            )}
+        </div>
+    );
+};
+
+export default Dashboard;
