@@ -31,25 +31,13 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	if _, err := harness.PGBinDir(); err != nil {
-		pgMissing = err.Error()
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "pgdump-test-")
+	pg, missing, stop, err := harness.TestPostgres("pgdump-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	pg, err := harness.StartPostgres(ctx, dir)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-		return 1
-	}
-	defer pg.Stop()
-	testPG = pg
+	defer stop()
+	testPG, pgMissing = pg, missing
 	return m.Run()
 }
 
@@ -57,13 +45,9 @@ func runTests(m *testing.M) int {
 // except on CI (env CI set), where that is a failure.
 func requirePG(t *testing.T) {
 	t.Helper()
-	if testPG != nil {
-		return
+	if testPG == nil {
+		harness.Unavailable(t, "PostgreSQL", pgMissing)
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("PostgreSQL is required on CI: %s", pgMissing)
-	}
-	t.Skipf("skipping: PostgreSQL server binaries are not installed (%s)", pgMissing)
 }
 
 // createDB creates an empty database, dropped when the test ends, and

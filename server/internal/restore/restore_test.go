@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
@@ -34,34 +33,20 @@ var (
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	if _, err := harness.PGBinDir(); err != nil {
-		pgMissing = err.Error()
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "restore-test-")
+	pg, missing, stop, err := harness.TestPostgres("restore-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	testPG, err = harness.StartPostgres(ctx, dir)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-		return 1
-	}
-	defer testPG.Stop()
+	defer stop()
+	testPG, pgMissing = pg, missing
 	return m.Run()
 }
 
 func requirePG(t *testing.T) {
 	t.Helper()
 	if testPG == nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required on CI: %s", pgMissing)
-		}
-		t.Skipf("PostgreSQL is not installed (%s): skipping", pgMissing)
+		harness.Unavailable(t, "PostgreSQL", pgMissing)
 	}
 }
 

@@ -72,7 +72,7 @@ func startMinIO(ctx context.Context) error {
 func requireMinIO(t *testing.T) {
 	t.Helper()
 	if minioA == nil || minioB == nil {
-		t.Skipf("MinIO unavailable (%v): the S3 replication tests need it; build/scripts/minio.sh builds it", minioErr)
+		harness.Unavailable(t, "MinIO", minioErr)
 	}
 }
 

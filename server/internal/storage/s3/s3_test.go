@@ -85,7 +85,7 @@ func startMinIO(ctx context.Context) error {
 func requireMinIO(t *testing.T) *harness.MinIO {
 	t.Helper()
 	if server == nil {
-		t.Skipf("MinIO unavailable (%v): the S3 tests need it; build/scripts/minio.sh builds it", serverErr)
+		harness.Unavailable(t, "MinIO", serverErr)
 	}
 	return server
 }

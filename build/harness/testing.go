@@ -1,0 +1,46 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// Unavailable is what a test does when a service it needs could not be started: it skips,
+// saying why, except on CI (CI set), which makes every service available, where it fails.
+func Unavailable(t testing.TB, service string, cause any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is required on CI and is unavailable: %v", service, cause)
+	}
+	t.Skipf("skipping: %s is unavailable (%v)", service, cause)
+}
+
+// TestPostgres starts the PostgreSQL cluster a test package shares, from its TestMain. Without
+// PostgreSQL's server binaries it returns a nil cluster and the reason (tests then call
+// Unavailable); a cluster that fails to start is an error. stop removes everything.
+func TestPostgres(prefix string) (pg *Postgres, missing string, stop func(), err error) {
+	stop = func() {}
+	if _, err := PGBinDir(); err != nil {
+		return nil, err.Error(), stop, nil
+	}
+	dir, err := os.MkdirTemp("", prefix+"-")
+	if err != nil {
+		return nil, "", stop, err
+	}
+	// The cluster runs as the postgres user when the tests run as root: it must reach the folder.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", stop, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, err = StartPostgres(ctx, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", stop, fmt.Errorf("start PostgreSQL: %w", err)
+	}
+	return pg, "", func() { pg.Stop(); _ = os.RemoveAll(dir) }, nil
+}
