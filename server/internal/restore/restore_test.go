@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
 var (
@@ -294,4 +296,49 @@ func TestRestoreConfigOnly(t *testing.T) {
 	_, err = Run(context.Background(), o)
 	require.ErrorIs(t, err, ErrRefused)
 	assert.Contains(t, err.Error(), "nothing to restore")
+}
+
+// Files restored to an S3 bucket (--files-to), each checked; config.json then names the bucket.
+func TestRestoreFilesToS3(t *testing.T) {
+	s := newSource(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
+	bin, err := harness.MinIOBinaries(ctx, root)
+	if err != nil {
+		harness.Unavailable(t, "MinIO", err)
+	}
+	minio, err := harness.StartMinIO(ctx, bin)
+	if err != nil {
+		harness.Unavailable(t, "MinIO", err)
+	}
+	defer minio.Stop()
+	require.NoError(t, minio.MakeBucket(ctx, "restored-files"))
+	target, err := s3.New(ctx, s3.Config{Bucket: "restored-files", Prefix: "mm", Region: harness.MinIORegion, Endpoint: minio.Endpoint,
+		PathStyle: true, AccessKeyID: minio.AccessKey, SecretAccessKey: minio.SecretKey})
+	require.NoError(t, err)
+
+	o, out := s.options(t)
+	o.DataDir = ""
+	o.FilesTo = target
+	o.FilesToS3 = &S3Files{Bucket: "restored-files", Prefix: "mm", Region: harness.MinIORegion, Endpoint: minio.Endpoint, PathStyle: true}
+	res, err := Run(ctx, o)
+	require.NoError(t, err, out.String())
+	assert.Equal(t, int64(len(s.files)), res.Files)
+	for p, want := range s.files {
+		rc, err := target.Open(ctx, p)
+		require.NoError(t, err, p)
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		require.NoError(t, err)
+		assert.Equal(t, want, got, p)
+	}
+	cfgb, err := os.ReadFile(filepath.Join(o.ConfigDir, "config.json"))
+	require.NoError(t, err)
+	var cfg map[string]map[string]any
+	require.NoError(t, json.Unmarshal(cfgb, &cfg))
+	assert.Equal(t, "amazons3", cfg["FileSettings"]["DriverName"])
+	assert.Equal(t, "restored-files", cfg["FileSettings"]["AmazonS3Bucket"])
+	assert.Equal(t, "mm", cfg["FileSettings"]["AmazonS3PathPrefix"])
 }
