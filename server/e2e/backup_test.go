@@ -180,6 +180,16 @@ func TestBackupSchedule(t *testing.T) {
 	assert.Contains(t, post.Message, "database+config")
 	text := cmd(ctx, t, env, "/dr audit --action backup.complete --limit 5")
 	assert.Contains(t, text, "| system |", "a scheduled backup is recorded under system")
+
+	// The verification schedule verifies the latest backup, with a drill.
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"backupschedule": "", "backupverifyschedule": "* * * * *", "backupverifydrill": true}))
+	t.Cleanup(func() { _ = env.PatchPluginSettings(context.Background(), map[string]any{"backupverifyschedule": ""}) })
+	since = model.GetMillis()
+	post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "verified in", 200*time.Second)
+	require.NoError(t, err, "no scheduled verification within two minutes of an every-minute schedule")
+	assert.Contains(t, post.Message, "passed `restore drill`")
+	text = cmd(ctx, t, env, "/dr audit --action backup.verify.complete --limit 5")
+	assert.Contains(t, text, "| system |", "a scheduled verification is recorded under system")
 }
 
 // Retention removes exactly the backups no rule keeps, never a pinned one, and never a pool
