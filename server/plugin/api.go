@@ -25,6 +25,7 @@ func (p *Plugin) routes() *adminapi.Router {
 	p.statusRoutes(rt)
 	p.ssoRoutes(rt)
 	p.auditRoutes(rt)
+	p.failoverRoutes(rt)
 	return rt
 }
 

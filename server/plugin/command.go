@@ -29,6 +29,7 @@ func (p *Plugin) commands() *command.Tree {
 	p.statusCommands(t)
 	p.ssoCommands(t)
 	p.auditCommands(t)
+	p.failoverCommands(t)
 	return t
 }
 

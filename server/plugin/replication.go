@@ -77,7 +77,8 @@ func (p *Plugin) s3Prober(cfg config.Config) status.Prober {
 		return failedProber("s3", name, err, "check the S3 replication settings under Replication")
 	}
 	o := s3repl.Options{A: s3repl.Bucket{Name: cfg.DRS3PrimaryBucket, Client: a, Label: cfg.DRS3PrimaryBucket + " (" + cfg.DRPrimaryRegion + ")"},
-		B: s3repl.Bucket{Name: cfg.DRS3SecondaryBucket, Client: b, Label: cfg.DRS3SecondaryBucket + " (" + cfg.DRSecondaryRegion + ")"}}
+		B:                s3repl.Bucket{Name: cfg.DRS3SecondaryBucket, Client: b, Label: cfg.DRS3SecondaryBucket + " (" + cfg.DRSecondaryRegion + ")"},
+		PendingThreshold: cfg.DRS3PendingThreshold, FailedThreshold: cfg.DRS3FailedThreshold}
 	if mm := p.API.GetConfig(); mm != nil && mm.FileSettings.AmazonS3PathPrefix != nil {
 		o.Prefix = *mm.FileSettings.AmazonS3PathPrefix
 	}

@@ -294,7 +294,11 @@ func (p *Plugin) statusAlert(cfg config.Config, now time.Time) {
 			raw = nil // unreadable: start again from "healthy"
 		}
 	}
-	next, alert := status.DefaultDebouncer().Observe(st, rep.Verdict, now)
+	deb := status.DefaultDebouncer()
+	if deb.MinDuration = cfg.StatusAlertAfter(); deb.MinDuration == 0 {
+		deb.MinChecks = 1
+	}
+	next, alert := deb.Observe(st, rep.Verdict, now)
 	b, err := json.Marshal(next)
 	if err != nil {
 		return

@@ -58,6 +58,7 @@ type Config struct {
 	DRSchedulerInSecondary bool   // the secondary region's nodes run the job scheduler too (unusual)
 	DRMetricsToken         string // bearer token a Prometheus scraper may use on /api/v1/metrics
 	DRStatusAlerts         bool   // post verdict changes to the ops channel
+	DRStatusAlertAfter     string // a change is posted once it held this long (and two checks); "0": at once
 	DRRPOLagThreshold      string // duration: database lag above this is degraded
 
 	DRPostgresStandbyDataSource string // self-hosted: the DR standby (promoted on failover)
@@ -74,6 +75,8 @@ type Config struct {
 	DRS3PathStyle               bool
 	DRS3AccessKeyID             string // empty: DRAWSAccessKeyID, else the default chain
 	DRS3SecretAccessKey         string
+	DRS3PendingThreshold        int    // PENDING objects among the newest sampled: this many or more is degraded (0 = 10)
+	DRS3FailedThreshold         int    // FAILED objects: this many or more is critical (0 = 1)
 	DROpenSearchPrimaryURL      string // the leader cluster
 	DROpenSearchSecondaryURL    string // the follower cluster
 	DROpenSearchUsername        string
@@ -81,6 +84,18 @@ type Config struct {
 	DROpenSearchLeaderAlias     string
 	DROpenSearchIndices         string // comma-separated, default channels,users,files
 	DROpenSearchLagThreshold    int    // operations; 0 = 1000
+
+	// Guided failover (server/internal/failover).
+	DROpenSearchReverseLeaderAlias string // the primary cluster's name for its connection to the standby cluster (followed after a failover)
+	DROpenSearchRoles              string // "leader_cluster_role,follower_cluster_role" for use_roles; empty: none (no security plugin)
+	DRRoute53ZoneID                string // hosted zone of the record users resolve; empty: DNS is changed by hand
+	DRRoute53RecordName            string
+	DRRoute53RecordType            string // A, AAAA or CNAME
+	DRRoute53RecordTTL             int    // seconds; 0 = 60
+	DRRoute53PrimaryValue          string // the record's value(s) when the primary region serves, comma-separated
+	DRRoute53SecondaryValue        string // and when the standby region serves
+	DRFailoverAnnounceAll          bool   // also announce failovers in every team's Town Square
+	DRFailoverPollInterval         string // how often the runbook polls while it waits; default 5s
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
@@ -88,8 +103,9 @@ func Default() Config {
 	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
 		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
 		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
-		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRRPOLagThreshold: "30s",
-		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000}
+		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRStatusAlertAfter: "2m", DRRPOLagThreshold: "30s",
+		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000, DRS3PendingThreshold: 10, DRS3FailedThreshold: 1,
+		DRRoute53RecordType: "CNAME", DRRoute53RecordTTL: 60, DRFailoverPollInterval: "5s"}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -222,11 +238,85 @@ func (c Config) validateStatus() Problems {
 	if c.DROpenSearchPrimaryURL != "" && c.DROpenSearchSecondaryURL == "" {
 		ps = append(ps, Problem{"DROpenSearchSecondaryURL", "the OpenSearch check needs the follower (standby region) cluster's URL"})
 	}
+	if c.DRS3PendingThreshold < 0 || c.DRS3FailedThreshold < 0 {
+		ps = append(ps, Problem{"DRS3PendingThreshold", "the S3 thresholds must be 0 (default) or more"})
+	}
 	if c.DROpenSearchLagThreshold < 0 {
 		ps = append(ps, Problem{"DROpenSearchLagThreshold", "must be 0 (default 1000) or more"})
+	}
+	ps = append(ps, c.validateFailover()...)
+	if s := strings.TrimSpace(c.DRStatusAlertAfter); s != "" && s != "0" {
+		if d, err := cmdline.ParseDuration(s); err != nil || d < 0 {
+			ps = append(ps, Problem{"DRStatusAlertAfter", "use a duration such as 2m or 10m, or 0 to post a change at the first check that sees it"})
+		}
 	}
 	if t := c.DRMetricsToken; t != "" && len(t) < 16 {
 		ps = append(ps, Problem{"DRMetricsToken", "use at least 16 random characters (openssl rand -hex 24), or leave it empty to allow only admins"})
 	}
 	return ps
+}
+
+// FailoverPollInterval is DRFailoverPollInterval (default 5s).
+func (c Config) FailoverPollInterval() time.Duration {
+	if d, err := cmdline.ParseDuration(strings.TrimSpace(c.DRFailoverPollInterval)); err == nil && d >= 100*time.Millisecond {
+		return d
+	}
+	return 5 * time.Second
+}
+
+// SplitList splits a comma-separated setting, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (c Config) validateFailover() Problems {
+	var ps Problems
+	if strings.TrimSpace(c.DRRoute53ZoneID) != "" {
+		typ := strings.ToUpper(strings.TrimSpace(c.DRRoute53RecordType))
+		switch {
+		case strings.TrimSpace(c.DRRoute53RecordName) == "":
+			ps = append(ps, Problem{"DRRoute53RecordName", "the Route 53 switch needs the record's name, such as chat.example.com"})
+		case typ != "A" && typ != "AAAA" && typ != "CNAME":
+			ps = append(ps, Problem{"DRRoute53RecordType", fmt.Sprintf("%q: use A, AAAA or CNAME", c.DRRoute53RecordType)})
+		}
+		for name, v := range map[string]string{"DRRoute53PrimaryValue": c.DRRoute53PrimaryValue, "DRRoute53SecondaryValue": c.DRRoute53SecondaryValue} {
+			switch n := len(SplitList(v)); {
+			case n == 0:
+				ps = append(ps, Problem{name, "the Route 53 switch needs the record's value for both regions (a load balancer's name for CNAME, addresses for A/AAAA)"})
+			case n > 1 && typ == "CNAME":
+				ps = append(ps, Problem{name, "a CNAME record holds exactly one value"})
+			}
+		}
+	}
+	if c.DRRoute53RecordTTL < 0 {
+		ps = append(ps, Problem{"DRRoute53RecordTTL", "use 0 (60 seconds) or more"})
+	}
+	if r := strings.TrimSpace(c.DROpenSearchRoles); r != "" && len(SplitList(r)) != 2 {
+		ps = append(ps, Problem{"DROpenSearchRoles", "give the leader cluster role and the follower cluster role, comma-separated (such as all_access,all_access), or leave it empty"})
+	}
+	if s := strings.TrimSpace(c.DRFailoverPollInterval); s != "" {
+		if d, err := cmdline.ParseDuration(s); err != nil || d < 100*time.Millisecond {
+			ps = append(ps, Problem{"DRFailoverPollInterval", "use a duration of at least 100ms, such as 5s"})
+		}
+	}
+	return ps
+}
+
+// StatusAlertAfter is how long a new verdict must hold before it is posted (DRStatusAlertAfter,
+// default 2m; 0 posts it at the first check that sees it).
+func (c Config) StatusAlertAfter() time.Duration {
+	s := strings.TrimSpace(c.DRStatusAlertAfter)
+	if s == "0" {
+		return 0
+	}
+	if d, err := cmdline.ParseDuration(s); err == nil && d >= 0 {
+		return d
+	}
+	return 2 * time.Minute
 }
