@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,5 +115,26 @@ func mainJob(ctx context.Context, env *harness.Env) error {
 		man.Status, man.ID, len(man.Objects), len(man.TableRowCounts), man.Files.Count)
 	dir = filepath.Join(root, "backups", man.ID)
 	fmt.Printf("It is in %s\n", dir)
+
+	// The plugin's own verification: every object re-read, the dump's catalogue, the referenced
+	// files, and a restore drill into a scratch database with every table's row count compared.
+	since = model.GetMillis()
+	fmt.Println("\n$ /dr backup verify latest --drill")
+	if resp, err = env.Command(ctx, env.Admin, "", "/dr backup verify latest --drill"); err != nil {
+		return err
+	}
+	fmt.Println(resp.Text)
+	if post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "erif", 5*time.Minute); err != nil {
+		return err
+	}
+	fmt.Printf("\n@dr-bot in ~%s:\n%s\n", harness.OpsChannelName, post.Message)
+	if !strings.Contains(post.Message, "verified in") {
+		return errors.New("the backup did not verify")
+	}
+	fmt.Println("\n$ /dr status")
+	if resp, err = env.Command(ctx, env.Admin, "", "/dr status --fresh"); err != nil {
+		return err
+	}
+	fmt.Println(resp.Text)
 	return nil
 }
