@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -316,14 +317,31 @@ func (env *Env) TownSquare(ctx context.Context) string {
 
 // BotPosts returns the bot's posts in a channel, oldest first, created at or after since (ms).
 func (env *Env) BotPosts(ctx context.Context, channelID string, since int64) ([]*model.Post, error) {
-	list, _, err := env.Admin.Client.GetPostsSince(ctx, channelID, since, false)
-	if err != nil {
-		return nil, fmt.Errorf("read posts of %s: %w", channelID, err)
+	// Page through the channel, newest first, down to since: GetPostsSince caps how many posts
+	// it returns, and a busy ops channel (a failover posts every step) outgrows that cap.
+	const perPage = 200
+	var posts []*model.Post
+	for page := 0; ; page++ {
+		list, _, err := env.Admin.Client.GetPostsForChannel(ctx, channelID, page, perPage, "", false, false)
+		if err != nil {
+			return nil, fmt.Errorf("read posts of %s: %w", channelID, err)
+		}
+		older := false
+		for _, id := range list.Order {
+			p := list.Posts[id]
+			if p.CreateAt < since {
+				older = true
+				continue
+			}
+			posts = append(posts, p)
+		}
+		if older || len(list.Order) < perPage {
+			break
+		}
 	}
-	list.SortByCreateAt() // newest first
+	sort.Slice(posts, func(i, j int) bool { return posts[i].CreateAt < posts[j].CreateAt })
 	var out []*model.Post
-	for i := len(list.Order) - 1; i >= 0; i-- {
-		p := list.Posts[list.Order[i]]
+	for _, p := range posts {
 		if p.UserId == env.BotUserID {
 			out = append(out, p)
 		}
