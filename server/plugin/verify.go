@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,9 +23,6 @@ import (
 const (
 	verifyJob         = "verify"
 	lastVerifySlotKey = "backup/verify-schedule/last-slot"
-	// Environment variables an admin can set on the app node instead of the identity file setting.
-	envIdentity     = "DR_AGE_IDENTITY"
-	envIdentityFile = "DR_AGE_IDENTITY_FILE"
 )
 
 type verifyRequest struct {
@@ -79,36 +75,11 @@ func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
 	})
 }
 
-// identities loads the age identity an admin gave the plugin: DR_AGE_IDENTITY (the key
-// itself), else the file named by the BackupAgeIdentityFile setting or DR_AGE_IDENTITY_FILE.
+// identities loads the age identity an admin gave the plugin: the file the BackupAgeIdentityFile
+// setting names, else DR_AGE_IDENTITY_FILE or DR_AGE_IDENTITY in Mattermost's environment.
 // None is not an error: encrypted backups are then checked by their checksums only.
 func identities(cfg config.Config) ([]age.Identity, string, error) {
-	if v := strings.TrimSpace(os.Getenv(envIdentity)); v != "" {
-		ids, err := age.ParseIdentities(strings.NewReader(v))
-		if err != nil {
-			return nil, "", fmt.Errorf("the %s environment variable does not hold an age identity (AGE-SECRET-KEY-…)", envIdentity)
-		}
-		return ids, "the " + envIdentity + " environment variable", nil
-	}
-	path := strings.TrimSpace(cfg.BackupAgeIdentityFile)
-	source := "the file " + path + " (BackupAgeIdentityFile)"
-	if path == "" {
-		path = strings.TrimSpace(os.Getenv(envIdentityFile))
-		source = "the file " + path + " (" + envIdentityFile + ")"
-	}
-	if path == "" {
-		return nil, "", nil
-	}
-	f, err := os.Open(path) //nolint:gosec // the admin names the identity file in the settings or the environment
-	if err != nil {
-		return nil, "", fmt.Errorf("read the age identity from %s: %w", source, err)
-	}
-	defer f.Close()
-	ids, err := age.ParseIdentities(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s does not hold an age identity (AGE-SECRET-KEY-… lines)", source)
-	}
-	return ids, source, nil
+	return backup.LoadIdentities(cfg.BackupAgeIdentityFile)
 }
 
 // drillURL is where drills create their scratch database.

@@ -74,28 +74,10 @@ func openStore(ctx context.Context, from string, f *s3Flags) (backup.Store, erro
 	return st, nil
 }
 
-// loadIdentities reads age identities from a file ("" = none).
+// loadIdentities reads the identity file (or DR_AGE_IDENTITY_FILE, DR_AGE_IDENTITY).
 func loadIdentities(path string) ([]age.Identity, error) {
-	if path == "" {
-		if v := os.Getenv("DR_AGE_IDENTITY"); v != "" {
-			ids, err := age.ParseIdentities(strings.NewReader(v))
-			if err != nil {
-				return nil, fmt.Errorf("DR_AGE_IDENTITY does not hold an age identity (AGE-SECRET-KEY-…)")
-			}
-			return ids, nil
-		}
-		return nil, nil
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--identity: %w", err)
-	}
-	defer fh.Close()
-	ids, err := age.ParseIdentities(fh)
-	if err != nil {
-		return nil, fmt.Errorf("--identity %s does not hold an age identity (AGE-SECRET-KEY-… lines, as age-keygen writes)", path)
-	}
-	return ids, nil
+	ids, _, err := backup.LoadIdentities(path)
+	return ids, err
 }
 
 // resolveID turns "latest" into the newest backup's id.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
@@ -588,23 +588,6 @@ func (vr *verifier) readReferences(plain io.Reader) (string, error) {
 	return detail, nil
 }
 
-// lenientWriter stops writing to a process's stdin once the process has read what it wants
-// (pg_restore --list reads only the catalogue): later writes are discarded so that the rest
-// of the object is still read and hashed.
-type lenientWriter struct {
-	w      io.Writer
-	closed bool
-}
-
-func (l *lenientWriter) Write(p []byte) (int, error) {
-	if !l.closed {
-		if _, err := l.w.Write(p); err != nil {
-			l.closed = true
-		}
-	}
-	return len(p), nil
-}
-
 // dumpCatalogue streams the dump through `pg_restore --list` (when configured), checks that
 // every table counted in the manifest has a data entry, and reads the dump to its end.
 func (vr *verifier) dumpCatalogue(ctx context.Context, plain io.Reader) (string, error) {
@@ -615,29 +598,19 @@ func (vr *verifier) dumpCatalogue(ctx context.Context, plain io.Reader) (string,
 		}
 		return fmt.Sprintf("dump readable (%d bytes); catalogue not checked: no pg_restore", n), nil
 	}
-	cmd := exec.CommandContext(ctx, vr.o.PgRestore, "--list") //nolint:gosec // the admin's pg_restore
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	counted := &countingReader{r: plain, n: new(atomic.Int64)}
+	var out bytes.Buffer
+	runErr := pgdump.RunClient(ctx, vr.o.PgRestore, nil, counted, &out, "--list")
+	// pg_restore stops reading after the catalogue: the rest is still read, for its checksum.
+	if _, err := io.Copy(io.Discard, counted); err != nil {
 		return "", err
 	}
-	var out, stderr bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s --list: %w", vr.o.PgRestore, err)
-	}
-	lw := &lenientWriter{w: stdin}
-	n, copyErr := io.Copy(lw, plain)
-	_ = stdin.Close()
-	waitErr := cmd.Wait()
-	if copyErr != nil {
-		return "", copyErr
-	}
-	if waitErr != nil {
+	n := counted.total
+	if runErr != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", fmt.Errorf("pg_restore --list cannot read the dump: %s", strings.TrimSpace(lastLines(stderr.String(), 3)))
+		return "", fmt.Errorf("pg_restore --list cannot read the dump: %w", runErr)
 	}
 	entries, data := 0, map[string]bool{}
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -668,14 +641,6 @@ func (vr *verifier) dumpCatalogue(ctx context.Context, plain io.Reader) (string,
 		vr.problem("the dump has no data entry for table %s, which held %d rows", t, vr.m.TableRowCounts[t])
 	}
 	return fmt.Sprintf("dump readable (%d bytes), pg_restore --list: %d catalogue entries, data for %d tables", n, entries, len(data)), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }
 
 // pool checks that the content of every indexed file is in the pool and, when it can be

@@ -3,12 +3,9 @@ package backup
 import (
 	"context"
 	"fmt"
-	"io"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -125,40 +122,5 @@ func (vr *verifier) restoreDump(ctx context.Context, obj *Object, ids []age.Iden
 	if err != nil {
 		return err
 	}
-	return RunPgRestore(ctx, vr.o.PgRestore, env, plain, "--exit-on-error", "--no-owner", "--no-privileges", "--dbname="+database)
-}
-
-// RunPgRestore runs pg_restore with args and env, its archive on stdin (or, when stdin is nil,
-// named in args), in its own process group so that cancelling kills it. Its error holds the
-// last lines pg_restore printed.
-func RunPgRestore(ctx context.Context, path string, env []string, stdin io.Reader, args ...string) error {
-	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // the admin's pg_restore
-	cmd.Env = env
-	cmd.Stdin = stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, left: 64 << 10}
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("pg_restore failed (%w): %s", err, lastLines(stderr.String(), 4))
-	}
-	return nil
-}
-
-type limitedWriter struct {
-	w    io.Writer
-	left int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.left > 0 {
-		n := min(len(p), l.left)
-		_, _ = l.w.Write(p[:n])
-		l.left -= n
-	}
-	return len(p), nil
+	return pgdump.RunClient(ctx, vr.o.PgRestore, env, plain, nil, "--exit-on-error", "--no-owner", "--no-privileges", "--dbname="+database)
 }

@@ -41,7 +41,7 @@ func (r *restorer) database(ctx context.Context) error {
 		}
 		defer os.Remove(path)
 		r.printf("database: pg_restore -j %d", r.o.Jobs)
-		if err := backup.RunPgRestore(ctx, r.o.PgRestore, env, nil, append(args, "--jobs="+strconv.Itoa(r.o.Jobs), path)...); err != nil {
+		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, nil, nil, append(args, "--jobs="+strconv.Itoa(r.o.Jobs), path)...); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	} else {
@@ -51,7 +51,7 @@ func (r *restorer) database(ctx context.Context) error {
 		}
 		defer plain.Close()
 		r.printf("database: pg_restore (streamed)")
-		if err := backup.RunPgRestore(ctx, r.o.PgRestore, env, plain, args...); err != nil {
+		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, plain, nil, args...); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	}

@@ -182,7 +182,10 @@ func (r *restorer) failure(step string, err error) error {
 	} else {
 		msg += "; nothing was restored"
 	}
-	msg += "; not restored: " + strings.Join(append([]string{step}, notDone...), ", ")
+	if step != StepVerify {
+		notDone = append([]string{step}, notDone...)
+	}
+	msg += "; not restored: " + strings.Join(notDone, ", ")
 	if len(done) > 0 || step == StepFiles || step == StepConfig {
 		msg += ". Fix the cause and run the same command again: finished steps are not repeated"
 	}
