@@ -127,7 +127,9 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 		return false, err
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".drctl-*")
+	// A fixed name beside the file: a restore killed here leaves it, and the re-run that
+	// resumes rewrites and renames it, so no stray file stays in the data folder.
+	tmp, err := os.OpenFile(dst+".drctl-partial", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) //nolint:gosec // inside the data folder, path checked
 	if err != nil {
 		return false, err
 	}

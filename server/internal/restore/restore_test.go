@@ -271,11 +271,24 @@ func TestRestoreDamagedFileResumes(t *testing.T) {
 	assert.Contains(t, msg, "not restored: files")
 
 	require.NoError(t, os.WriteFile(poolFile, orig, 0o600))
+	// As if a restore had been killed while writing a file: half of it under the partial name.
+	two := filepath.Join(o.DataDir, "data", "b", "two.bin")
+	require.NoError(t, os.Remove(two))
+	require.NoError(t, os.WriteFile(two+".drctl-partial", []byte("tw"), 0o600))
 	out.Reset()
 	_, err = Run(context.Background(), o)
 	require.NoError(t, err, out.String())
 	assert.Contains(t, out.String(), "database: already restored")
 	assert.True(t, strings.Contains(out.String(), "were already in place"))
+	for p, want := range s.files {
+		got, err := os.ReadFile(filepath.Join(o.DataDir, filepath.FromSlash(p)))
+		require.NoError(t, err, p)
+		assert.Equal(t, want, got, p)
+	}
+	require.NoError(t, filepath.Walk(o.DataDir, func(p string, _ os.FileInfo, err error) error {
+		assert.False(t, strings.HasSuffix(p, ".drctl-partial"), "a partial file is left: %s", p)
+		return err
+	}))
 }
 
 // Restoring only the config (a lost app server): the database and files are left alone.
