@@ -150,6 +150,9 @@ type Manifest struct {
 	// checksumPlaceholder (see sealManifest): an edited or truncated manifest is detected even
 	// where the edit leaves valid JSON. Absent in manifests of plugin versions before 0.1.0.
 	Checksum string `json:"checksum,omitempty"`
+
+	// Provenance is who signed the manifest as read (not stored in it): see sign.go.
+	Provenance Provenance `json:"-"`
 }
 
 // Object returns the object of the given component, or nil.
@@ -229,7 +232,14 @@ func ReadManifest(ctx context.Context, s Store, id string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
 	}
-	return parseManifest(b, id, s)
+	m, err := parseManifest(b, id, s)
+	if err != nil {
+		return nil, err
+	}
+	if m.Provenance, err = provenance(ctx, s, ManifestKey(id), b); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // checksumPlaceholder stands for the checksum while it is computed: 64 zeros, the length of

@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +55,9 @@ type Options struct {
 	// to hash it (uploads stay incremental) and PrunePool cannot prune. The index holds file
 	// paths, sizes, times and hashes, which the server's database holds anyway.
 	IndexIdentity *age.X25519Identity
+	// SigningKey, when set, signs each manifest (a manifest.json.sig sidecar written before it),
+	// so that the backup can be told apart from one planted in the destination (see sign.go).
+	SigningKey *SigningKey
 	// Versions recorded in the manifest.
 	MattermostVersion, PluginVersion string
 	// Progress, if set, is called about twice a second and at each phase change, from one
@@ -442,8 +447,13 @@ func (r *run) finish(ctx context.Context) (map[string]*Manifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := d.Store.Put(ctx, ManifestKey(r.id), bytes.NewReader(b)); err != nil {
+		if err := putSigned(ctx, d.Store, ManifestKey(r.id), b, r.o.SigningKey); err != nil {
 			return nil, fmt.Errorf("destination %s (%s): write the manifest: %w", d.Name, d.Store, err)
+		}
+		sum := sha256.Sum256(b)
+		m.Provenance = Provenance{SHA256: hex.EncodeToString(sum[:]), Problem: "not signed"}
+		if r.o.SigningKey != nil {
+			m.Provenance = Provenance{SHA256: m.Provenance.SHA256, Signer: r.o.SigningKey.PublicKey()}
 		}
 		ms[d.Name] = m
 	}
