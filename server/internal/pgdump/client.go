@@ -17,6 +17,8 @@ import (
 // ClientEnv is the environment for a libpq program (pg_restore, psql) that connects to dsn, to
 // database instead of dsn's own when it is not empty. Connection settings, the password
 // included, go in PG* variables: never on a command line, where any local user sees them.
+// What dsn leaves out (the password above all) is what Connect resolves from the environment
+// (PGPASSWORD), a password file or the defaults, so the program logs in as Connect does.
 func ClientEnv(dsn, database string) ([]string, error) {
 	ds, err := parseDataSource(dsn)
 	if err != nil {
@@ -25,7 +27,11 @@ func ClientEnv(dsn, database string) ([]string, error) {
 	if database != "" {
 		ds.params["dbname"] = database
 	}
-	return ds.pgDumpEnv(os.Environ(), nil), nil
+	cfg, err := ds.pgxConfig()
+	if err != nil {
+		return nil, err
+	}
+	return ds.pgDumpEnv(os.Environ(), &cfg.Config), nil
 }
 
 // Connect opens a connection to dsn (to database instead of dsn's own when it is not empty).
