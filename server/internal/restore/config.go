@@ -20,8 +20,12 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
-// maxConfigEntry bounds one entry of config.tar read into memory (config.json, a certificate).
-const maxConfigEntry = 64 << 20
+// maxConfigEntry bounds one entry of config.tar read into memory (config.json, a certificate),
+// maxConfigTotal all of them: the config is held in memory before it is written.
+const (
+	maxConfigEntry = 64 << 20
+	maxConfigTotal = 128 << 20
+)
 
 // config restores the effective configuration and the config files.
 func (r *restorer) config(ctx context.Context) error {
@@ -36,7 +40,8 @@ func (r *restorer) config(ctx context.Context) error {
 	defer plain.Close()
 	var effective []byte
 	files := map[string][]byte{}
-	tr := tar.NewReader(plain)
+	tr := tar.NewReader(&boundedReader{r: plain, limit: obj.PlainSize, record: "the manifest records for the config"})
+	var total int64
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -47,6 +52,9 @@ func (r *restorer) config(ctx context.Context) error {
 		}
 		if h.Size > maxConfigEntry {
 			return fmt.Errorf("%s: entry %s is %d bytes, more than a config file can be", obj.Key, h.Name, h.Size)
+		}
+		if total += h.Size; total > maxConfigTotal {
+			return fmt.Errorf("%s: its entries hold more than the %d MiB a config folder can hold (a forged or damaged object): nothing of the config was written", obj.Key, maxConfigTotal>>20)
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {

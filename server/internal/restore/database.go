@@ -51,7 +51,8 @@ func (r *restorer) database(ctx context.Context) error {
 		}
 		defer plain.Close()
 		r.printf("database: pg_restore (streamed)")
-		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, plain, nil, args...); err != nil {
+		bounded := &boundedReader{r: plain, limit: obj.PlainSize, record: "the manifest records for the dump"}
+		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, bounded, nil, args...); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	}
@@ -79,9 +80,12 @@ func (r *restorer) stageDump(ctx context.Context, obj *backup.Object) (string, e
 		return "", fmt.Errorf("stage the dump (it needs %d bytes of free space; choose the folder with --temp-dir): %w", obj.PlainSize, err)
 	}
 	r.printf("database: staging the dump (%d bytes) in %s", obj.PlainSize, f.Name())
-	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: plain})
+	n, err := copyBounded(f, &ctxReader{ctx: ctx, r: plain}, obj.PlainSize, "the manifest records for the dump")
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && n != obj.PlainSize {
+		err = fmt.Errorf("the dump holds %d bytes, the manifest says %d: the backup is damaged", n, obj.PlainSize)
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())

@@ -134,7 +134,7 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 		return false, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	n, err := copyBounded(io.MultiWriter(tmp, h), src, e.Size, "the file index records")
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -164,8 +164,12 @@ func (r *restorer) uploadFile(ctx context.Context, e backup.IndexEntry) error {
 	}
 	defer src.Close()
 	h := sha256.New()
-	n, err := r.o.FilesTo.Put(ctx, e.Path, io.TeeReader(src, h))
+	bounded := &boundedReader{r: src, limit: e.Size, record: "the file index records"}
+	n, err := r.o.FilesTo.Put(ctx, e.Path, io.TeeReader(bounded, h))
 	if err != nil {
+		if bounded.read > e.Size {
+			err = tooLarge(e.Size, bounded.record) // the target's wrapping may not keep it
+		}
 		return err
 	}
 	if n != e.Size || hex.EncodeToString(h.Sum(nil)) != e.SHA256 {
