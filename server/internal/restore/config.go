@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -160,27 +159,35 @@ func safeRelPath(p string) bool {
 // configToDir writes config.json and the config files. What is already there is kept aside
 // (name.before-restore-<time>), never overwritten: a new server's package ships a config.json.
 func (r *restorer) configToDir(cfg []byte, files map[string][]byte) error {
-	if err := os.MkdirAll(r.o.ConfigDir, 0o750); err != nil {
-		return fmt.Errorf("create the config folder %s: %w", r.o.ConfigDir, err)
+	root, err := openDir(r.o.ConfigDir, "config folder")
+	if err != nil {
+		return err
 	}
+	defer root.Close()
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	write := func(name string, b []byte) error {
-		p := filepath.Join(r.o.ConfigDir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-			return err
+		rel := filepath.FromSlash(name)
+		if err := root.MkdirAll(filepath.Dir(rel), 0o750); err != nil {
+			return fmt.Errorf("write %s in %s: %w", name, r.o.ConfigDir, err)
 		}
-		if old, err := os.ReadFile(p); err == nil && !bytes.Equal(old, b) {
-			aside := p + ".before-restore-" + stamp
-			if err := os.Rename(p, aside); err != nil {
-				return fmt.Errorf("keep the existing %s aside: %w", p, err)
+		if fi, err := root.Lstat(rel); err == nil {
+			same := false
+			if fi.Mode().IsRegular() { // a link is kept aside, never read through
+				old, err := root.ReadFile(rel)
+				same = err == nil && bytes.Equal(old, b)
 			}
-			r.printf("config: the existing %s is kept as %s", p, filepath.Base(aside))
+			if !same {
+				aside := rel + ".before-restore-" + stamp
+				if err := root.Rename(rel, aside); err != nil {
+					return fmt.Errorf("keep the existing %s aside in %s: %w", name, r.o.ConfigDir, err)
+				}
+				r.printf("config: the existing %s is kept as %s", filepath.Join(r.o.ConfigDir, rel), filepath.Base(aside))
+			}
 		}
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
+		if err := writeFileIn(root, rel, rel+".tmp", b); err != nil {
+			return fmt.Errorf("write %s in %s: %w", name, r.o.ConfigDir, err)
 		}
-		return os.Rename(tmp, p)
+		return nil
 	}
 	if err := write("config.json", append(cfg, '\n')); err != nil {
 		return err

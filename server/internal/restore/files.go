@@ -52,6 +52,14 @@ func (r *restorer) files(ctx context.Context) error {
 			}
 		}
 	}()
+	if r.o.DataDir != "" && r.o.FilesTo == nil {
+		root, err := openDir(r.o.DataDir, "data folder")
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		r.dataRoot = root
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	entries := make(chan backup.IndexEntry, 64)
 	g.Go(func() error {
@@ -113,13 +121,13 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 	if r.o.FilesTo != nil {
 		return false, r.uploadFile(ctx, e)
 	}
-	dst := filepath.Join(r.o.DataDir, filepath.FromSlash(e.Path))
-	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
-		if sum, err := fileSum(dst); err == nil && sum == e.SHA256 {
+	root, dst := r.dataRoot, filepath.FromSlash(e.Path)
+	if fi, err := root.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
+		if sum, err := fileSum(root, dst); err == nil && sum == e.SHA256 {
 			return true, nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+	if err := root.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return false, err
 	}
 	src, err := backup.OpenFile(ctx, r.o.From, e, r.o.Identities)
@@ -129,7 +137,8 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 	defer src.Close()
 	// A fixed name beside the file: a restore killed here leaves it, and the re-run that
 	// resumes rewrites and renames it, so no stray file stays in the data folder.
-	tmp, err := os.OpenFile(dst+".drctl-partial", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) //nolint:gosec // inside the data folder, path checked
+	partial := dst + ".drctl-partial"
+	tmp, err := createFresh(root, partial)
 	if err != nil {
 		return false, err
 	}
@@ -141,16 +150,15 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 	if err == nil && (n != e.Size || hex.EncodeToString(h.Sum(nil)) != e.SHA256) {
 		err = fmt.Errorf("its content in the backup is damaged (%d bytes, SHA-256 differs from the index)", n)
 	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return false, err
+	if err == nil {
+		err = root.Rename(partial, dst)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err != nil {
+		_ = root.Remove(partial)
 		return false, err
 	}
 	if !e.ModTime.IsZero() {
-		_ = os.Chtimes(dst, e.ModTime, e.ModTime)
+		_ = root.Chtimes(dst, e.ModTime, e.ModTime)
 	}
 	return false, nil
 }
@@ -183,8 +191,8 @@ func (r *restorer) uploadFile(ctx context.Context, e backup.IndexEntry) error {
 	return nil
 }
 
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
+func fileSum(root *os.Root, name string) (string, error) {
+	f, err := root.Open(name)
 	if err != nil {
 		return "", err
 	}

@@ -48,6 +48,13 @@ type Options struct {
 	FilesTo          FileTarget // or to this S3 bucket (FilesToDescription describes it for config.json)
 	FilesToS3        *S3Files   // what config.json should say when files go to S3
 
+	// TrustKey is the key whose signature makes a backup trusted (--trust-key); zero: none,
+	// and then "latest" must have a single signer (see trust.go).
+	TrustKey backup.PublicKey
+	// AllowUntrusted restores an explicitly named backup that is not trusted (unsigned, signed
+	// by another key, dated in the future), saying so.
+	AllowUntrusted bool
+
 	Identities []age.Identity
 	Jobs       int    // parallel pg_restore jobs and file workers (default 4)
 	PgRestore  string // pg_restore program ("" = find it)
@@ -93,8 +100,10 @@ type restorer struct {
 	o       Options
 	m       *backup.Manifest
 	journal *journal
-	res     *Result
-	start   time.Time
+	// dataRoot is the data folder while the files step runs.
+	dataRoot *os.Root
+	res      *Result
+	start    time.Time
 }
 
 func (r *restorer) printf(format string, args ...any) {
@@ -257,10 +266,10 @@ func orUnknown(s string) string {
 const journalName = ".drctl-restore.json"
 
 type journal struct {
-	path     string
-	BackupID string          `json:"backup_id"`
-	Steps    map[string]bool `json:"steps"`
-	Updated  time.Time       `json:"updated"`
+	dir, path string
+	BackupID  string          `json:"backup_id"`
+	Steps     map[string]bool `json:"steps"`
+	Updated   time.Time       `json:"updated"`
 }
 
 func openJournal(dir, id string) (*journal, error) {
@@ -268,8 +277,16 @@ func openJournal(dir, id string) (*journal, error) {
 	if dir == "" {
 		return j, nil // nowhere to keep it: the restore cannot be resumed, only re-run
 	}
-	j.path = filepath.Join(dir, journalName)
-	b, err := os.ReadFile(j.path)
+	j.dir, j.path = dir, filepath.Join(dir, journalName)
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return j, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open the folder of the restore journal %s: %w", dir, err)
+	}
+	defer root.Close()
+	b, err := root.ReadFile(journalName)
 	if errors.Is(err, os.ErrNotExist) {
 		return j, nil
 	}
@@ -299,14 +316,12 @@ func (j *journal) mark(step string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(j.path), 0o750); err != nil {
+	root, err := openDir(j.dir, "folder of the restore journal")
+	if err != nil {
 		return err
 	}
-	tmp := j.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, j.path)
+	defer root.Close()
+	return writeFileIn(root, journalName, journalName+".tmp", b)
 }
 
 // compareVersions compares dotted versions numerically ("11.4.0" < "11.10.0"); suffixes after

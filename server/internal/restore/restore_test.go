@@ -80,6 +80,7 @@ type source struct {
 	files map[string][]byte
 	store *local.Store
 	id    *age.X25519Identity
+	key   *backup.SigningKey
 	m     *backup.Manifest
 }
 
@@ -111,7 +112,9 @@ func newSource(t *testing.T, encrypted bool) *source {
 	}
 	s.store, err = local.New(t.TempDir())
 	require.NoError(t, err)
-	o := backup.Options{
+	s.key, err = backup.GenerateSigningKey()
+	require.NoError(t, err)
+	o := backup.Options{SigningKey: s.key,
 		Components: backup.Components{Database: true, Config: true, Files: true},
 		Database:   pgdump.Options{DataSource: s.dbURL},
 		Config:     dirConfig{files: map[string][]byte{"saml-idp.crt": []byte("-----BEGIN CERTIFICATE-----\nabc\n")}},
@@ -132,7 +135,7 @@ func newSource(t *testing.T, encrypted bool) *source {
 func (s *source) options(t *testing.T) (Options, *bytes.Buffer) {
 	out := &bytes.Buffer{}
 	o := Options{From: s.store, ID: "latest", DatabaseURL: newDB(t), ConfigDir: t.TempDir(), DataDir: filepath.Join(t.TempDir(), "data"),
-		TargetVersion: "11.4.0", Out: out, Jobs: 2}
+		TargetVersion: "11.4.0", Out: out, Jobs: 2, TrustKey: s.key.PublicKey()}
 	if s.id != nil {
 		o.Identities = []age.Identity{s.id}
 	}
