@@ -201,26 +201,42 @@ func (r *restorer) failure(step string, err error) error {
 	return errors.New(msg)
 }
 
+// resolve reads the manifest of the backup to restore and says who signed it, before anything
+// changes; it refuses a backup that is not trusted (see trust.go).
 func (r *restorer) resolve(ctx context.Context) error {
+	t := Trust{Key: r.o.TrustKey, AllowUntrusted: r.o.AllowUntrusted}
+	now := time.Now()
 	id := r.o.ID
 	if id == "" || id == "latest" {
 		ms, err := backup.List(ctx, r.o.From)
 		if err != nil && len(ms) == 0 {
 			return fmt.Errorf("list the backups at %s: %w", r.o.From, err)
 		}
-		if len(ms) == 0 {
-			return fmt.Errorf("%w: there is no complete backup at %s", ErrRefused, r.o.From)
+		if err != nil {
+			r.printf("latest: these backups could not be read and are left out: %v", err)
 		}
-		id = ms[0].ID
-	}
-	m, err := backup.ReadManifest(ctx, r.o.From, id)
-	if err != nil {
-		if errors.Is(err, backup.ErrNoBackup) {
-			return fmt.Errorf("%w: %w; `drctl list --from …` shows the backups there", ErrRefused, err)
+		m, notes, err := t.Latest(ms, now, r.o.From.String())
+		for _, n := range notes {
+			r.printf("latest: %s", n)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		r.m = m
+	} else {
+		m, err := backup.ReadManifest(ctx, r.o.From, id)
+		if err != nil {
+			if errors.Is(err, backup.ErrNoBackup) {
+				return fmt.Errorf("%w: %w; `drctl list --from …` shows the backups there", ErrRefused, err)
+			}
+			return err
+		}
+		if err := t.Check(m, now); err != nil {
+			return err
+		}
+		r.m = m
 	}
-	r.m = m
+	r.printf("trust: %s", t.Describe(r.m, now))
 	return nil
 }
 

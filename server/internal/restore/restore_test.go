@@ -82,6 +82,17 @@ type source struct {
 	id    *age.X25519Identity
 	key   *backup.SigningKey
 	m     *backup.Manifest
+	bo    backup.Options
+}
+
+// backup takes another backup of the source into its store, signed by key (nil: unsigned).
+func (s *source) backup(t *testing.T, key *backup.SigningKey) *backup.Manifest {
+	t.Helper()
+	o := s.bo
+	o.SigningKey = key
+	ms, err := backup.Run(context.Background(), o)
+	require.NoError(t, err)
+	return ms["local"]
 }
 
 func newSource(t *testing.T, encrypted bool) *source {
@@ -126,9 +137,8 @@ func newSource(t *testing.T, encrypted bool) *source {
 		require.NoError(t, err)
 		o.Recipients = []string{s.id.Recipient().String()}
 	}
-	ms, err := backup.Run(context.Background(), o)
-	require.NoError(t, err)
-	s.m = ms["local"]
+	s.bo = o
+	s.m = s.backup(t, s.key)
 	return s
 }
 
