@@ -1,9 +1,12 @@
 // Command drctl lists, verifies and restores the backups the Disaster Recovery plugin takes,
 // on any machine: the new server of a restore needs neither Mattermost running nor the plugin.
 //
-//	drctl list    --from <folder|s3://bucket/prefix>
-//	drctl verify  --from … --id <id|latest> [--identity FILE] [--drill-database-url …]
-//	drctl restore --from … --id <id|latest> --database-url … --config-dir … --data-dir … [flags]
+//	drctl list    --from <folder|s3://bucket/prefix> [--trust-key KEY]
+//	drctl verify  --from … --id <id|latest> [--trust-key KEY] [--identity FILE] [--drill-database-url …]
+//	drctl restore --from … --id <id|latest> --trust-key KEY --database-url … --config-dir … --data-dir … [flags]
+//
+// Backups are trusted by their signature (--trust-key: the public key `/dr version` shows);
+// see restore.Trust.
 package main
 
 import (

@@ -18,7 +18,7 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(out)
 	from := fs.String("from", "", "backup destination: a folder or s3://bucket/prefix")
-	id := fs.String("id", "latest", "backup ID, or latest")
+	id := fs.String("id", "latest", "backup ID, or latest (the newest trusted backup)")
 	dbURL := fs.String("database-url", "", "target PostgreSQL database, empty (postgres://user:password@host:5432/mattermost); prefer PGPASSWORD for the password")
 	configDir := fs.String("config-dir", "", "write config.json and the config files (SAML certificates…) here")
 	configToDB := fs.Bool("config-to-database", false, "store the config in the target database's Configurations tables (database-stored config)")
@@ -32,7 +32,9 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	keepPaths := fs.Bool("keep-config-paths", false, "keep SqlSettings.DataSource and FileSettings of the backup in config.json (default: point them at the restored database and files)")
 	tempDir := fs.String("temp-dir", "", "folder for staging the dump of a parallel restore (needs its size free)")
 	dryRun := fs.Bool("dry-run", false, "print the steps and run the checks; change nothing")
-	force := fs.Bool("force", false, "restore over a database that is not empty: DROP its schemas first (says what it drops)")
+	force := fs.Bool("force", false, "restore over a database that is not empty: DROP its schemas first (says what it drops); write over a data folder that is not empty")
+	trustKey := fs.String("trust-key", "", trustKeyHelp)
+	allowUntrusted := fs.Bool("allow-untrusted", false, "restore the backup --id names even though it is not trusted (unsigned: taken before the plugin signed its backups; signed by another key; dated in the future)")
 	var fromS3, toS3 s3Flags
 	fromS3.register(fs, "s3-", "--from")
 	toS3.register(fs, "files-s3-", "--files-to")
@@ -44,6 +46,13 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *dataDir != "" && *filesTo != "" {
 		return usageErr("give --data-dir or --files-to, not both")
+	}
+	if *allowUntrusted && (*id == "" || *id == "latest") {
+		return usageErr("--allow-untrusted needs --id: latest is always a trusted backup; `drctl list` shows each backup's signer")
+	}
+	key, err := loadTrustKey(*trustKey)
+	if err != nil {
+		return err
 	}
 	st, err := openStore(ctx, *from, &fromS3)
 	if err != nil {
@@ -62,7 +71,7 @@ func runRestore(ctx context.Context, args []string, out io.Writer) error {
 	o := restore.Options{
 		From: st, ID: *id, DatabaseURL: *dbURL, ConfigDir: *configDir, ConfigToDatabase: *configToDB, DataDir: *dataDir,
 		Identities: ids, Jobs: *jobs, PgRestore: *pgRestore, TargetVersion: version, KeepConfigPaths: *keepPaths,
-		DryRun: *dryRun, Force: *force, TempDir: *tempDir, Out: out,
+		DryRun: *dryRun, Force: *force, TempDir: *tempDir, Out: out, TrustKey: key, AllowUntrusted: *allowUntrusted,
 	}
 	if *filesTo != "" {
 		bucket, prefix, ok := parseS3URL(*filesTo)

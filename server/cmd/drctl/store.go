@@ -80,17 +80,16 @@ func loadIdentities(path string) ([]age.Identity, error) {
 	return ids, err
 }
 
-// resolveID turns "latest" into the newest backup's id.
-func resolveID(ctx context.Context, st backup.Store, id string) (string, error) {
-	if id != "" && id != "latest" {
-		return id, nil
+// loadTrustKey reads --trust-key: the public key itself or a file holding it (zero when empty).
+func loadTrustKey(arg string) (backup.PublicKey, error) {
+	if strings.TrimSpace(arg) == "" {
+		return backup.PublicKey{}, nil
 	}
-	ms, err := backup.List(ctx, st)
-	if len(ms) == 0 {
-		if err != nil {
-			return "", fmt.Errorf("list the backups at %s: %w", st, err)
-		}
-		return "", fmt.Errorf("there is no complete backup at %s", st)
+	k, err := backup.LoadPublicKey(arg)
+	if err != nil {
+		return backup.PublicKey{}, usageErr("--trust-key: %v (give the public key `/dr version` shows)", err)
 	}
-	return ms[0].ID, nil
+	return k, nil
 }
+
+const trustKeyHelp = "public key (\"ssh-ed25519 AAAA…\", as `/dr version` shows it) or a file holding it: only backups this key signed are trusted"

@@ -122,10 +122,14 @@ func singleSigner(ms []*backup.Manifest, where string) error {
 	if !unsigned && len(signers) == 1 {
 		return nil
 	}
-	why := "it holds backups of more than one signer"
+	var held []string
 	if unsigned {
-		why = "it holds unsigned backups"
+		held = append(held, "unsigned backups")
 	}
+	if len(signers) > 1 {
+		held = append(held, fmt.Sprintf("backups of %d signers", len(signers)))
+	}
+	why := "it holds " + strings.Join(held, " and ")
 	return fmt.Errorf("%w: --id latest refuses to choose at %s: %s, so which are your server's cannot be told (%s). Give --trust-key with the public key `/dr version` shows, to restore the newest backup it signed, or name one with --id (`drctl list` shows each backup's signer)",
 		ErrRefused, where, why, signerGroups(ms))
 }

@@ -52,7 +52,7 @@ func TestRestoreTrust(t *testing.T) {
 		_, err := Run(context.Background(), o)
 		require.ErrorIs(t, err, ErrRefused)
 		msg := err.Error()
-		for _, want := range []string{"--id latest refuses to choose", "it holds unsigned backups", "signed by " + fa, "signed by " + fb,
+		for _, want := range []string{"--id latest refuses to choose", "it holds unsigned backups and backups of 2 signers", "signed by " + fa, "signed by " + fb,
 			"unsigned or invalid signature: " + s.unsigned.ID, "--trust-key", "`/dr version`"} {
 			assert.Contains(t, msg, want)
 		}
