@@ -60,7 +60,7 @@ func (pg *Postgres) waitPasswordNeeded(ctx context.Context, url string) error {
 	for {
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
-			return nil
+			return nil //nolint:nilerr // the refused login is what is awaited
 		}
 		_ = conn.Close(ctx)
 		if time.Now().After(deadline) {
