@@ -651,6 +651,12 @@ func (s *Service) Expired() ([]Record, error) {
 // MarkReminded records that the expiry of a user's fallback was announced. It returns false
 // when another node already did, so each expiry is announced once across the cluster.
 func (s *Service) MarkReminded(userID string) (bool, error) {
+	// Under the lease, so that it never makes a fallback's or restore's next write fail.
+	l, err := s.lockUser(context.Background(), userID)
+	if err != nil {
+		return false, err
+	}
+	defer l.release()
 	rec, raw, err := s.load(userID)
 	if err != nil || rec == nil || rec.RemindedAt != 0 {
 		return false, err
