@@ -67,7 +67,7 @@ func (s *Service) lockUser(ctx context.Context, userID string) (*lease, error) {
 			return nil, errBusy
 		}
 		// Jitter, so that two waiters on one node or on two do not poll in step.
-		wait := s.lockPoll/2 + rand.N(s.lockPoll+1)
+		wait := s.lockPoll/2 + rand.N(s.lockPoll+1) //nolint:gosec // jitter, not a secret
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("cancelled while waiting for another fallback or restore of this user: %w", ctx.Err())
