@@ -304,9 +304,15 @@ func (p *Plugin) checkSSOExpiry() {
 		if err != nil || !ok {
 			continue
 		}
+		// By id, and named as the user is called now: a switched user may have renamed
+		// themselves and another user taken the recorded name.
+		name := r.Username
+		if u, appErr := p.API.GetUser(r.UserID); appErr == nil {
+			name = u.Username
+		}
 		if cfg.AutoRestoreOnExpiry {
-			rep, err := p.sso.Restore(context.Background(), ssofallback.RestoreRequest{Selection: ssofallback.Selection{Usernames: []string{r.Username}}, Actor: ssofallback.Actor{ID: audit.ActorSystem, Username: audit.ActorSystem}}, nil)
-			msg := fmt.Sprintf("The SSO fallback of @%s (started by @%s) expired; AutoRestoreOnExpiry restored it: ", r.Username, r.Actor)
+			rep, err := p.sso.Restore(context.Background(), ssofallback.RestoreRequest{Selection: ssofallback.Selection{UserIDs: []string{r.UserID}}, Actor: ssofallback.Actor{ID: audit.ActorSystem, Username: audit.ActorSystem}}, nil)
+			msg := fmt.Sprintf("The SSO fallback of @%s (started by @%s) expired; AutoRestoreOnExpiry restored it: ", name, r.Actor)
 			if err != nil {
 				msg += err.Error()
 			} else {
@@ -316,7 +322,7 @@ func (p *Plugin) checkSSOExpiry() {
 			continue
 		}
 		_ = p.notifier.OpsAndDirect(r.ActorID, fmt.Sprintf("The SSO fallback of @%s (started by @%s, reason: %q) expired at %s. When the identity provider works again, run `/dr sso restore @%s`.",
-			r.Username, r.Actor, r.Reason, r.Expires().Format(time.RFC3339), r.Username))
+			name, r.Actor, r.Reason, r.Expires().Format(time.RFC3339), name))
 	}
 }
 

@@ -6,11 +6,16 @@
 // plugin, a node dying) is finished by running the same command again:
 //
 //	(none) --record--> recorded --switch--> switched --deliver--> delivered
-//	any state --restore--> binding restored, fallback sessions revoked --> record deleted
+//	any state --> restoring --binding restored, fallback sessions revoked--> record deleted
 //
 // The record holds the original AuthService and AuthData byte for byte. It is inserted with
 // an insert-only write, so a second fallback can never overwrite the original binding, and it
 // is deleted only after the restored user has been read back and checked.
+//
+// Invariant: every user always has either a record or their original binding. Each fallback
+// and restore of a user runs under that user's lease in the KV store (lock.go), shared by all
+// nodes, and reads the record and the user only once it holds it; every record write is a
+// compare-and-set on what the holder read.
 package ssofallback
 
 import (
@@ -27,6 +32,7 @@ const (
 	StateRecorded  State = "recorded"  // original binding saved; user not changed yet
 	StateSwitched  State = "switched"  // user is on email/password, with no password yet
 	StateDelivered State = "delivered" // the user was given a way to sign in
+	StateRestoring State = "restoring" // a restore is putting the binding back (or stopped doing so)
 )
 
 // Delivery is how a switched user gets a way to sign in.

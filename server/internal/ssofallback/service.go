@@ -62,6 +62,8 @@ type Service struct {
 	workers int
 	hash    func(password string) (string, error)
 	keys    KeyLister
+
+	lockTTL, lockWait, lockPoll time.Duration // see lock.go
 }
 
 // New returns a service. workers bounds how many users are processed at once.
@@ -69,7 +71,8 @@ func New(mm Mattermost, kv KV, a Auditor, workers int) *Service {
 	if workers < 1 {
 		workers = 1
 	}
-	return &Service{mm: mm, kv: kv, audit: a, now: time.Now, workers: workers, hash: HashPassword}
+	return &Service{mm: mm, kv: kv, audit: a, now: time.Now, workers: workers, hash: HashPassword,
+		lockTTL: defaultLockTTL, lockWait: defaultLockWait, lockPoll: defaultLockPoll}
 }
 
 // Actor is the admin acting.
@@ -116,11 +119,14 @@ func (r *Report) Count(o Outcome) int {
 	return n
 }
 
-// Selection names the users to act on: usernames, or every user of a service.
+// Selection names the users to act on: usernames, user ids, or every user of a service.
 type Selection struct {
 	Usernames []string
-	Service   string // with All
-	All       bool
+	// UserIDs is for the plugin's own jobs: a user in fallback can rename themselves and
+	// another user take the old name, so a stored username does not name a user safely.
+	UserIDs []string
+	Service string // with All
+	All     bool
 }
 
 // FallbackRequest asks to switch users to email/password.
@@ -150,6 +156,12 @@ func (s *Service) Resolve(sel Selection) (ids []string, unresolved []UserResult,
 		return ids, nil, nil
 	}
 	seen := map[string]bool{}
+	for _, id := range sel.UserIDs {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
 	for _, name := range sel.Usernames {
 		u, err := s.mm.UserByUsername(name)
 		if err != nil || u == nil {
@@ -178,7 +190,7 @@ func (s *Service) Fallback(ctx context.Context, req FallbackRequest, progress fu
 	if req.Delivery == DeliverShow && len(ids) > maxShow {
 		return nil, fmt.Errorf("--deliver show is for at most %d users (you selected %d): use --deliver dm or reset-link", maxShow, len(ids))
 	}
-	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.fallbackOne(req, id) })...)
+	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.fallbackOne(ctx, req, id) })...)
 	return &Report{Results: sortResults(results), Duration: s.now().Sub(start)}, nil
 }
 
@@ -249,21 +261,32 @@ func eligible(u *model.User) string {
 	return ""
 }
 
-func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResult) {
+func (s *Service) fallbackOne(ctx context.Context, req FallbackRequest, userID string) (res UserResult) {
 	res = UserResult{UserID: userID}
 	defer func() { s.auditUser("sso.fallback", req.Actor, req.Reason, res) }()
 
+	l, err := s.lockUser(ctx, userID)
+	if err != nil {
+		return fail(res, err)
+	}
+	defer l.release()
 	rec, raw, err := s.load(userID)
 	if err != nil {
 		return fail(res, err)
 	}
-	if rec != nil && rec.State == StateDelivered {
-		res.Username, res.Outcome = rec.Username, Already
-		res.Detail = fmt.Sprintf("in fallback since %s (by @%s)", rec.Created().Format(time.RFC3339), rec.Actor)
-		return res
+	if rec != nil {
+		res.Username = rec.Username
+		switch rec.State {
+		case StateDelivered:
+			res.Outcome = Already
+			res.Detail = fmt.Sprintf("in fallback since %s (by @%s)", rec.Created().Format(time.RFC3339), rec.Actor)
+			return res
+		case StateRestoring:
+			return fail(res, errors.New("a restore of this user stopped half-way (its SSO binding may be back already): run restore for this user to finish it, then fall back again"))
+		}
 	}
-	// One read of the user serves every step below: nothing else changes its binding while
-	// the record exists, and each write is checked against the record with compare-and-set.
+	// Read under the lease, after the record: no restore can change either until it ends,
+	// so one read serves every step below.
 	u, err := s.mm.User(userID)
 	if err != nil {
 		return fail(res, fmt.Errorf("read user: %w", err))
@@ -274,15 +297,8 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 			res.Outcome, res.Detail = Skipped, why
 			return res
 		}
-		now := s.now()
-		rec = &Record{
-			UserID: u.Id, Username: u.Username, AuthService: u.AuthService, AuthData: copyString(u.AuthData),
-			State: StateRecorded, Delivery: req.Delivery, ActorID: req.Actor.ID, Actor: req.Actor.Username,
-			Reason: req.Reason, CreatedAt: now.UnixMilli(),
-		}
-		if req.Expires > 0 {
-			rec.ExpiresAt = now.Add(req.Expires).UnixMilli()
-		}
+		// The intent, with the original binding, is saved before the user is touched.
+		rec = newRecord(req, u, s.now())
 		if raw, err = s.insert(rec); err != nil {
 			return fail(res, err)
 		}
@@ -290,20 +306,24 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 			res.Outcome, res.Detail = Already, "another fallback of this user started at the same moment"
 			return res
 		}
-	}
-	if rec.State == StateRecorded {
 		failpoint.Hit("sso.after-record")
-		if err := s.switchUser(rec, u); err != nil {
-			return fail(res, err)
-		}
+	}
+	if err := l.check(); err != nil {
+		return fail(res, err)
+	}
+	if err := s.switchUser(rec, u); err != nil {
+		return fail(res, err)
 	}
 	failpoint.Hit("sso.before-deliver")
+	if err := l.check(); err != nil {
+		return fail(res, fmt.Errorf("switched to email/password, but not delivered: %w", err))
+	}
 	password, err := s.deliver(rec, u, req.Actor)
 	if err != nil {
 		// Save that the user is switched, so `list` tells the truth while delivery is retried.
 		if rec.State == StateRecorded {
 			rec.State, rec.SwitchedAt = StateSwitched, s.now().UnixMilli()
-			_ = s.update(rec, raw) // the next run finds the user switched either way
+			_, _ = s.update(rec, raw) // the next run finds the user switched either way
 		}
 		return fail(res, fmt.Errorf("switched to email/password, but delivery by %s failed: %w (run the fallback again for this user to retry delivery, or restore)", rec.Delivery, err))
 	}
@@ -311,12 +331,24 @@ func (s *Service) fallbackOne(req FallbackRequest, userID string) (res UserResul
 	if rec.SwitchedAt == 0 {
 		rec.SwitchedAt = rec.DeliveredAt
 	}
-	if err := s.update(rec, raw); err != nil {
+	if _, err := s.update(rec, raw); err != nil {
 		return fail(res, err)
 	}
 	res.Outcome, res.Password = Done, password
 	res.Detail = "switched to email/password; " + deliveryDetail(rec.Delivery)
 	return res
+}
+
+func newRecord(req FallbackRequest, u *model.User, now time.Time) *Record {
+	rec := &Record{
+		UserID: u.Id, Username: u.Username, AuthService: u.AuthService, AuthData: copyString(u.AuthData),
+		State: StateRecorded, Delivery: req.Delivery, ActorID: req.Actor.ID, Actor: req.Actor.Username,
+		Reason: req.Reason, CreatedAt: now.UnixMilli(),
+	}
+	if req.Expires > 0 {
+		rec.ExpiresAt = now.Add(req.Expires).UnixMilli()
+	}
+	return rec
 }
 
 // switchUser clears the SSO binding, unless a previous run already did. A recorded user who
@@ -405,14 +437,19 @@ func (s *Service) Restore(ctx context.Context, req RestoreRequest, progress func
 			return nil, err
 		}
 	}
-	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.restoreOne(req, id) })...)
+	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.restoreOne(ctx, req, id) })...)
 	return &Report{Results: sortResults(results), Duration: s.now().Sub(start)}, nil
 }
 
-func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult) {
+func (s *Service) restoreOne(ctx context.Context, req RestoreRequest, userID string) (res UserResult) {
 	res = UserResult{UserID: userID}
 	defer func() { s.auditUser("sso.restore", req.Actor, "", res) }()
-	rec, _, err := s.load(userID)
+	l, err := s.lockUser(ctx, userID)
+	if err != nil {
+		return fail(res, err)
+	}
+	defer l.release()
+	rec, raw, err := s.load(userID)
 	if err != nil {
 		return fail(res, err)
 	}
@@ -424,6 +461,7 @@ func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult)
 		return res
 	}
 	res.Username = rec.Username
+	// Read under the lease: the user is compared with the record as no fallback can change it.
 	u, err := s.mm.User(userID)
 	if errors.Is(err, ErrUserNotFound) {
 		return fail(res, errors.New("the user was deleted; the record is kept so the original binding is not lost"))
@@ -431,50 +469,35 @@ func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult)
 	if err != nil {
 		return fail(res, fmt.Errorf("read user: %w", err))
 	}
-	if u.AuthService != rec.AuthService || !sameAuthData(u.AuthData, rec.AuthData) {
-		if u.AuthService != "" {
-			return fail(res, fmt.Errorf("the user's sign-in was changed to %q by someone else since the fallback; not restored, record kept", u.AuthService))
+	res.Username = u.Username
+	bound := u.AuthService == rec.AuthService && sameAuthData(u.AuthData, rec.AuthData)
+	if !bound {
+		if err := s.restorable(rec, u); err != nil {
+			return fail(res, err)
 		}
-		if rec.AuthData != nil {
-			owner, err := s.mm.AuthDataOwner(rec.AuthService, *rec.AuthData, userID)
-			if err != nil {
-				return fail(res, fmt.Errorf("check who holds the %s binding: %w", rec.AuthService, err))
-			}
-			if owner != "" {
-				name := owner
-				if o, err := s.mm.User(owner); err == nil {
-					name = "@" + o.Username
-				}
-				return fail(res, fmt.Errorf("the original %s AuthData now belongs to another user (%s); not restored, record kept: resolve the duplicate, then restore again", rec.AuthService, name))
-			}
+	}
+	// Say so before the binding comes back: a fallback run after a crash from here on must
+	// not take the record for a user still switched.
+	if rec.State != StateRestoring {
+		rec.State = StateRestoring
+		if raw, err = s.update(rec, raw); err != nil {
+			return fail(res, err)
 		}
-		if err := s.mm.UpdateAuth(userID, rec.AuthService, rec.AuthData); err != nil {
-			return fail(res, fmt.Errorf("restore %s binding: %w", rec.AuthService, err))
-		}
-		back, err := s.mm.User(userID)
-		if err != nil {
-			return fail(res, fmt.Errorf("read back restored user: %w", err))
-		}
-		if back.AuthService != rec.AuthService || !sameAuthData(back.AuthData, rec.AuthData) {
-			return fail(res, errors.New("read-back after restore does not match the record; record kept: run restore again"))
+	}
+	if !bound {
+		if err := s.rebind(l, rec); err != nil {
+			return fail(res, err)
 		}
 	}
 	failpoint.Hit("sso.restore.after-auth")
 	revoked := 0
 	if !req.KeepSessions {
-		ids, err := s.mm.SessionsSince(userID, rec.CreatedAt)
-		if err != nil {
-			return fail(res, fmt.Errorf("binding restored, but listing fallback sessions failed: %w (run restore again)", err))
-		}
-		for _, id := range ids {
-			if err := s.mm.RevokeSession(id); err != nil {
-				return fail(res, fmt.Errorf("binding restored, but revoking session failed: %w (run restore again)", err))
-			}
-			revoked++
+		if revoked, err = s.revokeFallbackSessions(rec); err != nil {
+			return fail(res, err)
 		}
 	}
-	if err := s.kv.Delete(recordKey(userID)); err != nil {
-		return fail(res, fmt.Errorf("restored, but deleting the record failed: %w (run restore again)", err))
+	if err := s.deleteRecord(l, rec, raw); err != nil {
+		return fail(res, err)
 	}
 	res.Outcome = Done
 	res.Detail = fmt.Sprintf("back on %s; %d fallback session(s) revoked", rec.AuthService, revoked)
@@ -482,6 +505,75 @@ func (s *Service) restoreOne(req RestoreRequest, userID string) (res UserResult)
 		res.Detail = fmt.Sprintf("back on %s; sessions kept", rec.AuthService)
 	}
 	return res
+}
+
+// restorable says why the recorded binding cannot be written back to u, or nil.
+func (s *Service) restorable(rec *Record, u *model.User) error {
+	if u.AuthService != "" {
+		return fmt.Errorf("the user's sign-in was changed to %q by someone else since the fallback; not restored, record kept", u.AuthService)
+	}
+	if rec.AuthData == nil {
+		return nil
+	}
+	owner, err := s.mm.AuthDataOwner(rec.AuthService, *rec.AuthData, rec.UserID)
+	if err != nil {
+		return fmt.Errorf("check who holds the %s binding: %w", rec.AuthService, err)
+	}
+	if owner != "" {
+		name := owner
+		if o, err := s.mm.User(owner); err == nil {
+			name = "@" + o.Username
+		}
+		return fmt.Errorf("the original %s AuthData now belongs to another user (%s); not restored, record kept: resolve the duplicate, then restore again", rec.AuthService, name)
+	}
+	return nil
+}
+
+// rebind writes the recorded binding back and reads the user back to check it.
+func (s *Service) rebind(l *lease, rec *Record) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	if err := s.mm.UpdateAuth(rec.UserID, rec.AuthService, rec.AuthData); err != nil {
+		return fmt.Errorf("restore %s binding: %w (record kept: run restore again)", rec.AuthService, err)
+	}
+	back, err := s.mm.User(rec.UserID)
+	if err != nil {
+		return fmt.Errorf("read back restored user: %w (record kept: run restore again)", err)
+	}
+	if back.AuthService != rec.AuthService || !sameAuthData(back.AuthData, rec.AuthData) {
+		return errors.New("read-back after restore does not match the record; record kept: run restore again")
+	}
+	return nil
+}
+
+func (s *Service) revokeFallbackSessions(rec *Record) (int, error) {
+	ids, err := s.mm.SessionsSince(rec.UserID, rec.CreatedAt)
+	if err != nil {
+		return 0, fmt.Errorf("binding restored, but listing fallback sessions failed: %w (run restore again)", err)
+	}
+	for i, id := range ids {
+		if err := s.mm.RevokeSession(id); err != nil {
+			return i, fmt.Errorf("binding restored, but revoking session failed: %w (run restore again)", err)
+		}
+	}
+	return len(ids), nil
+}
+
+// deleteRecord drops the record, only as this restore last wrote it and only while the lease
+// is held, once the binding is back.
+func (s *Service) deleteRecord(l *lease, rec *Record, raw []byte) error {
+	if err := l.check(); err != nil {
+		return fmt.Errorf("binding restored, but %w", err)
+	}
+	ok, err := s.kv.Set(recordKey(rec.UserID), nil, pluginapi.SetAtomic(raw))
+	if err != nil {
+		return fmt.Errorf("restored, but deleting the record failed: %w (run restore again)", err)
+	}
+	if !ok {
+		return errors.New("restored, but the record changed meanwhile (another admin?), so it was kept: run restore again")
+	}
+	return nil
 }
 
 // KeyLister lists the plugin's KV keys with a prefix in one consistent read.
@@ -559,6 +651,12 @@ func (s *Service) Expired() ([]Record, error) {
 // MarkReminded records that the expiry of a user's fallback was announced. It returns false
 // when another node already did, so each expiry is announced once across the cluster.
 func (s *Service) MarkReminded(userID string) (bool, error) {
+	// Under the lease, so that it never makes a fallback's or restore's next write fail.
+	l, err := s.lockUser(context.Background(), userID)
+	if err != nil {
+		return false, err
+	}
+	defer l.release()
 	rec, raw, err := s.load(userID)
 	if err != nil || rec == nil || rec.RemindedAt != 0 {
 		return false, err
@@ -607,20 +705,21 @@ func (s *Service) insert(rec *Record) ([]byte, error) {
 	return raw, nil
 }
 
-// update replaces the record if it still holds old, so two admins cannot interleave steps.
-func (s *Service) update(rec *Record, old []byte) error {
+// update replaces the record if it still holds old, so two admins cannot interleave steps,
+// and returns what it wrote.
+func (s *Service) update(rec *Record, old []byte) ([]byte, error) {
 	raw, err := rec.encode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ok, err := s.kv.Set(recordKey(rec.UserID), raw, pluginapi.SetAtomic(old))
 	if err != nil {
-		return fmt.Errorf("save fallback state of %s: %w", rec.UserID, err)
+		return nil, fmt.Errorf("save fallback state of %s: %w", rec.UserID, err)
 	}
 	if !ok {
-		return fmt.Errorf("fallback record of %s changed concurrently (another admin?): run the command again", rec.UserID)
+		return nil, fmt.Errorf("fallback record of %s changed concurrently (another admin?): run the command again", rec.UserID)
 	}
-	return nil
+	return raw, nil
 }
 
 func (s *Service) auditUser(action string, actor Actor, reason string, res UserResult) {

@@ -29,6 +29,9 @@ type fakeMM struct {
 	resets    []string
 	failDM    bool
 	revoked   []string
+	// beforeUpdateAuth runs at the start of UpdateAuth, outside the lock: a test's way to
+	// run something between the fallback's record insert and its switch.
+	beforeUpdateAuth func(id, service string)
 }
 
 type session struct {
@@ -88,6 +91,9 @@ func (f *fakeMM) UserIDsByAuthService(service string) ([]string, error) {
 }
 
 func (f *fakeMM) UpdateAuth(id, service string, data *string) error {
+	if f.beforeUpdateAuth != nil {
+		f.beforeUpdateAuth(id, service)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u := f.users[id]
@@ -168,6 +174,7 @@ func setup(_ *testing.T) *fixture {
 	f := &fixture{mm: newFake(), kv: &pluginapi.MemoryStore{}, admin: Actor{ID: model.NewId(), Username: "admin"}}
 	f.trail = audit.New(f.kv, "node-1")
 	f.svc = New(f.mm, f.kv, f.trail, 4)
+	f.svc.lockPoll = time.Millisecond
 	return f
 }
 
