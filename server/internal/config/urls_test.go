@@ -75,11 +75,11 @@ func TestURLProblemsNeverQuoteAPassword(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://search.example.com:9200":             "https://search.example.com:9200",
+		"https://search.example.com:9200":              "https://search.example.com:9200",
 		"https://admin:s3cr3t@search.example.com:9200": "https://REDACTED@search.example.com:9200",
-		"https://admin@search.example.com":            "https://REDACTED@search.example.com",
-		"admin:s3cr3t@search.example.com":             "[a URL that may hold credentials, not shown]",
-		"https://admin:s3cr3t@host:port":              "[a value that is not a URL, not shown]",
+		"https://admin@search.example.com":             "https://REDACTED@search.example.com",
+		"admin:s3cr3t@search.example.com":              "[a URL that may hold credentials, not shown]",
+		"https://admin:s3cr3t@host:port":               "[a value that is not a URL, not shown]",
 	} {
 		got := RedactURL(in)
 		assert.Equal(t, want, got, in)
