@@ -187,7 +187,7 @@ func (n *Notifier) exposure(ch *model.Channel) string {
 	if len(outsiders) > shown {
 		list += fmt.Sprintf(" and %d more", len(outsiders)-shown)
 	}
-	return fmt.Sprintf("~%s (created by %s) has %d members who are not system admins and read every DR report: %s. Remove those who should not, from the channel's member list",
+	return fmt.Sprintf("~%s (created by %s) has %d members who are not system admins and read every DR report: %s. Remove from the channel whoever should not read them",
 		ch.Name, n.creator(ch), len(outsiders), list)
 }
 
