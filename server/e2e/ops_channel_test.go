@@ -51,7 +51,7 @@ func TestPublicOpsChannelNotAdopted(t *testing.T) {
 	assert.Contains(t, resp.Text, "Convert it to private")
 	assert.Contains(t, versionProblems(ctx, t, env), "ops channel: "+refusal+": the bot does not post DR reports where every team member can read them. "+
 		"Convert it to private (channel menu > Convert to Private Channel, or System Console > User Management > Channels), or set OpsChannelName to a new name (with CreateOpsChannel on, the bot creates it private)")
-	assert.Contains(t, env.MM.LogTail(500), "The Disaster Recovery ops channel cannot be used")
+	assert.True(t, strings.Contains(env.MM.LogTail(500), "The Disaster Recovery ops channel cannot be used"), "the server log says why")
 
 	_, _, err = env.Admin.Client.GetChannelMember(ctx, ch.Id, env.BotUserID, "")
 	assert.Error(t, err, "the bot did not join the public channel")
