@@ -67,6 +67,8 @@ func (p *Plugin) configProblems() []string {
 	if p.notifier != nil {
 		if err := p.notifier.Problem(); err != nil {
 			out = append(out, fmt.Sprintf("ops channel: %v", err))
+		} else if w := p.notifier.Exposure(); w != "" {
+			out = append(out, "ops channel: "+w)
 		}
 	}
 	return out

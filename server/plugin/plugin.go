@@ -83,7 +83,7 @@ func (p *Plugin) OnActivate() error {
 		return fmt.Errorf("ensure bot dr-bot: %w", err)
 	}
 
-	p.notifier = notify.New(notify.Adapt(p.client), botID, notify.Target{})
+	p.notifier = notify.New(notify.Adapt(p.client), botID, notify.Target{}).WithLog(p.client.Log.Warn)
 	p.applyConfig() // OnConfigurationChange ran before OnActivate, without the notifier
 	p.trail = audit.New(&p.client.KV, p.node)
 	p.auditor = newAuditor(p.trail, p.API)

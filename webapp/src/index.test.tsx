@@ -87,6 +87,7 @@ describe('plugin entry point', () => {
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/backups`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/sso/fallbacks`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/status`,
+            `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/version`,
         ]);
         expect(settingProps.onChange).not.toHaveBeenCalled();
     });

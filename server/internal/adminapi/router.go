@@ -44,6 +44,16 @@ type TokenFunc func(token string) bool
 // "Authorization: Bearer" as a session token before the plugin sees the request).
 const TokenHeader = "X-DR-Token"
 
+// PluginIDHeader names the plugin that sent a request through API.PluginHTTP; the server strips
+// it from every other request. Servers before the inter-plugin bridge (11.1; the plugin
+// supports 9.5) passed such a request's Mattermost-User-ID through as the calling plugin set
+// it, so any plugin could claim to be an admin: requests from plugins are refused. CoreServerID marks the server's own calls,
+// whose user ID the server sets from a session.
+const (
+	PluginIDHeader = "Mattermost-Plugin-ID"
+	CoreServerID   = "com.mattermost.server"
+)
+
 // New returns an empty router. refuse may be nil.
 func New(auth Authorizer, refuse RefusalFunc) *Router {
 	return &Router{mux: http.NewServeMux(), auth: auth, refuse: refuse}
@@ -95,6 +105,11 @@ func (rt *Router) Routes() []Route {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Prefix && !strings.HasPrefix(r.URL.Path, Prefix+"/") {
 		WriteError(w, http.StatusNotFound, "not found: the plugin's API is under "+Prefix+"/")
+		return
+	}
+	if src := r.Header.Get(PluginIDHeader); src != "" && src != CoreServerID {
+		rt.refused(r, "", "request from the plugin "+src+" (claiming user "+nonEmpty(r.Header.Get("Mattermost-User-ID"), "none")+")")
+		WriteError(w, http.StatusForbidden, "forbidden: the Disaster Recovery API does not serve other plugins; call it with a system admin's session or personal access token")
 		return
 	}
 	userID := r.Header.Get("Mattermost-User-ID")
@@ -162,4 +177,11 @@ func DecodeJSON(r *http.Request, v any) error {
 		return errors.New("bad JSON body: " + err.Error())
 	}
 	return nil
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }

@@ -91,3 +91,46 @@ func TestRouterTokenRoute(t *testing.T) {
 		})
 	}
 }
+
+// Before the inter-plugin bridge, a plugin calling API.PluginHTTP set Mattermost-User-ID
+// itself; the server only added Mattermost-Plugin-ID. Such a request is refused whatever user
+// it claims, also on a token route; the server's own calls keep the admin check.
+func TestRouterRefusesOtherPlugins(t *testing.T) {
+	var refusals []string
+	rt := New(admins{"admin": true}, func(_ *http.Request, userID, reason string) {
+		refusals = append(refusals, userID+":"+reason)
+	})
+	rt.Handle(http.MethodGet, "/version", func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, "ok") })
+	rt.HandleWithToken(http.MethodGet, "/metrics", func(tok string) bool { return tok == "scrape-token-0123456789" }, func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, "ok")
+	})
+	tests := []struct {
+		name, path, plugin, user, token string
+		want                            int
+	}{
+		{"another plugin claiming an admin", "/api/v1/version", "com.example.evil", "admin", "", http.StatusForbidden},
+		{"another plugin with the metrics token", "/api/v1/metrics", "com.example.evil", "", "scrape-token-0123456789", http.StatusForbidden},
+		{"the server's own call for an admin", "/api/v1/version", CoreServerID, "admin", "", http.StatusOK},
+		{"the server's own call for a non-admin", "/api/v1/version", CoreServerID, "bob", "", http.StatusForbidden},
+		{"the server's own call for nobody", "/api/v1/version", CoreServerID, "", "", http.StatusUnauthorized},
+		{"an admin's request", "/api/v1/version", "", "admin", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			for k, v := range map[string]string{PluginIDHeader: tt.plugin, "Mattermost-User-ID": tt.user, TokenHeader: tt.token} {
+				if v != "" {
+					req.Header.Set(k, v)
+				}
+			}
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+	assert.Equal(t, []string{
+		":request from the plugin com.example.evil (claiming user admin)",
+		":request from the plugin com.example.evil (claiming user none)",
+		"bob:not a system admin", ":not logged in",
+	}, refusals)
+}

@@ -41,7 +41,13 @@ func (r *run) config(ctx context.Context) error {
 		}
 		r.progress.read.Add(int64(len(eff)))
 		seen := map[string]bool{}
-		err := r.o.Config.Files(ctx, func(name string, size int64, rd io.Reader) error {
+		files := r.o.Config.Files
+		if ws, ok := r.o.Config.(WarningConfigSource); ok {
+			files = func(ctx context.Context, fn func(string, int64, io.Reader) error) error {
+				return ws.FilesWarning(ctx, fn, func(msg string) { r.warn("%s", msg) })
+			}
+		}
+		err := files(ctx, func(name string, size int64, rd io.Reader) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -224,11 +224,7 @@ func (c Config) validateStatus() Problems {
 	if (c.DRAWSAccessKeyID == "") != (c.DRAWSSecretAccessKey == "") {
 		ps = append(ps, Problem{"DRAWSAccessKeyID", "give both the access key ID and the secret access key, or neither to use the default AWS credential chain"})
 	}
-	for name, u := range map[string]string{"DRAWSEndpoint": c.DRAWSEndpoint, "DROpenSearchPrimaryURL": c.DROpenSearchPrimaryURL, "DROpenSearchSecondaryURL": c.DROpenSearchSecondaryURL} {
-		if u = strings.TrimSpace(u); u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			ps = append(ps, Problem{name, fmt.Sprintf("%q: use a URL starting with https://", u)})
-		}
-	}
+	ps = append(ps, c.validateURLs()...)
 	if (c.DRS3PrimaryBucket == "") != (c.DRS3SecondaryBucket == "") {
 		ps = append(ps, Problem{"DRS3SecondaryBucket", "the S3 replication check needs both buckets: the primary region's and its replica"})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -17,6 +18,10 @@ type Mattermost interface {
 	TeamByName(name string) (*model.Team, error)
 	Teams() ([]*model.Team, error)
 	ChannelByName(teamID, name string) (*model.Channel, error)
+	Channel(id string) (*model.Channel, error)
+	ChannelMemberIDs(channelID string) ([]string, error)
+	User(id string) (*model.User, error)
+	IsSystemAdmin(userID string) bool
 	CreateChannel(c *model.Channel) error
 	AddTeamMember(teamID, userID string) error
 	AddChannelMember(channelID, userID string) error
@@ -41,11 +46,20 @@ type Notifier struct {
 	target    Target
 	channelID string
 	lastErr   error
+
+	logWarn func(msg string, keyValuePairs ...any)
 }
 
 // New returns a notifier posting as botID.
 func New(mm Mattermost, botID string, target Target) *Notifier {
 	return &Notifier{mm: mm, botID: botID, target: target}
+}
+
+// WithLog makes the notifier log, as warnings, each new reason the ops channel cannot be used
+// and the non-admin members of the channel it adopts.
+func (n *Notifier) WithLog(warn func(msg string, keyValuePairs ...any)) *Notifier {
+	n.logWarn = warn
+	return n
 }
 
 // BotID is the bot user's id.
@@ -60,14 +74,22 @@ func (n *Notifier) SetTarget(t Target) {
 	}
 }
 
-// OpsChannel returns the ops channel's id, finding or creating it as the settings say.
+// OpsChannel returns the ops channel's id, finding or creating it as the settings say. It is
+// checked to be private before every use: a channel made public since is given up.
 func (n *Notifier) OpsChannel() (string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.channelID != "" {
-		return n.channelID, nil
+		ch, err := n.mm.Channel(n.channelID)
+		if err == nil && ch.Type == model.ChannelTypePrivate {
+			return n.channelID, nil
+		}
+		n.channelID = ""
 	}
 	id, err := n.resolve()
+	if err != nil && n.logWarn != nil && (n.lastErr == nil || n.lastErr.Error() != err.Error()) {
+		n.logWarn("The Disaster Recovery ops channel cannot be used", "error", err.Error())
+	}
 	n.channelID, n.lastErr = id, err
 	return id, err
 }
@@ -90,6 +112,9 @@ func (n *Notifier) resolve() (string, error) {
 	}
 	ch, err := n.mm.ChannelByName(team.Id, t.ChannelName)
 	switch {
+	case err == nil && ch.Type != model.ChannelTypePrivate:
+		// Adopting it would show every DR report to the whole team, and to whoever made it.
+		return "", n.notPrivate(ch, team)
 	case err == nil:
 	case isNotFound(err) && t.Create:
 		ch = &model.Channel{
@@ -112,7 +137,80 @@ func (n *Notifier) resolve() (string, error) {
 	if err := n.mm.AddChannelMember(ch.Id, n.botID); err != nil {
 		return "", fmt.Errorf("add the bot to ops channel ~%s: %w (add @dr-bot to the channel by hand)", t.ChannelName, err)
 	}
+	if w := n.exposure(ch); w != "" && n.logWarn != nil {
+		n.logWarn("The Disaster Recovery ops channel has members who are not system admins", "channel", ch.Name, "team", team.Name, "warning", w)
+	}
 	return ch.Id, nil
+}
+
+// notPrivate is the refusal of a channel that is not private, naming its creator.
+func (n *Notifier) notPrivate(ch *model.Channel, team *model.Team) error {
+	return fmt.Errorf("ops channel ~%s in team %q is public (created by %s): the bot does not post DR reports where every team member can read them. "+
+		"Convert it to private (channel menu > Convert to Private Channel, or System Console > User Management > Channels), or set OpsChannelName to a new name (with CreateOpsChannel on, the bot creates it private)",
+		ch.Name, team.Name, n.creator(ch))
+}
+
+// Exposure says who besides system admins and the bot is in the ops channel, or "" when
+// nobody is (or the channel is not resolved yet: Problem says why).
+func (n *Notifier) Exposure() string {
+	n.mu.Lock()
+	id := n.channelID
+	n.mu.Unlock()
+	if id == "" {
+		return ""
+	}
+	ch, err := n.mm.Channel(id)
+	if err != nil {
+		return fmt.Sprintf("cannot check who is in the ops channel: %v", err)
+	}
+	return n.exposure(ch)
+}
+
+// exposure lists the channel's members who are not system admins (other bots included: their
+// tokens may be held by anyone), and its creator when that is not an admin.
+func (n *Notifier) exposure(ch *model.Channel) string {
+	ids, err := n.mm.ChannelMemberIDs(ch.Id)
+	if err != nil {
+		return fmt.Sprintf("cannot list the members of ~%s: %v", ch.Name, err)
+	}
+	var outsiders []string
+	for _, id := range ids {
+		if id != n.botID && !n.mm.IsSystemAdmin(id) {
+			outsiders = append(outsiders, n.username(id))
+		}
+	}
+	if len(outsiders) == 0 {
+		return ""
+	}
+	const shown = 10
+	list := strings.Join(outsiders[:min(len(outsiders), shown)], ", ")
+	if len(outsiders) > shown {
+		list += fmt.Sprintf(" and %d more", len(outsiders)-shown)
+	}
+	return fmt.Sprintf("~%s (created by %s) has %d members who are not system admins and read every DR report: %s. Remove from the channel whoever should not read them",
+		ch.Name, n.creator(ch), len(outsiders), list)
+}
+
+// username is @username, or the id when the user cannot be read.
+func (n *Notifier) username(id string) string {
+	if u, err := n.mm.User(id); err == nil {
+		return "@" + u.Username
+	}
+	return id
+}
+
+// creator names who created a channel, marked when that is not a system admin.
+func (n *Notifier) creator(ch *model.Channel) string {
+	switch id := ch.CreatorId; {
+	case id == "":
+		return "an unknown user"
+	case id == n.botID:
+		return n.username(id) + ", this plugin's bot"
+	case !n.mm.IsSystemAdmin(id):
+		return n.username(id) + ", not a system admin"
+	default:
+		return n.username(id)
+	}
 }
 
 func (n *Notifier) team(name string) (*model.Team, error) {
@@ -209,4 +307,25 @@ func (a pluginapiAdapter) AddChannelMember(channelID, userID string) error {
 func (a pluginapiAdapter) DirectChannel(userID, botID string) (*model.Channel, error) {
 	return a.c.Channel.GetDirect(userID, botID)
 }
-func (a pluginapiAdapter) CreatePost(p *model.Post) error { return a.c.Post.CreatePost(p) }
+func (a pluginapiAdapter) CreatePost(p *model.Post) error            { return a.c.Post.CreatePost(p) }
+func (a pluginapiAdapter) Channel(id string) (*model.Channel, error) { return a.c.Channel.Get(id) }
+func (a pluginapiAdapter) ChannelMemberIDs(channelID string) ([]string, error) {
+	const perPage = 200
+	var ids []string
+	for page := 0; ; page++ {
+		ms, err := a.c.Channel.ListMembers(channelID, page, perPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			ids = append(ids, m.UserId)
+		}
+		if len(ms) < perPage {
+			return ids, nil
+		}
+	}
+}
+func (a pluginapiAdapter) User(id string) (*model.User, error) { return a.c.User.Get(id) }
+func (a pluginapiAdapter) IsSystemAdmin(userID string) bool {
+	return a.c.User.HasPermissionTo(userID, model.PermissionManageSystem)
+}

@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 )
 
 // ConfigSource supplies what a backup keeps of the configuration: the effective config (what
@@ -25,6 +24,9 @@ type ConfigSource struct {
 	OpenDB func(dsn string) (*sql.DB, error)
 }
 
+// A backup keeps in its manifest what the folder walk leaves out.
+var _ backup.WarningConfigSource = (*ConfigSource)(nil)
+
 // Effective returns the effective config as indented JSON.
 func (c *ConfigSource) Effective(context.Context) ([]byte, error) {
 	b, err := json.MarshalIndent(c.Config(), "", "  ")
@@ -37,34 +39,17 @@ func (c *ConfigSource) Effective(context.Context) ([]byte, error) {
 // Files calls fn for each file of the config folder (relative slash paths, sorted), or for
 // each row of ConfigurationFiles when config lives in the database.
 func (c *ConfigSource) Files(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error {
+	return c.FilesWarning(ctx, fn, nil)
+}
+
+// FilesWarning is Files, telling warn about links it leaves out. A folder is read as the
+// server reads it (backup.DirConfig): links that stay inside it are followed and read under
+// their own names, Kubernetes' ..data folders are skipped, links leading outside are not read.
+func (c *ConfigSource) FilesWarning(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error {
 	if c.Server.ConfigDSN != "" {
 		return c.dbFiles(ctx, fn)
 	}
-	dir := c.Server.ConfigDir()
-	// Opened as a root, so a link placed in the folder cannot lead the walk outside it.
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("read config folder %s: %w", dir, err)
-	}
-	defer root.Close()
-	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("read config folder %s: %w", dir, err)
-		}
-		if !d.Type().IsRegular() {
-			return nil // folders are walked; links and devices are not config files
-		}
-		f, err := root.Open(p)
-		if err != nil {
-			return fmt.Errorf("read config file %s: %w", filepath.Join(dir, p), err)
-		}
-		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		return fn(p, info.Size(), f)
-	})
+	return backup.DirConfig{Dir: c.Server.ConfigDir()}.FilesWarning(ctx, fn, warn)
 }
 
 func (c *ConfigSource) dbFiles(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error {

@@ -106,3 +106,29 @@ func TestConfigSourceFolder(t *testing.T) {
 	}))
 	assert.Equal(t, map[string]string{"config.json": `{"a":1}`, "saml/idp.crt": "CERT"}, got)
 }
+
+// A config folder with a Kubernetes Secret mounted into it: the backup reads cert.pem, as the
+// server does, and not the ..<timestamp> folder behind it; a link leading outside is left out.
+func TestConfigSourceKubernetesMount(t *testing.T) {
+	root := t.TempDir()
+	cfgDir := filepath.Join(root, "config")
+	require.NoError(t, os.MkdirAll(filepath.Join(cfgDir, "..2026_12_05_10_00_00.123"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"a":1}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "..2026_12_05_10_00_00.123", "cert.pem"), []byte("CERT"), 0o600))
+	require.NoError(t, os.Symlink("..2026_12_05_10_00_00.123", filepath.Join(cfgDir, "..data")))
+	require.NoError(t, os.Symlink("..data/cert.pem", filepath.Join(cfgDir, "cert.pem")))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "outside.pem"), []byte("NOT CONFIG"), 0o600))
+	require.NoError(t, os.Symlink(filepath.Join(root, "outside.pem"), filepath.Join(cfgDir, "escapes.pem")))
+	src := &ConfigSource{Server: &Server{Root: root, ConfigFile: filepath.Join(cfgDir, "config.json")}}
+
+	got := map[string]string{}
+	var warnings []string
+	require.NoError(t, src.FilesWarning(context.Background(), func(name string, _ int64, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got[name] = string(b)
+		return err
+	}, func(msg string) { warnings = append(warnings, msg) }))
+	assert.Equal(t, map[string]string{"config.json": `{"a":1}`, "cert.pem": "CERT"}, got)
+	require.Len(t, warnings, 1)
+	assert.Contains(t, warnings[0], "escapes.pem is a link to "+filepath.Join(root, "outside.pem")+", outside the config folder")
+}

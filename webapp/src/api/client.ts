@@ -9,6 +9,7 @@ import type {
     SSOReport,
     SSORestoreRequest,
     StatusReport,
+    VersionInfo,
 } from './types';
 
 /**
@@ -148,6 +149,12 @@ export class DrClient {
             duration_ns: r.duration_ns ?? 0,
             cached: r.cached ?? false,
         };
+    }
+
+    /** The plugin's version and the problems with its settings and ops channel. */
+    async version(signal?: AbortSignal): Promise<VersionInfo> {
+        const r = await this.request<Partial<VersionInfo>>('GET', '/version', undefined, signal);
+        return {plugin: r.plugin ?? '', server: r.server ?? '', node: r.node ?? '', problems: array(r.problems)};
     }
 
     async backups(signal?: AbortSignal): Promise<BackupList> {

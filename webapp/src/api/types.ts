@@ -102,6 +102,16 @@ export interface StatusReason {
     fix?: string;
 }
 
+/** GET /version (VersionInfo in server/plugin/api.go). */
+export interface VersionInfo {
+    plugin: string;
+    server: string;
+    node: string;
+
+    // Every problem with the settings and the ops channel, as /dr version lists them.
+    problems: string[];
+}
+
 /** GET /status (Report in server/internal/status/report.go). */
 export interface StatusReport {
     verdict: string;

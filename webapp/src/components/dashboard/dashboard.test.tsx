@@ -19,7 +19,8 @@ function healthyServer(): FakeApi {
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
         on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
-        on('GET', '/audit', {status: 200, body: AUDIT});
+        on('GET', '/audit', {status: 200, body: AUDIT}).
+        on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}});
 }
 
 function renderDashboard(opts: {fast?: number; slow?: number; lag?: LagHistory} = {}): ReturnType<typeof render> {
@@ -56,7 +57,7 @@ describe('Dashboard loading', () => {
     it('says it is loading until the first answers arrive', () => {
         api = new FakeApi();
         const never = (): Promise<Response> => new Promise<Response>(() => undefined);
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
             api.on('GET', path, never);
         }
         renderDashboard();
@@ -64,7 +65,7 @@ describe('Dashboard loading', () => {
         expect(screen.getByTestId('dr-dashboard').getAttribute('data-state')).toBe('loading');
         expect(screen.getByText('Loading the disaster recovery status…')).toBeTruthy();
         expect(screen.queryByTestId('dr-backups')).toBeNull();
-        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=10', 'GET /backups', 'GET /sso/fallbacks', 'GET /status']);
+        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=10', 'GET /backups', 'GET /sso/fallbacks', 'GET /status', 'GET /version']);
     });
 });
 
@@ -73,9 +74,32 @@ describe('Dashboard healthy', () => {
         api = healthyServer();
     });
 
+    it('shows the problems of the settings and the ops channel, as /dr version does', async () => {
+        const publicChannel = 'ops channel: ops channel ~dr-ops in team "ops" is public (created by @bob, not a system admin): ' +
+            'the bot does not post DR reports where every team member can read them.';
+        api = healthyServer().sequence('GET', '/version', [
+            {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: [publicChannel, 'DRAWSEndpoint: "htps://REDACTED@aws.example.com": use a URL starting with https://']},
+            {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: null},
+        ]);
+        renderDashboard();
+        await ready();
+
+        const alert = await waitFor(() => screen.getByTestId('dr-settings-problems'));
+        expect(alert.getAttribute('role')).toBe('alert');
+        expect(within(alert).getByText('Settings need attention (System Console > Plugins > Disaster Recovery):')).toBeTruthy();
+        expect(within(alert).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+            publicChannel,
+            'DRAWSEndpoint: "htps://REDACTED@aws.example.com": use a URL starting with https://',
+        ]);
+
+        fireEvent.click(screen.getByRole('button', {name: 'Refresh now'}));
+        await waitFor(() => expect(screen.queryByTestId('dr-settings-problems')).toBeNull());
+    });
+
     it('shows the verdict, a row per component, the backups, the SSO fallbacks and the audit trail', async () => {
         renderDashboard();
         await ready();
+        expect(screen.queryByTestId('dr-settings-problems')).toBeNull();
 
         const status = section('dr-status');
         expect(status.getByRole('status').textContent).toBe('Healthy');
@@ -457,7 +481,7 @@ describe('Dashboard job running', () => {
 describe('Dashboard non-admin', () => {
     it('renders the server\'s refusal instead of the dashboard, and stops polling', async () => {
         api = new FakeApi();
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
             api.on('GET', path, {status: 403, body: {error: FORBIDDEN}});
         }
         renderDashboard({fast: 10, slow: 10});
@@ -470,13 +494,13 @@ describe('Dashboard non-admin', () => {
         expect(screen.queryByRole('button')).toBeNull();
 
         await sleep(100);
-        expect(api.calls).toHaveLength(4); // every refusal lands in the audit trail: no more polls
+        expect(api.calls).toHaveLength(5); // every refusal lands in the audit trail: no more polls
     });
 
     it('says so when the session is gone', async () => {
         api = new FakeApi();
         const msg = 'not logged in: the Disaster Recovery API needs a Mattermost session or a personal access token of a system admin';
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
             api.on('GET', path, {status: 401, body: {error: msg}});
         }
         renderDashboard();

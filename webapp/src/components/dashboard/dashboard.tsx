@@ -1,7 +1,7 @@
 import React, {useCallback, useEffect, useRef, useState} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {AuditRecord, BackupList, FallbackRecord, SSOReport, StatusReport} from '../../api/types';
+import type {AuditRecord, BackupList, FallbackRecord, SSOReport, StatusReport, VersionInfo} from '../../api/types';
 
 import AuditSection from './audit_section';
 import BackupsSection from './backups_section';
@@ -33,6 +33,7 @@ interface Snapshot {
     backups: Loaded<BackupList>;
     fallbacks: Loaded<FallbackRecord[]>;
     audit: Loaded<AuditRecord[]>;
+    version: Loaded<VersionInfo>;
     lag: LagSeries[];
     updatedAt: number;
     refusal?: ApiError;
@@ -62,6 +63,21 @@ function reportNotice(what: string, rep: SSOReport): Notice {
     return {kind: failed > 0 ? 'error' : 'info', text: [text, ...lines].join(' ')};
 }
 
+// The settings' and the ops channel's problems, as /dr version lists them: a public ops channel,
+// or who besides admins reads it, must not go unnoticed.
+const SettingsProblems = ({problems}: {problems: string[]}): React.JSX.Element | null => (problems.length === 0 ? null : (
+    <div
+        role='alert'
+        className='DrAlert'
+        data-testid='dr-settings-problems'
+    >
+        <strong>Settings need attention (System Console &gt; Plugins &gt; Disaster Recovery):</strong>
+        <ul>
+            {problems.map((p) => <li key={p}>{p}</li>)}
+        </ul>
+    </div>
+));
+
 const Refusal = ({error}: {error: ApiError}): React.JSX.Element => (
     <div
         role='alert'
@@ -81,7 +97,7 @@ const Refusal = ({error}: {error: ApiError}): React.JSX.Element => (
  * runs. It talks only to the plugin's REST API, as the logged-in admin.
  */
 const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_MS, pollSlowMs = POLL_SLOW_MS, auditLimit = AUDIT_LIMIT}: DashboardProps): React.JSX.Element => {
-    const [snap, setSnap] = useState<Snapshot>({loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, lag: [], updatedAt: 0});
+    const [snap, setSnap] = useState<Snapshot>({loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, version: {}, lag: [], updatedAt: 0});
     const [busy, setBusy] = useState(false);
     const [notices, setNotices] = useState<Partial<Record<Section, Notice>>>({});
     const [confirm, setConfirm] = useState<Confirmation>();
@@ -113,13 +129,14 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                 client.backups(signal),
                 client.fallbacks(signal),
                 client.audit(auditLimit, signal),
+                client.version(signal),
             ]);
 
             // Unmounted, or a newer refresh started (after an action): its answers win.
             if (signal.aborted || mine !== generation) {
                 return;
             }
-            const [status, backups, fallbacks, audit] = results;
+            const [status, backups, fallbacks, audit, version] = results;
             const now = Date.now();
             const refusal = results.
                 filter((r): r is PromiseRejectedResult => r.status === 'rejected').
@@ -145,6 +162,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                 backups: settle(prev.backups, backups),
                 fallbacks: settle(prev.fallbacks, fallbacks),
                 audit: settle(prev.audit, audit),
+                version: settle(prev.version, version),
                 lag,
                 updatedAt: now,
                 refusal,
@@ -326,6 +344,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                             Refresh now
                         </button>
                     </div>
+                    <SettingsProblems problems={snap.version.data?.problems ?? []}/>
                     <StatusSection
                         status={snap.status}
                         lag={snap.lag}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A problem message goes to the server log, the audit trail and /dr version: it must never
+// quote a password given in a URL setting.
+func TestURLProblemsNeverQuoteAPassword(t *testing.T) {
+	set := func(field, v string) func(*Config) {
+		return func(c *Config) { reflect.ValueOf(c).Elem().FieldByName(field).SetString(v) }
+	}
+	type tc struct {
+		value string
+		shown string // what the message shows instead; "" = no problem expected
+	}
+	bad := []tc{
+		{"htps://user:secret@host.example.com", `"htps://REDACTED@host.example.com"`},
+		{"https://user:secret@host.example.com:notaport", "not shown"},
+		{"user:secret@host.example.com", "not shown"},
+		{"https://user:secret@", `"https://REDACTED@" has no host name`},
+	}
+	withCreds := "https://user:secret@host.example.com"
+	tests := map[string][]tc{
+		"DRAWSEndpoint":            append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"DRS3PrimaryEndpoint":      append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"DRS3SecondaryEndpoint":    append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"BackupS3Endpoint":         {{"htps://user:secret@host.example.com", `"htps://REDACTED@host.example.com"`}, {withCreds, `contains credentials`}},
+		"DROpenSearchPrimaryURL":   append(bad, tc{withCreds, ""}), // the client moves them to basic auth
+		"DROpenSearchSecondaryURL": append(bad, tc{withCreds, ""}),
+		"BackupDataSource":         {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
+		"BackupDrillDatabaseURL":   {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
+		// Key=value DSNs are allowed and checked by the probe, which names the server user@host/db.
+		"DRPostgresStandbyDataSource": {{"postgres://user:secret@db.example.com/mm", ""}},
+	}
+	// Every setting that can hold a URL is in the table.
+	urlField := regexp.MustCompile(`(URL|Endpoint|DataSource)$`)
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Name; urlField.MatchString(name) {
+			assert.Contains(t, tests, name, "add %s to this test", name)
+		}
+	}
+	for field, cases := range tests {
+		for _, tt := range cases {
+			t.Run(field+"="+tt.value, func(t *testing.T) {
+				c := Default()
+				c.BackupS3Bucket, c.DRS3PrimaryBucket, c.DRS3SecondaryBucket = "mm-backups", "a", "b"
+				c.DROpenSearchPrimaryURL, c.DROpenSearchSecondaryURL = "https://leader:9200", "https://follower:9200"
+				set(field, tt.value)(&c)
+				var mine []string
+				for _, p := range c.Validate() {
+					assert.NotContains(t, p.Message, "secret")
+					if p.Setting == field {
+						mine = append(mine, p.Message)
+					}
+				}
+				assert.NotContains(t, c.Validate().Error(), "secret")
+				if tt.shown == "" {
+					assert.Empty(t, mine)
+					return
+				}
+				require.Len(t, mine, 1)
+				assert.Contains(t, mine[0], tt.shown)
+			})
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://search.example.com:9200":              "https://search.example.com:9200",
+		"https://admin:s3cr3t@search.example.com:9200": "https://REDACTED@search.example.com:9200",
+		"https://admin@search.example.com":             "https://REDACTED@search.example.com",
+		"admin:s3cr3t@search.example.com":              "[a URL that may hold credentials, not shown]",
+		"https://admin:s3cr3t@host:port":               "[a value that is not a URL, not shown]",
+	} {
+		got := RedactURL(in)
+		assert.Equal(t, want, got, in)
+		assert.False(t, strings.Contains(got, "s3cr3t"))
+	}
+}
