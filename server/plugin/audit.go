@@ -213,16 +213,16 @@ func (p *Plugin) auditHeadPost(now time.Time) {
 	if err := p.client.KV.Get(auditPostDayKey, &last); err != nil || last == day {
 		return
 	}
+	h, err := p.trail.Head()
+	if err != nil || h.Seq == 0 {
+		return // nothing to anchor yet (or an unreadable head, which /dr audit verify reports)
+	}
 	var old any
 	if last != "" {
 		old = last
 	}
 	if ok, err := p.client.KV.Set(auditPostDayKey, day, pluginapi.SetAtomic(old)); err != nil || !ok {
 		return // another node claimed today's post
-	}
-	h, err := p.trail.Head()
-	if err != nil || h.Seq == 0 {
-		return
 	}
 	p.API.LogInfo(headLogMessage, "head", h.String(), "seq", h.Seq, "hash", h.Hash)
 	_ = p.notifier.Ops(auditHeadMessage(day, h))

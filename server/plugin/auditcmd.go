@@ -186,8 +186,19 @@ func (v *auditVerification) markdown() string {
 		}
 	}
 	b.WriteString("\n**Anchors checked** (copies of the head outside the database): ")
-	if len(v.AnchorsPerDestination) == 0 && len(v.Anchors) == 0 {
-		b.WriteString("none. No backup records the head yet: records cut off from the end, or rewritten with the rest re-hashed, would not show. Take a backup, or pass the head from the server log with `--anchor seq:hash`.")
+	v.writeAnchors(&b)
+	for _, pr := range v.AnchorProblems {
+		fmt.Fprintf(&b, "- :warning: not checked: %s\n", pr)
+	}
+	fmt.Fprintf(&b, "\nThe head is now record %d, hash `%s`: records after the newest anchor are covered only by the server log lines %q and the daily post in the ops channel; compare them.\n",
+		v.CurrentHead.Seq, v.CurrentHead.Hash, headLogMessage)
+	return b.String()
+}
+
+func (v *auditVerification) writeAnchors(b *strings.Builder) {
+	if len(v.Anchors) == 0 {
+		b.WriteString("none. No backup records the head yet: records cut off from the end, or rewritten with the rest re-hashed, would not show. Take a backup, or pass the head from the server log with `--anchor seq:hash`.\n")
+		return
 	}
 	var parts []string
 	for _, name := range sortedKeys(v.AnchorsPerDestination) {
@@ -198,15 +209,9 @@ func (v *auditVerification) markdown() string {
 	}
 	b.WriteString(strings.Join(parts, ", "))
 	if newest, ok := v.newestAnchor(); ok {
-		fmt.Fprintf(&b, "; the newest is %s, at record %d", newest.Source, newest.Seq)
+		fmt.Fprintf(b, "; the newest is %s, at record %d", newest.Source, newest.Seq)
 	}
 	b.WriteString(".\n")
-	for _, pr := range v.AnchorProblems {
-		fmt.Fprintf(&b, "- :warning: not checked: %s\n", pr)
-	}
-	fmt.Fprintf(&b, "\nThe head is now record %d, hash `%s`: records after the newest anchor are covered only by the server log lines %q and the daily post in the ops channel; compare them.\n",
-		v.CurrentHead.Seq, v.CurrentHead.Hash, headLogMessage)
-	return b.String()
 }
 
 func (v *auditVerification) newestAnchor() (audit.AnchorCheck, bool) {
