@@ -16,7 +16,12 @@ type VersionInfo struct {
 
 // routes builds the REST API; adminapi.Router refuses non-admins before any route runs.
 func (p *Plugin) routes() *adminapi.Router {
+	anon := newAnonRefusals(func(msg string, kv ...any) { p.API.LogWarn(msg, kv...) })
 	rt := adminapi.New(p, func(r *http.Request, userID, reason string) {
+		if userID == "" {
+			anon.note(r.Method+" "+r.URL.Path, reason) // no session: logged, rate-limited, not audited
+			return
+		}
 		p.refused(userID, "http", r.Method+" "+r.URL.Path, reason)
 	})
 	rt.Handle(http.MethodGet, "/version", p.handleVersion)

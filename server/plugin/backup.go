@@ -281,6 +281,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		CompressionLevel:  cfg.BackupCompressionLevel,
 		MattermostVersion: p.API.GetServerVersion(),
 		PluginVersion:     Version,
+		AuditHead:         p.auditHead(),
 		Progress: func(pr backup.Progress) {
 			j.SetProgress(pr.Phase)
 			post.update(pr)

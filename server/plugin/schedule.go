@@ -29,6 +29,7 @@ func (p *Plugin) backupTick() {
 	p.scheduledVerify(cfg, now)
 	p.staleCheck(cfg, now)
 	p.statusAlert(cfg, now)
+	p.auditHeadPost(now)
 }
 
 // dueSlot returns the newest scheduled time at or before now that is after last (zero if none).

@@ -116,9 +116,15 @@
 //
 // The chain makes edits, deletions and reordering of records evident. It
 // cannot, on its own, prove that the newest records were not cut off together
-// with a matching rewrite of the head (anyone who can write the KV store can
-// do that); keep a copy of the head hash outside the store (for example an
-// export, or the head printed into the server log) to detect that.
+// with a matching rewrite of the head, nor that a record was not rewritten
+// with every record after it re-hashed: the hash is a plain SHA-256, and
+// anyone who can write the KV store can do either. Copies of the head kept
+// outside the store (Anchor: the plugin writes one into every backup
+// manifest, the server log and a daily post) close that gap up to the
+// anchor's seq: Verify(anchors...) reports a chain that ends before an anchor
+// (ProblemAnchorTruncated) or holds another hash at its seq
+// (ProblemAnchorMismatch). Records appended after the newest anchor remain
+// as exposed as before.
 //
 // # Secrets
 //

@@ -32,6 +32,12 @@ const (
 	ProblemHeadBehind ProblemKind = "head_behind"
 	// ProblemHeadUnreadable: the head is not valid JSON.
 	ProblemHeadUnreadable ProblemKind = "head_unreadable"
+	// ProblemAnchorMismatch: an anchor (a copy of the head kept outside the store) names this
+	// seq with another hash, or no readable record is there (rewritten and re-hashed).
+	ProblemAnchorMismatch ProblemKind = "anchor_mismatch"
+	// ProblemAnchorTruncated: an anchor names a seq past the end of the chain (newest records
+	// deleted and the head rewound).
+	ProblemAnchorTruncated ProblemKind = "anchor_truncated"
 )
 
 // Problem is one finding of Verify.
@@ -63,6 +69,8 @@ type VerifyResult struct {
 	// the next Append advances the head.
 	Pending bool
 	Note    string
+	// Anchors are the copies of the head given to Verify, each with its outcome.
+	Anchors []AnchorCheck
 }
 
 // Verify walks the whole chain as it is when Verify starts, seq 1 to the
@@ -73,7 +81,13 @@ type VerifyResult struct {
 // chain and lists the keys once to catch records stored past the end of the
 // chain. Tampering is reported in the result; the error is for KV failures
 // only.
-func (t *Trail) Verify() (VerifyResult, error) {
+//
+// Each anchor (a copy of the head taken earlier and kept outside the store)
+// must name a record that exists and carries its hash: that catches what the
+// chain alone cannot, records deleted from the end with the head rewound, and
+// a record rewritten with every record after it re-hashed, at or below the
+// anchor's seq.
+func (t *Trail) Verify(anchors ...Anchor) (VerifyResult, error) {
 	var res VerifyResult
 	add := func(seq uint64, kind ProblemKind, format string, args ...any) {
 		res.ProblemCount++
@@ -108,6 +122,7 @@ func (t *Trail) Verify() (VerifyResult, error) {
 	}
 	res.Head = h0.Seq
 	bound := max(h0.Seq, maxKey)
+	anchored := newAnchorChecker(anchors, add)
 
 	var (
 		prevHash  string // stored hash of the record before
@@ -128,16 +143,19 @@ func (t *Trail) Verify() (VerifyResult, error) {
 		switch {
 		case !s.found:
 			add(seq, ProblemMissing, "missing record (deleted; the trail reaches seq %d)", bound)
+			anchored.absent(seq, bound)
 			prevKnown = false
 			return nil
 		case s.bad != nil:
 			add(seq, ProblemUnreadable, "stored value is not a record: %v", s.bad)
+			anchored.absent(seq, bound)
 			prevKnown = false
 			return nil //nolint:nilerr // an unreadable record is a finding of Verify, not a failure of it
 		}
 		r := &s.rec
 		res.Checked++
 		res.Last = seq
+		anchored.record(seq, r.Hash)
 		switch {
 		case r.Seq != seq:
 			add(seq, ProblemSeqMismatch, "seq field is %d (record moved or swapped)", r.Seq)
@@ -222,6 +240,11 @@ func (t *Trail) Verify() (VerifyResult, error) {
 			break
 		}
 	}
+
+	if err := anchored.finish(t, res.Last); err != nil {
+		return res, err
+	}
+	res.Anchors = anchored.checks
 
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Seq < res.Problems[j].Seq })
 	res.OK = res.ProblemCount == 0

@@ -146,6 +146,9 @@ type Manifest struct {
 	ReferencedFiles       int64            `json:"referenced_files,omitempty"`
 	Files                 *FileStats       `json:"files,omitempty"`
 	Warnings              []string         `json:"warnings,omitempty"`
+	// AuditHead is the plugin's audit trail head when the backup started: a copy outside the
+	// database that `/dr audit verify` checks the chain against.
+	AuditHead *AuditAnchor `json:"audit_head,omitempty"`
 	// Checksum is the SHA-256 of the manifest's own bytes with this value replaced by
 	// checksumPlaceholder (see sealManifest): an edited or truncated manifest is detected even
 	// where the edit leaves valid JSON. Absent in manifests of plugin versions before 0.1.0.
@@ -153,6 +156,12 @@ type Manifest struct {
 
 	// Provenance is who signed the manifest as read (not stored in it): see sign.go.
 	Provenance Provenance `json:"-"`
+}
+
+// AuditAnchor is the head (last record) of the audit trail: its seq and hash.
+type AuditAnchor struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
 }
 
 // Object returns the object of the given component, or nil.

@@ -60,6 +60,8 @@ type Options struct {
 	SigningKey *SigningKey
 	// Versions recorded in the manifest.
 	MattermostVersion, PluginVersion string
+	// AuditHead, if set, is recorded in the manifest (see Manifest.AuditHead).
+	AuditHead *AuditAnchor
 	// Progress, if set, is called about twice a second and at each phase change, from one
 	// goroutine at a time; it must return quickly.
 	Progress func(Progress)
@@ -479,6 +481,7 @@ func (r *run) manifest(d *destState, finished time.Time) *Manifest {
 		Encryption:        Encryption{Encrypted: r.encrypted()},
 		Objects:           append([]Object(nil), d.objects...),
 		Warnings:          append([]string(nil), r.warnings...),
+		AuditHead:         r.o.AuditHead,
 	}
 	if r.encrypted() {
 		m.Encryption.Algorithm = "age"
