@@ -70,11 +70,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		return "", fmt.Errorf("drill: create the scratch database %s (the drill database URL's user needs CREATEDB): %w", name, err)
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		_, _ = admin.Exec(dctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
-	}()
+	defer dropScratch(ctx, admin, quoted)
 	if restoreURL != d.AdminURL {
 		if err := grantSchema(ctx, d.AdminURL, name, drillRoleName(name)); err != nil {
 			return "", err
@@ -240,4 +236,19 @@ func scramVerifier() (password, verifier string, err error) {
 	b64 := base64.StdEncoding.EncodeToString
 	verifier = fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt[:]), b64(stored[:]), b64(hmacOf(salted, "Server Key")))
 	return password, verifier, nil
+}
+
+// dropScratch drops the scratch database. The drill role's sessions end a moment after their
+// clients close, and a user that is not a superuser may not end them itself (WITH (FORCE)
+// fails then): it tries again for a while.
+func dropScratch(ctx context.Context, admin *pgx.Conn, quoted string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for {
+		_, err := admin.Exec(dctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
+		if err == nil || dctx.Err() != nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
