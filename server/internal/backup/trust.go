@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -139,9 +141,10 @@ func PlanRetention(ctx context.Context, s Store, dest string, p Policy, t Trust,
 }
 
 // SignManifest signs the manifest of backup id as it is stored now (a manifest.json.sig
-// sidecar), for an admin who vouches for a backup made before manifests were signed. It
-// returns the manifest with its new provenance.
-func SignManifest(ctx context.Context, s Store, id string, k *SigningKey) (*Manifest, error) {
+// sidecar), for an admin who vouches for a backup made before manifests were signed, once
+// they saw it: when wantSHA256 is set, a manifest with other bytes is refused. It returns the
+// manifest with its new provenance.
+func SignManifest(ctx context.Context, s Store, id, wantSHA256 string, k *SigningKey) (*Manifest, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -160,6 +163,9 @@ func SignManifest(ctx context.Context, s Store, id string, k *SigningKey) (*Mani
 	m, err := parseManifest(b, id, s)
 	if err != nil {
 		return nil, err
+	}
+	if sum := sha256.Sum256(b); wantSHA256 != "" && hex.EncodeToString(sum[:]) != wantSHA256 {
+		return nil, fmt.Errorf("the manifest of backup %s at %s changed since it was shown: check it again", id, s)
 	}
 	if err := putSignature(ctx, s, ManifestKey(id), b, k); err != nil {
 		return nil, err
