@@ -156,7 +156,7 @@ func SignManifest(ctx context.Context, s Store, id, wantSHA256 string, k *Signin
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
-	rc.Close()
+	_ = rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
 	}
