@@ -57,6 +57,16 @@ func plantBackup(t *testing.T, dir, from, id string, at time.Time) {
 	require.NoError(t, os.WriteFile(filepath.Join(dst, "verification.json"), []byte(v), 0o644))
 }
 
+// backupWhenIdle runs a backup once the previous backup job has ended (its result is posted a
+// moment before its job ends; a backup started then is refused as busy).
+func backupWhenIdle(ctx context.Context, t *testing.T, env *harness.Env) (id, result string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return !strings.Contains(cmd(ctx, t, env, "/dr backup list"), "A backup is running")
+	}, 30*time.Second, 200*time.Millisecond)
+	return runBackup(ctx, t, env, "")
+}
+
 // TestPlantedBackupIsNotTrusted: a backup planted in the destination (a real backup's objects
 // under a new id dated 2030, its manifest re-checksummed) is shown apart as not made by this
 // server, is not the latest, is not drilled by the scheduled verification, does not change
@@ -76,8 +86,8 @@ func TestPlantedBackupIsNotTrusted(t *testing.T) {
 	version := cmd(ctx, t, env, "/dr version")
 	fp := regexp.MustCompile("Backup signing key \\| `(SHA256:[^`]+)`").FindStringSubmatch(version)
 	require.NotNil(t, fp, version)
-	real1, _ := runBackup(ctx, t, env, "")
-	real2, result := runBackup(ctx, t, env, "")
+	real1, _ := backupWhenIdle(ctx, t, env)
+	real2, result := backupWhenIdle(ctx, t, env)
 	assert.Contains(t, result, "signed by this server's key `"+fp[1]+"`")
 	assert.FileExists(t, filepath.Join(dir, "backups", real2, "manifest.json.sig"))
 
@@ -122,7 +132,7 @@ func TestPlantedBackupIsNotTrusted(t *testing.T) {
 
 	// Retention (keep the last 2) keeps the two newest real backups; the planted one is neither
 	// counted nor deleted.
-	real3, result := runBackup(ctx, t, env, "")
+	real3, result := backupWhenIdle(ctx, t, env)
 	assert.Contains(t, result, "retention deleted `"+real1+"`", result)
 	assert.NotContains(t, result, "retention deleted `"+real2+"`", result)
 	assert.Contains(t, result, "1 backups at local were not made by this server", result)
