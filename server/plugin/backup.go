@@ -146,6 +146,10 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 		if manifests, err = p.backupOnce(ctx, j, cfg, req, post); err != nil {
 			return err
 		}
+		// The manifests are signed; the record also names them in Mattermost's database.
+		if err := p.recordBackup(manifests, ""); err != nil {
+			p.API.LogWarn("Cannot record the backup in the KV store", "backup", j.ID, "error", err.Error())
+		}
 		p.recordSuccess(time.Now())
 		p.recordBackupInfo(manifests, time.Since(start))
 		pruned = p.applyRetention(ctx, cfg, destinationNames(manifests))
@@ -179,7 +183,8 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 			fmt.Fprintf(&b, "  - :warning: %s\n", w)
 		}
 	}
-	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s).\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components, b.String(), pruned)
+	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s), signed by this server's key `%s`.\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components,
+		first.Provenance.Signer.Fingerprint(), b.String(), pruned)
 	post.finish(msg)
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
 		Details: map[string]string{"destinations": strings.Join(names, ","), "duration": time.Since(start).Round(time.Millisecond).String()}})
@@ -297,6 +302,9 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	if o.Recipients, err = cfg.AgeRecipients(); err != nil {
 		return nil, err
 	}
+	if o.SigningKey, err = p.signingKey(); err != nil {
+		return nil, err
+	}
 	if len(o.Recipients) > 0 {
 		if o.IndexIdentity, err = p.indexIdentity(); err != nil {
 			return nil, fmt.Errorf("read the plugin's index key: %w", err)
@@ -340,6 +348,10 @@ func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destName
 		return ""
 	}
 	pins, _ := p.pins()
+	trust, err := p.trust()
+	if err != nil {
+		return fmt.Sprintf("- retention skipped: %v\n", err)
+	}
 	var out strings.Builder
 	for _, name := range destNames {
 		dests, err := p.destinations(ctx, cfg, name)
@@ -347,34 +359,39 @@ func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destName
 			continue
 		}
 		d := dests[0]
-		ms, err := backup.List(ctx, d.Store)
+		// Only this server's backups count, and only they are removed: a backup planted in the
+		// destination never evicts one, and only an admin deletes it.
+		plan, err := backup.PlanRetention(ctx, d.Store, name, policy, trust, pins)
 		if err != nil {
 			fmt.Fprintf(&out, "- retention at %s skipped: %v\n", name, err)
 			continue
 		}
-		_, remove := policy.Select(ms, pins, newestVerified(ctx, d.Store, ms), time.Now())
 		opts := p.pruneOptions()
-		for _, m := range remove {
+		var deleted []string
+		for _, m := range plan.Remove {
 			if err := backup.Delete(ctx, d.Store, m.ID, opts); err != nil {
 				fmt.Fprintf(&out, "- retention could not delete `%s` at %s: %v\n", m.ID, name, err)
 				continue
 			}
+			deleted = append(deleted, m.ID)
 			fmt.Fprintf(&out, "- retention deleted `%s` at %s\n", m.ID, name)
 			_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "backup.retention.delete", Target: m.ID, Outcome: audit.OutcomeSucceeded, Details: map[string]string{"destination": name}})
 		}
-	}
-	return out.String()
-}
-
-// newestVerified is the newest of ms (newest first) whose verification passed: retention never
-// deletes it.
-func newestVerified(ctx context.Context, s backup.Store, ms []*backup.Manifest) string {
-	for _, m := range ms {
-		if v, err := backup.ReadVerification(ctx, s, m.ID); err == nil && v != nil && v.Outcome == backup.OutcomePassed {
-			return m.ID
+		present := map[string]bool{}
+		for _, m := range append(plan.Keep, plan.Remove...) {
+			present[m.ID] = true
+		}
+		for _, u := range plan.Untrusted {
+			present[u.Manifest.ID] = true
+		}
+		if err := p.forgetRecords(name, deleted, present); err != nil {
+			p.API.LogWarn("Cannot prune the record of backups", "destination", name, "error", err.Error())
+		}
+		if n := len(plan.Untrusted); n > 0 {
+			fmt.Fprintf(&out, "- :warning: %d backups at %s were not made by this server: not counted, not deleted (`/dr backup list` shows them)\n", n, name)
 		}
 	}
-	return ""
+	return out.String()
 }
 
 func (p *Plugin) pruneOptions() backup.PruneOptions {

@@ -33,6 +33,8 @@ func (p *Plugin) backupCommands(t *command.Tree) {
 	t.Add([]string{"backup"}, &command.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
 		Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
 	t.Add([]string{"backup"}, &command.Command{Name: "pin", Summary: "Keep a backup whatever the retention policy says", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(true)})
+	t.Add([]string{"backup"}, &command.Command{Name: "trust", Summary: "Adopt an older backup of this server, made before backups were signed: records and signs it (needs --confirm)",
+		Args: "<id>", MinArgs: 1, MaxArgs: 1, Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really adopt it"}}, Run: p.runBackupTrust})
 	t.Add([]string{"backup"}, &command.Command{Name: "unpin", Summary: "Let the retention policy decide again", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(false)})
 }
 
@@ -74,6 +76,9 @@ type backupEntry struct {
 	Verifications map[string]*backup.Verification `json:"verifications,omitempty"`
 	// Verification is the newest of them, in short (null when never verified).
 	Verification *verificationSummary `json:"verification"`
+	// NotMadeHere says, for a backup that this server did not make (listed apart: never the
+	// latest, never drilled, never counted or deleted by retention), why, by destination.
+	NotMadeHere map[string]string `json:"not_made_here,omitempty"`
 }
 
 type verificationSummary struct {
@@ -110,38 +115,68 @@ func (e *backupEntry) started() time.Time {
 	return time.Time{}
 }
 
-func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, error) {
+// backupListing is every backup at the configured destinations.
+type backupListing struct {
+	Backups   []backupEntry // this server's, newest first
+	Untrusted []backupEntry // the others (NotMadeHere set), newest first
+	Problems  []string
+}
+
+func (p *Plugin) listBackups(ctx context.Context) (*backupListing, error) {
 	cfg, _ := p.config()
 	dests, err := p.destinations(ctx, cfg, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	trust, err := p.trust()
+	if err != nil {
+		return nil, err
 	}
 	pins, _ := p.pins()
-	byID := map[string]*backupEntry{}
-	var problems []string
+	ours, others := map[string]*backupEntry{}, map[string]*backupEntry{}
+	entry := func(byID map[string]*backupEntry, id string) *backupEntry {
+		e := byID[id]
+		if e == nil {
+			e = &backupEntry{ID: id, Manifests: map[string]*backup.Manifest{}}
+			byID[id] = e
+		}
+		return e
+	}
+	l := &backupListing{}
 	for _, d := range dests {
 		ms, err := backup.List(ctx, d.Store)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", d.Name, err))
-			continue
+			l.Problems = append(l.Problems, fmt.Sprintf("%s: %v", d.Name, err))
 		}
-		for _, m := range ms {
-			e := byID[m.ID]
-			if e == nil {
-				e = &backupEntry{ID: m.ID, Pinned: pins[m.ID], Manifests: map[string]*backup.Manifest{}}
-				byID[m.ID] = e
-			}
+		trusted, untrusted := trust.Classify(d.Name, ms)
+		for _, m := range trusted {
+			e := entry(ours, m.ID)
+			e.Pinned = pins[m.ID]
 			e.Manifests[d.Name] = m
-			if v, err := backup.ReadVerification(ctx, d.Store, m.ID); err == nil && v != nil {
+			// Only a verification this server signed counts.
+			if v, err := backup.ReadVerification(ctx, d.Store, m.ID); err == nil && v != nil && trust.SignedByKey(v.Provenance) {
 				e.addVerification(d.Name, v)
 			}
 		}
+		for _, u := range untrusted {
+			e := entry(others, u.Manifest.ID)
+			e.Manifests[d.Name] = u.Manifest
+			if e.NotMadeHere == nil {
+				e.NotMadeHere = map[string]string{}
+			}
+			e.NotMadeHere[d.Name] = u.Reason
+		}
 	}
+	l.Backups, l.Untrusted = sortedEntries(ours), sortedEntries(others)
+	return l, nil
+}
+
+// sortedEntries orders entries newest first by start time (ids only order to the second).
+func sortedEntries(byID map[string]*backupEntry) []backupEntry {
 	out := make([]backupEntry, 0, len(byID))
 	for _, e := range byID {
 		out = append(out, *e)
 	}
-	// Newest first by start time: ids only order to the second.
 	sort.Slice(out, func(i, j int) bool {
 		si, sj := out[i].started(), out[j].started()
 		if !si.Equal(sj) {
@@ -149,14 +184,24 @@ func (p *Plugin) listBackups(ctx context.Context) ([]backupEntry, []string, erro
 		}
 		return out[i].ID > out[j].ID
 	})
-	return out, problems, nil
+	return out
+}
+
+// notMadeHere says in one line why e is not this server's backup.
+func (e *backupEntry) notMadeHere() string {
+	var parts []string
+	for _, d := range destinationNames(e.Manifests) {
+		parts = append(parts, d+": "+e.NotMadeHere[d])
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*command.Response, error) {
-	list, problems, err := p.listBackups(ctx)
+	l, err := p.listBackups(ctx)
 	if err != nil {
 		return nil, err
 	}
+	list, problems := l.Backups, l.Problems
 	var b strings.Builder
 	if j := p.jobs.Running(backupJob); j != nil {
 		fmt.Fprintf(&b, "A backup is running (job `%s`, %s, started %s ago).\n\n", j.ID, j.Progress(), time.Since(j.Started).Round(time.Second))
@@ -185,41 +230,74 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*com
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %v | %v | %s |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), humanBytes(size), m.Encryption.Encrypted, e.Pinned, verified)
 		}
 	}
+	if len(l.Untrusted) > 0 {
+		fmt.Fprintf(&b, "\n:warning: **Not made by this server** (%d): never the latest, never drilled, not counted nor deleted by retention. "+
+			"Delete one with `/dr backup delete <id> --confirm`; adopt an older backup of this server with `/dr backup trust <id>`.\n\n", len(l.Untrusted))
+		b.WriteString("| backup | says it started (UTC) | where | why |\n|---|---|---|---|\n")
+		for _, e := range l.Untrusted {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", e.ID, e.started().UTC().Format("2006-01-02 15:04"), strings.Join(destinationNames(e.Manifests), ", "), e.notMadeHere())
+		}
+	}
+	if pk, err := p.publicKey(); err == nil {
+		fmt.Fprintf(&b, "\nThis server signs its backups with the key `%s`.\n", pk.Fingerprint)
+	}
 	for _, pr := range problems {
 		fmt.Fprintf(&b, "\n:warning: cannot list %s", pr)
 	}
 	return &command.Response{Text: b.String()}, nil
 }
 
+// findBackup finds one of this server's backups ("latest" is the newest of them).
 func (p *Plugin) findBackup(ctx context.Context, id string) (*backupEntry, error) {
-	list, _, err := p.listBackups(ctx)
+	e, ours, err := p.findAnyBackup(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
-		return nil, errors.New("there are no complete backups")
+	if !ours {
+		return nil, fmt.Errorf("backup %s was not made by this server (%s): it is never restored, drilled or pinned. "+
+			"`/dr backup delete %s --confirm` deletes it; if it is an older backup of this server, `/dr backup trust %s` adopts it", e.ID, e.notMadeHere(), e.ID, e.ID)
+	}
+	return e, nil
+}
+
+// findAnyBackup finds a backup, this server's (ours) or not; "latest" is only ever one of ours.
+func (p *Plugin) findAnyBackup(ctx context.Context, id string) (e *backupEntry, ours bool, err error) {
+	l, err := p.listBackups(ctx)
+	if err != nil {
+		return nil, false, err
 	}
 	if id == "latest" {
-		return &list[0], nil
+		if len(l.Backups) == 0 {
+			return nil, false, errors.New("there are no complete backups made by this server")
+		}
+		return &l.Backups[0], true, nil
 	}
 	if err := backup.ValidateID(id); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	for i := range list {
-		if list[i].ID == id {
-			return &list[i], nil
+	for i := range l.Backups {
+		if l.Backups[i].ID == id {
+			return &l.Backups[i], true, nil
 		}
 	}
-	return nil, fmt.Errorf("no complete backup %q: `/dr backup list` shows the backups", id)
+	for i := range l.Untrusted {
+		if l.Untrusted[i].ID == id {
+			return &l.Untrusted[i], false, nil
+		}
+	}
+	return nil, false, fmt.Errorf("no complete backup %q: `/dr backup list` shows the backups", id)
 }
 
 func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
-	e, err := p.findBackup(ctx, inv.Args[0])
+	e, ours, err := p.findAnyBackup(ctx, inv.Args[0])
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Backup `%s`**%s\n", e.ID, map[bool]string{true: " (pinned)", false: ""}[e.Pinned])
+	if !ours {
+		fmt.Fprintf(&b, ":warning: **Not made by this server** (%s): never restored, drilled or counted by retention. `/dr backup delete %s --confirm` deletes it.\n", e.notMadeHere(), e.ID)
+	}
 	names := make([]string, 0, len(e.Manifests))
 	for n := range e.Manifests {
 		names = append(names, n)
@@ -267,7 +345,10 @@ func (p *Plugin) runBackupCancel(context.Context, *command.Invocation) (*command
 }
 
 func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
-	e, err := p.findBackup(ctx, id)
+	if id == "latest" {
+		return errors.New("name the backup to delete by its id")
+	}
+	e, err := p.backupEverywhere(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -286,6 +367,9 @@ func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
 			if err := backup.Delete(ctx, dests[0].Store, e.ID, p.pruneOptions()); err != nil {
 				return fmt.Errorf("delete at %s: %w", name, err)
 			}
+			if err := p.forgetRecords(name, []string{e.ID}, nil); err != nil {
+				p.API.LogWarn("Cannot prune the record of backups", "destination", name, "error", err.Error())
+			}
 		}
 		return nil
 	})
@@ -295,6 +379,35 @@ func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
 	}
 	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.delete", Target: e.ID, Outcome: audit.OutcomeSucceeded})
 	return nil
+}
+
+// backupEverywhere finds backup id at every destination holding it, whether this server made
+// it there or not (a delete removes every copy).
+func (p *Plugin) backupEverywhere(ctx context.Context, id string) (*backupEntry, error) {
+	if err := backup.ValidateID(id); err != nil {
+		return nil, err
+	}
+	l, err := p.listBackups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *backupEntry
+	for _, e := range append(l.Backups, l.Untrusted...) {
+		if e.ID != id {
+			continue
+		}
+		if out == nil {
+			out = &backupEntry{ID: id, Manifests: map[string]*backup.Manifest{}}
+		}
+		out.Pinned = out.Pinned || e.Pinned
+		for d, m := range e.Manifests {
+			out.Manifests[d] = m
+		}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("no complete backup %q: `/dr backup list` shows the backups", id)
+	}
+	return out, nil
 }
 
 func (p *Plugin) runBackupDelete(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
@@ -355,12 +468,18 @@ func jobInfo(j *jobs.Job) *backupJobInfo {
 
 func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 	rt.Handle(http.MethodGet, "/backups", func(w http.ResponseWriter, r *http.Request) {
-		list, problems, err := p.listBackups(r.Context())
+		l, err := p.listBackups(r.Context())
 		if err != nil {
 			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": list, "problems": problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
+		pk, err := p.publicKey()
+		if err != nil {
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": l.Backups, "untrusted": l.Untrusted, "signing_key": pk,
+			"problems": l.Problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
 	})
 	rt.Handle(http.MethodPost, "/backups", func(w http.ResponseWriter, r *http.Request) {
 		var body backupStartRequest
@@ -422,4 +541,68 @@ func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 			adminapi.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "pinned": pinned})
 		})
 	}
+}
+
+// runBackupTrust adopts a backup this server made before it signed its manifests: nothing
+// in a destination can tell it from a planted one, so an admin vouches for it after reading
+// its details. The plugin then records its manifest's SHA-256 and signs it.
+func (p *Plugin) runBackupTrust(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+	e, ours, err := p.findAnyBackup(ctx, inv.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	if ours {
+		return &command.Response{Text: fmt.Sprintf("Backup `%s` is already this server's.", e.ID)}, nil
+	}
+	for _, d := range destinationNames(e.Manifests) {
+		if m := e.Manifests[d]; backup.DatedInFuture(m, time.Now()) {
+			return nil, fmt.Errorf("backup %s says it started %s, in the future: no backup of this server does; delete it with `/dr backup delete %s --confirm`",
+				e.ID, m.StartedAt.UTC().Format(time.RFC3339), e.ID)
+		}
+	}
+	if !inv.Bool("confirm") {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Backup `%s` was not made by this server as far as it can tell (%s).\n\n", e.ID, e.notMadeHere())
+		for _, d := range destinationNames(e.Manifests) {
+			m := e.Manifests[d]
+			fmt.Fprintf(&b, "- **%s**: started %s, finished %s, %s, plugin %s, Mattermost %s, %s, encrypted: %v, manifest SHA-256 `%s`\n", d,
+				m.StartedAt.UTC().Format(time.RFC3339), m.FinishedAt.UTC().Format(time.RFC3339), m.Components, m.PluginVersion, m.MattermostVersion,
+				humanBytes(m.Size()), m.Encryption.Encrypted, m.Provenance.SHA256)
+		}
+		fmt.Fprintf(&b, "\nAdopt it only if you know this server made it (check the audit trail: `/dr audit`). "+
+			"Run the same command with `--confirm` to record and sign it: it then counts as this server's backup, can be restored and drilled, and retention manages it.")
+		return &command.Response{Text: b.String()}, nil
+	}
+	if err := p.adoptBackup(ctx, inv.Caller.UserID, e); err != nil {
+		return nil, err
+	}
+	return &command.Response{Text: fmt.Sprintf("Backup `%s` is adopted: recorded and signed by this server's key.", e.ID)}, nil
+}
+
+func (p *Plugin) adoptBackup(ctx context.Context, actorID string, e *backupEntry) error {
+	key, err := p.signingKey()
+	if err != nil {
+		return err
+	}
+	cfg, _ := p.config()
+	a := p.actor(actorID)
+	signed := map[string]*backup.Manifest{}
+	for _, name := range destinationNames(e.Manifests) {
+		dests, err := p.destinations(ctx, cfg, name)
+		if err != nil {
+			return err
+		}
+		// What is signed is what was just listed and checked.
+		m, err := backup.SignManifest(ctx, dests[0].Store, e.ID, e.Manifests[name].Provenance.SHA256, key)
+		if err != nil {
+			return fmt.Errorf("sign at %s: %w", name, err)
+		}
+		signed[name] = m
+	}
+	if err := p.recordBackup(signed, a.Username); err != nil {
+		return err
+	}
+	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.trust", Target: e.ID, Outcome: audit.OutcomeSucceeded,
+		Details: map[string]string{"destinations": strings.Join(destinationNames(signed), ",")}})
+	return nil
 }

@@ -79,6 +79,9 @@ func (p *Plugin) runVersion(_ context.Context, _ *command.Invocation) (*command.
 	fmt.Fprintf(&b, "| Plugin | `%s` %s |\n", ID, Version)
 	fmt.Fprintf(&b, "| Server | %s |\n", p.API.GetServerVersion())
 	fmt.Fprintf(&b, "| Node | `%s` |\n", p.node)
+	if pk, err := p.publicKey(); err == nil {
+		fmt.Fprintf(&b, "| Backup signing key | `%s` (`%s`) |\n", pk.Fingerprint, pk.PublicKey)
+	}
 	if problems := p.configProblems(); len(problems) > 0 {
 		fmt.Fprintf(&b, "\n**Settings need attention** (System Console > Plugins > Disaster Recovery):\n")
 		for _, pr := range problems {

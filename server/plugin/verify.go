@@ -32,6 +32,9 @@ type verifyRequest struct {
 	ID          string // backup id or "latest"
 	Drill       bool
 	Destination string // "" = every destination holding the backup
+	// NotMadeHere is set for a backup this server did not make: it is read and checked, never
+	// drilled, and its result is neither saved nor counted as the newest verified backup.
+	NotMadeHere bool
 }
 
 func (p *Plugin) verifyCommands(t *command.Tree) {
@@ -49,11 +52,11 @@ func (p *Plugin) verifyCommands(t *command.Tree) {
 func (p *Plugin) runBackupVerify(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
 	req := verifyRequest{ActorID: inv.Caller.UserID, Actor: p.actor(inv.Caller.UserID).Username, ChannelID: inv.Caller.ChannelID,
 		ID: inv.Args[0], Drill: inv.Bool("drill"), Destination: strings.ToLower(inv.String("destination"))}
-	e, err := p.findBackup(ctx, req.ID)
+	e, ours, err := p.findAnyBackup(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
-	req.ID = e.ID
+	req.ID, req.NotMadeHere = e.ID, !ours
 	if req.Destination != "" && e.Manifests[req.Destination] == nil {
 		return nil, fmt.Errorf("backup %s is not at destination %q (it is at: %s)", e.ID, req.Destination, strings.Join(destinationNames(e.Manifests), ", "))
 	}
@@ -65,7 +68,11 @@ func (p *Plugin) runBackupVerify(ctx context.Context, inv *command.Invocation) (
 	if req.Drill {
 		what = "Verification with a restore drill"
 	}
-	return &command.Response{Text: fmt.Sprintf("%s of backup `%s` started (job `%s`). The bot posts the result to the ops channel and to you.", what, e.ID, j.ID)}, nil
+	note := ""
+	if req.NotMadeHere {
+		note = fmt.Sprintf(" :warning: This backup was not made by this server (%s): it is read and checked, never restored into a database.", e.notMadeHere())
+	}
+	return &command.Response{Text: fmt.Sprintf("%s of backup `%s` started (job `%s`). The bot posts the result to the ops channel and to you.%s", what, e.ID, j.ID, note)}, nil
 }
 
 func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
@@ -80,6 +87,20 @@ func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
 // None is not an error: encrypted backups are then checked by their checksums only.
 func identities(cfg config.Config) ([]age.Identity, string, error) {
 	return backup.LoadIdentities(cfg.BackupAgeIdentityFile)
+}
+
+// drillUserIsDedicated says whether BackupDrillDatabaseURL names a user other than
+// Mattermost's: then, when it cannot create a role for the drill, the dump may be restored as
+// that user itself. Mattermost's own role never restores a dump.
+func (p *Plugin) drillUserIsDedicated(cfg config.Config) bool {
+	u := strings.TrimSpace(cfg.BackupDrillDatabaseURL)
+	ds := p.API.GetUnsanitizedConfig().SqlSettings.DataSource
+	if u == "" || ds == nil {
+		return false
+	}
+	drillUser, err1 := pgdump.User(u)
+	mmUser, err2 := pgdump.User(*ds)
+	return err1 == nil && err2 == nil && drillUser != "" && drillUser != mmUser
 }
 
 // drillURL is where drills create their scratch database.
@@ -139,7 +160,10 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 		head = fmt.Sprintf(":x: Backup `%s` FAILED verification (%s). Do not rely on it: take a new backup with `/dr backup now`, and check the destination's storage.", req.ID, time.Since(start).Round(100*time.Millisecond))
 		outcome = audit.OutcomeFailed
 	}
-	if !failed {
+	if req.NotMadeHere {
+		head += " :warning: This backup was **not made by this server**: it was not drilled, and the result is not saved."
+	}
+	if !failed && !req.NotMadeHere {
 		for _, r := range results {
 			if r.v != nil && r.v.Outcome == backup.OutcomePassed {
 				_, _ = p.client.KV.Set(lastVerifiedKey, strconv.FormatInt(time.Now().UnixMilli(), 10))
@@ -160,7 +184,15 @@ type verifyResult struct {
 }
 
 func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req verifyRequest) ([]verifyResult, error) {
-	e, err := p.findBackup(ctx, req.ID)
+	e, ours, err := p.findAnyBackup(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	trust, err := p.trust()
+	if err != nil {
+		return nil, err
+	}
+	key, err := p.signingKey()
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +200,8 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	if err != nil {
 		return nil, err
 	}
-	opts := backup.VerifyOptions{Identities: ids}
+	// Trust keeps a backup this server did not make out of the drill database.
+	opts := backup.VerifyOptions{Identities: ids, Trust: &trust}
 	if idx, err := p.indexIdentity(); err == nil {
 		opts.IndexIdentities = []age.Identity{idx}
 	}
@@ -182,7 +215,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		if u == "" {
 			return nil, errors.New("no database server for the drill: set BackupDrillDatabaseURL")
 		}
-		opts.Drill = &backup.Drill{AdminURL: u}
+		opts.Drill = &backup.Drill{AdminURL: u, DedicatedUser: p.drillUserIsDedicated(cfg)}
 	}
 	var out []verifyResult
 	for _, name := range destinationNames(e.Manifests) {
@@ -196,6 +229,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		}
 		d := dests[0]
 		o := opts
+		o.Destination = name
 		o.Progress = func(pr backup.VerifyProgress) {
 			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
 			if pr.PoolTotal > 0 {
@@ -209,9 +243,11 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 			return nil, ctx.Err()
 		}
 		r := verifyResult{dest: name, v: v, err: err}
-		if v != nil {
+		// Signed, so that it counts as this server's verification; never beside a backup this
+		// server did not make.
+		if v != nil && ours {
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			r.writeErr = backup.WriteVerification(wctx, d.Store, v)
+			r.writeErr = backup.WriteSignedVerification(wctx, d.Store, v, key)
 			cancel()
 		}
 		out = append(out, r)
@@ -255,12 +291,12 @@ func (p *Plugin) verifyRoutes(rt *adminapi.Router) {
 			return
 		}
 		userID := r.Header.Get("Mattermost-User-ID")
-		e, err := p.findBackup(r.Context(), r.PathValue("id"))
+		e, ours, err := p.findAnyBackup(r.Context(), r.PathValue("id"))
 		if err != nil {
 			adminapi.WriteError(w, http.StatusNotFound, err.Error())
 			return
 		}
-		j, err := p.startVerify(verifyRequest{ActorID: userID, Actor: p.actor(userID).Username, ID: e.ID, Drill: body.Drill, Destination: strings.ToLower(body.Destination)})
+		j, err := p.startVerify(verifyRequest{ActorID: userID, Actor: p.actor(userID).Username, ID: e.ID, Drill: body.Drill, Destination: strings.ToLower(body.Destination), NotMadeHere: !ours})
 		if err != nil {
 			status := http.StatusBadRequest
 			var busy *jobs.BusyError

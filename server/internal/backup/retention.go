@@ -25,9 +25,16 @@ func (p Policy) IsZero() bool {
 // Select splits complete backups into those to keep and those to remove, both newest first.
 // pinned backups (by ID) and newestVerified (the newest backup whose restore was verified;
 // "" for none) are always kept; an empty policy keeps everything; and at least the newest
-// backup is always kept, so a policy never removes every backup.
+// backup is always kept, so a policy never removes every backup. Backups dated in the future
+// (DatedInFuture) are in neither list: they are not counted and not removed (give Select only
+// trusted backups: see PlanRetention).
 func (p Policy) Select(ms []*Manifest, pinned map[string]bool, newestVerified string, now time.Time) (keep, remove []*Manifest) {
-	sorted := append([]*Manifest(nil), ms...)
+	var sorted []*Manifest
+	for _, m := range ms {
+		if !DatedInFuture(m, now) {
+			sorted = append(sorted, m)
+		}
+	}
 	sortNewestFirst(sorted)
 	if p.IsZero() {
 		return sorted, nil

@@ -229,16 +229,24 @@ func (p Provenance) SignedBy(key PublicKey) bool { return p.Signer.Equal(key) }
 // putSigned writes content at objectKey, preceded by its signature when k is set.
 func putSigned(ctx context.Context, s Store, objectKey string, content []byte, k *SigningKey) error {
 	if k != nil {
-		sb, err := json.MarshalIndent(k.Sign(objectKey, content), "", "  ")
-		if err != nil {
+		if err := putSignature(ctx, s, objectKey, content, k); err != nil {
 			return err
-		}
-		if _, err := s.Put(ctx, SignatureKey(objectKey), bytes.NewReader(append(sb, '\n'))); err != nil {
-			return fmt.Errorf("write %s: %w", SignatureKey(objectKey), err)
 		}
 	}
 	if _, err := s.Put(ctx, objectKey, bytes.NewReader(content)); err != nil {
 		return fmt.Errorf("write %s: %w", objectKey, err)
+	}
+	return nil
+}
+
+// putSignature writes the sidecar that signs content stored at objectKey.
+func putSignature(ctx context.Context, s Store, objectKey string, content []byte, k *SigningKey) error {
+	sb, err := json.MarshalIndent(k.Sign(objectKey, content), "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := s.Put(ctx, SignatureKey(objectKey), bytes.NewReader(append(sb, '\n'))); err != nil {
+		return fmt.Errorf("write %s: %w", SignatureKey(objectKey), err)
 	}
 	return nil
 }

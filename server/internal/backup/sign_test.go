@@ -40,7 +40,8 @@ func TestSigningKeyRoundTrip(t *testing.T) {
 	other, err := GenerateSigningKey()
 	require.NoError(t, err)
 	assert.False(t, other.PublicKey().Equal(pub))
-	assert.False(t, PublicKey{}.Equal(PublicKey{}), "no key equals nothing")
+	var none PublicKey
+	assert.False(t, none.Equal(PublicKey{}), "no key equals nothing")
 }
 
 func TestParseSigningKeyNeverQuotesInput(t *testing.T) {

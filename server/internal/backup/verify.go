@@ -61,6 +61,9 @@ type Verification struct {
 	DrillRestoreMS int64    `json:"drill_restore_ms,omitempty"`
 	ObjectsRead    int64    `json:"objects_read"`
 	BytesRead      int64    `json:"bytes_read"`
+
+	// Provenance is who signed the verification.json as read (not stored in it).
+	Provenance Provenance `json:"-"`
 }
 
 // Summary is one line for posts and lists.
@@ -90,6 +93,12 @@ type Drill struct {
 	AdminURL string
 	// Database names the scratch database; default dr_drill_<id>.
 	Database string
+	// The dump is restored as a role created for the drill (named like the database, with no
+	// rights beyond the scratch database, dropped afterwards), never as AdminURL's user, whose
+	// rights a dump's SQL would otherwise use. That needs CREATEROLE; without it the drill
+	// refuses to run unless DedicatedUser says that AdminURL's user is itself a role made for
+	// drills (not Mattermost's), which then restores the dump.
+	DedicatedUser bool
 }
 
 // VerifyProgress is reported while Verify runs.
@@ -115,6 +124,11 @@ type VerifyOptions struct {
 	// SkipPoolContents checks that every pool object the index needs is present, without reading
 	// it (a restore checks each file's SHA-256 as it writes it).
 	SkipPoolContents bool
+	// Trust, when set, decides whether the backup was made by the caller: one that was not
+	// is read and checked but never drilled (restored into a database).
+	Trust *Trust
+	// Destination names the store for Trust.
+	Destination string
 	// Workers read pool objects in parallel (default 4).
 	Workers  int
 	Progress func(VerifyProgress)
@@ -319,10 +333,18 @@ func (vr *verifier) manifest(ctx context.Context, id string) (*Manifest, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (backups/%s/%s)", ErrVerificationFailed, err, id, manifestName)
 	}
+	if m.Provenance, err = provenance(ctx, vr.s, ManifestKey(id), b); err != nil {
+		return nil, err
+	}
 	sealed, _ := checkManifestSum(b)
 	detail := "readable, checksum matches"
 	if !sealed {
 		detail = "readable; written without a checksum by an older plugin version"
+	}
+	if m.Provenance.Signed() {
+		detail += "; signed by " + m.Provenance.Signer.Fingerprint()
+	} else {
+		detail += "; " + m.Provenance.Problem
 	}
 	vr.v.Checks = append(vr.v.Checks, Check{Name: "manifest", Outcome: OutcomePassed, Detail: detail})
 	return m, nil
@@ -750,13 +772,20 @@ func (vr *verifier) poolObject(ctx context.Context, ref poolRef, ids []age.Ident
 	return nil
 }
 
-// WriteVerification stores v as the backup's verification.json sidecar.
+// WriteVerification stores v as the backup's verification.json sidecar, unsigned.
 func WriteVerification(ctx context.Context, s Store, v *Verification) error {
+	return WriteSignedVerification(ctx, s, v, nil)
+}
+
+// WriteSignedVerification stores v as the backup's verification.json sidecar, signed by k
+// (verification.json.sig, written first) when k is set: only a signed verification counts as
+// the newest verified backup (NewestVerified).
+func WriteSignedVerification(ctx context.Context, s Store, v *Verification, k *SigningKey) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if _, err := s.Put(ctx, VerificationKey(v.BackupID), bytes.NewReader(append(b, '\n'))); err != nil {
+	if err := putSigned(ctx, s, VerificationKey(v.BackupID), append(b, '\n'), k); err != nil {
 		return fmt.Errorf("write the verification of backup %s at %s: %w", v.BackupID, s, err)
 	}
 	return nil
@@ -772,9 +801,16 @@ func ReadVerification(ctx context.Context, s Store, id string) (*Verification, e
 		return nil, fmt.Errorf("read the verification of backup %s at %s: %w", id, s, err)
 	}
 	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read the verification of backup %s at %s: %w", id, s, err)
+	}
 	var v Verification
-	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&v); err != nil {
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("the verification of backup %s at %s is not valid JSON: %w", id, s, err)
+	}
+	if v.Provenance, err = provenance(ctx, s, VerificationKey(id), b); err != nil {
+		return nil, err
 	}
 	return &v, nil
 }

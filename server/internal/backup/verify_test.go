@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,4 +211,88 @@ func TestManifestChecksum(t *testing.T) {
 	ok, err = checkManifestSum([]byte(`{"id":"x"}`))
 	assert.False(t, ok)
 	assert.NoError(t, err)
+}
+
+// TestDrillCannotChangeTheDatabaseRole: a dump carrying SQL that alters roles (run by a
+// materialized view's refresh during pg_restore) is drilled with the URL of a role that has
+// CREATEDB and CREATEROLE, as Mattermost's may. The drill restores as a role made for it, so
+// the SQL cannot change the URL's role, and that role is gone afterwards. Before, pg_restore
+// ran as the URL's role: ALTER ROLE CURRENT_USER changed it for good.
+func TestDrillCannotChangeTheDatabaseRole(t *testing.T) {
+	requirePG(t)
+	ctx := ctxOf(t)
+	mmRole := fmt.Sprintf("mm_role_%d", dbSeq.Add(1))
+	su, err := pgx.Connect(ctx, testPG.URL("postgres"))
+	require.NoError(t, err)
+	defer su.Close(context.Background())
+	_, err = su.Exec(ctx, "CREATE ROLE "+mmRole+" LOGIN CREATEDB CREATEROLE")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+mmRole) })
+
+	f := newFixture(t, 3)
+	src, err := pgx.Connect(ctx, f.dbURL)
+	require.NoError(t, err)
+	_, err = src.Exec(ctx, `CREATE FUNCTION public.evil() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_database() LIKE 'dr_drill%' THEN
+    EXECUTE 'ALTER ROLE CURRENT_USER SET statement_timeout = 4242';
+    BEGIN
+      EXECUTE 'ALTER ROLE `+mmRole+` SET work_mem = ''4242kB''';
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END;
+  END IF;
+  RETURN 1;
+END $$`)
+	require.NoError(t, err)
+	_, err = src.Exec(ctx, `CREATE MATERIALIZED VIEW public.evil_mv AS SELECT public.evil() AS x`)
+	require.NoError(t, err)
+	src.Close(ctx)
+	s := localStore(t)
+	ms, err := Run(ctx, f.options(false, Destination{Name: "local", Store: s}))
+	require.NoError(t, err)
+	m := ms["local"]
+
+	mmURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", mmRole, testPG.Port)
+	v, err := Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: mmURL}})
+	require.NoError(t, err)
+	assert.Equal(t, OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
+
+	var config []string
+	require.NoError(t, su.QueryRow(ctx, "SELECT coalesce(rolconfig, '{}') FROM pg_roles WHERE rolname = $1", mmRole).Scan(&config))
+	assert.Empty(t, config, "the dump's SQL changed the role the drill was given")
+	var left int
+	require.NoError(t, su.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'dr\\_drill\\_%'").Scan(&left))
+	assert.Zero(t, left, "the drill role is dropped")
+
+	// A role that cannot create roles is not used to restore, unless it is a dedicated one.
+	noCreateRole := mmRole + "_nc"
+	_, err = su.Exec(ctx, "CREATE ROLE "+noCreateRole+" LOGIN CREATEDB")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+noCreateRole) })
+	ncURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", noCreateRole, testPG.Port)
+	_, err = Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: ncURL}})
+	assert.ErrorContains(t, err, "BackupDrillDatabaseURL")
+	v, err = Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: ncURL, DedicatedUser: true}})
+	require.NoError(t, err)
+	assert.Equal(t, OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
+}
+
+// TestVerifyNeverDrillsAnUntrustedBackup: a backup not made by the caller is read and checked,
+// but its dump is never restored.
+func TestVerifyNeverDrillsAnUntrustedBackup(t *testing.T) {
+	_, s, m := verifiedBackup(t, false, 3)
+	key, err := GenerateSigningKey()
+	require.NoError(t, err)
+	v, err := Verify(ctxOf(t), s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: testPG.URL("postgres")},
+		Trust: &Trust{Keys: []PublicKey{key.PublicKey()}}, Destination: "local"})
+	require.NoError(t, err)
+	var drill Check
+	for _, c := range v.Checks {
+		if c.Name == "restore drill" {
+			drill = c
+		}
+	}
+	assert.Equal(t, OutcomeSkipped, drill.Outcome)
+	assert.Contains(t, drill.Detail, "not made by this server (not signed")
+	assert.Zero(t, v.DrillRestoreMS)
 }

@@ -94,3 +94,28 @@ func RunClient(ctx context.Context, path string, env []string, stdin io.Reader, 
 	}
 	return nil
 }
+
+// AsUser returns dsn (in libpq's key=value form) connecting as user with password instead of
+// dsn's own user: the same server, database and TLS settings.
+func AsUser(dsn, user, password string) (string, error) {
+	ds, err := parseDataSource(dsn)
+	if err != nil {
+		return "", err
+	}
+	params := make(map[string]string, len(ds.params))
+	for k, v := range ds.params {
+		params[k] = v
+	}
+	params["user"], params["password"] = user, password
+	delete(params, "passfile") // its entry is for dsn's user
+	return keyValueString(params), nil
+}
+
+// User is the user name dsn connects as ("" when it names none: libpq's default applies).
+func User(dsn string) (string, error) {
+	ds, err := parseDataSource(dsn)
+	if err != nil {
+		return "", err
+	}
+	return ds.params["user"], nil
+}

@@ -52,7 +52,7 @@ describe('DrClient', () => {
         expect(post?.credentials).toBe('include');
 
         // Fields the server does not send (problems as null, verifying on older servers) are filled in.
-        await expect(client.backups()).resolves.toEqual({backups: [], problems: [], running: null, verifying: null});
+        await expect(client.backups()).resolves.toEqual({backups: [], problems: [], running: null, verifying: null, untrusted: []});
         expect(api.last('GET', '/backups')?.headers).toEqual({Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest'});
     });
 

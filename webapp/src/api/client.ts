@@ -164,6 +164,8 @@ export class DrClient {
             problems: array(r.problems),
             running: r.running ?? null,
             verifying: r.verifying ?? null,
+            untrusted: array<BackupEntry>(r.untrusted),
+            ...(r.signing_key ? {signing_key: r.signing_key} : {}),
         };
     }
 

@@ -55,6 +55,15 @@ export interface BackupEntry {
     pinned: boolean;
     manifests: Record<string, BackupManifest>;
     verification?: Verification | null;
+
+    /** Set on a backup this server did not make: why, by destination. */
+    not_made_here?: Record<string, string>;
+}
+
+/** The public half of the key this server signs its backups with. */
+export interface SigningKey {
+    public_key: string;
+    fingerprint: string;
 }
 
 /** GET /backups. `verifying` and `verification` are absent on servers without verification. */
@@ -63,6 +72,10 @@ export interface BackupList {
     problems: string[];
     running: JobInfo | null;
     verifying: JobInfo | null;
+
+    /** Backups found at a destination that this server did not make (absent on older servers). */
+    untrusted?: BackupEntry[];
+    signing_key?: SigningKey;
 }
 
 export type ProbeState = 'healthy' | 'degraded' | 'critical' | 'unknown' | 'not_configured';

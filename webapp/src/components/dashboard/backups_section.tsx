@@ -98,6 +98,57 @@ const JobPanel = ({what, job, now, testId, onCancel, busy}: {what: string; job: 
     </div>
 );
 
+/** Backups at a destination that this server did not make: shown apart, never restored. */
+const UntrustedTable = ({entries, busy, onDelete}: {entries: BackupEntry[]; busy: boolean; onDelete: (id: string) => void}): React.JSX.Element => (
+    <div
+        role='alert'
+        className='DrAlert'
+        data-testid='dr-untrusted'
+    >
+        {`${entries.length} backup${entries.length === 1 ? '' : 's'} not made by this server: never the latest, never drilled, not counted nor deleted by retention.`}
+        <table aria-label='Backups not made by this server'>
+            <thead>
+                <tr>
+                    <th scope='col'>Backup</th>
+                    <th scope='col'>Says it started</th>
+                    <th scope='col'>Why</th>
+                    <th scope='col'>Actions</th>
+                </tr>
+            </thead>
+            <tbody>
+                {entries.map((e) => (
+                    <tr
+                        key={e.id}
+                        data-untrusted-id={e.id}
+                    >
+                        <td><code>{e.id}</code></td>
+                        <td>{formatTime(summarize(e).started)}</td>
+                        <td>
+                            {Object.keys(e.not_made_here ?? {}).sort().map((d) => (
+                                <div key={d}>
+                                    {`${d}: `}
+                                    <ServerText text={e.not_made_here?.[d] ?? ''}/>
+                                </div>
+                            ))}
+                        </td>
+                        <td>
+                            <button
+                                type='button'
+                                className='btn btn-danger btn-sm'
+                                disabled={busy}
+                                onClick={() => onDelete(e.id)}
+                                aria-label={`Delete ${e.id}`}
+                            >
+                                Delete
+                            </button>
+                        </td>
+                    </tr>
+                ))}
+            </tbody>
+        </table>
+    </div>
+);
+
 export interface BackupsSectionProps {
     backups: Loaded<BackupList>;
     notice?: Notice;
@@ -168,6 +219,24 @@ const BackupsSection = ({backups, notice, busy, now, onBackup, onCancel, onVerif
                         {list?.problems.map((p) => <li key={p}>{p}</li>)}
                     </ul>
                 </div>
+            )}
+            {list?.signing_key && (
+                <p
+                    className='DrMuted'
+                    data-testid='dr-signing-key'
+                    title={list.signing_key.public_key}
+                >
+                    {'Backups are signed by this server\'s key '}
+                    <code>{list.signing_key.fingerprint}</code>
+                    {'. Keep the public key (/dr version) with your age identity.'}
+                </p>
+            )}
+            {(list?.untrusted ?? []).length > 0 && (
+                <UntrustedTable
+                    entries={list?.untrusted ?? []}
+                    busy={busy}
+                    onDelete={onDelete}
+                />
             )}
             {list && summaries.length === 0 && (
                 <p>No complete backups yet. Back up now makes the first one.</p>

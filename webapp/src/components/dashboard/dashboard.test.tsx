@@ -610,3 +610,35 @@ describe('Dashboard confirmation dialogs', () => {
         expect(screen.getByTestId('dr-refusal').textContent).toContain(`${FORBIDDEN} (HTTP 403)`);
     });
 });
+
+describe('Dashboard backups not made by this server', () => {
+    const PLANTED = '20300101T000000Z-beef';
+
+    it('shows the signing key and lists planted backups apart, deletable after confirmation', async () => {
+        const planted = {id: PLANTED, pinned: false, manifests: {local: manifest(PLANTED, 'local', '2030-01-01T00:00:00Z', 95, [1024])},
+            verification: null, not_made_here: {local: 'dated in the future (it says it started 2030-01-01T00:00:00Z, 26000h0m0s from now)'}};
+        api = healthyServer().
+            on('GET', '/backups', {status: 200, body: backupList({untrusted: [planted],
+                signing_key: {public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBdr mattermost-disaster-recovery', fingerprint: 'SHA256:abcDEF123'}})}).
+            on('DELETE', `/backups/${PLANTED}`, {status: 200, body: {deleted: PLANTED}});
+        renderDashboard();
+        await ready();
+
+        expect(screen.getByTestId('dr-signing-key').textContent).toContain('SHA256:abcDEF123');
+        const apart = within(screen.getByTestId('dr-untrusted'));
+        expect(screen.getByTestId('dr-untrusted').textContent).toContain('1 backup not made by this server');
+        expect(apart.getByText(PLANTED)).toBeTruthy();
+        expect(screen.getByTestId('dr-untrusted').textContent).toContain('local: dated in the future');
+        const history = within(screen.getByRole('table', {name: 'Backup history'}));
+        expect(history.queryByText(PLANTED)).toBeNull();
+        expect(history.getByText(NEW_ID)).toBeTruthy();
+        expect(apart.queryByRole('button', {name: `Restore drill of ${PLANTED}`})).toBeNull();
+
+        fireEvent.click(apart.getByRole('button', {name: `Delete ${PLANTED}`}));
+        const dialog = screen.getByRole('dialog', {name: `Delete backup ${PLANTED}?`});
+        expect(dialog.textContent).toContain('at every destination (local)');
+        fireEvent.click(within(dialog).getByRole('button', {name: 'Delete the backup'}));
+        await waitFor(() => expect(api.count('DELETE', `/backups/${PLANTED}`)).toBe(1));
+        expect(api.last('DELETE', `/backups/${PLANTED}`)?.query).toBe('?confirm=true');
+    });
+});

@@ -261,7 +261,9 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
     });
 
     const onDelete = (id: string): void => {
-        const where = Object.keys(snap.backups.data?.backups.find((b) => b.id === id)?.manifests ?? {}).sort().join(', ');
+        const data = snap.backups.data;
+        const entry = [...(data?.backups ?? []), ...(data?.untrusted ?? [])].find((b) => b.id === id);
+        const where = Object.keys(entry?.manifests ?? {}).sort().join(', ');
         ask({
             title: `Delete backup ${id}?`,
             body: <p>{`This deletes backup ${id} at every destination (${where || 'all'}), with the file contents only it refers to. It cannot be undone.`}</p>,

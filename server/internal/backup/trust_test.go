@@ -1,0 +1,217 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newKey(t *testing.T) *SigningKey {
+	t.Helper()
+	k, err := GenerateSigningKey()
+	require.NoError(t, err)
+	return k
+}
+
+// storeManifest writes a sealed manifest of backup id started at start, signed by k when set:
+// a backup as the plugin writes it (k = its key) or as an attacker plants it (k = nil).
+func storeManifest(t *testing.T, s Store, id string, start time.Time, k *SigningKey) *Manifest {
+	t.Helper()
+	m := &Manifest{FormatVersion: 1, ID: id, Status: StatusComplete, StartedAt: start.UTC(), FinishedAt: start.UTC().Add(time.Minute),
+		Components: Components{Database: true}, Destination: "local"}
+	b, err := marshalManifest(m)
+	require.NoError(t, err)
+	require.NoError(t, putSigned(context.Background(), s, ManifestKey(id), b, k))
+	got, err := ReadManifest(context.Background(), s, id)
+	require.NoError(t, err)
+	return got
+}
+
+// plantCopy copies backup src's manifest (and its signature sidecar) to a new id dated at,
+// re-checksummed as an attacker would: the SHA-256 recomputed over the edited bytes.
+func plantCopy(t *testing.T, s Store, src, id string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	b := rawObject(t, s, ManifestKey(src))
+	b = bytes.ReplaceAll(b, []byte(src), []byte(id))
+	b = regexp.MustCompile(`"started_at": "[^"]*"`).ReplaceAll(b, fmt.Appendf(nil, `"started_at": %q`, at.UTC().Format(time.RFC3339)))
+	loc := checksumField.FindSubmatchIndex(b)
+	require.NotNil(t, loc)
+	copy(b[loc[2]:loc[3]], checksumPlaceholder)
+	sum := sha256.Sum256(b)
+	copy(b[loc[2]:loc[3]], hex.EncodeToString(sum[:]))
+	_, err := s.Put(ctx, ManifestKey(id), bytes.NewReader(b))
+	require.NoError(t, err)
+	_, err = s.Put(ctx, SignatureKey(ManifestKey(id)), bytes.NewReader(rawObject(t, s, SignatureKey(ManifestKey(src)))))
+	require.NoError(t, err)
+}
+
+func TestTrustCheck(t *testing.T) {
+	s := localStore(t)
+	ours, theirs := newKey(t), newKey(t)
+	now := time.Now()
+	signed := storeManifest(t, s, "20261101T000000Z-0001", now.Add(-time.Hour), ours)
+	other := storeManifest(t, s, "20261101T000000Z-0002", now.Add(-time.Hour), theirs)
+	old := storeManifest(t, s, "20261101T000000Z-0003", now.Add(-2*time.Hour), nil)
+	stranger := storeManifest(t, s, "20261101T000000Z-0004", now.Add(-2*time.Hour), nil)
+	future := storeManifest(t, s, "20301101T000000Z-0005", now.Add(10*time.Minute), ours)
+	skewed := storeManifest(t, s, "20261101T000000Z-0006", now.Add(3*time.Minute), ours)
+	edited := storeManifest(t, s, "20261101T000000Z-0007", now.Add(-time.Hour), nil)
+	plantCopy(t, s, signed.ID, "20301231T000000Z-0008", time.Date(2030, 12, 31, 0, 0, 0, 0, time.UTC))
+	moved, err := ReadManifest(context.Background(), s, "20301231T000000Z-0008")
+	require.NoError(t, err)
+
+	records := map[string]string{old.ID: old.Provenance.SHA256, edited.ID: "0000"}
+	tr := Trust{Keys: []PublicKey{ours.PublicKey()}, Now: func() time.Time { return now },
+		Recorded: func(dest, id string) (string, bool) { sum, ok := records[id]; return sum, ok && dest == "local" }}
+	cases := []struct {
+		m    *Manifest
+		dest string
+		ok   bool
+		why  string
+	}{
+		{signed, "local", true, ""},
+		{old, "local", true, ""}, // unsigned, recorded by this server (made before signing)
+		{old, "s3", false, "not signed, and not in this server's record"},
+		{skewed, "local", true, ""},
+		{other, "local", false, "signed by another key (" + theirs.PublicKey().Fingerprint() + ")"},
+		{stranger, "local", false, "not signed, and not in this server's record of its backups"},
+		{future, "local", false, "dated in the future"},
+		{edited, "local", false, "not the one this server recorded"},
+		{moved, "local", false, "dated in the future"},
+	}
+	for _, c := range cases {
+		ok, why := tr.Check(c.dest, c.m)
+		assert.Equal(t, c.ok, ok, "%s at %s: %s", c.m.ID, c.dest, why)
+		if c.why == "" {
+			assert.Empty(t, why)
+		} else {
+			assert.Contains(t, why, c.why, c.m.ID)
+		}
+	}
+	// A signed manifest copied to another id (not dated in the future) no longer verifies.
+	plantCopy(t, s, signed.ID, "20261101T000000Z-0009", now.Add(-time.Minute))
+	copied, err := ReadManifest(context.Background(), s, "20261101T000000Z-0009")
+	require.NoError(t, err)
+	ok, why := tr.Check("local", copied)
+	assert.False(t, ok)
+	assert.Contains(t, why, "bad signature")
+}
+
+// TestRetentionIgnoresPlantedBackups: 217 manifests planted at the destination, dated 2030 and
+// re-checksummed, with a planted verification.json, must not change which real backups
+// retention keeps. Before trust, the plugin gave them all to Select: they were the newest, so
+// KeepLast kept 3 of them and every real backup was removed.
+func TestRetentionIgnoresPlantedBackups(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	key := newKey(t)
+	now := time.Now()
+	var real []*Manifest
+	for i := range 6 {
+		real = append(real, storeManifest(t, s, newIDAt(now.Add(-time.Duration(6-i)*24*time.Hour)), now.Add(-time.Duration(6-i)*24*time.Hour), key))
+	}
+	// The oldest real backup passed a signed verification: it is kept as the newest verified.
+	v := &Verification{BackupID: real[0].ID, Outcome: OutcomePassed, FinishedAt: now}
+	require.NoError(t, WriteSignedVerification(ctx, s, v, key))
+	// A real backup with a passed but unsigned verification (as planted): it does not count.
+	require.NoError(t, WriteVerification(ctx, s, &Verification{BackupID: real[1].ID, Outcome: OutcomePassed, FinishedAt: now}))
+
+	for i := range 217 {
+		id := fmt.Sprintf("20300101T%06dZ-%04x", i, i)
+		plantCopy(t, s, real[5].ID, id, time.Date(2030, 1, 1, 0, 0, i, 0, time.UTC))
+		if i == 0 {
+			require.NoError(t, WriteVerification(ctx, s, &Verification{BackupID: id, Outcome: OutcomePassed, FinishedAt: now}))
+		}
+	}
+	tr := Trust{Keys: []PublicKey{key.PublicKey()}}
+	policy := Policy{KeepLast: 3}
+
+	plan, err := PlanRetention(ctx, s, "local", policy, tr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{real[5].ID, real[4].ID, real[3].ID, real[0].ID}, ids(plan.Keep))
+	assert.Equal(t, []string{real[2].ID, real[1].ID}, ids(plan.Remove))
+	assert.Equal(t, real[0].ID, plan.NewestVerified)
+	assert.Len(t, plan.Untrusted, 217)
+	for _, u := range plan.Untrusted {
+		assert.Contains(t, u.Reason, "dated in the future")
+	}
+
+	// Select alone (what retention gave every listed backup before) no longer lets them evict.
+	all, err := List(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, all, 223)
+	keep, remove := policy.Select(all, nil, "", now)
+	assert.Equal(t, []string{real[5].ID, real[4].ID, real[3].ID}, ids(keep))
+	assert.Equal(t, []string{real[2].ID, real[1].ID, real[0].ID}, ids(remove))
+}
+
+func TestVerificationSignature(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	key := newKey(t)
+	now := time.Now()
+	a := storeManifest(t, s, newIDAt(now.Add(-2*time.Hour)), now.Add(-2*time.Hour), key)
+	b := storeManifest(t, s, newIDAt(now.Add(-time.Hour)), now.Add(-time.Hour), key)
+	tr := Trust{Keys: []PublicKey{key.PublicKey()}}
+	ms := []*Manifest{b, a}
+
+	require.NoError(t, WriteSignedVerification(ctx, s, &Verification{BackupID: a.ID, Outcome: OutcomePassed}, key))
+	v, err := ReadVerification(ctx, s, a.ID)
+	require.NoError(t, err)
+	assert.True(t, v.Provenance.SignedBy(key.PublicKey()))
+	assert.Equal(t, a.ID, NewestVerified(ctx, s, ms, tr))
+
+	// Unsigned (as anyone with write access to the destination writes it): not counted.
+	require.NoError(t, WriteVerification(ctx, s, &Verification{BackupID: b.ID, Outcome: OutcomePassed}))
+	v, err = ReadVerification(ctx, s, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "not signed", v.Provenance.Problem)
+	assert.Equal(t, a.ID, NewestVerified(ctx, s, ms, tr))
+
+	// A signed verification of a copied into b's folder (with its signature): not counted.
+	_, err = s.Put(ctx, VerificationKey(b.ID), bytes.NewReader(rawObject(t, s, VerificationKey(a.ID))))
+	require.NoError(t, err)
+	_, err = s.Put(ctx, SignatureKey(VerificationKey(b.ID)), bytes.NewReader(rawObject(t, s, SignatureKey(VerificationKey(a.ID)))))
+	require.NoError(t, err)
+	v, err = ReadVerification(ctx, s, b.ID)
+	require.NoError(t, err)
+	assert.Contains(t, v.Provenance.Problem, "bad signature")
+	assert.Equal(t, a.ID, NewestVerified(ctx, s, ms, tr))
+
+	// Signed by our key for b: counted.
+	require.NoError(t, WriteSignedVerification(ctx, s, &Verification{BackupID: b.ID, Outcome: OutcomePassed}, key))
+	assert.Equal(t, b.ID, NewestVerified(ctx, s, ms, tr))
+	// No key trusted: nothing counts.
+	assert.Empty(t, NewestVerified(ctx, s, ms, Trust{}))
+}
+
+func TestSignManifestAdoptsAnOlderBackup(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	key := newKey(t)
+	tr := Trust{Keys: []PublicKey{key.PublicKey()}}
+	m := storeManifest(t, s, newIDAt(time.Now().Add(-time.Hour)), time.Now().Add(-time.Hour), nil)
+	ok, why := tr.Check("local", m)
+	require.False(t, ok)
+	assert.Contains(t, why, "not signed")
+	_, err := SignManifest(ctx, s, m.ID, "00", key)
+	assert.ErrorContains(t, err, "changed since it was shown")
+	signed, err := SignManifest(ctx, s, m.ID, m.Provenance.SHA256, key)
+	require.NoError(t, err)
+	assert.Equal(t, m.Provenance.SHA256, signed.Provenance.SHA256, "the manifest itself is unchanged")
+	again, err := ReadManifest(ctx, s, m.ID)
+	require.NoError(t, err)
+	ok, why = tr.Check("local", again)
+	assert.True(t, ok, why)
+	_, err = SignManifest(ctx, s, "20261101T000000Z-none", "", key)
+	assert.ErrorIs(t, err, ErrNoBackup)
+}
