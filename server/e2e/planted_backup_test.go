@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -150,6 +151,26 @@ func TestPlantedBackupIsNotTrusted(t *testing.T) {
 	assert.FileExists(t, filepath.Join(dir, "backups", real3, "verification.json.sig"), "the verification is signed")
 	audit := cmd(ctx, t, env, "/dr audit --action backup.verify.start --limit 20")
 	assert.NotContains(t, audit, planted, "the planted backup was never verified")
+
+	// drctl, from outside Mattermost, on the same folder: `--id latest` refuses to choose while a
+	// backup that is not validly signed is there (naming it); with the public key `/dr version`
+	// shows it restores the newest real backup, never the planted one.
+	drctl := drctlBinary(t, env)
+	pubFile := filepath.Join(t.TempDir(), "dr-signing.pub")
+	require.NoError(t, os.WriteFile(pubFile, []byte(resp.SigningKey.PublicKey+"\n"), 0o600))
+	require.NoError(t, env.PG.CreateDatabase(ctx, "dr_planted_target"))
+	restoreArgs := []string{"restore", "--from", dir, "--id", "latest", "--dry-run", "--mattermost-version", "11.4.0",
+		"--database-url", env.PG.URL("dr_planted_target"), "--config-dir", filepath.Join(t.TempDir(), "config")}
+	out, err := exec.CommandContext(ctx, drctl, restoreArgs...).CombinedOutput() //nolint:gosec // the built tool
+	require.Error(t, err, "drctl --id latest must refuse: %s", out)
+	assert.Contains(t, string(out), "refuses to choose", string(out))
+	assert.Contains(t, string(out), planted, "the refusal names the backup it cannot trust")
+	out, err = exec.CommandContext(ctx, drctl, append(restoreArgs, "--trust-key", pubFile)...).CombinedOutput() //nolint:gosec // the built tool
+	require.NoError(t, err, "drctl --trust-key --dry-run: %s", out)
+	t.Logf("drctl restore --id latest --trust-key --dry-run:\n%s", out)
+	assert.Contains(t, string(out), "backup "+real3+" is signed by "+fp[1]+", the --trust-key", string(out))
+	assert.Contains(t, string(out), "passed over backup "+planted, string(out))
+	assert.NotContains(t, string(out), "backup "+planted+" is signed", string(out))
 
 	// An explicit delete removes it.
 	assert.Contains(t, cmd(ctx, t, env, "/dr backup delete "+planted+" --confirm"), "deleted")

@@ -41,7 +41,7 @@ func runList(ctx context.Context, args []string, out io.Writer) error {
 			verified = v.Outcome + " " + v.FinishedAt.UTC().Format("2006-01-02")
 		}
 		started := m.StartedAt.UTC().Format("2006-01-02 15:04")
-		if restore.InFuture(m, now) {
+		if backup.DatedInFuture(m, now) {
 			started += " (IN THE FUTURE)"
 		}
 		untrusted = untrusted || (restore.Trust{Key: key}).Untrusted(m, now) != ""

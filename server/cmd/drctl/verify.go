@@ -114,7 +114,7 @@ func pickToVerify(ctx context.Context, st backup.Store, id string, trust restore
 		return m, err
 	}
 	for _, m := range ms {
-		if !restore.InFuture(m, now) {
+		if !backup.DatedInFuture(m, now) {
 			return m, nil
 		}
 		fmt.Fprintf(out, "latest: passed over backup %s: %s\n", m.ID, trust.Untrusted(m, now))

@@ -14,11 +14,6 @@ import (
 // when every backup at the destination is signed by one and the same key, whose fingerprint is
 // printed before anything changes, so that it can be compared with the one `/dr version` shows.
 
-// ClockSkew is how far in the future a backup's start may lie: the clocks of the server that
-// took it and of this machine may differ that much. A later start is a wrong clock or a planted
-// manifest made to look newest.
-const ClockSkew = 5 * time.Minute
-
 // Trust decides which backups may be restored.
 type Trust struct {
 	Key            backup.PublicKey // --trust-key; zero: none
@@ -38,16 +33,11 @@ func Signer(m *backup.Manifest) string {
 	return "invalid signature (" + p.Problem + ")"
 }
 
-// InFuture says whether m started later than now allows.
-func InFuture(m *backup.Manifest, now time.Time) bool {
-	return m.StartedAt.After(now.Add(ClockSkew))
-}
-
 // Untrusted says why m is not trusted; "" when it is.
 func (t Trust) Untrusted(m *backup.Manifest, now time.Time) string {
 	p := m.Provenance
 	switch {
-	case InFuture(m, now):
+	case backup.DatedInFuture(m, now):
 		return fmt.Sprintf("it says it started at %s, in the future (this machine's clock says %s): its manifest is forged, or the clock of the server that took it is wrong",
 			m.StartedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	case !p.Signed() && (p.Problem == "" || p.Problem == "not signed"):
