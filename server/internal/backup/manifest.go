@@ -362,12 +362,31 @@ func listFolders(ctx context.Context, s Store) ([]*folder, error) {
 // that cannot be read is left out too and reported in the error, which then comes with the
 // backups that could be read: a caller deciding what to delete must stop on any error.
 func List(ctx context.Context, s Store) ([]*Manifest, error) {
-	folders, err := listFolders(ctx, s)
+	ms, unreadable, err := listManifests(ctx, s)
 	if err != nil {
 		return nil, err
 	}
+	errs := make([]error, 0, len(unreadable))
+	for _, u := range unreadable {
+		errs = append(errs, u.err)
+	}
+	return ms, errors.Join(errs...)
+}
+
+// unreadableManifest is a backups/<id>/manifest.json that could not be read or parsed.
+type unreadableManifest struct {
+	id  string
+	err error
+}
+
+// listManifests is List with the manifests that could not be read kept apart, by id.
+func listManifests(ctx context.Context, s Store) ([]*Manifest, []unreadableManifest, error) {
+	folders, err := listFolders(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
 	var ms []*Manifest
-	var errs []error
+	var unreadable []unreadableManifest
 	for _, f := range folders {
 		if !f.hasManifest {
 			continue
@@ -375,15 +394,15 @@ func List(ctx context.Context, s Store) ([]*Manifest, error) {
 		m, err := ReadManifest(ctx, s, f.id)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, nil, ctx.Err()
 			}
-			errs = append(errs, err)
+			unreadable = append(unreadable, unreadableManifest{id: f.id, err: err})
 			continue
 		}
 		ms = append(ms, m)
 	}
 	sortNewestFirst(ms)
-	return ms, errors.Join(errs...)
+	return ms, unreadable, nil
 }
 
 func sortNewestFirst(ms []*Manifest) {

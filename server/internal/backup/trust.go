@@ -125,16 +125,27 @@ type RetentionPlan struct {
 }
 
 // PlanRetention lists the backups at s (destination dest) and applies p to the trusted ones;
-// pinned backups and the newest verified one are kept. Any listing error stops it: a manifest
-// that cannot be read could be a backup to keep.
+// pinned backups and the newest verified one are kept. A manifest that cannot be read stops it
+// when it is one this server recorded (a damaged backup of ours may be one to keep); any other
+// is untrusted like a planted one, so that an unreadable file planted in the destination cannot
+// stop retention for good.
 func PlanRetention(ctx context.Context, s Store, dest string, p Policy, t Trust, pinned map[string]bool) (*RetentionPlan, error) {
-	ms, err := List(ctx, s)
+	ms, unreadable, err := listManifests(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	plan := &RetentionPlan{}
-	var trusted []*Manifest
-	trusted, plan.Untrusted = t.Classify(dest, ms)
+	for _, u := range unreadable {
+		if t.Recorded != nil {
+			if _, ours := t.Recorded(dest, u.id); ours {
+				return nil, fmt.Errorf("retention stopped: a backup this server made cannot be read: %w", u.err)
+			}
+		}
+		plan.Untrusted = append(plan.Untrusted, Untrusted{Manifest: &Manifest{ID: u.id},
+			Reason: fmt.Sprintf("its manifest cannot be read (%v), and it is not in this server's record of its backups", u.err)})
+	}
+	trusted, untrusted := t.Classify(dest, ms)
+	plan.Untrusted = append(plan.Untrusted, untrusted...)
 	plan.NewestVerified = NewestVerified(ctx, s, trusted, t)
 	plan.Keep, plan.Remove = p.Select(trusted, pinned, plan.NewestVerified, t.now())
 	return plan, nil

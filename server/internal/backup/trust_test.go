@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,4 +215,41 @@ func TestSignManifestAdoptsAnOlderBackup(t *testing.T) {
 	assert.True(t, ok, why)
 	_, err = SignManifest(ctx, s, "20261101T000000Z-none", "", key)
 	assert.ErrorIs(t, err, ErrNoBackup)
+}
+
+// TestRetentionNotStalledByAnUnreadablePlant: an unreadable manifest planted in the destination
+// used to stop retention for good (any listing error stopped it), so a plant could fill the
+// disk. Now it is untrusted like any other plant; an unreadable manifest of a backup this server
+// recorded still stops retention.
+func TestRetentionNotStalledByAnUnreadablePlant(t *testing.T) {
+	s := localStore(t)
+	ctx := ctxOf(t)
+	key := newKey(t)
+	now := time.Now()
+	var real []*Manifest
+	for i := range 4 {
+		at := now.Add(-time.Duration(4-i) * 24 * time.Hour)
+		real = append(real, storeManifest(t, s, newIDAt(at), at, key))
+	}
+	planted := "20261130T000000Z-dead"
+	_, err := s.Put(ctx, ManifestKey(planted), strings.NewReader("{not json"))
+	require.NoError(t, err)
+
+	tr := Trust{Keys: []PublicKey{key.PublicKey()}}
+	plan, err := PlanRetention(ctx, s, "local", Policy{KeepLast: 2}, tr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{real[3].ID, real[2].ID}, ids(plan.Keep))
+	assert.Equal(t, []string{real[1].ID, real[0].ID}, ids(plan.Remove))
+	require.Len(t, plan.Untrusted, 1)
+	assert.Equal(t, planted, plan.Untrusted[0].Manifest.ID)
+	assert.Contains(t, plan.Untrusted[0].Reason, "cannot be read")
+
+	// The same damage to a backup this server recorded stops retention.
+	damaged := real[0].ID
+	_, err = s.Put(ctx, ManifestKey(damaged), strings.NewReader("{not json"))
+	require.NoError(t, err)
+	tr.Recorded = func(dest, id string) (string, bool) { return "x", id == damaged }
+	_, err = PlanRetention(ctx, s, "local", Policy{KeepLast: 2}, tr, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), damaged)
 }
