@@ -187,6 +187,11 @@ func (p *Plugin) backupAnchors(ctx context.Context) (anchors []audit.Anchor, per
 	if err != nil {
 		return nil, nil, []string{"the backup destinations: " + err.Error()}
 	}
+	// Every manifest's head is checked, this server's or not: a manifest planted in a
+	// destination can only raise a false alarm, which is labelled as coming from it, while
+	// skipping the others would let someone who swapped the signing key in the database also
+	// silence the anchors of every real backup.
+	trust, trustErr := p.trust()
 	perDest = map[string]int{}
 	for _, d := range dests {
 		ms, err := backup.List(ctx, d.Store)
@@ -197,8 +202,13 @@ func (p *Plugin) backupAnchors(ctx context.Context) (anchors []audit.Anchor, per
 			if m.AuditHead == nil {
 				continue // written before backups recorded the head
 			}
-			anchors = append(anchors, audit.Anchor{Seq: m.AuditHead.Seq, Hash: m.AuditHead.Hash,
-				Source: fmt.Sprintf("backup %s at destination %s", m.ID, d.Name)})
+			source := fmt.Sprintf("backup %s at destination %s", m.ID, d.Name)
+			if trustErr != nil {
+				source += " (whether this server made it is unknown: " + trustErr.Error() + ")"
+			} else if ok, why := trust.Check(d.Name, m); !ok {
+				source += " (NOT made by this server: " + why + ")"
+			}
+			anchors = append(anchors, audit.Anchor{Seq: m.AuditHead.Seq, Hash: m.AuditHead.Hash, Source: source})
 			perDest[d.Name]++
 		}
 	}
