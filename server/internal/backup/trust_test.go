@@ -248,7 +248,7 @@ func TestRetentionNotStalledByAnUnreadablePlant(t *testing.T) {
 	damaged := real[0].ID
 	_, err = s.Put(ctx, ManifestKey(damaged), strings.NewReader("{not json"))
 	require.NoError(t, err)
-	tr.Recorded = func(dest, id string) (string, bool) { return "x", id == damaged }
+	tr.Recorded = func(_, id string) (string, bool) { return "x", id == damaged }
 	_, err = PlanRetention(ctx, s, "local", Policy{KeepLast: 2}, tr, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), damaged)
