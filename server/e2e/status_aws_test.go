@@ -14,7 +14,7 @@ import (
 	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
 	osfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/opensearch"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 )
 
 // The two-region checks through the plugin on the real server: Aurora (RDS + CloudWatch) and

@@ -16,13 +16,13 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failpoint"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 

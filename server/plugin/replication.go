@@ -8,15 +8,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
-	auroraprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/idp"
-	opensearchprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/opensearch"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/opensearch"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/pgrepl"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/s3repl"
-	auroraclient "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 
@@ -108,13 +108,13 @@ func failedProber(component, name string, err error, fix string) status.Prober {
 }
 
 func (p *Plugin) auroraProber(cfg config.Config) status.Prober {
-	aws := auroraclient.Options{AccessKeyID: cfg.DRAWSAccessKeyID, SecretAccessKey: cfg.DRAWSSecretAccessKey}
+	aws := rds.Options{AccessKeyID: cfg.DRAWSAccessKeyID, SecretAccessKey: cfg.DRAWSSecretAccessKey}
 	if e := strings.TrimSpace(cfg.DRAWSEndpoint); e != "" {
 		aws.RDSEndpoint, aws.CloudWatchEndpoint = e, e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pr, err := auroraprobe.New(ctx, auroraprobe.Options{
+	pr, err := aurora.New(ctx, aurora.Options{
 		GlobalClusterID: cfg.DRAuroraGlobalClusterID, PrimaryRegion: cfg.DRPrimaryRegion,
 		ThisRegion: cfg.DRPrimaryRegion, ThisCluster: cfg.DRAuroraPrimaryCluster,
 		OtherRegion: cfg.DRSecondaryRegion, OtherCluster: cfg.DRAuroraSecondaryCluster,
@@ -130,7 +130,7 @@ func (p *Plugin) openSearchProber(cfg config.Config) status.Prober {
 	creds := func(url string) opensearchccr.Options {
 		return opensearchccr.Options{Addresses: []string{strings.TrimSpace(url)}, Username: cfg.DROpenSearchUsername, Password: cfg.DROpenSearchPassword}
 	}
-	o := opensearchprobe.Options{Follower: creds(cfg.DROpenSearchSecondaryURL), LeaderAlias: cfg.DROpenSearchLeaderAlias,
+	o := opensearch.Options{Follower: creds(cfg.DROpenSearchSecondaryURL), LeaderAlias: cfg.DROpenSearchLeaderAlias,
 		CheckpointLagThreshold: int64(cfg.DROpenSearchLagThreshold)}
 	if u := strings.TrimSpace(cfg.DROpenSearchPrimaryURL); u != "" {
 		leader := creds(u)
@@ -141,7 +141,7 @@ func (p *Plugin) openSearchProber(cfg config.Config) status.Prober {
 			o.ExpectedIndices = append(o.ExpectedIndices, ix)
 		}
 	}
-	pr, err := opensearchprobe.New(o)
+	pr, err := opensearch.New(o)
 	if err != nil {
 		return failedProber("opensearch", "OpenSearch cross-cluster replication", err, "check the OpenSearch settings under Replication")
 	}

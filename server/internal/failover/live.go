@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/route53dns"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/route53"
 )
 
 // Live is what the steps need from the current settings. It holds secrets and is never stored:
@@ -136,20 +136,20 @@ func (l Live) openSearch(region string) (*opensearchccr.Client, error) {
 
 // aurora returns an RDS client that asks the target region: during an outage of the other
 // region, that is the one that answers.
-func (l Live) aurora(ctx context.Context, from, to string) (*aurora.Client, error) {
+func (l Live) aurora(ctx context.Context, from, to string) (*rds.Client, error) {
 	regions := map[string]string{}
 	for _, reg := range []string{from, to} {
 		if c := l.region(reg).AuroraCluster; c != "" {
 			regions[c] = reg
 		}
 	}
-	return aurora.New(ctx, aurora.Options{Region: to, ClusterRegions: regions,
+	return rds.New(ctx, rds.Options{Region: to, ClusterRegions: regions,
 		AccessKeyID: l.AWS.AccessKeyID, SecretAccessKey: l.AWS.SecretAccessKey,
 		RDSEndpoint: l.AWS.Endpoint, CloudWatchEndpoint: l.AWS.Endpoint})
 }
 
-func (l Live) route53(ctx context.Context) (*route53dns.Client, error) {
-	return route53dns.New(ctx, route53dns.Options{AccessKeyID: l.AWS.AccessKeyID, SecretAccessKey: l.AWS.SecretAccessKey, Endpoint: l.AWS.Endpoint})
+func (l Live) route53(ctx context.Context) (*route53.Client, error) {
+	return route53.New(ctx, route53.Options{AccessKeyID: l.AWS.AccessKeyID, SecretAccessKey: l.AWS.SecretAccessKey, Endpoint: l.AWS.Endpoint})
 }
 
 // redactURL drops credentials from a URL for display.

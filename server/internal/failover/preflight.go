@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 

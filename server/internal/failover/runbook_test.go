@@ -15,9 +15,9 @@ import (
 
 	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
 	osfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/opensearch"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
 )
 
 // databaseStep moves the writer: Aurora's switchover or failover, or the promotion of a
@@ -62,7 +62,7 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 		return Failed(err, "Check the AWS settings, then `/dr failover resume`.")
 	}
 	advice := func(err error, permission string) string {
-		if aurora.IsAuthError(err) {
+		if rds.IsAuthError(err) {
 			return fmt.Sprintf("AWS refused the credentials or the permission: allow %s to the plugin's IAM identity, then `/dr failover resume`.", permission)
 		}
 		return "Check the AWS Health Dashboard and the RDS console; `/dr failover resume` checks the global database again and goes on from where it is."
@@ -91,9 +91,9 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 		return Failed(fmt.Errorf("global cluster %s is %s from %s to %s", gid, g.Failover.Status, g.Failover.From, g.Failover.To),
 			"Another switchover or failover runs: wait for it to end (RDS console), then `/dr failover resume`.")
 	default:
-		if sc.Run.Mode == Switchover && m.Sync != "" && m.Sync != aurora.SyncConnected {
+		if sc.Run.Mode == Switchover && m.Sync != "" && m.Sync != rds.SyncConnected {
 			// After a failover with data loss the old primary resynchronises before it can lead.
-			if g, err = waitMember(ctx, sc, c, gid, target, "to resynchronise", func(m aurora.Member) bool { return m.Sync == aurora.SyncConnected }); err != nil {
+			if g, err = waitMember(ctx, sc, c, gid, target, "to resynchronise", func(m rds.Member) bool { return m.Sync == rds.SyncConnected }); err != nil {
 				return Failed(err, fmt.Sprintf("%s is not synchronised with the writer yet (%s): wait, then `/dr failover resume`; or use --mode failover to accept losing what it misses.", target, m.Sync))
 			}
 		}
@@ -128,8 +128,8 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 	} else {
 		detail += fmt.Sprintf(" (%s; writer after %s of polling)", sc.Data("requested"), time.Since(start).Round(100*time.Millisecond))
 	}
-	if old != "" && sc.Data("forwarding") == aurora.ForwardingEnabled {
-		fg, err := waitMember(ctx, sc, c, gid, old, "to forward writes", func(m aurora.Member) bool { return m.WriteForwarding == aurora.ForwardingEnabled })
+	if old != "" && sc.Data("forwarding") == rds.ForwardingEnabled {
+		fg, err := waitMember(ctx, sc, c, gid, old, "to forward writes", func(m rds.Member) bool { return m.WriteForwarding == rds.ForwardingEnabled })
 		om, _ := fg.Member(old)
 		if err != nil {
 			detail += fmt.Sprintf("; write forwarding on %s is %q, so app nodes of %s cannot write until they move", old, om.WriteForwarding, from)
@@ -138,7 +138,7 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 		}
 	}
 	if sc.Run.Mode == Failover {
-		if om, ok := g.Member(old); ok && om.Sync != "" && om.Sync != aurora.SyncConnected {
+		if om, ok := g.Member(old); ok && om.Sync != "" && om.Sync != rds.SyncConnected {
 			detail += fmt.Sprintf("; %s is %s (it resynchronises when its region is back)", old, om.Sync)
 		}
 	}
@@ -146,11 +146,11 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 }
 
 // waitMember polls the global cluster until cond holds for member cluster.
-func waitMember(ctx context.Context, sc *StepContext, c *aurora.Client, gid, cluster, what string, cond func(aurora.Member) bool) (aurora.GlobalCluster, error) {
+func waitMember(ctx context.Context, sc *StepContext, c *rds.Client, gid, cluster, what string, cond func(rds.Member) bool) (rds.GlobalCluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, min(sc.Live.wait(), 10*time.Minute))
 	defer cancel()
 	sc.progress("waiting for %s %s", cluster, what)
-	var last aurora.GlobalCluster
+	var last rds.GlobalCluster
 	for {
 		g, err := c.GlobalCluster(ctx, gid)
 		if err == nil {

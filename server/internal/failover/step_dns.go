@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 )
 
 // dnsStep points the record users resolve at the new region (Route 53), or says exactly what
@@ -55,7 +55,7 @@ func (dnsStep) Run(ctx context.Context, sc *StepContext) Result {
 		id, err = c.UpsertRecord(ctx, d.ZoneID, d.Name, d.Type, ttl(d), values)
 		if err != nil {
 			next := "Check the hosted zone and the record settings, then `/dr failover resume`."
-			if aurora.IsAuthError(err) {
+			if rds.IsAuthError(err) {
 				next = "AWS refused the credentials or the permission: allow route53:ChangeResourceRecordSets and route53:GetChange on the hosted zone, then `/dr failover resume`."
 			}
 			return Failed(err, next)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
-	auroraclient "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
 )
 
 const component = "database"
@@ -42,13 +42,13 @@ type Options struct {
 	// AWS configures the RDS and CloudWatch client. Its Region defaults to ThisRegion and
 	// its MaxAttempts to 2; the regions of ThisCluster and OtherCluster are added to its
 	// ClusterRegions.
-	AWS auroraclient.Options
+	AWS rds.Options
 }
 
 // Probe checks one global database.
 type Probe struct {
 	o Options
-	c *auroraclient.Client
+	c *rds.Client
 }
 
 // New validates o and builds the AWS client (loading the default AWS configuration when o.AWS
@@ -95,7 +95,7 @@ func New(ctx context.Context, o Options) (*Probe, error) {
 		regions[o.OtherCluster] = o.OtherRegion
 	}
 	o.AWS.ClusterRegions = regions
-	c, err := auroraclient.New(ctx, o.AWS)
+	c, err := rds.New(ctx, o.AWS)
 	if err != nil {
 		return nil, fmt.Errorf("aurora probe: %w", err)
 	}
@@ -144,7 +144,7 @@ func (p *Probe) Probe(ctx context.Context) (res probe.Result) {
 	}()
 
 	g, err := p.c.GlobalCluster(ctx, p.o.GlobalClusterID)
-	if errors.Is(err, auroraclient.ErrNotFound) {
+	if errors.Is(err, rds.ErrNotFound) {
 		res = probe.Result{Component: component, Name: p.Name(), State: probe.Healthy}
 		res.Add(probe.Critical,
 			fmt.Sprintf("Check the global cluster identifier in the Disaster Recovery settings (aws rds describe-global-clusters --region %s lists them).", p.o.AWS.Region),
@@ -166,7 +166,7 @@ func (p *Probe) Probe(ctx context.Context) (res probe.Result) {
 // fixFor says what to do about an AWS call that failed.
 func (p *Probe) fixFor(err error, permission string) string {
 	switch {
-	case auroraclient.IsAuthError(err):
+	case rds.IsAuthError(err):
 		return fmt.Sprintf("Check the AWS credentials of the Disaster Recovery plugin and that its IAM policy allows %s.", permission)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		return fmt.Sprintf("AWS did not answer in time: check that this server reaches the AWS API endpoints of %s (network, proxy, VPC endpoints).", p.o.AWS.Region)
@@ -175,10 +175,10 @@ func (p *Probe) fixFor(err error, permission string) string {
 	}
 }
 
-func (p *Probe) checkMembers(res *probe.Result, g auroraclient.GlobalCluster) {
+func (p *Probe) checkMembers(res *probe.Result, g rds.GlobalCluster) {
 	connected := 0
 	for _, m := range g.Members {
-		if m.Sync == auroraclient.SyncConnected {
+		if m.Sync == rds.SyncConnected {
 			connected++
 		}
 	}
@@ -235,7 +235,7 @@ func (p *Probe) checkMembers(res *probe.Result, g auroraclient.GlobalCluster) {
 	}
 
 	for _, m := range g.Members {
-		if m.Sync != "" && m.Sync != auroraclient.SyncConnected {
+		if m.Sync != "" && m.Sync != rds.SyncConnected {
 			res.Add(probe.Degraded,
 				fmt.Sprintf("RDS resynchronises the cluster by itself; if it stays %s, check its events: aws rds describe-events --source-type db-cluster --source-identifier %s --region %s.", m.Sync, m.ID, m.Region),
 				fmt.Sprintf("Cluster %s (%s) is %s, not connected: it does not receive the writer's changes.", m.ID, m.Region, m.Sync))
@@ -245,7 +245,7 @@ func (p *Probe) checkMembers(res *probe.Result, g auroraclient.GlobalCluster) {
 		}
 		enabled := 0.0
 		switch m.WriteForwarding {
-		case auroraclient.ForwardingEnabled:
+		case rds.ForwardingEnabled:
 			enabled = 1
 		case "enabling":
 			res.Add(probe.Degraded, "Wait a few minutes for RDS to finish enabling it.",
@@ -266,11 +266,11 @@ func (p *Probe) checkMembers(res *probe.Result, g auroraclient.GlobalCluster) {
 
 // memberLag is what CloudWatch said about one secondary.
 type memberLag struct {
-	lag auroraclient.Lag
+	lag rds.Lag
 	err error
 }
 
-func (p *Probe) checkLag(ctx context.Context, res *probe.Result, g auroraclient.GlobalCluster) map[string]memberLag {
+func (p *Probe) checkLag(ctx context.Context, res *probe.Result, g rds.GlobalCluster) map[string]memberLag {
 	lags := map[string]memberLag{}
 	for _, m := range g.Members {
 		if m.IsWriter {
@@ -285,7 +285,7 @@ func (p *Probe) checkLag(ctx context.Context, res *probe.Result, g auroraclient.
 			continue
 		}
 		for _, metric := range []struct {
-			sample      *auroraclient.Sample
+			sample      *rds.Sample
 			name        string
 			metric      string
 			what        string
@@ -293,10 +293,10 @@ func (p *Probe) checkLag(ctx context.Context, res *probe.Result, g auroraclient.
 			consequence string
 			help        string
 		}{
-			{l.RPO, "dr_aurora_rpo_lag_seconds", auroraclient.MetricRPOLag, "RPO lag", p.o.RPOLagThreshold,
+			{l.RPO, "dr_aurora_rpo_lag_seconds", rds.MetricRPOLag, "RPO lag", p.o.RPOLagThreshold,
 				"a failover now would lose about that much of the latest writes",
 				"RPO lag of an Aurora global database secondary cluster: the newest CloudWatch AuroraGlobalDBRPOLag datapoint."},
-			{l.Replication, "dr_aurora_replication_lag_seconds", auroraclient.MetricReplicationLag, "Replication lag", p.o.ReplicationLagThreshold,
+			{l.Replication, "dr_aurora_replication_lag_seconds", rds.MetricReplicationLag, "Replication lag", p.o.ReplicationLagThreshold,
 				"reads in the secondary region are that far behind",
 				"Replication lag of an Aurora global database secondary cluster: the newest CloudWatch AuroraGlobalDBReplicationLag datapoint."},
 		} {
@@ -329,15 +329,15 @@ func round(d time.Duration) time.Duration {
 }
 
 func arnID(arn string) string {
-	if _, id, ok := auroraclient.ParseClusterARN(arn); ok {
+	if _, id, ok := rds.ParseClusterARN(arn); ok {
 		return id
 	}
 	return arn
 }
 
-func table(g auroraclient.GlobalCluster, lags map[string]memberLag) *probe.Table {
+func table(g rds.GlobalCluster, lags map[string]memberLag) *probe.Table {
 	t := &probe.Table{Columns: []string{"Cluster", "Region", "Role", "Synchronization", "Write forwarding", "RPO lag", "Replication lag"}}
-	members := append([]auroraclient.Member(nil), g.Members...)
+	members := append([]rds.Member(nil), g.Members...)
 	sort.SliceStable(members, func(i, j int) bool { return members[i].IsWriter && !members[j].IsWriter })
 	for _, m := range members {
 		role, fwd, rpo, repl := "secondary", orDash(m.WriteForwarding), "-", "-"
@@ -357,7 +357,7 @@ func table(g auroraclient.GlobalCluster, lags map[string]memberLag) *probe.Table
 	return t
 }
 
-func sample(s *auroraclient.Sample) string {
+func sample(s *rds.Sample) string {
 	if s == nil {
 		return "no data"
 	}
@@ -371,7 +371,7 @@ func orDash(s string) string {
 	return s
 }
 
-func (p *Probe) summary(res probe.Result, g auroraclient.GlobalCluster, lags map[string]memberLag) string {
+func (p *Probe) summary(res probe.Result, g rds.GlobalCluster, lags map[string]memberLag) string {
 	if res.State != probe.Healthy {
 		n := len(res.Findings)
 		first := res.Findings[0]

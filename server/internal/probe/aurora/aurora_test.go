@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
-	auroraprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
-	auroraclient "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 
@@ -28,12 +28,12 @@ func healthyCluster() awsfake.GlobalCluster {
 	}}
 }
 
-func options(f *awsfake.Server) auroraprobe.Options {
-	return auroraprobe.Options{
+func options(f *awsfake.Server) aurora.Options {
+	return aurora.Options{
 		GlobalClusterID: "mm-global",
 		ThisRegion:      "us-east-1", ThisCluster: "mm-a",
 		OtherRegion: "us-west-2", OtherCluster: "mm-b",
-		AWS: auroraclient.Options{
+		AWS: rds.Options{
 			AccessKeyID: awsfake.AccessKeyID, SecretAccessKey: awsfake.SecretAccessKey,
 			RDSEndpoint: f.URL, CloudWatchEndpoint: f.URL, MaxAttempts: 1,
 		},
@@ -61,7 +61,7 @@ func TestProbe(t *testing.T) {
 	cases := []struct {
 		name    string
 		script  func(f *awsfake.Server)
-		opts    func(o *auroraprobe.Options)
+		opts    func(o *aurora.Options)
 		state   probe.State
 		want    []string // substrings of the findings
 		metrics map[string]float64
@@ -77,7 +77,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:    "writer in the wrong region",
-			opts:    func(o *auroraprobe.Options) { o.PrimaryRegion = "us-west-2" },
+			opts:    func(o *aurora.Options) { o.PrimaryRegion = "us-west-2" },
 			state:   probe.Critical,
 			want:    []string{"writer of mm-global is mm-a in us-east-1, but the primary region us-west-2 expects mm-b", "switchover-global-cluster"},
 			metrics: map[string]float64{"dr_aurora_writer_expected": 0},
@@ -156,13 +156,13 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:  "other cluster not a member",
-			opts:  func(o *auroraprobe.Options) { o.OtherCluster = "mm-c" },
+			opts:  func(o *aurora.Options) { o.OtherCluster = "mm-c" },
 			state: probe.Critical,
 			want:  []string{"Cluster mm-c (us-west-2) is not a member of global cluster mm-global"},
 		},
 		{
 			name:  "unknown access key",
-			opts:  func(o *auroraprobe.Options) { o.AWS.AccessKeyID = "AKIAWRONGKEY00000000" },
+			opts:  func(o *aurora.Options) { o.AWS.AccessKeyID = "AKIAWRONGKEY00000000" },
 			state: probe.Unknown,
 			want:  []string{"InvalidClientTokenId", "IAM policy allows rds:DescribeGlobalClusters"},
 		},
@@ -195,7 +195,7 @@ func TestProbe(t *testing.T) {
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
-			p, err := auroraprobe.New(context.Background(), o)
+			p, err := aurora.New(context.Background(), o)
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -231,7 +231,7 @@ func TestProbeTable(t *testing.T) {
 	f := awsfake.New(t)
 	f.PutGlobalCluster(healthyCluster())
 	f.PutAuroraLag("us-west-2", "mm-b", 1500*time.Millisecond, 200*time.Millisecond, 30*time.Second)
-	p, err := auroraprobe.New(context.Background(), options(f))
+	p, err := aurora.New(context.Background(), options(f))
 	require.NoError(t, err)
 	r := p.Probe(context.Background())
 	require.NotNil(t, r.Table)
@@ -258,11 +258,11 @@ func TestProbeDuringSwitchover(t *testing.T) {
 	f.PutAuroraLag("us-east-1", "mm-a", time.Second, time.Second, 30*time.Second)
 	o := options(f)
 	o.PrimaryRegion = "us-west-2"
-	p, err := auroraprobe.New(context.Background(), o)
+	p, err := aurora.New(context.Background(), o)
 	require.NoError(t, err)
 	ao := o.AWS
 	ao.Region = "us-west-2"
-	c, err := auroraclient.New(context.Background(), ao)
+	c, err := rds.New(context.Background(), ao)
 	require.NoError(t, err)
 	_, err = c.Switchover(context.Background(), "mm-global", arnB)
 	require.NoError(t, err)
@@ -288,7 +288,7 @@ func TestProbeHang(t *testing.T) {
 			f.Inject(awsfake.Fault{Service: service, Kind: awsfake.FaultHang})
 			o := options(f)
 			o.Timeout = 300 * time.Millisecond // no deadline on ctx: the probe's own applies
-			p, err := auroraprobe.New(context.Background(), o)
+			p, err := aurora.New(context.Background(), o)
 			require.NoError(t, err)
 			start := time.Now()
 			r := p.Probe(context.Background())
@@ -301,24 +301,24 @@ func TestProbeHang(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	f := awsfake.New(t)
-	for name, mod := range map[string]func(*auroraprobe.Options){
-		"no global cluster":       func(o *auroraprobe.Options) { o.GlobalClusterID = "" },
-		"no cluster here":         func(o *auroraprobe.Options) { o.ThisCluster = "" },
-		"other cluster no region": func(o *auroraprobe.Options) { o.OtherRegion = "" },
-		"primary region unknown":  func(o *auroraprobe.Options) { o.PrimaryRegion = "eu-west-1" },
+	for name, mod := range map[string]func(*aurora.Options){
+		"no global cluster":       func(o *aurora.Options) { o.GlobalClusterID = "" },
+		"no cluster here":         func(o *aurora.Options) { o.ThisCluster = "" },
+		"other cluster no region": func(o *aurora.Options) { o.OtherRegion = "" },
+		"primary region unknown":  func(o *aurora.Options) { o.PrimaryRegion = "eu-west-1" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := options(f)
 			mod(&o)
-			_, err := auroraprobe.New(context.Background(), o)
+			_, err := aurora.New(context.Background(), o)
 			require.Error(t, err)
 		})
 	}
 }
 
 var (
-	_ status.Prober     = (*auroraprobe.Probe)(nil)
-	_ status.Endpointer = (*auroraprobe.Probe)(nil)
+	_ status.Prober     = (*aurora.Probe)(nil)
+	_ status.Endpointer = (*aurora.Probe)(nil)
 )
 
 // TestInStatusRunner runs the probe the way the status service does, with its deadline, against
@@ -327,7 +327,7 @@ func TestInStatusRunner(t *testing.T) {
 	f := awsfake.New(t)
 	f.PutGlobalCluster(healthyCluster())
 	f.Inject(awsfake.Fault{Kind: awsfake.FaultHang})
-	p, err := auroraprobe.New(context.Background(), options(f))
+	p, err := aurora.New(context.Background(), options(f))
 	require.NoError(t, err)
 	assert.Equal(t, f.URL, p.Endpoint())
 	r := status.NewRunner([]status.Prober{p}, status.WithTimeout(300*time.Millisecond), status.WithCacheTTL(0))

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 )
 
 const component = "opensearch"

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	osfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/opensearch"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	osprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/opensearch"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 

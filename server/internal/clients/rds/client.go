@@ -1,7 +1,8 @@
-// Package aurora reads and drives an Aurora global database: its members and failover state
-// (RDS), the replication and RPO lag of its secondaries (CloudWatch, in each secondary's
-// region), and the switchover and failover actions the failover runbook takes.
-package aurora
+// Package rds is the client of the AWS RDS and CloudWatch APIs for an Aurora global database:
+// it reads its members and failover state (RDS) and the replication and RPO lag of its
+// secondaries (CloudWatch, in each secondary's region), and takes the switchover and failover
+// actions of the failover runbook.
+package rds
 
 import (
 	"context"

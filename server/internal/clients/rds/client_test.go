@@ -1,4 +1,4 @@
-package aurora_test
+package rds_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/aurora"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
 )
 
 const (
@@ -26,27 +26,27 @@ func healthy() awsfake.GlobalCluster {
 	}}
 }
 
-func newClient(t *testing.T, f *awsfake.Server, mod ...func(*aurora.Options)) *aurora.Client {
+func newClient(t *testing.T, f *awsfake.Server, mod ...func(*rds.Options)) *rds.Client {
 	t.Helper()
-	o := aurora.Options{
+	o := rds.Options{
 		Region: "us-west-2", AccessKeyID: awsfake.AccessKeyID, SecretAccessKey: awsfake.SecretAccessKey,
 		RDSEndpoint: f.URL, CloudWatchEndpoint: f.URL, MaxAttempts: 1,
 	}
 	for _, m := range mod {
 		m(&o)
 	}
-	c, err := aurora.New(context.Background(), o)
+	c, err := rds.New(context.Background(), o)
 	require.NoError(t, err)
 	return c
 }
 
 func TestNewValidates(t *testing.T) {
-	for name, o := range map[string]aurora.Options{
+	for name, o := range map[string]rds.Options{
 		"no region":     {AccessKeyID: "a", SecretAccessKey: "b"},
 		"half the keys": {Region: "us-east-1", AccessKeyID: "a"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := aurora.New(context.Background(), o)
+			_, err := rds.New(context.Background(), o)
 			require.Error(t, err)
 		})
 	}
@@ -66,10 +66,10 @@ func TestGlobalCluster(t *testing.T) {
 	require.Len(t, g.Members, 2)
 	w, ok := g.Writer()
 	require.True(t, ok)
-	assert.Equal(t, aurora.Member{ARN: arnA, ID: "mm-a", Region: "us-east-1", IsWriter: true, Readers: []string{arnB}, WriteForwarding: "disabled", Sync: "connected"}, w)
+	assert.Equal(t, rds.Member{ARN: arnA, ID: "mm-a", Region: "us-east-1", IsWriter: true, Readers: []string{arnB}, WriteForwarding: "disabled", Sync: "connected"}, w)
 	b, ok := g.Member("mm-b")
 	require.True(t, ok)
-	assert.Equal(t, aurora.Member{ARN: arnB, ID: "mm-b", Region: "us-west-2", WriteForwarding: "enabled", Sync: "connected"}, b)
+	assert.Equal(t, rds.Member{ARN: arnB, ID: "mm-b", Region: "us-west-2", WriteForwarding: "enabled", Sync: "connected"}, b)
 
 	reqs := f.Requests()
 	require.Len(t, reqs, 1)
@@ -86,20 +86,20 @@ func TestGlobalClusterErrors(t *testing.T) {
 		within time.Duration
 	}{
 		{name: "not found", id: "nope", check: func(t *testing.T, err error) {
-			assert.ErrorIs(t, err, aurora.ErrNotFound)
+			assert.ErrorIs(t, err, rds.ErrNotFound)
 			assert.Contains(t, err.Error(), "describe global cluster nope in us-west-2")
 		}},
 		{name: "unknown access key", id: "mm-global", key: "AKIAWRONGKEY00000000", check: func(t *testing.T, err error) {
-			assert.True(t, aurora.IsAuthError(err), "%v", err)
+			assert.True(t, rds.IsAuthError(err), "%v", err)
 			assert.Contains(t, err.Error(), "InvalidClientTokenId")
 			assert.Contains(t, err.Error(), "403")
 		}},
 		{name: "access denied", id: "mm-global", fault: &awsfake.Fault{Kind: awsfake.FaultAccessDenied}, check: func(t *testing.T, err error) {
-			assert.True(t, aurora.IsAuthError(err), "%v", err)
+			assert.True(t, rds.IsAuthError(err), "%v", err)
 			assert.Contains(t, err.Error(), "AccessDenied")
 		}},
 		{name: "server error", id: "mm-global", fault: &awsfake.Fault{Kind: awsfake.FaultServer}, check: func(t *testing.T, err error) {
-			assert.False(t, aurora.IsAuthError(err))
+			assert.False(t, rds.IsAuthError(err))
 			assert.Contains(t, err.Error(), "500")
 			assert.Contains(t, err.Error(), "InternalFailure")
 		}},
@@ -117,7 +117,7 @@ func TestGlobalClusterErrors(t *testing.T) {
 			if tc.fault != nil {
 				f.Inject(*tc.fault)
 			}
-			c := newClient(t, f, func(o *aurora.Options) {
+			c := newClient(t, f, func(o *rds.Options) {
 				if tc.key != "" {
 					o.AccessKeyID = tc.key
 				}
@@ -151,7 +151,7 @@ func TestSwitchover(t *testing.T) {
 	g, err := c.Switchover(ctx, "mm-global", "mm-b") // an identifier: resolved to the ARN
 	require.NoError(t, err)
 	require.NotNil(t, g.Failover)
-	assert.Equal(t, aurora.FailoverState{Status: "pending", From: arnA, To: arnB}, *g.Failover)
+	assert.Equal(t, rds.FailoverState{Status: "pending", From: arnA, To: arnB}, *g.Failover)
 	assert.Equal(t, "switching-over", g.Status)
 
 	// A second operation while one runs is refused, as RDS does.
@@ -269,7 +269,7 @@ func TestWaitWriter(t *testing.T) {
 		defer cancel()
 		_, err := c.WaitWriter(ctx, "mm-global", arnB, time.Millisecond)
 		require.Error(t, err)
-		assert.True(t, aurora.IsAuthError(err))
+		assert.True(t, rds.IsAuthError(err))
 		assert.NoError(t, ctx.Err(), "returned before the deadline")
 	})
 	t.Run("deadline says what it saw", func(t *testing.T) {
@@ -312,7 +312,7 @@ func TestLag(t *testing.T) {
 	f.PutMetric("us-east-1", "AWS/RDS", awsfake.MetricRPOLag, dims, awsfake.Datapoint{At: now, Value: 1})
 	f.PutMetric("us-west-2", "AWS/RDS", awsfake.MetricRPOLag, map[string]string{"DBClusterIdentifier": "mm-b", "Role": "WRITER"}, awsfake.Datapoint{At: now, Value: 2})
 
-	c := newClient(t, f, func(o *aurora.Options) {
+	c := newClient(t, f, func(o *rds.Options) {
 		o.Region = "us-east-1"
 		o.ClusterRegions = map[string]string{"mm-b": "us-west-2"}
 	})
@@ -368,7 +368,7 @@ func TestLagErrors(t *testing.T) {
 			for _, w := range tc.want {
 				assert.Contains(t, err.Error(), w)
 			}
-			assert.Equal(t, tc.auth, aurora.IsAuthError(err), "%v", err)
+			assert.Equal(t, tc.auth, rds.IsAuthError(err), "%v", err)
 			assert.NotContains(t, err.Error(), awsfake.SecretAccessKey)
 		})
 	}
@@ -398,7 +398,7 @@ func TestParseClusterARN(t *testing.T) {
 		{"arn:aws:rds:us-east-1:1:db:mm-a", "", "", false},
 		{"arn:aws:rds::1:global-cluster:g", "", "", false},
 	} {
-		region, id, ok := aurora.ParseClusterARN(tc.in)
+		region, id, ok := rds.ParseClusterARN(tc.in)
 		assert.Equal(t, tc.ok, ok, tc.in)
 		assert.Equal(t, tc.region, region, tc.in)
 		assert.Equal(t, tc.id, id, tc.in)

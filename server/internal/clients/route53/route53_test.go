@@ -1,4 +1,4 @@
-package route53dns_test
+package route53_test
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/route53dns"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/route53"
 )
 
-func newClient(t *testing.T, f *awsfake.Server, key string) *route53dns.Client {
+func newClient(t *testing.T, f *awsfake.Server, key string) *route53.Client {
 	t.Helper()
 	if key == "" {
 		key = awsfake.AccessKeyID
 	}
-	c, err := route53dns.New(context.Background(), route53dns.Options{
+	c, err := route53.New(context.Background(), route53.Options{
 		AccessKeyID: key, SecretAccessKey: awsfake.SecretAccessKey, Endpoint: f.URL, MaxAttempts: 1,
 	})
 	require.NoError(t, err)

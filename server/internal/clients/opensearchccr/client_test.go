@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	osfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/opensearch"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/replication/opensearchccr"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 )
 
 const (

@@ -1,7 +1,7 @@
-// Package route53dns switches the DNS record users resolve from one region to the other: an
-// UPSERT of the record with Route 53's ChangeResourceRecordSets, then GetChange until Route 53
+// Package route53 is the client of the AWS Route 53 API that switches the DNS record users
+// resolve from one region to the other: an UPSERT of the record with Route 53's ChangeResourceRecordSets, then GetChange until Route 53
 // says the change reached all its name servers (INSYNC).
-package route53dns
+package route53
 
 import (
 	"context"
