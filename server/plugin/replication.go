@@ -112,9 +112,7 @@ func (p *Plugin) auroraProber(cfg config.Config) status.Prober {
 	if e := strings.TrimSpace(cfg.DRAWSEndpoint); e != "" {
 		aws.RDSEndpoint, aws.CloudWatchEndpoint = e, e
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pr, err := aurora.New(ctx, aurora.Options{
+	pr, err := aurora.New(aurora.Options{
 		GlobalClusterID: cfg.DRAuroraGlobalClusterID, PrimaryRegion: cfg.DRPrimaryRegion,
 		ThisRegion: cfg.DRPrimaryRegion, ThisCluster: cfg.DRAuroraPrimaryCluster,
 		OtherRegion: cfg.DRSecondaryRegion, OtherCluster: cfg.DRAuroraSecondaryCluster,

@@ -77,14 +77,14 @@ func (p *Plugin) probers(cfg config.Config) []status.Prober {
 			Scheduler: map[string]bool{cfg.DRPrimaryRegion: true, cfg.DRSecondaryRegion: cfg.DRSchedulerInSecondary}}
 	}
 	ps := []status.Prober{
-		&nodes.Probe{Source: p.nodeReports, Expect: expect},
-		funcProber{component: "backups", name: "Backups", fn: func(context.Context) probe.Result { return p.backupsProbe(cfg) }},
+		nodes.New(nodes.Options{Source: p.nodeReports, Expect: expect}),
+		backups.New(backups.Options{Input: p.backupsInput, Thresholds: backupThresholds(cfg)}),
 	}
 	return append(ps, p.replicationProbers(cfg)...)
 }
 
-// backupsProbe reads what the backup and verify jobs recorded (no store access: fast).
-func (p *Plugin) backupsProbe(cfg config.Config) probe.Result {
+// backupsInput reads what the backup and verify jobs recorded (no store access: fast).
+func (p *Plugin) backupsInput(context.Context) backups.Input {
 	in := backups.Input{Enabled: true}
 	var raw string
 	if err := p.client.KV.Get(lastSuccessKey, &raw); err == nil {
@@ -102,11 +102,15 @@ func (p *Plugin) backupsProbe(cfg config.Config) probe.Result {
 	if err := p.client.KV.Get(lastBackupInfoKey, &info); err == nil {
 		in.LocalOnly, in.UnencryptedSecrets = info.LocalOnly, info.UnencryptedSecrets
 	}
+	return in
+}
+
+func backupThresholds(cfg config.Config) backups.Thresholds {
 	th := backups.Thresholds{}
 	if d := cfg.StaleAfter(); d > 0 {
 		th.MaxAge = d
 	}
-	return backups.Analyze(in, th, time.Now())
+	return th
 }
 
 // lastBackupInfo is what the newest successful backup said about itself, for status.

@@ -11,14 +11,24 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 )
 
-// Prober is one check. Probe must honour ctx: the runner stops waiting at the timeout either
-// way, but a probe that ignores ctx keeps its goroutine until it returns.
+// Prober is one check, built by its package's New(options). The runner owns what every probe
+// would otherwise repeat: each call's deadline, panic recovery and timing (CheckedAt,
+// Duration, sorted findings). Probe must honour ctx: the runner stops waiting at the timeout
+// either way, but a probe that ignores ctx keeps its goroutine until it returns.
 type Prober interface {
 	// Component groups results: database, s3, opensearch, scheduler, idp, backups.
 	Component() string
 	// Name says what is checked, for the admin.
 	Name() string
 	Probe(ctx context.Context) probe.Result
+}
+
+// PartialReporter is implemented by probers that check several endpoints at once and, when
+// some do not answer, still have a result worth reading (which answered, which did not and
+// where it was stuck). The runner ends their context a little before its own deadline, so
+// that this result stands instead of "did not answer".
+type PartialReporter interface {
+	ReportsPartial() bool
 }
 
 // Endpointer is implemented by probers that talk to one endpoint; the runner names it when
@@ -34,6 +44,9 @@ const (
 	DefaultCacheTTL = 15 * time.Second
 
 	deadlineGrace = 100 * time.Millisecond
+	// partialReserve bounds how much earlier a PartialReporter's context ends (a tenth of the
+	// timeout, at most this).
+	partialReserve = 250 * time.Millisecond
 )
 
 // Option configures a Runner.
@@ -191,28 +204,43 @@ func (r *Runner) start(ctx context.Context, s *slot) chan probe.Result {
 	s.busy, s.started = true, time.Now()
 	s.mu.Unlock()
 
-	go func() {
-		pctx, cancel := context.WithTimeout(ctx, r.timeout)
-		defer cancel()
-		began := time.Now()
-		res := r.call(pctx, s.p)
-		took := time.Since(began)
-		s.mu.Lock()
-		s.busy = false
-		s.mu.Unlock()
-		if errors.Is(pctx.Err(), context.DeadlineExceeded) && res.State != probe.Healthy {
-			// Whatever the probe made of its cancelled calls, the admin should read the
-			// same "did not answer" as for a probe that ignored its context.
-			ch <- r.timedOut(s.p, r.now(), res.Findings)
-			return
-		}
-		ch <- r.normalise(s.p, res, took)
-	}()
+	go r.runOne(ctx, s, ch)
 	return ch
+}
+
+// runOne calls the slot's probe within the timeout and sends its result.
+func (r *Runner) runOne(ctx context.Context, s *slot, ch chan<- probe.Result) {
+	pctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	checked, began := r.now(), time.Now()
+	res := r.call(pctx, s.p)
+	took := time.Since(began)
+	s.mu.Lock()
+	s.busy = false
+	s.mu.Unlock()
+	if errors.Is(pctx.Err(), context.DeadlineExceeded) && res.State != probe.Healthy {
+		// Whatever the probe made of its cancelled calls, the admin should read the
+		// same "did not answer" as for a probe that ignored its context.
+		ch <- r.timedOut(s.p, r.now(), res.Findings)
+		return
+	}
+	ch <- r.normalise(s.p, res, checked, took)
+}
+
+// probeContext is the context p runs with: ctx, ending a little earlier for a PartialReporter.
+func (r *Runner) probeContext(ctx context.Context, p Prober) (context.Context, context.CancelFunc) {
+	pr, ok := p.(PartialReporter)
+	dl, has := ctx.Deadline()
+	if !ok || !pr.ReportsPartial() || !has {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, partialReserve)))
 }
 
 // call runs one probe, turning a panic into an unknown result.
 func (r *Runner) call(ctx context.Context, p Prober) (res probe.Result) {
+	ctx, cancel := r.probeContext(ctx, p)
+	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
 			if r.onPanic != nil {
@@ -227,7 +255,7 @@ func (r *Runner) call(ctx context.Context, p Prober) (res probe.Result) {
 }
 
 // normalise fills what a probe left out, so renderers and the verdict can rely on it.
-func (r *Runner) normalise(p Prober, res probe.Result, took time.Duration) probe.Result {
+func (r *Runner) normalise(p Prober, res probe.Result, checked time.Time, took time.Duration) probe.Result {
 	if res.Component == "" {
 		res.Component = p.Component()
 	}
@@ -239,7 +267,7 @@ func (r *Runner) normalise(p Prober, res probe.Result, took time.Duration) probe
 			"the check returned no state")
 	}
 	if res.CheckedAt.IsZero() {
-		res.CheckedAt = r.now()
+		res.CheckedAt = checked
 	}
 	if res.Duration == 0 {
 		res.Duration = took

@@ -36,8 +36,6 @@ type Options struct {
 	ReplicationLagThreshold time.Duration
 	CriticalFactor          float64
 
-	// Timeout bounds a check whose context has no deadline (default 20 s).
-	Timeout time.Duration
 
 	// AWS configures the RDS and CloudWatch client. Its Region defaults to ThisRegion and
 	// its MaxAttempts to 2; the regions of ThisCluster and OtherCluster are added to its
@@ -51,9 +49,8 @@ type Probe struct {
 	c *rds.Client
 }
 
-// New validates o and builds the AWS client (loading the default AWS configuration when o.AWS
-// has no static keys, hence the context).
-func New(ctx context.Context, o Options) (*Probe, error) {
+// New validates o and builds the AWS client.
+func New(o Options) (*Probe, error) {
 	if o.GlobalClusterID == "" || o.ThisRegion == "" || o.ThisCluster == "" {
 		return nil, errors.New("aurora probe: the global cluster, this region and this region's cluster are required")
 	}
@@ -75,9 +72,6 @@ func New(ctx context.Context, o Options) (*Probe, error) {
 	if o.CriticalFactor <= 1 {
 		o.CriticalFactor = 10
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 20 * time.Second
-	}
 	if o.AWS.Region == "" {
 		o.AWS.Region = o.ThisRegion
 	}
@@ -95,7 +89,9 @@ func New(ctx context.Context, o Options) (*Probe, error) {
 		regions[o.OtherCluster] = o.OtherRegion
 	}
 	o.AWS.ClusterRegions = regions
-	c, err := rds.New(ctx, o.AWS)
+	// Loading the AWS configuration reads the environment and shared files, not the network:
+	// nothing to cancel.
+	c, err := rds.New(context.Background(), o.AWS)
 	if err != nil {
 		return nil, fmt.Errorf("aurora probe: %w", err)
 	}
@@ -127,22 +123,8 @@ func (p *Probe) expectedWriter() (cluster, region string) {
 	return p.o.OtherCluster, p.o.OtherRegion
 }
 
-// Probe runs the check. It never panics and returns by ctx's deadline (or Timeout).
+// Probe runs the check; it returns when ctx ends (the status runner owns the deadline).
 func (p *Probe) Probe(ctx context.Context) (res probe.Result) {
-	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.o.Timeout)
-		defer cancel()
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			res = probe.Failed(component, p.Name(), fmt.Errorf("the check failed unexpectedly: %v", r), "report this as a bug of the Disaster Recovery plugin")
-		}
-		res.SortFindings()
-		res.CheckedAt, res.Duration = start, time.Since(start)
-	}()
-
 	g, err := p.c.GlobalCluster(ctx, p.o.GlobalClusterID)
 	if errors.Is(err, rds.ErrNotFound) {
 		res = probe.Result{Component: component, Name: p.Name(), State: probe.Healthy}

@@ -195,11 +195,13 @@ func TestProbe(t *testing.T) {
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
-			p, err := aurora.New(context.Background(), o)
+			p, err := aurora.New(o)
 			require.NoError(t, err)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			r := p.Probe(ctx)
+			// Through the status runner, as /dr status runs it: the runner gives the deadline
+			// and stamps the time.
+			rep, err := status.NewRunner([]status.Prober{p}, status.WithTimeout(10*time.Second), status.WithCacheTTL(0)).Report(context.Background())
+			require.NoError(t, err)
+			r := rep.Results[0]
 
 			all := messages(r)
 			assert.Equal(t, tc.state, r.State, all)
@@ -231,7 +233,7 @@ func TestProbeTable(t *testing.T) {
 	f := awsfake.New(t)
 	f.PutGlobalCluster(healthyCluster())
 	f.PutAuroraLag("us-west-2", "mm-b", 1500*time.Millisecond, 200*time.Millisecond, 30*time.Second)
-	p, err := aurora.New(context.Background(), options(f))
+	p, err := aurora.New(options(f))
 	require.NoError(t, err)
 	r := p.Probe(context.Background())
 	require.NotNil(t, r.Table)
@@ -258,7 +260,7 @@ func TestProbeDuringSwitchover(t *testing.T) {
 	f.PutAuroraLag("us-east-1", "mm-a", time.Second, time.Second, 30*time.Second)
 	o := options(f)
 	o.PrimaryRegion = "us-west-2"
-	p, err := aurora.New(context.Background(), o)
+	p, err := aurora.New(o)
 	require.NoError(t, err)
 	ao := o.AWS
 	ao.Region = "us-west-2"
@@ -287,11 +289,12 @@ func TestProbeHang(t *testing.T) {
 			f.PutGlobalCluster(healthyCluster())
 			f.Inject(awsfake.Fault{Service: service, Kind: awsfake.FaultHang})
 			o := options(f)
-			o.Timeout = 300 * time.Millisecond // no deadline on ctx: the probe's own applies
-			p, err := aurora.New(context.Background(), o)
+			p, err := aurora.New(o)
 			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // the caller's deadline
+			defer cancel()
 			start := time.Now()
-			r := p.Probe(context.Background())
+			r := p.Probe(ctx)
 			assert.Less(t, time.Since(start), 3*time.Second)
 			assert.Equal(t, probe.Unknown, r.State, messages(r))
 			assert.Contains(t, messages(r), "did not answer in time")
@@ -310,7 +313,7 @@ func TestNewValidates(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := options(f)
 			mod(&o)
-			_, err := aurora.New(context.Background(), o)
+			_, err := aurora.New(o)
 			require.Error(t, err)
 		})
 	}
@@ -327,7 +330,7 @@ func TestInStatusRunner(t *testing.T) {
 	f := awsfake.New(t)
 	f.PutGlobalCluster(healthyCluster())
 	f.Inject(awsfake.Fault{Kind: awsfake.FaultHang})
-	p, err := aurora.New(context.Background(), options(f))
+	p, err := aurora.New(options(f))
 	require.NoError(t, err)
 	assert.Equal(t, f.URL, p.Endpoint())
 	r := status.NewRunner([]status.Prober{p}, status.WithTimeout(300*time.Millisecond), status.WithCacheTTL(0))

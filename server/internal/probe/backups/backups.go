@@ -3,6 +3,7 @@
 package backups
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -55,6 +56,36 @@ func (t Thresholds) withDefaults() Thresholds {
 		t.MaxVerifiedAge = DefaultMaxVerifiedAge
 	}
 	return t
+}
+
+// Options say where the probe reads the backup catalogue and what is too old.
+type Options struct {
+	// Input reads what the backup and verify jobs recorded (no store access: fast).
+	Input      func(ctx context.Context) Input
+	Thresholds Thresholds
+	Now        func() time.Time // nil: time.Now
+}
+
+// Probe judges the backups Input describes; it satisfies status.Prober.
+type Probe struct{ o Options }
+
+// New returns the probe for o.
+func New(o Options) *Probe {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Probe{o: o}
+}
+
+// Component is the status component.
+func (p *Probe) Component() string { return Component }
+
+// Name says what is checked.
+func (p *Probe) Name() string { return "Backups" }
+
+// Probe reads the catalogue and analyses it.
+func (p *Probe) Probe(ctx context.Context) probe.Result {
+	return Analyze(p.o.Input(ctx), p.o.Thresholds, p.o.Now())
 }
 
 // Analyze judges in against th at now.

@@ -1,6 +1,7 @@
 package backups
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -147,4 +148,12 @@ func TestAnalyzeTable(t *testing.T) {
 		{"Stored off-site", "no", "yes"},
 		{"Secrets encrypted", "yes", "yes"},
 	}, r.Table.Rows)
+}
+
+func TestProbe(t *testing.T) {
+	p := New(Options{Input: func(context.Context) Input { return Input{Enabled: true, NewestSuccess: ago(time.Hour)} },
+		Thresholds: Thresholds{MaxVerifiedAge: 365 * 24 * time.Hour}, Now: func() time.Time { return now }})
+	assert.Equal(t, Component, p.Component())
+	r := p.Probe(context.Background())
+	assert.Equal(t, Analyze(Input{Enabled: true, NewestSuccess: ago(time.Hour)}, Thresholds{MaxVerifiedAge: 365 * 24 * time.Hour}, now), r)
 }

@@ -69,11 +69,22 @@ func (e Expect) staleAfter() time.Duration {
 	return DefaultStaleAfter
 }
 
-// Probe runs Analyze on the reports Source returns; it satisfies status.Prober.
-type Probe struct {
+// Options say where the node reports come from and what to expect of them.
+type Options struct {
 	Source func(ctx context.Context) ([]NodeReport, error)
 	Expect Expect
 	Now    func() time.Time // nil: time.Now
+}
+
+// Probe runs Analyze on the reports Source returns; it satisfies status.Prober.
+type Probe struct{ o Options }
+
+// New returns the probe for o.
+func New(o Options) *Probe {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Probe{o: o}
 }
 
 // Component is the status component.
@@ -84,21 +95,13 @@ func (p *Probe) Name() string { return "Mattermost nodes" }
 
 // Probe reads the node reports and analyses them.
 func (p *Probe) Probe(ctx context.Context) probe.Result {
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	start := now()
-	reports, err := p.Source(ctx)
+	reports, err := p.o.Source(ctx)
 	if err != nil {
-		r := probe.Failed(Component, p.Name(), fmt.Errorf("reading the node reports: %w", err),
+		return probe.Failed(Component, p.Name(), fmt.Errorf("reading the node reports: %w", err),
 			"check the plugin's access to the KV store and the server log")
-		r.CheckedAt, r.Duration = start, now().Sub(start)
-		return r
 	}
-	r := Analyze(reports, p.Expect, start)
+	r := Analyze(reports, p.o.Expect, p.o.Now())
 	r.Name = p.Name()
-	r.Duration = now().Sub(start)
 	return r
 }
 

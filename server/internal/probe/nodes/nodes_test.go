@@ -259,11 +259,11 @@ func TestAnalyzeMetrics(t *testing.T) {
 
 func TestProbe(t *testing.T) {
 	t.Run("reports from the source", func(t *testing.T) {
-		p := &Probe{
+		p := New(Options{
 			Source: func(context.Context) ([]NodeReport, error) { return healthyTwoRegions(), nil },
 			Expect: twoRegions,
 			Now:    func() time.Time { return now },
-		}
+		})
 		assert.Equal(t, "scheduler", p.Component())
 		r := p.Probe(context.Background())
 		assert.Equal(t, probe.Healthy, r.State)
@@ -271,10 +271,10 @@ func TestProbe(t *testing.T) {
 		assert.Equal(t, now, r.CheckedAt)
 	})
 	t.Run("source error is unknown, with the cause", func(t *testing.T) {
-		p := &Probe{
+		p := New(Options{
 			Source: func(context.Context) ([]NodeReport, error) { return nil, errors.New("kv: timeout") },
 			Expect: twoRegions,
-		}
+		})
 		r := p.Probe(context.Background())
 		assert.Equal(t, probe.Unknown, r.State)
 		require.Len(t, r.Findings, 1)

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
@@ -42,8 +41,6 @@ type Options struct {
 	// critical above CriticalFactor times it (defaults 1000 and 10).
 	CheckpointLagThreshold int64
 	CriticalFactor         float64
-	// Timeout bounds a check whose context has no deadline (default 20 s).
-	Timeout time.Duration
 	// Concurrency bounds the parallel _status calls (default 4).
 	Concurrency int
 }
@@ -68,9 +65,6 @@ func New(o Options) (*Probe, error) {
 	}
 	if o.CriticalFactor <= 1 {
 		o.CriticalFactor = 10
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 20 * time.Second
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
@@ -117,22 +111,8 @@ type indexResult struct {
 	err      error
 }
 
-// Probe runs the check. It never panics and returns by ctx's deadline (or Timeout).
+// Probe runs the check; it returns when ctx ends (the status runner owns the deadline).
 func (p *Probe) Probe(ctx context.Context) (res probe.Result) {
-	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.o.Timeout)
-		defer cancel()
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			res = probe.Failed(component, p.Name(), fmt.Errorf("the check failed unexpectedly: %v", r), "report this as a bug of the Disaster Recovery plugin")
-		}
-		res.SortFindings()
-		res.CheckedAt, res.Duration = start, time.Since(start)
-	}()
-
 	stats, err := p.follower.AutoFollowStats(ctx)
 	if err != nil {
 		return probe.Failed(component, p.Name(), fmt.Errorf("follower cluster: %w", err), p.fixFor(err, "follower", "cluster:admin/plugins/replication/autofollow/stats"))

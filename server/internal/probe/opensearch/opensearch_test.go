@@ -357,11 +357,12 @@ func TestFollowerUnavailable(t *testing.T) {
 			if tc.pass != "" {
 				o.Follower.Password = tc.pass
 			}
-			o.Timeout = 300 * time.Millisecond // the context has no deadline: the probe's own applies
 			p, err := osprobe.New(o)
 			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // the caller's deadline
+			defer cancel()
 			start := time.Now()
-			r := p.Probe(context.Background())
+			r := p.Probe(ctx)
 			assert.Less(t, time.Since(start), 3*time.Second)
 			assert.Equal(t, probe.Unknown, r.State, messages(r))
 			require.Len(t, r.Findings, 1)
