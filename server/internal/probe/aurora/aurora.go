@@ -36,7 +36,6 @@ type Options struct {
 	ReplicationLagThreshold time.Duration
 	CriticalFactor          float64
 
-
 	// AWS configures the RDS and CloudWatch client. Its Region defaults to ThisRegion and
 	// its MaxAttempts to 2; the regions of ThisCluster and OtherCluster are added to its
 	// ClusterRegions.
