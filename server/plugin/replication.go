@@ -33,8 +33,7 @@ func (p *Plugin) replicationProbers(cfg config.Config) []status.Prober {
 		}
 		o.MaxLag = cfg.RPOLagThreshold()
 		if o.PrimaryDSN != "" && (len(o.ReplicaDSNs) > 0 || cfg.DRTopology == "two_regions" && cfg.DRAuroraGlobalClusterID == "") {
-			out = append(out, funcProber{component: "database", name: "PostgreSQL streaming replication",
-				fn: func(ctx context.Context) probe.Result { return pgrepl.Check(ctx, o) }})
+			out = append(out, pgrepl.New(o))
 		}
 	}
 	if cfg.DRAuroraGlobalClusterID != "" {
@@ -47,11 +46,7 @@ func (p *Plugin) replicationProbers(cfg config.Config) []status.Prober {
 		out = append(out, p.openSearchProber(cfg))
 	}
 	if mm != nil && len(idp.Enabled(mm)) > 0 {
-		out = append(out, funcProber{component: "idp", name: "Identity providers", fn: func(ctx context.Context) probe.Result {
-			r := idp.Check(ctx, p.API.GetUnsanitizedConfig(), idp.Options{})
-			p.addFallbackAdvice(ctx, &r)
-			return r
-		}})
+		out = append(out, idpProber{idp: idp.New(idp.Options{Config: p.API.GetUnsanitizedConfig}), p: p})
 	}
 	return out
 }
@@ -82,7 +77,25 @@ func (p *Plugin) s3Prober(cfg config.Config) status.Prober {
 	if mm := p.API.GetConfig(); mm != nil && mm.FileSettings.AmazonS3PathPrefix != nil {
 		o.Prefix = *mm.FileSettings.AmazonS3PathPrefix
 	}
-	return funcProber{component: "s3", name: name, fn: func(ctx context.Context) probe.Result { return s3repl.Check(ctx, o) }}
+	return s3repl.New(o)
+}
+
+// idpProber adds to the identity provider probe what to do for the users of a provider that
+// is down.
+type idpProber struct {
+	idp *idp.Probe
+	p   *Plugin
+}
+
+func (ip idpProber) Component() string    { return ip.idp.Component() }
+func (ip idpProber) Name() string         { return ip.idp.Name() }
+func (ip idpProber) ReportsPartial() bool { return ip.idp.ReportsPartial() }
+
+// Probe runs the identity provider probe and adds the advice.
+func (ip idpProber) Probe(ctx context.Context) probe.Result {
+	r := ip.idp.Probe(ctx)
+	ip.p.addFallbackAdvice(ctx, &r)
+	return r
 }
 
 // addFallbackAdvice adds, for each identity provider found down, how many of its users'

@@ -33,8 +33,11 @@ const (
 	maxBody        = 4 << 20 // metadata and discovery documents are a few KiB
 )
 
-// Options tune the checks.
+// Options say where the providers to check are configured and tune the checks.
 type Options struct {
+	// Config returns Mattermost's configuration, read on each check: its enabled SSO
+	// providers are the ones checked.
+	Config func() *model.Config
 	// HTTPClient makes the HTTP requests. Default: a client with the environment's proxy
 	// settings (as Mattermost uses) and no cookie jar. Its redirect policy is kept for
 	// documents; reachability checks never follow redirects (any answer below 500 is up).
@@ -95,30 +98,43 @@ func providers(cfg *model.Config) []provider {
 	return ps
 }
 
-// Check runs the probe on Mattermost's configuration. Only enabled providers are checked,
-// all at once; none enabled is NotConfigured. It never panics and returns within ctx's
-// deadline (each provider within o.Timeout).
-func Check(ctx context.Context, cfg *model.Config, o Options) (res probe.Result) {
-	start := time.Now()
+// Probe checks the SSO providers enabled in Mattermost's configuration; it satisfies
+// status.Prober.
+type Probe struct{ o Options }
+
+// New returns the probe for o.
+func New(o Options) *Probe {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	res = probe.Result{Component: Component, Name: "Single sign-on providers", State: probe.Healthy, CheckedAt: start}
-	defer func() {
-		if p := recover(); p != nil {
-			res.Add(probe.Unknown, "", fmt.Sprintf("the SSO provider probe failed: %v", p))
-		}
-		res.SortFindings()
-		res.Duration = time.Since(start)
-	}()
+	return &Probe{o: o}
+}
+
+// Component is the status component.
+func (p *Probe) Component() string { return Component }
+
+// Name says what is checked.
+func (p *Probe) Name() string { return "Identity providers" }
+
+// ReportsPartial: a provider that does not answer is reported as down beside the others.
+func (p *Probe) ReportsPartial() bool { return true }
+
+// Probe runs the check. Only enabled providers are checked, all at once; none enabled is
+// NotConfigured. It returns when ctx ends (the status runner owns the deadline), each
+// provider within Options.Timeout.
+func (p *Probe) Probe(ctx context.Context) probe.Result {
+	o := p.o
+	res := probe.Result{Component: Component, Name: "Single sign-on providers", State: probe.Healthy}
+	var cfg *model.Config
+	if o.Config != nil {
+		cfg = o.Config()
+	}
 	ps := providers(cfg)
 	if len(ps) == 0 {
 		res.State = probe.NotConfigured
 		res.Summary = "no SSO provider enabled"
 		return res
 	}
-	ctx, cancel := workContext(ctx, o.Timeout)
-	defer cancel()
 	c := newChecker(o)
 	outcomes := make([]outcome, len(ps))
 	var wg sync.WaitGroup
@@ -149,18 +165,6 @@ func Check(ctx context.Context, cfg *model.Config, o Options) (res probe.Result)
 		res.Summary += "; down: " + strings.Join(down, ", ")
 	}
 	return res
-}
-
-// workContext is ctx ending a little before ctx does (o.Timeout when ctx has none), so that
-// the probe still reports what it found, and where it was stuck, before its caller stops
-// waiting.
-func workContext(ctx context.Context, fallback time.Duration) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithTimeout(ctx, fallback)
-	}
-	reserve := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-reserve))
 }
 
 // report records a provider's outcome and returns its table row.

@@ -71,7 +71,7 @@ func check(t *testing.T, c *model.Config, o Options) probe.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res := Check(ctx, c, o)
+	res := newProbe(c, o).Probe(ctx)
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), secret, "the result shows a secret")
@@ -354,10 +354,10 @@ func TestLDAP(t *testing.T) {
 }
 
 func TestNotConfiguredAndEnabled(t *testing.T) {
-	res := Check(context.Background(), cfg(func(*model.Config) {}), Options{})
+	res := newProbe(cfg(func(*model.Config) {}), Options{}).Probe(context.Background())
 	assert.Equal(t, probe.NotConfigured, res.State)
 	assert.Equal(t, "no SSO provider enabled", res.Summary)
-	assert.Equal(t, probe.NotConfigured, Check(context.Background(), nil, Options{}).State)
+	assert.Equal(t, probe.NotConfigured, New(Options{}).Probe(context.Background()).State)
 
 	c := cfg(func(c *model.Config) {
 		c.OpenIdSettings.Enable = model.NewPointer(true)
@@ -409,12 +409,11 @@ func TestDisplay(t *testing.T) {
 	}
 }
 
-// runnerProbe is how the plugin would hand this probe to the status runner.
-type runnerProbe struct{ cfg *model.Config }
-
-func (runnerProbe) Component() string                        { return Component }
-func (runnerProbe) Name() string                             { return "Single sign-on providers" }
-func (p runnerProbe) Probe(ctx context.Context) probe.Result { return Check(ctx, p.cfg, Options{}) }
+// newProbe is the probe of the providers enabled in c.
+func newProbe(c *model.Config, o Options) *Probe {
+	o.Config = func() *model.Config { return c }
+	return New(o)
+}
 
 // TestInStatusRunner runs the probe as /dr status does: a provider that never answers is
 // reported down by the probe itself, next to one that is up, before the runner gives up.
@@ -438,7 +437,7 @@ func TestInStatusRunner(t *testing.T) {
 		c.SamlSettings.Enable = model.NewPointer(true)
 		c.SamlSettings.IdpURL = model.NewPointer("http://" + l.Addr().String() + "/sso")
 	})
-	r := status.NewRunner([]status.Prober{runnerProbe{c}}, status.WithTimeout(time.Second), status.WithCacheTTL(0))
+	r := status.NewRunner([]status.Prober{newProbe(c, Options{})}, status.WithTimeout(time.Second), status.WithCacheTTL(0))
 	rep, err := r.Report(context.Background())
 	require.NoError(t, err)
 	res := rep.Results[0]

@@ -35,7 +35,6 @@ const (
 	DefaultMaxLagBytes    = 16 << 20 // one WAL segment
 	DefaultMaxLag         = 30 * time.Second
 	DefaultConnectTimeout = 10 * time.Second
-	DefaultTimeout        = 30 * time.Second
 )
 
 // Options says what to check and when lag is too much.
@@ -53,8 +52,6 @@ type Options struct {
 	// ConnectTimeout bounds each connection attempt (also when the DSN sets a longer
 	// connect_timeout). Zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// Timeout bounds the whole check when ctx has no deadline. Zero means DefaultTimeout.
-	Timeout time.Duration
 }
 
 // FromSQLSettings returns the Options for Mattermost's database settings: the primary and its
@@ -85,9 +82,6 @@ func (o Options) withDefaults() Options {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
 	return o
 }
 
@@ -114,21 +108,26 @@ func (r *replica) metricLabel() string {
 	return r.srv.addr
 }
 
-// Check runs the probe. It never panics and returns within ctx's deadline (or o.Timeout);
-// what it cannot check is reported as unknown, with the cause.
-func Check(ctx context.Context, o Options) (res probe.Result) {
-	start := time.Now()
-	o = o.withDefaults()
-	ctx, cancel := workContext(ctx, o.Timeout)
-	defer cancel()
-	res = probe.Result{Component: Component, Name: "PostgreSQL streaming replication", State: probe.Healthy, CheckedAt: start}
-	defer func() {
-		if p := recover(); p != nil {
-			res.Add(probe.Unknown, "", fmt.Sprintf("the PostgreSQL replication probe failed: %v", p))
-		}
-		res.SortFindings()
-		res.Duration = time.Since(start)
-	}()
+// Probe checks the primary and replicas of Options; it satisfies status.Prober.
+type Probe struct{ o Options }
+
+// New returns the probe for o.
+func New(o Options) *Probe { return &Probe{o: o.withDefaults()} }
+
+// Component is the status component.
+func (p *Probe) Component() string { return Component }
+
+// Name says what is checked.
+func (p *Probe) Name() string { return "PostgreSQL streaming replication" }
+
+// ReportsPartial: a server that does not answer is reported with what the others said.
+func (p *Probe) ReportsPartial() bool { return true }
+
+// Probe runs the check; it returns when ctx ends (the status runner owns the deadline). What
+// it cannot check is reported as unknown, with the cause.
+func (p *Probe) Probe(ctx context.Context) probe.Result {
+	o := p.o
+	res := probe.Result{Component: Component, Name: p.Name(), State: probe.Healthy}
 	if strings.TrimSpace(o.PrimaryDSN) == "" && len(o.ReplicaDSNs) == 0 {
 		res.State = probe.NotConfigured
 		res.Summary = "no PostgreSQL DataSource configured"
@@ -170,18 +169,6 @@ func Check(ctx context.Context, o Options) (res probe.Result) {
 	e := evaluation{res: &res, o: o, primary: primary, ps: ps, replicas: replicas}
 	e.run(ctx)
 	return res
-}
-
-// workContext is ctx ending a little before ctx does (o.Timeout when ctx has none), so that
-// the probe still reports what it found, and where it was stuck, before its caller stops
-// waiting.
-func workContext(ctx context.Context, fallback time.Duration) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithTimeout(ctx, fallback)
-	}
-	reserve := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-reserve))
 }
 
 // evaluation turns what the servers said into findings, a table and metrics.

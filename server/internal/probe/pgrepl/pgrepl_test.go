@@ -26,9 +26,11 @@ func withPassword(url string) string {
 
 func check(t *testing.T, o Options) probe.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res := Check(ctx, o)
+	// Through the status runner, as /dr status runs it: the runner gives the deadline and
+	// stamps the time.
+	rep, err := status.NewRunner([]status.Prober{New(o)}, status.WithTimeout(30*time.Second), status.WithCacheTTL(0)).Report(context.Background())
+	require.NoError(t, err)
+	res := rep.Results[0]
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), secret, "the result shows a password")
@@ -238,8 +240,8 @@ func TestHangingServerHonoursTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
-	res := Check(ctx, Options{PrimaryDSN: testPrimary.URL("postgres"),
-		ReplicaDSNs: []string{fmt.Sprintf("postgres://mm@%s/mm?sslmode=disable", l.Addr())}})
+	res := New(Options{PrimaryDSN: testPrimary.URL("postgres"),
+		ReplicaDSNs: []string{fmt.Sprintf("postgres://mm@%s/mm?sslmode=disable", l.Addr())}}).Probe(ctx)
 	assert.Less(t, time.Since(t0), 5*time.Second)
 	assert.Equal(t, probe.Unknown, res.State, describe(res))
 	assert.True(t, findingWith(res, probe.Unknown, "cannot check replica mm@"+l.Addr().String()), describe(res))
@@ -290,21 +292,14 @@ func TestUnprivilegedUser(t *testing.T) {
 }
 
 func TestNotConfiguredAndBadDSN(t *testing.T) {
-	res := Check(context.Background(), Options{})
+	res := New(Options{}).Probe(context.Background())
 	assert.Equal(t, probe.NotConfigured, res.State)
 
-	res = Check(context.Background(), Options{PrimaryDSN: "postgres://mm:" + secret + "@db:notaport/mm"})
+	res = New(Options{PrimaryDSN: "postgres://mm:" + secret + "@db:notaport/mm"}).Probe(context.Background())
 	assert.Equal(t, probe.Unknown, res.State)
 	assert.True(t, findingWith(res, probe.Unknown, "primary: the DSN does not parse"), describe(res))
 	assert.NotContains(t, describe(res), secret)
 }
-
-// runnerProbe is how the plugin hands this probe to the status runner.
-type runnerProbe struct{ o Options }
-
-func (runnerProbe) Component() string                        { return Component }
-func (runnerProbe) Name() string                             { return "PostgreSQL streaming replication" }
-func (p runnerProbe) Probe(ctx context.Context) probe.Result { return Check(ctx, p.o) }
 
 // TestInStatusRunner runs the probe as /dr status does, with the runner's deadline, against a
 // replica that never answers: the probe reports it itself, before the runner gives up.
@@ -322,8 +317,8 @@ func TestInStatusRunner(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	r := status.NewRunner([]status.Prober{runnerProbe{Options{PrimaryDSN: testPrimary.URL("postgres"),
-		ReplicaDSNs: []string{fmt.Sprintf("postgres://mm:%s@%s/mm?sslmode=disable", secret, l.Addr())}}}},
+	r := status.NewRunner([]status.Prober{New(Options{PrimaryDSN: testPrimary.URL("postgres"),
+		ReplicaDSNs: []string{fmt.Sprintf("postgres://mm:%s@%s/mm?sslmode=disable", secret, l.Addr())}})},
 		status.WithTimeout(time.Second), status.WithCacheTTL(0))
 	t0 := time.Now()
 	rep, err := r.Report(context.Background())

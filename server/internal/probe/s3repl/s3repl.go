@@ -44,7 +44,6 @@ const (
 	DefaultFailedThreshold  = 1
 	DefaultMaxPendingAge    = 15 * time.Minute
 	DefaultConcurrency      = 4
-	DefaultTimeout          = 30 * time.Second
 )
 
 // ClientOptions describe how to reach one bucket's S3 service.
@@ -117,8 +116,6 @@ type Options struct {
 	MaxPendingAge time.Duration
 	// Concurrency of HeadObject calls per bucket. Default DefaultConcurrency.
 	Concurrency int
-	// Timeout bounds the whole check when ctx has no deadline. Default DefaultTimeout.
-	Timeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -143,28 +140,30 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
 	return o
 }
 
-// Check runs the probe. It never panics and returns within ctx's deadline (or o.Timeout);
-// what it cannot check is reported as unknown, with the cause.
-func Check(ctx context.Context, o Options) (res probe.Result) {
-	start := time.Now()
-	o = o.withDefaults()
-	ctx, cancel := workContext(ctx, o.Timeout)
-	defer cancel()
-	res = probe.Result{Component: Component, State: probe.Healthy, CheckedAt: start,
+// Probe checks the two buckets of Options; it satisfies status.Prober.
+type Probe struct{ o Options }
+
+// New returns the probe for o.
+func New(o Options) *Probe { return &Probe{o: o.withDefaults()} }
+
+// Component is the status component.
+func (p *Probe) Component() string { return Component }
+
+// Name says what is checked (the result names the buckets by their labels).
+func (p *Probe) Name() string { return "S3 replication " + p.o.A.Name + " ⇄ " + p.o.B.Name }
+
+// ReportsPartial: a bucket whose S3 service does not answer is reported beside the other.
+func (p *Probe) ReportsPartial() bool { return true }
+
+// Probe runs the check; it returns when ctx ends (the status runner owns the deadline). What
+// it cannot check is reported as unknown, with the cause.
+func (p *Probe) Probe(ctx context.Context) probe.Result {
+	o := p.o
+	res := probe.Result{Component: Component, State: probe.Healthy,
 		Name: fmt.Sprintf("S3 replication %s ⇄ %s", o.A.label(), o.B.label())}
-	defer func() {
-		if p := recover(); p != nil {
-			res.Add(probe.Unknown, "", fmt.Sprintf("the S3 replication probe failed: %v", p))
-		}
-		res.SortFindings()
-		res.Duration = time.Since(start)
-	}()
 	if o.A.Name == "" && o.B.Name == "" {
 		res.State = probe.NotConfigured
 		res.Summary = "no replicated S3 buckets configured"
@@ -193,18 +192,6 @@ func Check(ctx context.Context, o Options) (res probe.Result) {
 	}
 	res.Summary = summary(&res, sides)
 	return res
-}
-
-// workContext is ctx ending a little before ctx does (o.Timeout when ctx has none), so that
-// the probe still reports what it found, and where it was stuck, before its caller stops
-// waiting.
-func workContext(ctx context.Context, fallback time.Duration) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithTimeout(ctx, fallback)
-	}
-	reserve := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-reserve))
 }
 
 func summary(res *probe.Result, sides [2]*side) string {

@@ -22,7 +22,7 @@ func check(t *testing.T, o Options) probe.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res := Check(ctx, o)
+	res := New(o).Probe(ctx)
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), harness.MinIORootPassword, "the result shows a secret key")
@@ -248,7 +248,7 @@ func TestUnreachableAndHangingEndpoints(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
 			t0 := time.Now()
-			res := Check(ctx, Options{A: client(tt.addr), B: Bucket{Name: "files", Client: minioB.S3Client(), Label: "b"}})
+			res := New(Options{A: client(tt.addr), B: Bucket{Name: "files", Client: minioB.S3Client(), Label: "b"}}).Probe(ctx)
 			assert.Less(t, time.Since(t0), tt.timeout+2*time.Second)
 			assert.Equal(t, tt.want, res.State, describe(res))
 			assert.True(t, findingWith(res, tt.want, "cannot check bucket "+tt.addr), describe(res))
@@ -259,18 +259,11 @@ func TestUnreachableAndHangingEndpoints(t *testing.T) {
 }
 
 func TestNotConfigured(t *testing.T) {
-	assert.Equal(t, probe.NotConfigured, Check(context.Background(), Options{}).State)
-	res := Check(context.Background(), Options{A: Bucket{Name: "x"}})
+	assert.Equal(t, probe.NotConfigured, New(Options{}).Probe(context.Background()).State)
+	res := New(Options{A: Bucket{Name: "x"}}).Probe(context.Background())
 	assert.Equal(t, probe.Unknown, res.State, describe(res))
 	assert.True(t, findingWith(res, probe.Unknown, "no bucket name or no S3 client given"), describe(res))
 }
-
-// runnerProbe is how the plugin would hand this probe to the status runner.
-type runnerProbe struct{ o Options }
-
-func (runnerProbe) Component() string                        { return Component }
-func (runnerProbe) Name() string                             { return "S3 replication" }
-func (p runnerProbe) Probe(ctx context.Context) probe.Result { return Check(ctx, p.o) }
 
 // TestInStatusRunner runs the probe as /dr status does, with the runner's deadline, while one
 // region's S3 endpoint never answers: the probe reports that itself, with the other bucket's
@@ -294,7 +287,7 @@ func TestInStatusRunner(t *testing.T) {
 	require.NoError(t, err)
 	o := p.options()
 	o.B = Bucket{Name: p.b, Client: client}
-	r := status.NewRunner([]status.Prober{runnerProbe{o}}, status.WithTimeout(1500*time.Millisecond), status.WithCacheTTL(0))
+	r := status.NewRunner([]status.Prober{New(o)}, status.WithTimeout(1500*time.Millisecond), status.WithCacheTTL(0))
 	t0 := time.Now()
 	rep, err := r.Report(context.Background())
 	require.NoError(t, err)
