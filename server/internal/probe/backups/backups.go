@@ -63,19 +63,13 @@ type Options struct {
 	// Input reads what the backup and verify jobs recorded (no store access: fast).
 	Input      func(ctx context.Context) Input
 	Thresholds Thresholds
-	Now        func() time.Time // nil: time.Now
 }
 
-// Probe judges the backups Input describes; it satisfies status.Prober.
+// Probe judges the backups Input describes, now; it satisfies status.Prober.
 type Probe struct{ o Options }
 
 // New returns the probe for o.
-func New(o Options) *Probe {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return &Probe{o: o}
-}
+func New(o Options) *Probe { return &Probe{o: o} }
 
 // Component is the status component.
 func (p *Probe) Component() string { return Component }
@@ -85,7 +79,7 @@ func (p *Probe) Name() string { return "Backups" }
 
 // Probe reads the catalogue and analyses it.
 func (p *Probe) Probe(ctx context.Context) probe.Result {
-	return Analyze(p.o.Input(ctx), p.o.Thresholds, p.o.Now())
+	return Analyze(p.o.Input(ctx), p.o.Thresholds, time.Now())
 }
 
 // Analyze judges in against th at now.

@@ -151,9 +151,10 @@ func TestAnalyzeTable(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	p := New(Options{Input: func(context.Context) Input { return Input{Enabled: true, NewestSuccess: ago(time.Hour)} },
-		Thresholds: Thresholds{MaxVerifiedAge: 365 * 24 * time.Hour}, Now: func() time.Time { return now }})
+	in := Input{Enabled: true, NewestSuccess: time.Now().Add(-time.Hour), NewestVerified: time.Now().Add(-time.Hour)}
+	p := New(Options{Input: func(context.Context) Input { return in }, Thresholds: Thresholds{MaxAge: 2 * time.Hour}})
 	assert.Equal(t, Component, p.Component())
 	r := p.Probe(context.Background())
-	assert.Equal(t, Analyze(Input{Enabled: true, NewestSuccess: ago(time.Hour)}, Thresholds{MaxVerifiedAge: 365 * 24 * time.Hour}, now), r)
+	assert.Equal(t, probe.Healthy, r.State, r.Findings)
+	assert.Equal(t, "newest backup 1h old, newest verified 1h old", r.Summary)
 }
