@@ -56,7 +56,7 @@ func getObject(ctx context.Context, t *testing.T, m *MinIO, bucket, key string) 
 	return string(b)
 }
 
-func TestMinIO(t *testing.T) {
+func TestMinIOServer(t *testing.T) {
 	m := startTestMinIO(t)
 	ctx := context.Background()
 	assert.True(t, strings.HasPrefix(m.Endpoint, "http://127.0.0.1:"))

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,46 +25,16 @@ var (
 	pairSeq        atomic.Int64
 )
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		minioA.Stop()
-		minioB.Stop()
-		os.Exit(130)
-	}()
-	minioErr = startMinIO(ctx)
-	if minioErr != nil {
-		fmt.Fprintf(os.Stderr, "s3repl tests: MinIO unavailable: %v\n", minioErr)
-		if os.Getenv("CI") != "" {
-			return 1
-		}
+func TestMain(m *testing.M) {
+	servers, stop, err := harness.TestMinIO(2)
+	if minioErr = err; err != nil {
+		fmt.Fprintf(os.Stderr, "s3repl tests: MinIO unavailable: %v\n", err)
+	} else {
+		minioA, minioB = servers[0], servers[1]
 	}
 	code := m.Run()
-	minioA.Stop()
-	minioB.Stop()
-	return code
-}
-
-func startMinIO(ctx context.Context) error {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		return err
-	}
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		return err
-	}
-	if minioA, err = harness.StartMinIO(ctx, bin); err != nil {
-		return err
-	}
-	minioB, err = harness.StartMinIO(ctx, bin)
-	return err
+	stop()
+	os.Exit(code)
 }
 
 func requireMinIO(t *testing.T) {
