@@ -116,7 +116,7 @@ func (p *Probe) Component() string { return Component }
 // Name says what is checked.
 func (p *Probe) Name() string { return "Identity providers" }
 
-// ReportsPartial: a provider that does not answer is reported as down beside the others.
+// ReportsPartial is true: a provider that does not answer is reported as down beside the others.
 func (p *Probe) ReportsPartial() bool { return true }
 
 // Probe runs the check. Only enabled providers are checked, all at once; none enabled is

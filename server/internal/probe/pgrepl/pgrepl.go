@@ -120,7 +120,7 @@ func (p *Probe) Component() string { return Component }
 // Name says what is checked.
 func (p *Probe) Name() string { return "PostgreSQL streaming replication" }
 
-// ReportsPartial: a server that does not answer is reported with what the others said.
+// ReportsPartial is true: a server that does not answer is reported with what the others said.
 func (p *Probe) ReportsPartial() bool { return true }
 
 // Probe runs the check; it returns when ctx ends (the status runner owns the deadline). What

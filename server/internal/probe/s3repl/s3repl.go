@@ -155,7 +155,7 @@ func (p *Probe) Component() string { return Component }
 // Name says what is checked (the result names the buckets by their labels).
 func (p *Probe) Name() string { return "S3 replication " + p.o.A.Name + " ⇄ " + p.o.B.Name }
 
-// ReportsPartial: a bucket whose S3 service does not answer is reported beside the other.
+// ReportsPartial is true: a bucket whose S3 service does not answer is reported beside the other.
 func (p *Probe) ReportsPartial() bool { return true }
 
 // Probe runs the check; it returns when ctx ends (the status runner owns the deadline). What
