@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// libpqEnv maps the libpq connection keywords that pg_dump gets from this
-// package to the environment variable libpq reads them from. A pg_dump whose
+// libpqEnv maps the libpq connection keywords that the client programs get
+// from this package to the environment variable libpq reads them from. A pg_dump whose
 // libpq is older than a keyword just ignores its variable.
 var libpqEnv = map[string]string{
 	"host":                     "PGHOST",
@@ -68,7 +68,7 @@ var libpqNoEnv = map[string]bool{
 
 // inheritedPGVars are the PG* variables of the plugin's own environment that
 // pg_dump may keep. Every other PG* variable is removed, so that pg_dump
-// connects to exactly the server, database and user that Dump's own
+// connects to exactly the server, database and user that the plugin's own
 // connection used (PGHOSTADDR, PGSERVICE or PGOPTIONS left in Mattermost's
 // environment could otherwise redirect it), and dumps in the database's
 // encoding (PGCLIENTENCODING).
