@@ -44,3 +44,25 @@ func TestPostgres(prefix string) (pg *Postgres, missing string, stop func(), err
 	}
 	return pg, "", func() { pg.Stop(); _ = os.RemoveAll(dir) }, nil
 }
+
+// RunWithPostgres is the TestMain of a package whose tests share one PostgreSQL cluster
+// (TestPostgres): setup gets the cluster (nil without PostgreSQL, missing saying why) and
+// may start more around it; then the tests run, then setup's stop (when not nil) and the
+// cluster's. It returns the exit code for os.Exit.
+func RunWithPostgres(m *testing.M, prefix string, setup func(pg *Postgres, missing string) (stop func(), err error)) int {
+	pg, missing, stopPG, err := TestPostgres(prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopPG()
+	stop, err := setup(pg, missing)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if stop != nil {
+		defer stop()
+	}
+	return m.Run()
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -98,8 +99,8 @@ func (p *Plugin) drillUserIsDedicated(cfg config.Config) bool {
 	if u == "" || ds == nil {
 		return false
 	}
-	drillUser, err1 := pgdump.User(u)
-	mmUser, err2 := pgdump.User(*ds)
+	drillUser, err1 := pgdsn.User(u)
+	mmUser, err2 := pgdsn.User(*ds)
 	return err1 == nil && err2 == nil && drillUser != "" && drillUser != mmUser
 }
 

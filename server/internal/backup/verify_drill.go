@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -52,7 +53,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 	if name == "" {
 		name = DrillDatabaseName(vr.m.ID)
 	}
-	admin, err := pgdump.Connect(ctx, d.AdminURL, "")
+	admin, err := pgdsn.Connect(ctx, d.AdminURL, "")
 	if err != nil {
 		return "", fmt.Errorf("drill: %w", err)
 	}
@@ -90,7 +91,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 	vr.v.DrillRestoreMS = restoreTime.Milliseconds()
 	vr.mu.Unlock()
 
-	conn, err := pgdump.Connect(ctx, restoreURL, name)
+	conn, err := pgdsn.Connect(ctx, restoreURL, name)
 	if err != nil {
 		return "", fmt.Errorf("drill: %w", err)
 	}
@@ -135,7 +136,7 @@ func (vr *verifier) restoreDump(ctx context.Context, obj *Object, ids []age.Iden
 		return err
 	}
 	defer plain.Close()
-	env, err := pgdump.ClientEnv(dsn, database)
+	env, err := pgdsn.ClientEnv(dsn, database)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func drillRole(ctx context.Context, admin *pgx.Conn, d *Drill, database string) 
 		defer cancel()
 		_, _ = admin.Exec(dctx, "DROP ROLE IF EXISTS "+quoted)
 	}
-	u, err := pgdump.AsUser(d.AdminURL, role, password)
+	u, err := pgdsn.AsUser(d.AdminURL, role, password)
 	if err != nil {
 		drop()
 		return "", nil, err
@@ -198,7 +199,7 @@ func drillRole(ctx context.Context, admin *pgx.Conn, d *Drill, database string) 
 // grantSchema lets role create objects in the public schema of database (owned by the drill
 // database URL's user, through pg_database_owner), and nothing else.
 func grantSchema(ctx context.Context, adminURL, database, role string) error {
-	conn, err := pgdump.Connect(ctx, adminURL, database)
+	conn, err := pgdsn.Connect(ctx, adminURL, database)
 	if err != nil {
 		return fmt.Errorf("drill: %w", err)
 	}

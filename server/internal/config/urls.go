@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 )
 
 // urlSetting is a setting that holds an http(s) URL. credentials says where a user name and
@@ -58,17 +60,13 @@ func (s urlSetting) problem() string {
 // and only a placeholder when it does not parse or still holds an '@' (credentials the
 // parser did not recognise, as in user:secret@host without a scheme).
 func RedactURL(s string) string {
-	u, err := url.Parse(s)
+	bare, err := redact.URL(s, "")
 	if err != nil {
 		return "[a value that is not a URL, not shown]"
 	}
-	hadUser := u.User != nil
-	u.User = nil
-	if strings.Contains(u.String(), "@") {
+	if strings.Contains(bare, "@") {
 		return "[a URL that may hold credentials, not shown]"
 	}
-	if hadUser {
-		u.User = url.User("REDACTED")
-	}
-	return u.String()
+	shown, _ := redact.URL(s, "REDACTED")
+	return shown
 }

@@ -21,10 +21,7 @@ import (
 func startPair(t *testing.T) (*harness.Postgres, *harness.Standby) {
 	t.Helper()
 	if _, err := harness.PGBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL unavailable: %v", err)
-		}
-		t.Skipf("PostgreSQL unavailable: %v", err)
+		harness.Unavailable(t, "PostgreSQL", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

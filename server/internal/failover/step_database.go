@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
 // databaseStep moves the writer: Aurora's switchover or failover, or the promotion of a
@@ -168,14 +168,14 @@ func waitMember(ctx context.Context, sc *StepContext, c *rds.Client, gid, cluste
 func (databaseStep) postgres(ctx context.Context, sc *StepContext) Result {
 	live := sc.Live
 	dsn := live.Postgres.StandbyDSN
-	conn, err := pgdump.Connect(ctx, dsn, "")
+	conn, err := pgdsn.Connect(ctx, dsn, "")
 	if err != nil {
 		return Failed(fmt.Errorf("connect to the standby: %w", err), "Check DRPostgresStandbyDataSource and that the standby runs, then `/dr failover resume`.")
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var inRecovery bool
 	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&inRecovery); err != nil {
-		return Failed(fmt.Errorf("ask the standby whether it is in recovery: %s", pgdump.Scrub(dsn, err.Error())), "`/dr failover resume`")
+		return Failed(fmt.Errorf("ask the standby whether it is in recovery: %s", pgdsn.Scrub(dsn, err.Error())), "`/dr failover resume`")
 	}
 	switch {
 	case inRecovery:
@@ -189,7 +189,7 @@ func (databaseStep) postgres(ctx context.Context, sc *StepContext) Result {
 		}
 		var promoted bool
 		if err := conn.QueryRow(ctx, `SELECT pg_promote(true, 60)`).Scan(&promoted); err != nil {
-			return Failed(fmt.Errorf("pg_promote on the standby: %s", pgdump.Scrub(dsn, err.Error())), "The standby's user needs the right to run pg_promote (a superuser, or GRANT EXECUTE ON FUNCTION pg_promote TO …); then `/dr failover resume`.")
+			return Failed(fmt.Errorf("pg_promote on the standby: %s", pgdsn.Scrub(dsn, err.Error())), "The standby's user needs the right to run pg_promote (a superuser, or GRANT EXECUTE ON FUNCTION pg_promote TO …); then `/dr failover resume`.")
 		}
 		sc.Hit("failover.database.requested")
 		if !promoted {
@@ -204,7 +204,7 @@ func (databaseStep) postgres(ctx context.Context, sc *StepContext) Result {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&inRecovery); err != nil {
-			return Failed(fmt.Errorf("check the promoted server: %s", pgdump.Scrub(dsn, err.Error())), "`/dr failover resume`")
+			return Failed(fmt.Errorf("check the promoted server: %s", pgdsn.Scrub(dsn, err.Error())), "`/dr failover resume`")
 		}
 		if !inRecovery {
 			break
@@ -217,7 +217,7 @@ func (databaseStep) postgres(ctx context.Context, sc *StepContext) Result {
 		}
 	}
 	if err := writeCheck(ctx, conn); err != nil {
-		return Failed(fmt.Errorf("a test write on the promoted server failed: %s", pgdump.Scrub(dsn, err.Error())), "Check the server (read-only settings, disk space), then `/dr failover resume`.")
+		return Failed(fmt.Errorf("a test write on the promoted server failed: %s", pgdsn.Scrub(dsn, err.Error())), "Check the server (read-only settings, disk space), then `/dr failover resume`.")
 	}
 	detail := "the standby is promoted: pg_is_in_recovery() is false and a write to a temporary table succeeded"
 	if sc.Data("requested") == "" {
@@ -229,7 +229,7 @@ func (databaseStep) postgres(ctx context.Context, sc *StepContext) Result {
 
 // catchUp waits until the standby has replayed what the primary had written when it was asked.
 func catchUp(ctx context.Context, sc *StepContext, standby *pgx.Conn) error {
-	primary, err := pgdump.Connect(ctx, sc.Live.Postgres.PrimaryDSN, "")
+	primary, err := pgdsn.Connect(ctx, sc.Live.Postgres.PrimaryDSN, "")
 	if err != nil {
 		return fmt.Errorf("connect to the primary to compare WAL positions: %w", err)
 	}
@@ -237,7 +237,7 @@ func catchUp(ctx context.Context, sc *StepContext, standby *pgx.Conn) error {
 	err = primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
 	_ = primary.Close(context.WithoutCancel(ctx))
 	if err != nil {
-		return fmt.Errorf("read the primary's WAL position: %s", pgdump.Scrub(sc.Live.Postgres.PrimaryDSN, err.Error()))
+		return fmt.Errorf("read the primary's WAL position: %s", pgdsn.Scrub(sc.Live.Postgres.PrimaryDSN, err.Error()))
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(sc.Live.wait(), 10*time.Minute))
 	defer cancel()
@@ -245,7 +245,7 @@ func catchUp(ctx context.Context, sc *StepContext, standby *pgx.Conn) error {
 	for {
 		var done bool
 		if err := standby.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).Scan(&done); err != nil {
-			return fmt.Errorf("read the standby's replay position: %s", pgdump.Scrub(sc.Live.Postgres.StandbyDSN, err.Error()))
+			return fmt.Errorf("read the standby's replay position: %s", pgdsn.Scrub(sc.Live.Postgres.StandbyDSN, err.Error()))
 		}
 		if done {
 			return nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
 const (
@@ -88,11 +90,11 @@ func Dump(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 	if o.Compress < 0 || o.Compress > 9 {
 		return nil, fmt.Errorf("pg_dump compression level %d is not between 0 and 9", o.Compress)
 	}
-	ds, err := parseDataSource(o.DataSource)
+	ds, err := pgdsn.Parse(o.DataSource)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := ds.pgxConfig()
+	cfg, err := ds.ConnConfig(pgdsn.Defaults{})
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +104,9 @@ func Dump(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 		if ctx.Err() != nil {
 			return nil, canceled(ctx)
 		}
-		return nil, ds.errorf(err, "cannot connect to the Mattermost database at %s (database %q, user %q): %v. "+
+		return nil, ds.Errorf(err, "cannot connect to the Mattermost database at %s (database %q, user %q): %v. "+
 			"Check SqlSettings.DataSource (%s) and that the database server is running and reachable from this server",
-			target(&cfg.Config), cfg.Database, cfg.User, err, ds.redacted())
+			pgdsn.Target(&cfg.Config), cfg.Database, cfg.User, err, ds.Redacted())
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -180,7 +182,7 @@ func Dump(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 		return nil, queryFailed(ctx, "read Mattermost's schema version", err)
 	}
 
-	env := ds.pgDumpEnv(os.Environ(), &cfg.Config)
+	env := ds.Env(os.Environ(), &cfg.Config)
 	res.Bytes, err = dumpInSnapshot(ctx, tx, o.InSnapshot, func(ctx context.Context) (int64, error) {
 		return runPgDump(ctx, w, o, path, env, res.Snapshot, ds)
 	})
@@ -329,7 +331,7 @@ func schemaVersion(ctx context.Context, q queryer) (string, error) {
 }
 
 // runPgDump runs pg_dump on the exported snapshot and copies its output to w.
-func runPgDump(ctx context.Context, w io.Writer, o Options, path string, env []string, snapshot string, ds *dataSource) (int64, error) {
+func runPgDump(ctx context.Context, w io.Writer, o Options, path string, env []string, snapshot string, ds *pgdsn.DSN) (int64, error) {
 	args := []string{
 		"--format=custom",
 		"--compress=" + strconv.Itoa(o.Compress),
@@ -377,11 +379,11 @@ func runPgDump(ctx context.Context, w io.Writer, o Options, path string, env []s
 		if msg == "" {
 			msg = "no error output"
 		}
-		return n, ds.errorf(waitErr, "%s failed (%v): %s", path, waitErr, msg)
+		return n, ds.Errorf(waitErr, "%s failed (%v): %s", path, waitErr, msg)
 	case readErr != nil:
 		return n, fmt.Errorf("read pg_dump's output: %w", readErr)
 	case head != archiveMagic:
-		return n, fmt.Errorf("%s exited without writing a custom-format archive (%d bytes): %s", path, n, ds.scrub(stderr.String()))
+		return n, fmt.Errorf("%s exited without writing a custom-format archive (%d bytes): %s", path, n, ds.Scrub(stderr.String()))
 	}
 	return n, nil
 }

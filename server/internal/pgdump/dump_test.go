@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
 // populate creates the test schema: two schemas, a mixed-case quoted table
@@ -236,6 +238,9 @@ func scramRole(t *testing.T, role, password string) {
 	}
 }
 
+// special is a password with every character a URL must escape.
+const special = `p@ss:w/rd%`
+
 func TestDumpWithPassword(t *testing.T) {
 	requirePG(t)
 	role := "mm_pw_user"
@@ -251,7 +256,7 @@ func TestDumpWithPassword(t *testing.T) {
 		fmt.Sprintf("postgres://%s:p%%40ss%%3Aw%%2Frd%%25@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10&binary_parameters=yes", role, testPG.Port, name),
 		fmt.Sprintf("host=127.0.0.1 port=%d user=%s password='p@ss:w/rd%%' dbname=%s sslmode=disable", testPG.Port, role, name),
 	} {
-		t.Run(RedactDataSource(dsn), func(t *testing.T) {
+		t.Run(pgdsn.Redact(dsn), func(t *testing.T) {
 			var out countingWriter
 			res, err := Dump(context.Background(), &out, Options{DataSource: dsn})
 			require.NoError(t, err, "pg_dump got the password from its environment")
@@ -445,4 +450,15 @@ func TestDumpMemory(t *testing.T) {
 	assert.Greater(t, res.Bytes, int64(200<<20))
 	assert.Less(t, growth, int64(32<<20), "the dump is streamed, not buffered")
 	assert.LessOrEqual(t, calls, int(res.Duration/progressInterval)+2, "progress is throttled")
+}
+
+func TestTailBuffer(t *testing.T) {
+	b := &tailBuffer{limit: 10}
+	_, _ = b.Write([]byte("hello"))
+	assert.Equal(t, "hello", b.String())
+	_, _ = b.Write([]byte(" world"))
+	assert.Equal(t, "[...] ello world", b.String())
+	_, _ = b.Write([]byte("0123456789abcdef"))
+	assert.Equal(t, "[...] 6789abcdef", b.String())
+	assert.Len(t, b.buf, 10)
 }

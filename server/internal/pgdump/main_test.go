@@ -27,18 +27,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	pg, missing, stop, err := harness.TestPostgres("pgdump-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stop()
-	testPG, pgMissing = pg, missing
-	return m.Run()
+	os.Exit(harness.RunWithPostgres(m, "pgdump-test", func(pg *harness.Postgres, missing string) (func(), error) {
+		testPG, pgMissing = pg, missing
+		return nil, nil
+	}))
 }
 
 // requirePG skips a test that needs PostgreSQL when it is not installed,

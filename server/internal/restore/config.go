@@ -16,7 +16,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
 // maxConfigEntry bounds one entry of config.tar read into memory (config.json, a certificate),
@@ -113,7 +113,7 @@ func (r *restorer) rewriteConfig(effective []byte) ([]byte, error) {
 		sql["DataSource"] = r.o.DatabaseURL
 		sql["DataSourceReplicas"] = []string{}
 		sql["DataSourceSearchReplicas"] = []string{}
-		r.printf("config: SqlSettings.DataSource set to %s (replicas cleared)", pgdump.RedactDataSource(r.o.DatabaseURL))
+		r.printf("config: SqlSettings.DataSource set to %s (replicas cleared)", pgdsn.Redact(r.o.DatabaseURL))
 	}
 	fs := section("FileSettings")
 	switch {
@@ -209,7 +209,7 @@ func (r *restorer) configToDir(cfg []byte, files map[string][]byte) error {
 // configToDatabase makes the restored config the active row of the Configurations table and
 // stores the config files in ConfigurationFiles, as Mattermost's database config store does.
 func (r *restorer) configToDatabase(ctx context.Context, cfg []byte, files map[string][]byte) error {
-	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	conn, err := pgdsn.Connect(ctx, r.o.DatabaseURL, "")
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -28,7 +29,7 @@ func (r *restorer) database(ctx context.Context) error {
 			return err
 		}
 	}
-	env, err := pgdump.ClientEnv(r.o.DatabaseURL, "")
+	env, err := pgdsn.ClientEnv(r.o.DatabaseURL, "")
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // dropSchemas empties the target database (with --force) by dropping and recreating the
 // schemas the backup's tables live in.
 func (r *restorer) dropSchemas(ctx context.Context) error {
-	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	conn, err := pgdsn.Connect(ctx, r.o.DatabaseURL, "")
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func (r *restorer) dropSchemas(ctx context.Context) error {
 
 // countRows compares every table's row count with the manifest.
 func (r *restorer) countRows(ctx context.Context) error {
-	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	conn, err := pgdsn.Connect(ctx, r.o.DatabaseURL, "")
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
 // FileTarget receives restored files: a folder or an S3 bucket.
@@ -245,7 +245,7 @@ func (r *restorer) plan() []string {
 	steps = append(steps, "check: the target database is empty, Mattermost "+orUnknown(r.o.TargetVersion)+" ≥ "+orUnknown(r.m.MattermostVersion)+", the identity decrypts the backup")
 	steps = append(steps, "verify: re-read every object of the backup and check its SHA-256 and the dump catalogue")
 	if r.m.Components.Database {
-		steps = append(steps, fmt.Sprintf("database: pg_restore -j %d into %s (%d tables)", r.o.Jobs, pgdump.RedactDataSource(r.o.DatabaseURL), len(r.m.TableRowCounts)))
+		steps = append(steps, fmt.Sprintf("database: pg_restore -j %d into %s (%d tables)", r.o.Jobs, pgdsn.Redact(r.o.DatabaseURL), len(r.m.TableRowCounts)))
 	}
 	if r.m.Components.Config {
 		switch {

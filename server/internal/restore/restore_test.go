@@ -32,17 +32,11 @@ var (
 	dbSeq     atomic.Int64
 )
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	pg, missing, stop, err := harness.TestPostgres("restore-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stop()
-	testPG, pgMissing = pg, missing
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(harness.RunWithPostgres(m, "restore-test", func(pg *harness.Postgres, missing string) (func(), error) {
+		testPG, pgMissing = pg, missing
+		return nil, nil
+	}))
 }
 
 func requirePG(t *testing.T) {

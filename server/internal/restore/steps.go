@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -66,11 +67,11 @@ func (r *restorer) check(ctx context.Context) error {
 			sample := strings.Join(tables[:min(5, len(tables))], ", ")
 			if !r.o.Force {
 				return fmt.Errorf("%w: the target database %s is not empty: it holds %d tables (%s…). Restore into an empty database, or add --force to DROP the schemas %s and everything in them first",
-					ErrRefused, pgdump.RedactDataSource(r.o.DatabaseURL), len(tables), sample, strings.Join(r.schemas(), ", "))
+					ErrRefused, pgdsn.Redact(r.o.DatabaseURL), len(tables), sample, strings.Join(r.schemas(), ", "))
 			}
 			r.printf("check: --force: the %d tables of schemas %s in the target database (%s…) will be DROPPED before the restore", len(tables), strings.Join(r.schemas(), ", "), sample)
 		} else {
-			r.printf("check: the target database %s is empty", pgdump.RedactDataSource(r.o.DatabaseURL))
+			r.printf("check: the target database %s is empty", pgdsn.Redact(r.o.DatabaseURL))
 		}
 	}
 	if r.o.DataDir != "" && m.Components.Files && !j.done(StepFiles) && !j.Steps[StepFiles+".started"] {
@@ -123,7 +124,7 @@ func (r *restorer) schemas() []string {
 
 // existingTables lists the tables of the target database outside the system schemas.
 func (r *restorer) existingTables(ctx context.Context) ([]string, error) {
-	conn, err := pgdump.Connect(ctx, r.o.DatabaseURL, "")
+	conn, err := pgdsn.Connect(ctx, r.o.DatabaseURL, "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: the target database: %w", ErrRefused, err)
 	}

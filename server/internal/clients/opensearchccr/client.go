@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v2"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 )
 
 // Options configure a Client.
@@ -144,27 +146,9 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// redactedError hides the client's secrets from a transport error's text while keeping it
+// redact hides the client's secrets from a transport error's text while keeping it
 // unwrappable (context.DeadlineExceeded stays detectable).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func (c *Client) redact(err error) error {
-	msg := err.Error()
-	clean := msg
-	for _, s := range c.secrets {
-		clean = strings.ReplaceAll(clean, s, "***")
-	}
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
+func (c *Client) redact(err error) error { return redact.Error(err, "***", c.secrets...) }
 
 func redactURL(a string) string {
 	if u, err := url.Parse(a); err == nil && u.User != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 )
 
 // ldap checks the directory as Mattermost reaches it: a TCP connection to
@@ -39,7 +41,7 @@ func (c *checker) ldap(ctx context.Context, s model.LdapSettings) outcome {
 		password = *s.BindPassword
 	}
 	if err := c.ldapSession(ctx, s, addr, host, security, password, &out); err != nil {
-		out.down = errors.New(scrub(err.Error(), password))
+		out.down = errors.New(redact.Secrets(err.Error(), redact.Mask, password))
 	}
 	return out
 }

@@ -13,40 +13,36 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 )
 
 // appName names the probe's sessions in pg_stat_activity.
 const appName = "mattermost-dr-probe"
 
-// driverOnly are parameters of Mattermost's Go drivers that pgx would otherwise send to the
-// server as run-time parameters, which the server rejects.
-var driverOnly = []string{
-	"binary_parameters", "disable_prepared_binary_result", // lib/pq
-	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode", "prefer_simple_protocol", // pgx
-}
-
 // server is one PostgreSQL server the probe connects to.
 type server struct {
-	label    string // user@host:port/db: never the password
-	addr     string // host:port, the replica label of the metrics
-	host     string
-	password string // only to scrub it from error messages
-	cfg      *pgx.ConnConfig
+	label string // user@host:port/db: never the password
+	addr  string // host:port, the replica label of the metrics
+	host  string
+	dsn   *pgdsn.DSN // only to scrub its passwords from error messages
+	cfg   *pgx.ConnConfig
 }
+
+// errBadDSN is the whole parse error: pgdsn's would name SqlSettings.DataSource, and a
+// replica's DSN is not that one.
+var errBadDSN = errors.New("the DSN does not parse as a PostgreSQL connection string (postgres://user:password@host:port/db?… or host=… key=value pairs)")
 
 // parseDSN reads a Mattermost DataSource (URL or key=value form). Its error never contains
 // the DSN: the DSN may hold a password.
 func parseDSN(dsn string, connectTimeout time.Duration) (*server, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	ds, err := pgdsn.Parse(dsn)
 	if err != nil {
-		return nil, errors.New("the DSN does not parse as a PostgreSQL connection string (postgres://user:password@host:port/db?… or host=… key=value pairs)")
+		return nil, errBadDSN
 	}
-	for _, k := range driverOnly {
-		delete(cfg.RuntimeParams, k)
-	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = appName
+	cfg, err := ds.ConnConfig(pgdsn.Defaults{AppName: appName, ConnectTimeout: connectTimeout})
+	if err != nil {
+		return nil, errBadDSN
 	}
 	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > connectTimeout {
 		cfg.ConnectTimeout = connectTimeout
@@ -54,21 +50,13 @@ func parseDSN(dsn string, connectTimeout time.Duration) (*server, error) {
 	// Text results and no prepared statements: works through PgBouncer and needs no type
 	// registration for pg_lsn.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	s := &server{cfg: cfg, host: cfg.Host, password: cfg.Password}
+	s := &server{cfg: cfg, host: cfg.Host, dsn: ds}
 	s.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 	if strings.HasPrefix(cfg.Host, "/") { // a Unix socket folder
 		s.addr = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
 	}
 	s.label = fmt.Sprintf("%s@%s/%s", cfg.User, s.addr, cfg.Database)
 	return s, nil
-}
-
-// scrub removes the server's password from a message, in case a driver error quotes it.
-func (s *server) scrub(msg string) string {
-	if s == nil || s.password == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, s.password, "xxxxx")
 }
 
 // connect opens a session; its error names the server by its redacted label.
@@ -82,16 +70,8 @@ func (s *server) connect(ctx context.Context) (*pgx.Conn, error) {
 
 // errorf wraps err with a message from which the password is removed.
 func (s *server) errorf(err error, format string, args ...any) error {
-	return &scrubbed{msg: s.scrub(fmt.Sprintf(format, args...) + ": " + err.Error()), err: err}
+	return s.dsn.Errorf(err, format+": %v", append(args, err)...)
 }
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
 
 // severity says how bad it is that a server could not be reached: a refused or unroutable
 // connection or an unknown host is a server that is down (critical); a timeout, an

@@ -41,10 +41,15 @@ func TestParseDSN(t *testing.T) {
 			assert.Equal(t, tt.connectTimeout, s.cfg.ConnectTimeout)
 			assert.Equal(t, tt.appName, s.cfg.RuntimeParams["application_name"])
 			assert.NotContains(t, s.cfg.RuntimeParams, "binary_parameters", "lib/pq's parameter is not for the server")
-			assert.Equal(t, "xxxxx in message", s.scrub("s3cret in message"))
+			assert.Equal(t, "xxxxx in message", s.dsn.Scrub("s3cret in message"))
 			assert.NotContains(t, s.errorf(errors.New("boom s3cret"), "connect to %s", s.label).Error(), "s3cret")
 		})
 	}
+
+	// pgxpool's keys in Mattermost's DataSource once reached the server as run-time parameters.
+	s, err := parseDSN("postgres://mm:s3cret@db/mm?pool_max_conns=10&keepalives=1", 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"application_name": appName}, s.cfg.RuntimeParams)
 
 	for _, bad := range []string{"postgres://mm:s3cret@host:notaport/db", "host=h password='s3cret"} {
 		_, err := parseDSN(bad, time.Second)

@@ -25,36 +25,23 @@ var (
 	standbySeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+func TestMain(m *testing.M) { os.Exit(harness.RunWithPostgres(m, "pgrepl-test", startStandby)) }
 
-func runTests(m *testing.M) int {
-	if _, err := harness.PGBinDir(); err != nil {
-		pgMissing = err.Error()
-		return m.Run()
+// startStandby starts the shared standby of pg, in the folder TestPostgres made for pg (which
+// removes it with everything in it).
+func startStandby(pg *harness.Postgres, missing string) (func(), error) {
+	testPrimary, pgMissing = pg, missing
+	if pg == nil {
+		return nil, nil
 	}
-	var err error
-	if testDir, err = os.MkdirTemp("", "pgrepl-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(testDir)
-	if err := os.Chmod(testDir, 0o755); err != nil { // the postgres user must reach it
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	testDir = filepath.Dir(pg.Dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if testPrimary, err = harness.StartPostgres(ctx, filepath.Join(testDir, "primary")); err != nil {
-		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-		return 1
+	var err error
+	if testStandby, err = pg.StartStandby(ctx, filepath.Join(testDir, "standby"), "dr_standby"); err != nil {
+		return nil, fmt.Errorf("start the standby: %w", err)
 	}
-	defer testPrimary.Stop()
-	if testStandby, err = testPrimary.StartStandby(ctx, filepath.Join(testDir, "standby"), "dr_standby"); err != nil {
-		fmt.Fprintln(os.Stderr, "start the standby:", err)
-		return 1
-	}
-	defer testStandby.Stop()
-	return m.Run()
+	return testStandby.Stop, nil
 }
 
 // requirePG skips a test that needs PostgreSQL when it is not installed, except on CI (CI

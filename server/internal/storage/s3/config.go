@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
@@ -201,12 +202,9 @@ func redactURL(s string) string {
 	if s == "" {
 		return ""
 	}
-	u, err := url.Parse(s)
+	shown, err := redact.URL(s, "REDACTED")
 	if err != nil {
 		return "[invalid URL]"
 	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	return u.String()
+	return shown
 }

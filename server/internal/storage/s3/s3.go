@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
@@ -544,7 +545,7 @@ func (s *Store) endpointName() string {
 // redact removes the secret key from a message, should anything ever echo it.
 func (s *Store) redact(msg string) string {
 	if len(s.cfg.SecretAccessKey) >= 4 {
-		msg = strings.ReplaceAll(msg, s.cfg.SecretAccessKey, "[redacted]")
+		msg = redact.Secrets(msg, "[redacted]", s.cfg.SecretAccessKey)
 	}
 	return msg
 }

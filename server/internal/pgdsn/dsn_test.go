@@ -1,9 +1,10 @@
-package pgdump
+package pgdsn
 
 import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,7 +12,7 @@ import (
 
 const special = `p@ss:w/rd%`
 
-func TestParseDataSource(t *testing.T) {
+func TestParse(t *testing.T) {
 	cases := []struct {
 		name    string
 		dsn     string
@@ -71,6 +72,30 @@ func TestParseDataSource(t *testing.T) {
 			want: map[string]string{"host": "db", "password": `it's a \ secret`, "dbname": "", "user": "me too"},
 		},
 		{
+			name:    "URL with pgxpool's pool_* keys (a DataSource written for Mattermost may carry them)",
+			dsn:     "postgres://mm:s3cret@db/mm?pool_max_conns=10&pool_max_conn_idle_time=1m&sslmode=disable",
+			want:    map[string]string{"user": "mm", "password": "s3cret", "host": "db", "dbname": "mm", "sslmode": "disable"},
+			dropped: []string{"pool_max_conn_idle_time", "pool_max_conns"},
+		},
+		{
+			name: "replication probe's URL: port, connect_timeout, lib/pq parameter",
+			dsn:  "postgres://mmuser:s3cret@db.example.com:5433/mattermost?sslmode=disable&connect_timeout=10&binary_parameters=yes",
+			want: map[string]string{"user": "mmuser", "password": "s3cret", "host": "db.example.com", "port": "5433",
+				"dbname": "mattermost", "sslmode": "disable", "connect_timeout": "10"},
+			dropped: []string{"binary_parameters"},
+		},
+		{
+			name: "replication probe's key=value with application_name",
+			dsn:  "host=10.0.0.5 port=5432 user=mm password='s3cret' dbname=mm application_name=mine connect_timeout=2",
+			want: map[string]string{"host": "10.0.0.5", "port": "5432", "user": "mm", "password": "s3cret", "dbname": "mm",
+				"application_name": "mine", "connect_timeout": "2"},
+		},
+		{
+			name: "replication probe's Unix socket",
+			dsn:  "host=/var/run/postgresql user=mm password=s3cret dbname=mm",
+			want: map[string]string{"host": "/var/run/postgresql", "user": "mm", "password": "s3cret", "dbname": "mm"},
+		},
+		{
 			name: "key=value, :// inside a value",
 			dsn:  "host=db password=a://b@c dbname=mm",
 			want: map[string]string{"host": "db", "password": "a://b@c", "dbname": "mm"},
@@ -78,7 +103,7 @@ func TestParseDataSource(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ds, err := parseDataSource(tc.dsn)
+			ds, err := Parse(tc.dsn)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, ds.params)
 			assert.Equal(t, tc.dropped, ds.dropped)
@@ -86,7 +111,7 @@ func TestParseDataSource(t *testing.T) {
 	}
 }
 
-func TestParseDataSourceErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		name, dsn, secret, wantMsg string
 	}{
@@ -99,10 +124,11 @@ func TestParseDataSourceErrors(t *testing.T) {
 		{"bad port", "postgres://u:Sekr1tPW@db:99999/mm", "Sekr1tPW", "port"},
 		{"unescaped / in the password", "postgres://u:Sek/r1tPW@db/mm", "Sek", "percent-encode"},
 		{"bad IPv6", "postgres://u:Sekr1tPW@[::1/mm", "Sekr1tPW", "IPv6"},
+		{"replication probe: port not a number", "postgres://mm:Sekr1tPW@host:notaport/db", "Sekr1tPW", "port"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseDataSource(tc.dsn)
+			_, err := Parse(tc.dsn)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.wantMsg)
 			if tc.secret != "" {
@@ -112,7 +138,7 @@ func TestParseDataSourceErrors(t *testing.T) {
 	}
 }
 
-func TestRedactDataSource(t *testing.T) {
+func TestRedact(t *testing.T) {
 	cases := []struct {
 		dsn, want string
 		secrets   []string
@@ -133,7 +159,7 @@ func TestRedactDataSource(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.dsn, func(t *testing.T) {
-			got := RedactDataSource(tc.dsn)
+			got := Redact(tc.dsn)
 			assert.Equal(t, tc.want, got)
 			for _, s := range tc.secrets {
 				assert.NotContains(t, got, s)
@@ -143,21 +169,21 @@ func TestRedactDataSource(t *testing.T) {
 }
 
 func TestScrub(t *testing.T) {
-	ds, err := parseDataSource("postgres://u:p%40ss%3Aw%2Frd%25@db/mm")
+	ds, err := Parse("postgres://u:p%40ss%3Aw%2Frd%25@db/mm")
 	require.NoError(t, err)
-	msg := ds.scrub("a p@ss:w/rd% b p%40ss%3Aw%2Frd%25 c p%40ss%3Aw%2Frd%25 d")
+	msg := ds.Scrub("a p@ss:w/rd% b p%40ss%3Aw%2Frd%25 c p%40ss%3Aw%2Frd%25 d")
 	assert.Equal(t, "a xxxxx b xxxxx c xxxxx d", msg)
 
-	err = ds.errorf(errors.New("inner p@ss:w/rd%"), "outer %s", "p@ss:w/rd%")
+	err = ds.Errorf(errors.New("inner p@ss:w/rd%"), "outer %s", "p@ss:w/rd%")
 	assert.Equal(t, "outer xxxxx", err.Error())
 	assert.Equal(t, "inner p@ss:w/rd%", errors.Unwrap(err).Error(), "still unwraps to the cause")
 }
 
-func TestPgxConfig(t *testing.T) {
-	ds, err := parseDataSource("postgres://mmuser:" + "p%40ss%3Aw%2Frd%25" +
+func TestConnConfig(t *testing.T) {
+	ds, err := Parse("postgres://mmuser:" + "p%40ss%3Aw%2Frd%25" +
 		"@db.example.com:5433/mattermost?sslmode=disable&binary_parameters=yes&search_path=mm&keepalives=1&sslcrl=%2Fcrl")
 	require.NoError(t, err)
-	cfg, err := ds.pgxConfig()
+	cfg, err := ds.ConnConfig(Defaults{})
 	require.NoError(t, err)
 	assert.Equal(t, "db.example.com", cfg.Host)
 	assert.EqualValues(t, 5433, cfg.Port)
@@ -165,16 +191,16 @@ func TestPgxConfig(t *testing.T) {
 	assert.Equal(t, special, cfg.Password)
 	assert.Equal(t, "mattermost", cfg.Database)
 	assert.Nil(t, cfg.TLSConfig)
-	assert.Equal(t, map[string]string{"search_path": "mm", "application_name": defaultAppName}, cfg.RuntimeParams,
+	assert.Equal(t, map[string]string{"search_path": "mm", "application_name": DefaultAppName}, cfg.RuntimeParams,
 		"no driver-only or libpq-only keywords reach the server")
-	assert.Equal(t, "db.example.com:5433", target(&cfg.Config))
+	assert.Equal(t, "db.example.com:5433", Target(&cfg.Config))
 }
 
-func TestPgxConfigErrorHidesPassword(t *testing.T) {
-	ds, err := parseDataSource(`postgres://u:Qx%27Zy%5CWv@db/mm?sslmode=bogus`)
+func TestConnConfigErrorHidesPassword(t *testing.T) {
+	ds, err := Parse(`postgres://u:Qx%27Zy%5CWv@db/mm?sslmode=bogus`)
 	require.NoError(t, err)
 	require.Equal(t, `Qx'Zy\Wv`, ds.params["password"])
-	_, err = ds.pgxConfig()
+	_, err = ds.ConnConfig(Defaults{})
 	require.Error(t, err)
 	t.Log(err)
 	assert.Contains(t, err.Error(), "sslmode")
@@ -183,14 +209,14 @@ func TestPgxConfigErrorHidesPassword(t *testing.T) {
 	}
 }
 
-func TestPgDumpEnv(t *testing.T) {
-	ds, err := parseDataSource("postgres://mmuser:p%40ss%3Aw%2Frd%25@db.example.com:5433/mattermost?sslmode=verify-full&binary_parameters=yes&search_path=mm&keepalives=1")
+func TestEnv(t *testing.T) {
+	ds, err := Parse("postgres://mmuser:p%40ss%3Aw%2Frd%25@db.example.com:5433/mattermost?sslmode=verify-full&binary_parameters=yes&search_path=mm&keepalives=1")
 	require.NoError(t, err)
-	cfg, err := ds.pgxConfig()
+	cfg, err := ds.ConnConfig(Defaults{})
 	require.NoError(t, err)
 	base := []string{"HOME=/root", "PATH=/usr/bin", "PGHOSTADDR=10.9.9.9", "PGSSLROOTCERT=/etc/ca.pem", "PGSSLMODE=disable",
 		"PGCLIENTENCODING=LATIN1", "PGOPTIONS=-c x=y", "PGSERVICE=other", "PGPASSWORD=old"}
-	env := ds.pgDumpEnv(base, &cfg.Config)
+	env := ds.Env(base, &cfg.Config)
 	want := []string{"HOME=/root", "PATH=/usr/bin", "PGSSLROOTCERT=/etc/ca.pem",
 		"PGCONNECT_TIMEOUT=15", "PGDATABASE=mattermost", "PGHOST=db.example.com", "PGPASSWORD=" + special, "PGPORT=5433",
 		"PGSSLMODE=verify-full", "PGUSER=mmuser"}
@@ -198,11 +224,11 @@ func TestPgDumpEnv(t *testing.T) {
 
 	// Without host, port, user or database in the DataSource, pg_dump gets
 	// what Dump's own connection resolved.
-	ds, err = parseDataSource("sslmode=disable")
+	ds, err = Parse("sslmode=disable")
 	require.NoError(t, err)
-	cfg, err = ds.pgxConfig()
+	cfg, err = ds.ConnConfig(Defaults{})
 	require.NoError(t, err)
-	env = ds.pgDumpEnv(nil, &cfg.Config)
+	env = ds.Env(nil, &cfg.Config)
 	assert.Contains(t, env, "PGHOST="+cfg.Host)
 	assert.Contains(t, env, "PGUSER="+cfg.User)
 	if cfg.Database != "" { // else both default to the user name
@@ -214,13 +240,64 @@ func TestPgDumpEnv(t *testing.T) {
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	b := &tailBuffer{limit: 10}
-	_, _ = b.Write([]byte("hello"))
-	assert.Equal(t, "hello", b.String())
-	_, _ = b.Write([]byte(" world"))
-	assert.Equal(t, "[...] ello world", b.String())
-	_, _ = b.Write([]byte("0123456789abcdef"))
-	assert.Equal(t, "[...] 6789abcdef", b.String())
-	assert.Len(t, b.buf, 10)
+func TestConnConfigDefaults(t *testing.T) {
+	cases := []struct {
+		name, dsn string
+		def       Defaults
+		timeout   time.Duration
+		appName   string
+	}{
+		{"none given", "postgres://mm:s3cret@db/mm", Defaults{}, DefaultConnectTimeout, DefaultAppName},
+		{"caller's defaults", "postgres://mm:s3cret@db/mm", Defaults{AppName: "probe", ConnectTimeout: 5 * time.Second}, 5 * time.Second, "probe"},
+		{"rounded up to seconds", "postgres://mm:s3cret@db/mm", Defaults{ConnectTimeout: 1500 * time.Millisecond}, 2 * time.Second, DefaultAppName},
+		{"the DSN's own win", "host=db user=mm application_name=mine connect_timeout=2", Defaults{AppName: "probe", ConnectTimeout: 5 * time.Second}, 2 * time.Second, "mine"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := Parse(tc.dsn)
+			require.NoError(t, err)
+			cfg, err := ds.ConnConfig(tc.def)
+			require.NoError(t, err)
+			assert.Equal(t, tc.timeout, cfg.ConnectTimeout)
+			assert.Equal(t, tc.appName, cfg.RuntimeParams["application_name"])
+		})
+	}
+}
+
+// TestPoolKeysNeverReachTheServerOrPgDump is the case on which the two parsers this package
+// replaces disagreed: the replication probe passed pool_* keys to the server.
+func TestPoolKeysNeverReachTheServerOrPgDump(t *testing.T) {
+	ds, err := Parse("postgres://mm:s3cret@db/mm?pool_max_conns=10&pool_health_check_period=1m&statement_cache_capacity=0")
+	require.NoError(t, err)
+	cfg, err := ds.ConnConfig(Defaults{})
+	require.NoError(t, err)
+	for k := range cfg.RuntimeParams {
+		assert.False(t, strings.HasPrefix(k, "pool_") || k == "statement_cache_capacity", k)
+	}
+	for _, kv := range ds.Env(nil, &cfg.Config) {
+		assert.NotContains(t, strings.ToLower(kv), "pool", kv)
+	}
+}
+
+func TestWithDatabaseAndAsUser(t *testing.T) {
+	ds, err := Parse("postgres://mm:s3cret@db:5433/mattermost?sslmode=verify-full&passfile=%2Fpw&pool_max_conns=3")
+	require.NoError(t, err)
+	assert.Same(t, ds, ds.WithDatabase(""))
+	other := ds.WithDatabase("drill")
+	assert.Equal(t, "drill", other.params["dbname"])
+	assert.Equal(t, "mattermost", ds.params["dbname"], "the original is unchanged")
+
+	as := ds.AsUser("drill_role", "n3w-pw")
+	assert.Equal(t, "dbname='mattermost' host='db' password='n3w-pw' port='5433' sslmode='verify-full' user='drill_role'", as.String(),
+		"no passfile (its entry is for the DSN's user), no pool key")
+	assert.Equal(t, "drill_role", as.User())
+	assert.Equal(t, "mm", ds.User())
+	assert.NotContains(t, as.Redacted(), "n3w-pw")
+
+	s, err := AsUser("postgres://mm:s3cret@db/mm", "u2", "p2")
+	require.NoError(t, err)
+	assert.Equal(t, "dbname='mm' host='db' password='p2' user='u2'", s)
+	u, err := User("host=db user=someone")
+	require.NoError(t, err)
+	assert.Equal(t, "someone", u)
 }
