@@ -25,6 +25,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
@@ -248,14 +249,10 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	// Holding the cluster-wide lock proves no backup runs anywhere, so every incomplete
 	// backup folder is what a crashed or killed run left behind.
 	for _, d := range dests {
-		switch st := d.Store.(type) {
-		case *local.Store: // half-written objects of a killed run
-			_, err = st.CleanupTemp(0)
-		case *s3.Store:
-			_, err = st.CleanupIncompleteUploads(ctx, 0)
-		}
-		if err != nil {
-			p.API.LogWarn("Cannot clean up half-written objects", "destination", d.Name, "error", err.Error())
+		if c, ok := d.Store.(storage.Cleaner); ok { // half-written objects of a killed run
+			if _, err := c.CleanupPartial(ctx, 0); err != nil {
+				p.API.LogWarn("Cannot clean up half-written objects", "destination", d.Name, "error", err.Error())
+			}
 		}
 		if _, err := backup.CleanupAbandoned(ctx, d.Store); err != nil {
 			p.API.LogWarn("Cannot clean up incomplete backups", "destination", d.Name, "error", err.Error())
