@@ -10,8 +10,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
