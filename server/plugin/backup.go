@@ -22,6 +22,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
@@ -139,7 +140,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 
 	// The backup and the retention that follows it hold the lock together: retention prunes the
 	// pool, which must not overlap a backup to the same destination on another node.
-	var manifests map[string]*backup.Manifest
+	var manifests map[string]*format.Manifest
 	var pruned string
 	j.SetProgress("waiting for the cluster-wide backup lock")
 	err := p.withBackupLock(ctx, func() error {
@@ -164,7 +165,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 		return
 	}
 	var b strings.Builder
-	var first *backup.Manifest
+	var first *format.Manifest
 	names := destinationNames(manifests)
 	for _, name := range names {
 		m := manifests[name]
@@ -193,7 +194,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 }
 
 // recordBackupInfo keeps what /dr status and the metrics say about the newest backup.
-func (p *Plugin) recordBackupInfo(manifests map[string]*backup.Manifest, took time.Duration) {
+func (p *Plugin) recordBackupInfo(manifests map[string]*format.Manifest, took time.Duration) {
 	info := lastBackupInfo{LocalOnly: true}
 	var size int64
 	for _, m := range manifests {
@@ -212,7 +213,7 @@ func (p *Plugin) recordBackupInfo(manifests map[string]*backup.Manifest, took ti
 	}
 }
 
-func destinationNames(manifests map[string]*backup.Manifest) []string {
+func destinationNames(manifests map[string]*format.Manifest) []string {
 	names := make([]string, 0, len(manifests))
 	for name := range manifests {
 		names = append(names, name)
@@ -241,7 +242,7 @@ func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 }
 
 // backupOnce runs one backup; the caller holds the backup lock.
-func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
+func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*format.Manifest, error) {
 	dests, err := p.destinations(ctx, cfg, req.Destination)
 	if err != nil {
 		return nil, err
@@ -263,7 +264,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		return nil, err
 	}
 	mmCfg := p.API.GetUnsanitizedConfig()
-	comps := backup.Components{}
+	comps := format.Components{}
 	for _, c := range req.Components {
 		switch c {
 		case "database":
@@ -275,7 +276,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		}
 	}
 	o := backup.Options{
-		ID:                backup.NewID(),
+		ID:                format.NewID(),
 		Components:        comps,
 		Database:          pgdump.Options{DataSource: nonEmpty(strings.TrimSpace(cfg.BackupDataSource), deref(mmCfg.SqlSettings.DataSource)), PgDumpPath: strings.TrimSpace(cfg.BackupPgDumpPath)},
 		Config:            &serverenv.ConfigSource{Server: srv, Config: p.API.GetUnsanitizedConfig, OpenDB: func(dsn string) (*sql.DB, error) { return sql.Open("pgx", dsn) }},

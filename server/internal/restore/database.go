@@ -12,14 +12,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
 // database restores the dump: with several jobs from a staged file (pg_restore -j needs a
 // seekable archive), else streamed. Then it counts every table's rows against the manifest.
 func (r *restorer) database(ctx context.Context) error {
-	obj := r.m.Object(backup.ComponentDatabase)
+	obj := r.m.Object(format.ComponentDatabase)
 	if obj == nil {
 		return fmt.Errorf("backup %s has no database dump", r.m.ID)
 	}
@@ -45,7 +45,7 @@ func (r *restorer) database(ctx context.Context) error {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	} else {
-		plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+		plain, err := format.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
 		if err != nil {
 			return err
 		}
@@ -69,8 +69,8 @@ func databaseName(dsn string) string {
 }
 
 // stageDump decrypts and decompresses the dump into a private temporary file.
-func (r *restorer) stageDump(ctx context.Context, obj *backup.Object) (string, error) {
-	plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+func (r *restorer) stageDump(ctx context.Context, obj *format.Object) (string, error) {
+	plain, err := format.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
 	if err != nil {
 		return "", err
 	}

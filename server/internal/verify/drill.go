@@ -1,4 +1,4 @@
-package backup
+package verify
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -35,7 +36,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 	if vr.o.PgRestore == "" {
 		return "", &skipError{why: "no pg_restore: install the PostgreSQL client programs"}
 	}
-	obj := vr.m.Object(ComponentDatabase)
+	obj := vr.m.Object(format.ComponentDatabase)
 	if obj == nil {
 		return "", &skipError{why: "the backup has no database dump"}
 	}
@@ -44,7 +45,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 			return "", &skipError{why: "not made by this server (" + why + "): a backup this server did not make is never restored into a database"}
 		}
 	}
-	ids, readable := vr.identitiesFor(ComponentDatabase)
+	ids, readable := vr.identitiesFor(format.ComponentDatabase)
 	if !readable {
 		return "", &skipError{why: "the backup is encrypted and no identity was given: the dump cannot be restored"}
 	}
@@ -129,8 +130,8 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 }
 
 // restoreDump streams the dump object into pg_restore connected to database on dsn's server.
-func (vr *verifier) restoreDump(ctx context.Context, obj *Object, ids []age.Identity, dsn, database string) error {
-	plain, err := OpenObject(ctx, vr.s, obj.Key, ids)
+func (vr *verifier) restoreDump(ctx context.Context, obj *format.Object, ids []age.Identity, dsn, database string) error {
+	plain, err := format.OpenObject(ctx, vr.s, obj.Key, ids)
 	if err != nil {
 		return err
 	}
