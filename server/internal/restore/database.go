@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/dbrestore"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
@@ -28,11 +28,6 @@ func (r *restorer) database(ctx context.Context) error {
 			return err
 		}
 	}
-	env, err := pgdump.ClientEnv(r.o.DatabaseURL, "")
-	if err != nil {
-		return err
-	}
-	args := []string{"--exit-on-error", "--no-owner", "--no-privileges", "--dbname=" + databaseName(r.o.DatabaseURL)}
 	start := time.Now()
 	if r.o.Jobs > 1 {
 		path, err := r.stageDump(ctx, obj)
@@ -41,7 +36,7 @@ func (r *restorer) database(ctx context.Context) error {
 		}
 		defer os.Remove(path)
 		r.printf("database: pg_restore -j %d", r.o.Jobs)
-		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, nil, nil, append(args, "--jobs="+strconv.Itoa(r.o.Jobs), path)...); err != nil {
+		if err := dbrestore.Restore(ctx, r.o.PgRestore, r.o.DatabaseURL, "", nil, "--jobs="+strconv.Itoa(r.o.Jobs), path); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	} else {
@@ -52,20 +47,12 @@ func (r *restorer) database(ctx context.Context) error {
 		defer plain.Close()
 		r.printf("database: pg_restore (streamed)")
 		bounded := &boundedReader{r: plain, limit: obj.PlainSize, record: "the manifest records for the dump"}
-		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, bounded, nil, args...); err != nil {
+		if err := dbrestore.Restore(ctx, r.o.PgRestore, r.o.DatabaseURL, "", bounded); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	}
 	r.printf("database: restored in %s; counting rows", time.Since(start).Round(100*time.Millisecond))
 	return r.countRows(ctx)
-}
-
-// databaseName is the database dsn names: pg_restore gets everything else from PG* variables.
-func databaseName(dsn string) string {
-	if cfg, err := pgx.ParseConfig(dsn); err == nil && cfg.Database != "" {
-		return cfg.Database
-	}
-	return "postgres"
 }
 
 // stageDump decrypts and decompresses the dump into a private temporary file.
@@ -134,27 +121,24 @@ func (r *restorer) countRows(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables := make([]string, 0, len(r.m.TableRowCounts))
-	for t := range r.m.TableRowCounts {
-		tables = append(tables, t)
-	}
-	sort.Strings(tables)
+	counts, err := dbrestore.Count(ctx, conn, r.m.TableRowCounts)
 	var bad []string
 	var total int64
-	for _, t := range tables {
-		s, name, _ := strings.Cut(t, ".")
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s, name}.Sanitize()).Scan(&n); err != nil {
-			return fmt.Errorf("count the rows of %s after the restore: %w", t, err)
+	for _, c := range counts {
+		if c.Err != nil {
+			return fmt.Errorf("count the rows of %s after the restore: %w", c.Name, c.Err)
 		}
-		total += n
-		if n != r.m.TableRowCounts[t] {
-			bad = append(bad, fmt.Sprintf("%s has %d rows, the backup %d", t, n, r.m.TableRowCounts[t]))
+		total += c.Rows
+		if c.Rows != c.Want {
+			bad = append(bad, fmt.Sprintf("%s has %d rows, the backup %d", c.Name, c.Rows, c.Want))
 		}
+	}
+	if err != nil {
+		return err
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("the restored database differs from the backup: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
 	}
-	r.printf("database: %d tables, %d rows, every count equal to the backup's", len(tables), total)
+	r.printf("database: %d tables, %d rows, every count equal to the backup's", len(counts), total)
 	return nil
 }

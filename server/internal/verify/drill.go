@@ -10,13 +10,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/dbrestore"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
@@ -96,37 +96,31 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("drill: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables := make([]string, 0, len(vr.m.TableRowCounts))
-	for t := range vr.m.TableRowCounts {
-		tables = append(tables, t)
+	counts, err := dbrestore.Count(ctx, conn, vr.m.TableRowCounts)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(tables)
 	var rows int64
 	mismatches := 0
-	for _, t := range tables {
-		schema, table, _ := strings.Cut(t, ".")
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, table}.Sanitize()).Scan(&n); err != nil {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			vr.problem("restore drill: table %s cannot be counted after the restore: %v", t, err)
+	for _, c := range counts {
+		if c.Err != nil {
+			vr.problem("restore drill: table %s cannot be counted after the restore: %v", c.Name, c.Err)
 			mismatches++
 			continue
 		}
-		rows += n
-		if want := vr.m.TableRowCounts[t]; n != want {
+		rows += c.Rows
+		if c.Rows != c.Want {
 			mismatches++
 			if mismatches <= 20 {
-				vr.problem("restore drill: table %s has %d rows after the restore, the manifest says %d", t, n, want)
+				vr.problem("restore drill: table %s has %d rows after the restore, the manifest says %d", c.Name, c.Rows, c.Want)
 			}
 		}
 	}
 	if mismatches > 0 {
-		return fmt.Sprintf("restored in %s; %d of %d tables differ", restoreTime.Round(10*time.Millisecond), mismatches, len(tables)), nil
+		return fmt.Sprintf("restored in %s; %d of %d tables differ", restoreTime.Round(10*time.Millisecond), mismatches, len(counts)), nil
 	}
 	return fmt.Sprintf("restored into %s in %s; %d tables, %d rows, every count equal to the manifest (database dropped)",
-		name, restoreTime.Round(10*time.Millisecond), len(tables), rows), nil
+		name, restoreTime.Round(10*time.Millisecond), len(counts), rows), nil
 }
 
 // restoreDump streams the dump object into pg_restore connected to database on dsn's server.
@@ -136,11 +130,7 @@ func (vr *verifier) restoreDump(ctx context.Context, obj *format.Object, ids []a
 		return err
 	}
 	defer plain.Close()
-	env, err := pgdump.ClientEnv(dsn, database)
-	if err != nil {
-		return err
-	}
-	return pgdump.RunClient(ctx, vr.o.PgRestore, env, plain, nil, "--exit-on-error", "--no-owner", "--no-privileges", "--dbname="+database)
+	return dbrestore.Restore(ctx, vr.o.PgRestore, dsn, database, plain)
 }
 
 // drillRoleName is the role a drill into database name restores as.

@@ -1,3 +1,7 @@
+// Package verify checks a stored backup without trusting it: the manifest, every object's
+// size and SHA-256, the file index against the database's references, the pool's contents,
+// pg_restore's reading of the dump, and with a drill a restore into a scratch database whose
+// row counts are compared with the manifest.
 package verify
 
 import (
