@@ -202,7 +202,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		return nil, err
 	}
 	// Trust keeps a backup this server did not make out of the drill database.
-	opts := verify.VerifyOptions{Identities: ids, Trust: &trust}
+	opts := verify.Options{Identities: ids, Trust: &trust}
 	if idx, err := p.indexIdentity(); err == nil {
 		opts.IndexIdentities = []age.Identity{idx}
 	}
@@ -231,7 +231,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		d := dests[0]
 		o := opts
 		o.Destination = name
-		o.Progress = func(pr verify.VerifyProgress) {
+		o.Progress = func(pr verify.Progress) {
 			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
 			if pr.PoolTotal > 0 {
 				s += fmt.Sprintf(", pool %d/%d", pr.PoolDone, pr.PoolTotal)

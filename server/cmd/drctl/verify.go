@@ -49,7 +49,7 @@ func runVerify(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	bid := m.ID
-	opts := verify.VerifyOptions{Identities: ids}
+	opts := verify.Options{Identities: ids}
 	if p, err := pgdump.FindPgRestore(*pgRestore); err == nil {
 		opts.PgRestore = p
 	} else if *drillURL != "" || *pgRestore != "" {

@@ -251,7 +251,7 @@ func TestServerSideCopy(t *testing.T) {
 	assert.Empty(t, m.Warnings)
 
 	// verify.Verify reads raw pool objects too, and names a damaged one.
-	v, err := verify.Verify(ctxOf(t), dst, m.ID, verify.VerifyOptions{})
+	v, err := verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, v.Outcome, "%+v", v.Checks)
 	rawKey := format.RawPoolKey(sumHex(tree["data/text.txt"]))
@@ -260,7 +260,7 @@ func TestServerSideCopy(t *testing.T) {
 	bad[0] ^= 0xff
 	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(bad))
 	require.NoError(t, err)
-	v, err = verify.Verify(ctxOf(t), dst, m.ID, verify.VerifyOptions{})
+	v, err = verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
 	require.ErrorIs(t, err, verify.ErrVerificationFailed)
 	assert.Contains(t, strings.Join(v.Problems, "\n"), rawKey)
 	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(orig))

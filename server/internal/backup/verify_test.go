@@ -42,11 +42,11 @@ func TestVerifyWithDrill(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
 			f, s, m := verifiedBackup(t, encrypted, 60)
-			var progress []verify.VerifyProgress
-			v, err := verify.Verify(ctxOf(t), s, m.ID, verify.VerifyOptions{
+			var progress []verify.Progress
+			v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{
 				Identities: f.ids(encrypted), PgRestore: pgTool(t, "pg_restore"),
 				Drill:    &verify.Drill{AdminURL: testPG.URL("postgres")},
-				Progress: func(p verify.VerifyProgress) { progress = append(progress, p) },
+				Progress: func(p verify.Progress) { progress = append(progress, p) },
 			})
 			require.NoError(t, err)
 			assert.Equal(t, format.OutcomePassed, v.Outcome, "%+v", v.Checks)
@@ -83,7 +83,7 @@ func TestVerifyWithDrill(t *testing.T) {
 
 func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 	f, s, m := verifiedBackup(t, true, 30)
-	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.VerifyOptions{IndexIdentities: []age.Identity{f.indexID}, PgRestore: pgTool(t, "pg_restore"),
+	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{IndexIdentities: []age.Identity{f.indexID}, PgRestore: pgTool(t, "pg_restore"),
 		Drill: &verify.Drill{AdminURL: testPG.URL("postgres")}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePartial, v.Outcome)
@@ -98,7 +98,7 @@ func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 	// A wrong identity is refused before anything is read.
 	other, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	_, err = verify.Verify(ctxOf(t), s, m.ID, verify.VerifyOptions{Identities: []age.Identity{other}})
+	_, err = verify.Verify(ctxOf(t), s, m.ID, verify.Options{Identities: []age.Identity{other}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not decrypt backup "+m.ID)
 	assert.NotContains(t, err.Error(), other.String())
@@ -108,7 +108,7 @@ func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 // objects, and damages the manifest: verify fails and names the object each time.
 func TestVerifyDetectsDamage(t *testing.T) {
 	f, s, m := verifiedBackup(t, false, 40)
-	opts := verify.VerifyOptions{PgRestore: pgTool(t, "pg_restore")}
+	opts := verify.Options{PgRestore: pgTool(t, "pg_restore")}
 	v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
 	require.NoError(t, err)
 	require.Equal(t, format.OutcomePassed, v.Outcome)
@@ -238,7 +238,7 @@ END $$`)
 	m := ms["local"]
 
 	mmURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", mmRole, testPG.Port)
-	v, err := verify.Verify(ctx, s, m.ID, verify.VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: mmURL}})
+	v, err := verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: mmURL}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 
@@ -255,9 +255,9 @@ END $$`)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+noCreateRole) })
 	ncURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", noCreateRole, testPG.Port)
-	_, err = verify.Verify(ctx, s, m.ID, verify.VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL}})
+	_, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL}})
 	assert.ErrorContains(t, err, "BackupDrillDatabaseURL")
-	v, err = verify.Verify(ctx, s, m.ID, verify.VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL, DedicatedUser: true}})
+	v, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL, DedicatedUser: true}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 }
@@ -268,7 +268,7 @@ func TestVerifyNeverDrillsAnUntrustedBackup(t *testing.T) {
 	_, s, m := verifiedBackup(t, false, 3)
 	key, err := format.GenerateSigningKey()
 	require.NoError(t, err)
-	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: testPG.URL("postgres")},
+	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: testPG.URL("postgres")},
 		Trust: &format.Trust{Keys: []format.PublicKey{key.PublicKey()}}, Destination: "local"})
 	require.NoError(t, err)
 	var drill format.Check

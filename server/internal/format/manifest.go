@@ -195,6 +195,7 @@ func NewID() string {
 	return NewIDAt(time.Now())
 }
 
+// NewIDAt is NewID for a backup started at t.
 func NewIDAt(t time.Time) string {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
@@ -209,6 +210,7 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// BackupDir is the folder of backup id: backups/<id>/.
 func BackupDir(id string) string { return BackupsPrefix + id + "/" }
 
 // ManifestKey is the key of a backup's manifest.
@@ -289,6 +291,7 @@ func CheckManifestSum(b []byte) (ok bool, err error) {
 	return true, nil
 }
 
+// ParseManifest checks and decodes the manifest bytes b of backup id read from s.
 func ParseManifest(b []byte, id string, s storage.Reader) (*Manifest, error) {
 	if _, err := CheckManifestSum(b); err != nil {
 		return nil, fmt.Errorf("the manifest of backup %s at %s is not valid: %w", id, s, err)
@@ -311,7 +314,7 @@ func ParseManifest(b []byte, id string, s storage.Reader) (*Manifest, error) {
 	return &m, nil
 }
 
-// folder is what List and the cleanups know of one backups/<id>/ folder.
+// Folder is what List and the cleanups know of one backups/<id>/ folder.
 type Folder struct {
 	ID          string
 	HasManifest bool
@@ -402,6 +405,7 @@ func ListManifests(ctx context.Context, s storage.Reader) ([]*Manifest, []Unread
 	return ms, unreadable, nil
 }
 
+// SortNewestFirst sorts ms by start time, newest first, then by ID.
 func SortNewestFirst(ms []*Manifest) {
 	sort.SliceStable(ms, func(i, j int) bool {
 		if !ms[i].StartedAt.Equal(ms[j].StartedAt) {

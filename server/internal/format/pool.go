@@ -50,6 +50,7 @@ func (e IndexEntry) PoolKey() string {
 	return PoolKey(e.SHA256)
 }
 
+// Sum is a SHA-256, as pool keys and index entries name it in hex.
 type Sum = [32]byte
 
 // parsePoolKey returns the hash a pool key names and whether it is a raw object's.
@@ -68,6 +69,7 @@ func parsePoolKey(key string) (h Sum, raw, ok bool) {
 	return h, raw, true
 }
 
+// ParseSum decodes a hex SHA-256.
 func ParseSum(s string) (Sum, bool) {
 	var h Sum
 	if len(s) != 64 {

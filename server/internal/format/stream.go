@@ -48,6 +48,7 @@ func (d *decoded) Close() error {
 	return d.under.Close()
 }
 
+// Decode is OpenObject on an object already opened: rc is closed by the result.
 func Decode(rc io.ReadCloser, key string, identities []age.Identity) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(rc, 64<<10)
 	head, err := br.Peek(len(ageMagic))

@@ -141,7 +141,7 @@ func (r *restorer) existingTables(ctx context.Context) ([]string, error) {
 // checked as it is restored).
 func (r *restorer) verify(ctx context.Context) error {
 	r.printf("verify: re-reading backup %s at %s", r.m.ID, r.o.From)
-	v, err := verify.Verify(ctx, r.o.From, r.m.ID, verify.VerifyOptions{
+	v, err := verify.Verify(ctx, r.o.From, r.m.ID, verify.Options{
 		Identities: r.o.Identities, PgRestore: r.o.PgRestore, SkipPoolContents: true, Workers: r.o.Jobs,
 	})
 	if err != nil {

@@ -44,8 +44,8 @@ type Drill struct {
 	DedicatedUser bool
 }
 
-// VerifyProgress is reported while Verify runs.
-type VerifyProgress struct {
+// Progress is reported while Verify runs.
+type Progress struct {
 	Phase       string
 	ObjectsRead int64
 	BytesRead   int64
@@ -53,8 +53,8 @@ type VerifyProgress struct {
 	PoolDone    int64
 }
 
-// VerifyOptions configures Verify.
-type VerifyOptions struct {
+// Options configures Verify.
+type Options struct {
 	// Identities decrypt an encrypted backup (its own age identity): needed to check contents.
 	Identities []age.Identity
 	// IndexIdentities read the file index and the referenced-files list of an encrypted backup
@@ -74,7 +74,7 @@ type VerifyOptions struct {
 	Destination string
 	// Workers read pool objects in parallel (default 4).
 	Workers  int
-	Progress func(VerifyProgress)
+	Progress func(Progress)
 	now      func() time.Time
 }
 
@@ -83,7 +83,7 @@ var ErrVerificationFailed = errors.New("verification failed")
 
 // verifier holds the state of one Verify call.
 type verifier struct {
-	o        VerifyOptions
+	o        Options
 	s        storage.Store
 	m        *format.Manifest
 	v        *format.Verification
@@ -110,7 +110,7 @@ type verifier struct {
 // Verify returns the Verification in every case where the manifest could be read; the error
 // wraps ErrVerificationFailed when the backup is damaged, and is another error when Verify
 // could not run (store unreachable, drill database not creatable).
-func Verify(ctx context.Context, s storage.Store, id string, o VerifyOptions) (*format.Verification, error) {
+func Verify(ctx context.Context, s storage.Store, id string, o Options) (*format.Verification, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -219,7 +219,7 @@ func (vr *verifier) reportProgress() (stop func()) {
 				return
 			case <-t.C:
 				vr.mu.Lock()
-				p := VerifyProgress{Phase: vr.phase, ObjectsRead: vr.objects.Load(), BytesRead: vr.bytes.Load(), PoolTotal: vr.poolN, PoolDone: vr.poolDone.Load()}
+				p := Progress{Phase: vr.phase, ObjectsRead: vr.objects.Load(), BytesRead: vr.bytes.Load(), PoolTotal: vr.poolN, PoolDone: vr.poolDone.Load()}
 				vr.mu.Unlock()
 				vr.o.Progress(p)
 			}
