@@ -23,7 +23,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 var dailyAnchor = regexp.MustCompile("`/dr audit verify --anchor ([0-9]+:[0-9a-f]{64})`")
@@ -148,7 +148,7 @@ func TestAuditAnchorInBackupCatchesRewrites(t *testing.T) {
 	id, _ := runBackup(ctx, t, env, "--only config --destination local")
 	raw, err := os.ReadFile(filepath.Join(env.MM.Dir, "dr-backups", "backups", id, "manifest.json"))
 	require.NoError(t, err)
-	var m backup.Manifest
+	var m format.Manifest
 	require.NoError(t, json.Unmarshal(raw, &m))
 	require.NotNil(t, m.AuditHead, "the manifest records the audit head:\n%s", raw)
 	anchor := *m.AuditHead

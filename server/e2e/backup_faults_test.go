@@ -24,6 +24,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -80,7 +81,7 @@ func failurePost(ctx context.Context, t *testing.T, env *harness.Env, since int6
 func completeIDs(ctx context.Context, t *testing.T, dir string) map[string]bool {
 	store, err := local.New(dir)
 	require.NoError(t, err)
-	ms, err := backup.List(ctx, store)
+	ms, err := format.List(ctx, store)
 	require.NoError(t, err)
 	out := map[string]bool{}
 	for _, m := range ms {
@@ -230,12 +231,12 @@ func TestBackupWhileUploading(t *testing.T) {
 
 	store, err := local.New(filepath.Join(env.MM.Dir, "dr-backups"))
 	require.NoError(t, err)
-	man, err := backup.ReadManifest(ctx, store, m[1])
+	man, err := format.ReadManifest(ctx, store, m[1])
 	require.NoError(t, err)
 	index := map[string]bool{}
-	require.NoError(t, backup.ReadIndex(ctx, store, man, nil, func(e backup.IndexEntry) error { index[e.Path] = true; return nil }))
+	require.NoError(t, format.ReadIndex(ctx, store, man, nil, func(e format.IndexEntry) error { index[e.Path] = true; return nil }))
 	refs, missing := 0, 0
-	require.NoError(t, backup.ReadReferences(ctx, store, man, nil, func(r backup.Reference) error {
+	require.NoError(t, format.ReadReferences(ctx, store, man, nil, func(r format.Reference) error {
 		if r.Deleted {
 			return nil
 		}
@@ -287,7 +288,7 @@ func TestEncryptedBackupWithStockTools(t *testing.T) {
 	out, err = exec.Command("pg_restore", "--no-owner", "-d", env.PG.URL(target), plain).CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	man, err := backup.ReadManifest(ctx, mustLocal(t, env), id)
+	man, err := format.ReadManifest(ctx, mustLocal(t, env), id)
 	require.NoError(t, err)
 	restored, err := env.PG.Open(target)
 	require.NoError(t, err)

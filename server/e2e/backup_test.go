@@ -23,6 +23,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -64,9 +65,9 @@ func TestBackupLocalDefault(t *testing.T) {
 	dir := filepath.Join(env.MM.Dir, "dr-backups")
 	raw, err := os.ReadFile(filepath.Join(dir, "backups", id, "manifest.json"))
 	require.NoError(t, err, "the default destination is ./dr-backups in the server's folder")
-	var m backup.Manifest
+	var m format.Manifest
 	require.NoError(t, json.Unmarshal(raw, &m))
-	assert.Equal(t, backup.StatusComplete, m.Status)
+	assert.Equal(t, format.StatusComplete, m.Status)
 	assert.True(t, m.Components.Database && m.Components.Config && m.Components.Files)
 	assert.NotEmpty(t, m.TableRowCounts["public.users"], "row counts recorded")
 	require.NotNil(t, m.Files)
@@ -79,7 +80,7 @@ func TestBackupLocalDefault(t *testing.T) {
 	assert.NotEqual(t, id, id2)
 	raw, err = os.ReadFile(filepath.Join(dir, "backups", id2, "manifest.json"))
 	require.NoError(t, err)
-	var m2 backup.Manifest
+	var m2 format.Manifest
 	require.NoError(t, json.Unmarshal(raw, &m2))
 	assert.Zero(t, m2.Files.NewPoolObjects, result2)
 	assert.Zero(t, m2.Files.BytesUploaded, result2)
@@ -222,10 +223,10 @@ func TestBackupRetention(t *testing.T) {
 	store, err := local.New(dir)
 	require.NoError(t, err)
 	for id := range kept {
-		man, err := backup.ReadManifest(ctx, store, id)
+		man, err := format.ReadManifest(ctx, store, id)
 		require.NoError(t, err)
-		require.NoError(t, backup.ReadIndex(ctx, store, man, nil, func(e backup.IndexEntry) error {
-			_, err := store.Stat(ctx, backup.PoolKey(e.SHA256))
+		require.NoError(t, format.ReadIndex(ctx, store, man, nil, func(e format.IndexEntry) error {
+			_, err := store.Stat(ctx, format.PoolKey(e.SHA256))
 			assert.NoError(t, err, "pool object of %s in backup %s", e.Path, id)
 			return nil
 		}))

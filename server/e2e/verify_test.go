@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // runVerify runs `/dr backup verify …` and waits for the bot's result.
@@ -51,9 +51,9 @@ func TestVerifyBackup(t *testing.T) {
 	dir := filepath.Join(env.MM.Dir, "dr-backups")
 	raw, err := os.ReadFile(filepath.Join(dir, "backups", id, "verification.json"))
 	require.NoError(t, err)
-	var v backup.Verification
+	var v format.Verification
 	require.NoError(t, json.Unmarshal(raw, &v))
-	assert.Equal(t, backup.OutcomePassed, v.Outcome)
+	assert.Equal(t, format.OutcomePassed, v.Outcome)
 	assert.True(t, v.Drill)
 	assert.Positive(t, v.DrillRestoreMS)
 

@@ -12,7 +12,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 const (
@@ -167,7 +167,7 @@ func (l *anonRefusals) flush() {
 
 // auditHead is the head to record in a backup's manifest; nil when it cannot be read (the
 // backup still runs: the head is an extra, not part of the backup).
-func (p *Plugin) auditHead() *backup.AuditAnchor {
+func (p *Plugin) auditHead() *format.AuditAnchor {
 	h, err := p.trail.Head()
 	if err != nil {
 		p.API.LogWarn("Cannot read the audit trail head for the backup manifest; run /dr audit verify", "error", err.Error())
@@ -176,7 +176,7 @@ func (p *Plugin) auditHead() *backup.AuditAnchor {
 	if h.Seq == 0 {
 		return nil
 	}
-	return &backup.AuditAnchor{Seq: h.Seq, Hash: h.Hash}
+	return &format.AuditAnchor{Seq: h.Seq, Hash: h.Hash}
 }
 
 // backupAnchors reads the audit head recorded in every backup's manifest at every
@@ -194,7 +194,7 @@ func (p *Plugin) backupAnchors(ctx context.Context) (anchors []audit.Anchor, per
 	trust, trustErr := p.trust()
 	perDest = map[string]int{}
 	for _, d := range dests {
-		ms, err := backup.List(ctx, d.Store)
+		ms, err := format.List(ctx, d.Store)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("destination %s: %v", d.Name, err))
 		}

@@ -22,9 +22,11 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
@@ -138,7 +140,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 
 	// The backup and the retention that follows it hold the lock together: retention prunes the
 	// pool, which must not overlap a backup to the same destination on another node.
-	var manifests map[string]*backup.Manifest
+	var manifests map[string]*format.Manifest
 	var pruned string
 	j.SetProgress("waiting for the cluster-wide backup lock")
 	err := p.withBackupLock(ctx, func() error {
@@ -163,7 +165,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 		return
 	}
 	var b strings.Builder
-	var first *backup.Manifest
+	var first *format.Manifest
 	names := destinationNames(manifests)
 	for _, name := range names {
 		m := manifests[name]
@@ -192,7 +194,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 }
 
 // recordBackupInfo keeps what /dr status and the metrics say about the newest backup.
-func (p *Plugin) recordBackupInfo(manifests map[string]*backup.Manifest, took time.Duration) {
+func (p *Plugin) recordBackupInfo(manifests map[string]*format.Manifest, took time.Duration) {
 	info := lastBackupInfo{LocalOnly: true}
 	var size int64
 	for _, m := range manifests {
@@ -211,7 +213,7 @@ func (p *Plugin) recordBackupInfo(manifests map[string]*backup.Manifest, took ti
 	}
 }
 
-func destinationNames(manifests map[string]*backup.Manifest) []string {
+func destinationNames(manifests map[string]*format.Manifest) []string {
 	names := make([]string, 0, len(manifests))
 	for name := range manifests {
 		names = append(names, name)
@@ -240,7 +242,7 @@ func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 }
 
 // backupOnce runs one backup; the caller holds the backup lock.
-func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*backup.Manifest, error) {
+func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*format.Manifest, error) {
 	dests, err := p.destinations(ctx, cfg, req.Destination)
 	if err != nil {
 		return nil, err
@@ -248,14 +250,10 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 	// Holding the cluster-wide lock proves no backup runs anywhere, so every incomplete
 	// backup folder is what a crashed or killed run left behind.
 	for _, d := range dests {
-		switch st := d.Store.(type) {
-		case *local.Store: // half-written objects of a killed run
-			_, err = st.CleanupTemp(0)
-		case *s3.Store:
-			_, err = st.CleanupIncompleteUploads(ctx, 0)
-		}
-		if err != nil {
-			p.API.LogWarn("Cannot clean up half-written objects", "destination", d.Name, "error", err.Error())
+		if c, ok := d.Store.(storage.Cleaner); ok { // half-written objects of a killed run
+			if _, err := c.CleanupPartial(ctx, 0); err != nil {
+				p.API.LogWarn("Cannot clean up half-written objects", "destination", d.Name, "error", err.Error())
+			}
 		}
 		if _, err := backup.CleanupAbandoned(ctx, d.Store); err != nil {
 			p.API.LogWarn("Cannot clean up incomplete backups", "destination", d.Name, "error", err.Error())
@@ -266,7 +264,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		return nil, err
 	}
 	mmCfg := p.API.GetUnsanitizedConfig()
-	comps := backup.Components{}
+	comps := format.Components{}
 	for _, c := range req.Components {
 		switch c {
 		case "database":
@@ -278,7 +276,7 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		}
 	}
 	o := backup.Options{
-		ID:                backup.NewID(),
+		ID:                format.NewID(),
 		Components:        comps,
 		Database:          pgdump.Options{DataSource: nonEmpty(strings.TrimSpace(cfg.BackupDataSource), deref(mmCfg.SqlSettings.DataSource)), PgDumpPath: strings.TrimSpace(cfg.BackupPgDumpPath)},
 		Config:            &serverenv.ConfigSource{Server: srv, Config: p.API.GetUnsanitizedConfig, OpenDB: func(dsn string) (*sql.DB, error) { return sql.Open("pgx", dsn) }},

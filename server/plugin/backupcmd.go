@@ -14,6 +14,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 )
 
@@ -71,9 +72,9 @@ func (p *Plugin) runBackupNow(ctx context.Context, inv *command.Invocation) (*co
 type backupEntry struct {
 	ID        string                      `json:"id"`
 	Pinned    bool                        `json:"pinned"`
-	Manifests map[string]*backup.Manifest `json:"manifests"`
+	Manifests map[string]*format.Manifest `json:"manifests"`
 	// Verifications are the verification.json sidecars, by destination.
-	Verifications map[string]*backup.Verification `json:"verifications,omitempty"`
+	Verifications map[string]*format.Verification `json:"verifications,omitempty"`
 	// Verification is the newest of them, in short (null when never verified).
 	Verification *verificationSummary `json:"verification"`
 	// NotMadeHere says, for a backup that this server did not make (listed apart: never the
@@ -91,15 +92,15 @@ type verificationSummary struct {
 
 // addVerification records a destination's sidecar and keeps the newest as the summary; a
 // failed verification anywhere wins, so a damaged copy is never hidden by a good one.
-func (e *backupEntry) addVerification(dest string, v *backup.Verification) {
+func (e *backupEntry) addVerification(dest string, v *format.Verification) {
 	if e.Verifications == nil {
-		e.Verifications = map[string]*backup.Verification{}
+		e.Verifications = map[string]*format.Verification{}
 	}
 	e.Verifications[dest] = v
 	cur := e.Verification
 	replace := cur == nil
 	if !replace {
-		vFailed, curFailed := v.Outcome == backup.OutcomeFailed, cur.Outcome == backup.OutcomeFailed
+		vFailed, curFailed := v.Outcome == format.OutcomeFailed, cur.Outcome == format.OutcomeFailed
 		replace = vFailed && !curFailed || vFailed == curFailed && v.FinishedAt.After(cur.CheckedAt)
 	}
 	if replace {
@@ -137,14 +138,14 @@ func (p *Plugin) listBackups(ctx context.Context) (*backupListing, error) {
 	entry := func(byID map[string]*backupEntry, id string) *backupEntry {
 		e := byID[id]
 		if e == nil {
-			e = &backupEntry{ID: id, Manifests: map[string]*backup.Manifest{}}
+			e = &backupEntry{ID: id, Manifests: map[string]*format.Manifest{}}
 			byID[id] = e
 		}
 		return e
 	}
 	l := &backupListing{}
 	for _, d := range dests {
-		ms, err := backup.List(ctx, d.Store)
+		ms, err := format.List(ctx, d.Store)
 		if err != nil {
 			l.Problems = append(l.Problems, fmt.Sprintf("%s: %v", d.Name, err))
 		}
@@ -154,7 +155,7 @@ func (p *Plugin) listBackups(ctx context.Context) (*backupListing, error) {
 			e.Pinned = pins[m.ID]
 			e.Manifests[d.Name] = m
 			// Only a verification this server signed counts.
-			if v, err := backup.ReadVerification(ctx, d.Store, m.ID); err == nil && v != nil && trust.SignedByKey(v.Provenance) {
+			if v, err := format.ReadVerification(ctx, d.Store, m.ID); err == nil && v != nil && trust.SignedByKey(v.Provenance) {
 				e.addVerification(d.Name, v)
 			}
 		}
@@ -211,7 +212,7 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*com
 	} else {
 		fmt.Fprintf(&b, "| backup | finished (UTC) | components | where | size | encrypted | pinned | verified |\n|---|---|---|---|---|---|---|---|\n")
 		for _, e := range list {
-			var m *backup.Manifest
+			var m *format.Manifest
 			var where []string
 			var size int64
 			for name, x := range e.Manifests {
@@ -272,7 +273,7 @@ func (p *Plugin) findAnyBackup(ctx context.Context, id string) (e *backupEntry, 
 		}
 		return &l.Backups[0], true, nil
 	}
-	if err := backup.ValidateID(id); err != nil {
+	if err := format.ValidateID(id); err != nil {
 		return nil, false, err
 	}
 	for i := range l.Backups {
@@ -384,7 +385,7 @@ func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
 // backupEverywhere finds backup id at every destination holding it, whether this server made
 // it there or not (a delete removes every copy).
 func (p *Plugin) backupEverywhere(ctx context.Context, id string) (*backupEntry, error) {
-	if err := backup.ValidateID(id); err != nil {
+	if err := format.ValidateID(id); err != nil {
 		return nil, err
 	}
 	l, err := p.listBackups(ctx)
@@ -397,7 +398,7 @@ func (p *Plugin) backupEverywhere(ctx context.Context, id string) (*backupEntry,
 			continue
 		}
 		if out == nil {
-			out = &backupEntry{ID: id, Manifests: map[string]*backup.Manifest{}}
+			out = &backupEntry{ID: id, Manifests: map[string]*format.Manifest{}}
 		}
 		out.Pinned = out.Pinned || e.Pinned
 		for d, m := range e.Manifests {
@@ -555,7 +556,7 @@ func (p *Plugin) runBackupTrust(ctx context.Context, inv *command.Invocation) (*
 		return &command.Response{Text: fmt.Sprintf("Backup `%s` is already this server's.", e.ID)}, nil
 	}
 	for _, d := range destinationNames(e.Manifests) {
-		if m := e.Manifests[d]; backup.DatedInFuture(m, time.Now()) {
+		if m := e.Manifests[d]; format.DatedInFuture(m, time.Now()) {
 			return nil, fmt.Errorf("backup %s says it started %s, in the future: no backup of this server does; delete it with `/dr backup delete %s --confirm`",
 				e.ID, m.StartedAt.UTC().Format(time.RFC3339), e.ID)
 		}
@@ -586,14 +587,14 @@ func (p *Plugin) adoptBackup(ctx context.Context, actorID string, e *backupEntry
 	}
 	cfg, _ := p.config()
 	a := p.actor(actorID)
-	signed := map[string]*backup.Manifest{}
+	signed := map[string]*format.Manifest{}
 	for _, name := range destinationNames(e.Manifests) {
 		dests, err := p.destinations(ctx, cfg, name)
 		if err != nil {
 			return err
 		}
 		// What is signed is what was just listed and checked.
-		m, err := backup.SignManifest(ctx, dests[0].Store, e.ID, e.Manifests[name].Provenance.SHA256, key)
+		m, err := format.SignManifest(ctx, dests[0].Store, e.ID, e.Manifests[name].Provenance.SHA256, key)
 		if err != nil {
 			return fmt.Errorf("sign at %s: %w", name, err)
 		}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // A backup is this server's when its manifest is signed by the plugin's signing key (kept in
@@ -31,15 +31,15 @@ type backupRecord struct {
 
 // signingKey is the plugin's backup signing key, created once (another node may create it
 // first: then that one is used).
-func (p *Plugin) signingKey() (*backup.SigningKey, error) {
+func (p *Plugin) signingKey() (*format.SigningKey, error) {
 	var s string
 	if err := p.client.KV.Get(signingKeyKey, &s); err != nil {
 		return nil, fmt.Errorf("read the backup signing key: %w", err)
 	}
 	if s != "" {
-		return backup.ParseSigningKey(s)
+		return format.ParseSigningKey(s)
 	}
-	k, err := backup.GenerateSigningKey()
+	k, err := format.GenerateSigningKey()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (p *Plugin) updateRecords(fn func(map[string]*backupRecord)) error {
 }
 
 // recordBackup records the manifests of a backup just made (or adopted by adoptedBy).
-func (p *Plugin) recordBackup(manifests map[string]*backup.Manifest, adoptedBy string) error {
+func (p *Plugin) recordBackup(manifests map[string]*format.Manifest, adoptedBy string) error {
 	return p.updateRecords(func(recs map[string]*backupRecord) {
 		for dest, m := range manifests {
 			r := recs[m.ID]
@@ -124,17 +124,17 @@ func (p *Plugin) forgetRecords(dest string, deleted []string, present map[string
 }
 
 // trust is what decides which backups are this server's.
-func (p *Plugin) trust() (backup.Trust, error) {
+func (p *Plugin) trust() (format.Trust, error) {
 	k, err := p.signingKey()
 	if err != nil {
-		return backup.Trust{}, err
+		return format.Trust{}, err
 	}
 	recs, err := p.records()
 	if err != nil {
-		return backup.Trust{}, err
+		return format.Trust{}, err
 	}
-	return backup.Trust{
-		Keys: []backup.PublicKey{k.PublicKey()},
+	return format.Trust{
+		Keys: []format.PublicKey{k.PublicKey()},
 		Recorded: func(dest, id string) (string, bool) {
 			r := recs[id]
 			if r == nil {

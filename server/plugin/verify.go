@@ -13,12 +13,13 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 const (
@@ -87,7 +88,7 @@ func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
 // setting names, else DR_AGE_IDENTITY_FILE or DR_AGE_IDENTITY in Mattermost's environment.
 // None is not an error: encrypted backups are then checked by their checksums only.
 func identities(cfg config.Config) ([]age.Identity, string, error) {
-	return backup.LoadIdentities(cfg.BackupAgeIdentityFile)
+	return format.LoadIdentities(cfg.BackupAgeIdentityFile)
 }
 
 // drillUserIsDedicated says whether BackupDrillDatabaseURL names a user other than
@@ -135,8 +136,8 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 			continue
 		}
 		v := r.v
-		icon := map[string]string{backup.OutcomePassed: ":white_check_mark:", backup.OutcomePartial: ":large_orange_diamond:", backup.OutcomeFailed: ":x:"}[v.Outcome]
-		failed = failed || v.Outcome == backup.OutcomeFailed
+		icon := map[string]string{format.OutcomePassed: ":white_check_mark:", format.OutcomePartial: ":large_orange_diamond:", format.OutcomeFailed: ":x:"}[v.Outcome]
+		failed = failed || v.Outcome == format.OutcomeFailed
 		fmt.Fprintf(&b, "- %s **%s**: %s\n", icon, r.dest, v.Outcome)
 		for _, c := range v.Checks {
 			fmt.Fprintf(&b, "  - %s `%s`: %s\n", c.Outcome, c.Name, c.Detail)
@@ -166,7 +167,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	}
 	if !failed && !req.NotMadeHere {
 		for _, r := range results {
-			if r.v != nil && r.v.Outcome == backup.OutcomePassed {
+			if r.v != nil && r.v.Outcome == format.OutcomePassed {
 				_, _ = p.client.KV.Set(lastVerifiedKey, strconv.FormatInt(time.Now().UnixMilli(), 10))
 				break
 			}
@@ -179,7 +180,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 
 type verifyResult struct {
 	dest     string
-	v        *backup.Verification
+	v        *format.Verification
 	err      error
 	writeErr error
 }
@@ -202,7 +203,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		return nil, err
 	}
 	// Trust keeps a backup this server did not make out of the drill database.
-	opts := backup.VerifyOptions{Identities: ids, Trust: &trust}
+	opts := verify.Options{Identities: ids, Trust: &trust}
 	if idx, err := p.indexIdentity(); err == nil {
 		opts.IndexIdentities = []age.Identity{idx}
 	}
@@ -216,7 +217,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		if u == "" {
 			return nil, errors.New("no database server for the drill: set BackupDrillDatabaseURL")
 		}
-		opts.Drill = &backup.Drill{AdminURL: u, DedicatedUser: p.drillUserIsDedicated(cfg)}
+		opts.Drill = &verify.Drill{AdminURL: u, DedicatedUser: p.drillUserIsDedicated(cfg)}
 	}
 	var out []verifyResult
 	for _, name := range destinationNames(e.Manifests) {
@@ -231,7 +232,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		d := dests[0]
 		o := opts
 		o.Destination = name
-		o.Progress = func(pr backup.VerifyProgress) {
+		o.Progress = func(pr verify.Progress) {
 			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
 			if pr.PoolTotal > 0 {
 				s += fmt.Sprintf(", pool %d/%d", pr.PoolDone, pr.PoolTotal)
@@ -239,7 +240,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 			j.SetProgress(s)
 		}
 		j.SetProgress(name + ": starting")
-		v, err := backup.Verify(ctx, d.Store, e.ID, o)
+		v, err := verify.Verify(ctx, d.Store, e.ID, o)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -248,7 +249,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 		// server did not make.
 		if v != nil && ours {
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			r.writeErr = backup.WriteSignedVerification(wctx, d.Store, v, key)
+			r.writeErr = format.WriteSignedVerification(wctx, d.Store, v, key)
 			cancel()
 		}
 		out = append(out, r)

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/restore"
 )
 
@@ -30,18 +30,18 @@ func runList(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ms, listErr := backup.List(ctx, st)
+	ms, listErr := format.List(ctx, st)
 	now := time.Now()
 	untrusted := false
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tDURATION\tCOMPONENTS\tSIZE\tENCRYPTED\tMATTERMOST\tVERIFIED\tSIGNER")
 	for _, m := range ms {
 		verified := "never"
-		if v, err := backup.ReadVerification(ctx, st, m.ID); err == nil && v != nil {
+		if v, err := format.ReadVerification(ctx, st, m.ID); err == nil && v != nil {
 			verified = v.Outcome + " " + v.FinishedAt.UTC().Format("2006-01-02")
 		}
 		started := m.StartedAt.UTC().Format("2006-01-02 15:04")
-		if backup.DatedInFuture(m, now) {
+		if format.DatedInFuture(m, now) {
 			started += " (IN THE FUTURE)"
 		}
 		untrusted = untrusted || (restore.Trust{Key: key}).Untrusted(m, now) != ""
@@ -64,7 +64,7 @@ func runList(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // signerColumn is who signed m, and whether that is the trusted key when one is given.
-func signerColumn(m *backup.Manifest, key backup.PublicKey) string {
+func signerColumn(m *format.Manifest, key format.PublicKey) string {
 	s := restore.Signer(m)
 	switch {
 	case key.IsZero() || !m.Provenance.Signed():

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
@@ -54,7 +55,7 @@ func drctl(args ...string) (code int, stdout, stderr string) {
 // unsigned one (taken as before the plugin signed its backups).
 type destination struct {
 	dir                        string
-	a, b                       *backup.SigningKey
+	a, b                       *format.SigningKey
 	signedA, signedB, unsigned string
 	keyFile                    string // A's public key, as an admin would save what `/dr version` shows
 }
@@ -76,7 +77,7 @@ func newDestination(t *testing.T) *destination {
 	cfgDir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "saml.crt"), []byte("cert"), 0o600))
 	o := backup.Options{
-		Components: backup.Components{Database: true, Config: true},
+		Components: format.Components{Database: true, Config: true},
 		Database:   pgdump.Options{DataSource: src},
 		Config: backup.DirConfig{Dir: cfgDir, EffectiveConfig: func(context.Context) ([]byte, error) {
 			return []byte(`{"SqlSettings":{"DataSource":"postgres://old/mm"}}`), nil
@@ -84,15 +85,15 @@ func newDestination(t *testing.T) *destination {
 		MattermostVersion: "11.4.0",
 		Destinations:      []backup.Destination{{Name: "local", Store: st}},
 	}
-	take := func(key *backup.SigningKey) string {
+	take := func(key *format.SigningKey) string {
 		o.SigningKey = key
 		ms, err := backup.Run(context.Background(), o)
 		require.NoError(t, err)
 		return ms["local"].ID
 	}
-	d.a, err = backup.GenerateSigningKey()
+	d.a, err = format.GenerateSigningKey()
 	require.NoError(t, err)
-	d.b, err = backup.GenerateSigningKey()
+	d.b, err = format.GenerateSigningKey()
 	require.NoError(t, err)
 	d.signedA, d.signedB, d.unsigned = take(d.a), take(d.b), take(nil)
 	d.keyFile = filepath.Join(t.TempDir(), "dr.pub")

@@ -9,7 +9,8 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
@@ -46,7 +47,7 @@ func (f *s3Flags) config(bucket, prefix string) s3.Config {
 }
 
 // openStore opens --from: a folder or s3://bucket/prefix.
-func openStore(ctx context.Context, from string, f *s3Flags) (backup.Store, error) {
+func openStore(ctx context.Context, from string, f *s3Flags) (storage.Store, error) {
 	if from == "" {
 		return nil, usageErr("--from is required: a backup folder (/var/backups/mattermost) or s3://bucket/prefix")
 	}
@@ -76,18 +77,18 @@ func openStore(ctx context.Context, from string, f *s3Flags) (backup.Store, erro
 
 // loadIdentities reads the identity file (or DR_AGE_IDENTITY_FILE, DR_AGE_IDENTITY).
 func loadIdentities(path string) ([]age.Identity, error) {
-	ids, _, err := backup.LoadIdentities(path)
+	ids, _, err := format.LoadIdentities(path)
 	return ids, err
 }
 
 // loadTrustKey reads --trust-key: the public key itself or a file holding it (zero when empty).
-func loadTrustKey(arg string) (backup.PublicKey, error) {
+func loadTrustKey(arg string) (format.PublicKey, error) {
 	if strings.TrimSpace(arg) == "" {
-		return backup.PublicKey{}, nil
+		return format.PublicKey{}, nil
 	}
-	k, err := backup.LoadPublicKey(arg)
+	k, err := format.LoadPublicKey(arg)
 	if err != nil {
-		return backup.PublicKey{}, usageErr("--trust-key: %v (give the public key `/dr version` shows)", err)
+		return format.PublicKey{}, usageErr("--trust-key: %v (give the public key `/dr version` shows)", err)
 	}
 	return k, nil
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/restore"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 func runVerify(ctx context.Context, args []string, out io.Writer) error {
@@ -47,18 +49,18 @@ func runVerify(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	bid := m.ID
-	opts := backup.VerifyOptions{Identities: ids}
+	opts := verify.Options{Identities: ids}
 	if p, err := pgdump.FindPgRestore(*pgRestore); err == nil {
 		opts.PgRestore = p
 	} else if *drillURL != "" || *pgRestore != "" {
 		return err
 	}
 	if *drillURL != "" {
-		opts.Drill = &backup.Drill{AdminURL: *drillURL}
+		opts.Drill = &verify.Drill{AdminURL: *drillURL}
 	}
 	fmt.Fprintf(out, "verifying backup %s at %s\n", bid, st)
 	fmt.Fprintf(out, "  signer: %s\n", signerReport(m, trust))
-	v, err := backup.Verify(ctx, st, bid, opts)
+	v, err := verify.Verify(ctx, st, bid, opts)
 	if v != nil {
 		for _, c := range v.Checks {
 			fmt.Fprintf(out, "  %-7s %s: %s\n", c.Outcome, c.Name, c.Detail)
@@ -68,7 +70,7 @@ func runVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s\n", v.Summary())
 		if *save {
-			if werr := backup.WriteVerification(ctx, st, v); werr != nil {
+			if werr := format.WriteVerification(ctx, st, v); werr != nil {
 				return errors.Join(err, werr)
 			}
 		}
@@ -76,7 +78,7 @@ func runVerify(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if v.Outcome == backup.OutcomePartial {
+	if v.Outcome == format.OutcomePartial {
 		fmt.Fprintln(out, "contents were NOT checked: the backup is encrypted; give --identity FILE to check them")
 	}
 	return nil
@@ -85,10 +87,10 @@ func runVerify(ctx context.Context, args []string, out io.Writer) error {
 // pickToVerify reads the manifest of the backup to verify. Reading an untrusted backup is
 // harmless, so plain "latest" is the newest backup not dated in the future, whoever signed it;
 // but a drill restores it into a database, so it is picked as a restore picks (see restore.Trust).
-func pickToVerify(ctx context.Context, st backup.Store, id string, trust restore.Trust, drill bool, out io.Writer) (*backup.Manifest, error) {
+func pickToVerify(ctx context.Context, st storage.Store, id string, trust restore.Trust, drill bool, out io.Writer) (*format.Manifest, error) {
 	now := time.Now()
 	if id != "" && id != "latest" {
-		m, err := backup.ReadManifest(ctx, st, id)
+		m, err := format.ReadManifest(ctx, st, id)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +101,7 @@ func pickToVerify(ctx context.Context, st backup.Store, id string, trust restore
 		}
 		return m, nil
 	}
-	ms, err := backup.List(ctx, st)
+	ms, err := format.List(ctx, st)
 	if len(ms) == 0 {
 		if err != nil {
 			return nil, fmt.Errorf("list the backups at %s: %w", st, err)
@@ -114,7 +116,7 @@ func pickToVerify(ctx context.Context, st backup.Store, id string, trust restore
 		return m, err
 	}
 	for _, m := range ms {
-		if !backup.DatedInFuture(m, now) {
+		if !format.DatedInFuture(m, now) {
 			return m, nil
 		}
 		fmt.Fprintf(out, "latest: passed over backup %s: %s\n", m.ID, trust.Untrusted(m, now))
@@ -123,7 +125,7 @@ func pickToVerify(ctx context.Context, st backup.Store, id string, trust restore
 }
 
 // signerReport says who signed m and whether it is trusted.
-func signerReport(m *backup.Manifest, trust restore.Trust) string {
+func signerReport(m *format.Manifest, trust restore.Trust) string {
 	if why := trust.Untrusted(m, time.Now()); why != "" {
 		return restore.Signer(m) + ": NOT trusted: " + why
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
@@ -49,7 +50,7 @@ func newFixture(t *testing.T, nfiles int) *fixture {
 
 func (f *fixture) options(encrypted bool, dests ...Destination) Options {
 	o := Options{
-		Components:        Components{Database: true, Config: true, Files: true},
+		Components:        format.Components{Database: true, Config: true, Files: true},
 		Database:          pgdump.Options{DataSource: f.dbURL},
 		Config:            dirConfig{f.cfgDir},
 		Files:             filesource.NewLocal(f.filesDir),
@@ -103,14 +104,14 @@ func TestFullBackup(t *testing.T) {
 				m := ms[d.Name]
 				require.NotNil(t, m)
 				checkBackup(t, f, d, m, encrypted)
-				listed, err := List(ctxOf(t), d.Store)
+				listed, err := format.List(ctxOf(t), d.Store)
 				require.NoError(t, err)
 				require.Len(t, listed, 1)
 				assert.Equal(t, m.ID, listed[0].ID)
-				read, err := ReadManifest(ctxOf(t), d.Store, m.ID)
+				read, err := format.ReadManifest(ctxOf(t), d.Store, m.ID)
 				require.NoError(t, err)
 				assert.Equal(t, m.Objects, read.Objects)
-				assert.NotContains(t, keys(t, d.Store, backupsPrefix), ManifestKey(m.ID)[:len(ManifestKey(m.ID))-len(manifestName)]+runMarkerName)
+				assert.NotContains(t, keys(t, d.Store, format.BackupsPrefix), format.ManifestKey(m.ID)[:len(format.ManifestKey(m.ID))-len(format.ManifestName)]+runMarkerName)
 			}
 			assert.Equal(t, ms["local"].Objects, ms["s3"].Objects, "the same bytes went to both destinations")
 			assert.False(t, ms["local"].OffSite)
@@ -120,30 +121,30 @@ func TestFullBackup(t *testing.T) {
 }
 
 // checkBackup decodes every object of a backup and compares it with the fixture.
-func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted bool) {
+func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, encrypted bool) {
 	t.Helper()
 	s := d.Store
 	ids := f.ids(encrypted)
 	assert.Equal(t, 1, m.FormatVersion, "no raw pool object: earlier plugin versions can read it")
-	assert.Equal(t, StatusComplete, m.Status)
+	assert.Equal(t, format.StatusComplete, m.Status)
 	assert.Equal(t, d.Name, m.Destination)
-	assert.Equal(t, Components{Database: true, Config: true, Files: true}, m.Components)
+	assert.Equal(t, format.Components{Database: true, Config: true, Files: true}, m.Components)
 	assert.Equal(t, "11.4.0", m.MattermostVersion)
 	assert.Equal(t, "0.9.0-test", m.PluginVersion)
 	assert.Equal(t, "140", m.DatabaseSchemaVersion)
 	assert.NotEmpty(t, m.PgDumpVersion)
 	assert.False(t, m.FinishedAt.Before(m.StartedAt))
-	assert.Equal(t, Compression{Algorithm: "zstd", Level: 1}, m.Compression)
+	assert.Equal(t, format.Compression{Algorithm: "zstd", Level: 1}, m.Compression)
 	assert.Equal(t, encrypted, m.Encryption.Encrypted)
 	if encrypted {
-		assert.Equal(t, []string{Fingerprint(f.identity.Recipient().String())}, m.Encryption.Recipients)
-		assert.Equal(t, Fingerprint(f.indexID.Recipient().String()), m.Encryption.IndexRecipient)
+		assert.Equal(t, []string{format.Fingerprint(f.identity.Recipient().String())}, m.Encryption.Recipients)
+		assert.Equal(t, format.Fingerprint(f.indexID.Recipient().String()), m.Encryption.IndexRecipient)
 		assert.NotContains(t, strings.Join(m.Warnings, "\n"), "not encrypted")
 	} else {
 		assert.Contains(t, strings.Join(m.Warnings, "\n"), "not encrypted but holds secrets")
 	}
 	// The manifest holds no secret.
-	raw := rawObject(t, s, ManifestKey(m.ID))
+	raw := rawObject(t, s, format.ManifestKey(m.ID))
 	assert.NotContains(t, string(raw), "s3cret")
 	assert.NotContains(t, string(raw), "AGE-SECRET-KEY")
 
@@ -159,24 +160,24 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 		assert.Equal(t, o.SHA256, sumHex(stored), o.Key)
 		assert.Equal(t, encrypted, bytes.HasPrefix(stored, []byte(ageMagic)), o.Key)
 		assert.NotContains(t, string(stored), "s3cret", "%s is compressed or encrypted", o.Key)
-		if encrypted && o.Component != ComponentFilesIndex && o.Component != ComponentReferenced {
-			_, err := OpenObject(ctxOf(t), s, o.Key, []age.Identity{f.indexID})
+		if encrypted && o.Component != format.ComponentFilesIndex && o.Component != format.ComponentReferenced {
+			_, err := format.OpenObject(ctxOf(t), s, o.Key, []age.Identity{f.indexID})
 			assert.Error(t, err, "the index identity opens only the file index and the referenced paths: %s", o.Key)
 		}
 	}
-	dir := backupDir(m.ID)
+	dir := format.BackupDir(m.ID)
 	assert.Equal(t, []string{dir + databaseName + suffix, dir + referencedName + suffix, dir + configName + suffix, dir + indexName + suffix}, objKeys)
 
 	// The database: restores with the same row counts.
 	dump := filepath.Join(t.TempDir(), "db.dump")
-	require.NoError(t, os.WriteFile(dump, readObject(t, s, m.Object(ComponentDatabase).Key, ids), 0o600))
+	require.NoError(t, os.WriteFile(dump, readObject(t, s, m.Object(format.ComponentDatabase).Key, ids), 0o600))
 	assert.Equal(t, int64(700), m.TableRowCounts["public.posts"])
 	assert.Equal(t, m.TableRowCounts, restoreAndCount(t, dump, m.TableRowCounts))
-	assert.Equal(t, m.Object(ComponentDatabase).PlainSize, fileSize(t, dump))
+	assert.Equal(t, m.Object(format.ComponentDatabase).PlainSize, fileSize(t, dump))
 
 	// The referenced files.
-	got := map[string]Reference{}
-	require.NoError(t, ReadReferences(ctxOf(t), s, m, ids, func(r Reference) error {
+	got := map[string]format.Reference{}
+	require.NoError(t, format.ReadReferences(ctxOf(t), s, m, ids, func(r format.Reference) error {
 		got[r.Path] = r
 		return nil
 	}))
@@ -184,7 +185,7 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 	assert.Equal(t, int64(len(got)), m.ReferencedFiles)
 
 	// The config.
-	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(ComponentConfig).Key, ids)))
+	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(format.ComponentConfig).Key, ids)))
 	entries := map[string][]byte{}
 	for {
 		h, err := tr.Next()
@@ -196,9 +197,9 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 		require.NoError(t, err)
 		entries[h.Name] = b
 	}
-	want := map[string][]byte{EffectiveConfigName: f.cfgFiles["config.json"]}
+	want := map[string][]byte{format.EffectiveConfigName: f.cfgFiles["config.json"]}
 	for n, b := range f.cfgFiles {
-		want[ConfigFilesDir+n] = b
+		want[format.ConfigFilesDir+n] = b
 	}
 	assert.Equal(t, want, entries)
 
@@ -209,7 +210,7 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 	}
 	sort.Strings(paths)
 	var indexed []string
-	require.NoError(t, ReadIndex(ctxOf(t), s, m, ids, func(e IndexEntry) error {
+	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, ids, func(e format.IndexEntry) error {
 		indexed = append(indexed, e.Path)
 		b := f.tree[e.Path]
 		assert.Equal(t, int64(len(b)), e.Size, e.Path)
@@ -219,7 +220,7 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 	}))
 	assert.Equal(t, paths, indexed)
 	if encrypted { // the plugin reads the index with its own key
-		require.NoError(t, ReadIndex(ctxOf(t), s, m, []age.Identity{f.indexID}, func(IndexEntry) error { return nil }))
+		require.NoError(t, format.ReadIndex(ctxOf(t), s, m, []age.Identity{f.indexID}, func(format.IndexEntry) error { return nil }))
 	}
 	require.NotNil(t, m.Files)
 	var total int64
@@ -234,7 +235,7 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *Manifest, encrypted
 	assert.Equal(t, distinctSums(f.tree), pool)
 	byKey := map[string][]byte{}
 	for _, b := range f.tree {
-		byKey[PoolKey(sumHex(b))] = b
+		byKey[format.PoolKey(sumHex(b))] = b
 	}
 	for _, k := range pool {
 		assert.True(t, bytes.Equal(byKey[k], readObject(t, s, k, ids)), k)
@@ -303,14 +304,14 @@ func TestIncremental(t *testing.T) {
 				assert.Equal(t, int64(len(f.tree)-1), third.Unchanged)
 			}
 			var stored int64
-			for _, k := range []string{PoolKey(sumHex(changed)), PoolKey(sumHex(added))} {
+			for _, k := range []string{format.PoolKey(sumHex(changed)), format.PoolKey(sumHex(added))} {
 				info, err := s.Stat(ctxOf(t), k)
 				require.NoError(t, err)
 				stored += info.Size
-				assert.Equal(t, map[bool][]byte{true: changed, false: added}[k == PoolKey(sumHex(changed))], readObject(t, s, k, f.ids(mode != "plain")))
+				assert.Equal(t, map[bool][]byte{true: changed, false: added}[k == format.PoolKey(sumHex(changed))], readObject(t, s, k, f.ids(mode != "plain")))
 			}
 			assert.Equal(t, stored, third.BytesUploaded)
-			listed, err := List(ctxOf(t), s)
+			listed, err := format.List(ctxOf(t), s)
 			require.NoError(t, err)
 			assert.Len(t, listed, 3)
 		})
@@ -346,28 +347,28 @@ func TestOnlySomeComponents(t *testing.T) {
 	f := newFixture(t, 30)
 	s := localStore(t)
 	o := f.options(false, Destination{Name: "local", Store: s})
-	o.Components = Components{Config: true}
+	o.Components = format.Components{Config: true}
 	ms, err := Run(ctxOf(t), o)
 	require.NoError(t, err)
 	m := ms["local"]
 	require.Len(t, m.Objects, 1)
-	assert.Equal(t, ComponentConfig, m.Objects[0].Component)
+	assert.Equal(t, format.ComponentConfig, m.Objects[0].Component)
 	assert.Nil(t, m.Files)
 	assert.Empty(t, poolKeys(t, s))
 
-	o.Components = Components{}
+	o.Components = format.Components{}
 	_, err = Run(ctxOf(t), o)
 	assert.ErrorContains(t, err, "no component")
-	o.Components = Components{Files: true}
+	o.Components = format.Components{Files: true}
 	o.Recipients = []string{"not-a-key"}
 	_, err = Run(ctxOf(t), o)
 	assert.ErrorContains(t, err, "not an age public key")
 	o.Recipients = nil
-	o.Components = Components{Config: true}
+	o.Components = format.Components{Config: true}
 	o.ID = m.ID
 	_, err = Run(ctxOf(t), o)
 	assert.ErrorContains(t, err, "already holds a backup with this ID")
-	_, err = ReadManifest(ctxOf(t), s, m.ID)
+	_, err = format.ReadManifest(ctxOf(t), s, m.ID)
 	require.NoError(t, err, "the existing backup is untouched")
 	o.ID = "../x"
 	_, err = Run(ctxOf(t), o)
@@ -379,15 +380,15 @@ func TestOpenObjectNeedsIdentity(t *testing.T) {
 	f := newFixture(t, 20)
 	s := localStore(t)
 	o := f.options(true, Destination{Name: "local", Store: s})
-	o.Components = Components{Config: true}
+	o.Components = format.Components{Config: true}
 	ms, err := Run(ctxOf(t), o)
 	require.NoError(t, err)
 	key := ms["local"].Objects[0].Key
-	_, err = OpenObject(ctxOf(t), s, key, nil)
+	_, err = format.OpenObject(ctxOf(t), s, key, nil)
 	assert.ErrorContains(t, err, "encrypted")
 	other, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	_, err = OpenObject(ctxOf(t), s, key, []age.Identity{other})
+	_, err = format.OpenObject(ctxOf(t), s, key, []age.Identity{other})
 	assert.Error(t, err)
 	_ = readObject(t, s, key, []age.Identity{f.identity})
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // requireTool returns the path of a command-line program, skipping the test without it
@@ -36,7 +38,7 @@ func TestStockTools(t *testing.T) {
 	s := localStore(t)
 	o := f.options(true)
 	o.Destinations = []Destination{{Name: "local", Store: s}}
-	o.Components = Components{Database: true, Config: true}
+	o.Components = format.Components{Database: true, Config: true}
 	ms, err := Run(ctxOf(t), o)
 	require.NoError(t, err)
 	m := ms["local"]
@@ -44,7 +46,7 @@ func TestStockTools(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.txt")
 	require.NoError(t, os.WriteFile(keyFile, []byte(f.identity.String()+"\n"), 0o600))
-	obj := filepath.Join(s.Root(), filepath.FromSlash(m.Object(ComponentDatabase).Key))
+	obj := filepath.Join(s.Root(), filepath.FromSlash(m.Object(format.ComponentDatabase).Key))
 	zst := filepath.Join(dir, "database.dump.zst")
 	dump := filepath.Join(dir, "database.dump")
 	out, err := exec.Command(ageBin, "--decrypt", "-i", keyFile, "-o", zst, obj).CombinedOutput()
@@ -58,7 +60,7 @@ func TestStockTools(t *testing.T) {
 	}
 
 	// The config tar too: age, zstd, tar.
-	cfg := filepath.Join(s.Root(), filepath.FromSlash(m.Object(ComponentConfig).Key))
+	cfg := filepath.Join(s.Root(), filepath.FromSlash(m.Object(format.ComponentConfig).Key))
 	out, err = exec.Command("sh", "-c", `"$0" -d -i "$1" "$2" | "$3" -d -q | tar -tf -`, ageBin, keyFile, cfg, zstdBin).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Equal(t, []string{"effective-config.json", "files/config.json", "files/saml-idp.crt", "files/saml.crt"}, strings.Fields(string(out)))

@@ -8,12 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-)
 
-// Names inside config.tar.
-const (
-	EffectiveConfigName = "effective-config.json"
-	ConfigFilesDir      = "files/"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // config writes config.tar.zst: effective-config.json, then files/<name> for every file of the
@@ -26,14 +22,14 @@ func (r *run) config(ctx context.Context) error {
 	if !json.Valid(eff) {
 		return errors.New("the effective config is not valid JSON")
 	}
-	s, err := newSink(ctx, r.dests, r.key(configName), ComponentConfig, r.encs, r.recipients, false, &r.progress.written)
+	s, err := newSink(ctx, r.dests, r.key(configName), format.ComponentConfig, r.encs, r.recipients, false, &r.progress.written)
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(s)
 	mtime := r.started
 	err = func() error {
-		if err := tw.WriteHeader(&tar.Header{Name: EffectiveConfigName, Mode: 0o600, Size: int64(len(eff)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: format.EffectiveConfigName, Mode: 0o600, Size: int64(len(eff)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}
 		if _, err := tw.Write(eff); err != nil {
@@ -61,7 +57,7 @@ func (r *run) config(ctx context.Context) error {
 			if size < 0 {
 				return fmt.Errorf("config file %q: negative size %d", name, size)
 			}
-			if err := tw.WriteHeader(&tar.Header{Name: ConfigFilesDir + name, Mode: 0o600, Size: size, ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
+			if err := tw.WriteHeader(&tar.Header{Name: format.ConfigFilesDir + name, Mode: 0o600, Size: size, ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
 				return err
 			}
 			n, err := io.CopyN(tw, rd, size)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // k8sConfigDir lays out a config folder as Kubernetes mounts a Secret or ConfigMap into it:
@@ -94,13 +96,13 @@ func TestConfigBackupOfKubernetesMount(t *testing.T) {
 	dir, want := k8sConfigDir(t)
 	s := localStore(t)
 	ms, err := Run(ctxOf(t), Options{
-		Components:   Components{Config: true},
+		Components:   format.Components{Config: true},
 		Config:       DirConfig{Dir: dir, EffectiveConfig: func(context.Context) ([]byte, error) { return []byte(`{"eff":true}`), nil }},
 		Destinations: []Destination{{Name: "local", Store: s}},
 	})
 	require.NoError(t, err)
 	m := ms["local"]
-	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(ComponentConfig).Key, nil)))
+	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(format.ComponentConfig).Key, nil)))
 	got := map[string]string{}
 	for {
 		h, err := tr.Next()
@@ -114,9 +116,9 @@ func TestConfigBackupOfKubernetesMount(t *testing.T) {
 		require.NoError(t, err)
 		got[h.Name] = string(b)
 	}
-	wantTar := map[string]string{EffectiveConfigName: `{"eff":true}`}
+	wantTar := map[string]string{format.EffectiveConfigName: `{"eff":true}`}
 	for n, b := range want {
-		wantTar[ConfigFilesDir+n] = b
+		wantTar[format.ConfigFilesDir+n] = b
 	}
 	assert.Equal(t, wantTar, got)
 	var linkWarnings []string

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
@@ -70,7 +71,7 @@ func (r *run) splitCopies(need []*destState, j *fileJob) (copyTo, uploadTo []*de
 // errContentChanged when the source is no longer that version, and fallback when the content
 // must be uploaded to d instead.
 func (r *run) copyFile(ctx context.Context, d *destState, j *fileJob) (fallback bool, err error) {
-	key := RawPoolKey(hex.EncodeToString(j.sum[:]))
+	key := format.RawPoolKey(hex.EncodeToString(j.sum[:]))
 	err = d.copier.dst.CopyFrom(ctx, *j.pin, key)
 	if err == nil && !d.copier.verified.Load() {
 		err = checkCopy(ctx, d, key, j.pin.Version.Size)

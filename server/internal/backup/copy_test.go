@@ -26,7 +26,10 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 // filesBucket is the bucket of the S3 file stores of these tests, on the package's MinIO next
@@ -173,9 +176,9 @@ func expectedPool(trees ...map[string][]byte) []string {
 	for _, tree := range trees {
 		for _, b := range tree {
 			if len(b) == 0 {
-				set[PoolKey(sumHex(b))] = true
+				set[format.PoolKey(sumHex(b))] = true
 			} else {
-				set[RawPoolKey(sumHex(b))] = true
+				set[format.RawPoolKey(sumHex(b))] = true
 			}
 		}
 	}
@@ -189,12 +192,12 @@ func expectedPool(trees ...map[string][]byte) []string {
 
 // checkFiles reads every file of backup m back through OpenFile and compares it with tree, and
 // returns the index entries by path.
-func checkFiles(t *testing.T, s Store, m *Manifest, ids []age.Identity, tree map[string][]byte) map[string]IndexEntry {
+func checkFiles(t *testing.T, s storage.Store, m *format.Manifest, ids []age.Identity, tree map[string][]byte) map[string]format.IndexEntry {
 	t.Helper()
-	idx := map[string]IndexEntry{}
-	require.NoError(t, ReadIndex(ctxOf(t), s, m, ids, func(e IndexEntry) error {
+	idx := map[string]format.IndexEntry{}
+	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, ids, func(e format.IndexEntry) error {
 		idx[e.Path] = e
-		rc, err := OpenFile(ctxOf(t), s, e, ids)
+		rc, err := format.OpenFile(ctxOf(t), s, e, ids)
 		require.NoError(t, err, e.Path)
 		defer rc.Close()
 		b, err := io.ReadAll(rc)
@@ -216,7 +219,7 @@ func TestServerSideCopy(t *testing.T) {
 	srcHTTP, dstHTTP := &countingTransport{}, &countingTransport{}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, srcHTTP)
 	dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, dstHTTP)
-	o := Options{Components: Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
+	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
 	distinct, nonEmpty, nonEmptyBytes, total := contents(tree)
 
 	ms, err := Run(ctxOf(t), o)
@@ -238,27 +241,27 @@ func TestServerSideCopy(t *testing.T) {
 	assert.Equal(t, expectedPool(tree), poolKeys(t, dst))
 	idx := checkFiles(t, dst, m, nil, tree)
 	for p, e := range idx {
-		want := map[bool]string{true: "", false: EncodingRaw}[len(tree[p]) == 0]
+		want := map[bool]string{true: "", false: format.EncodingRaw}[len(tree[p]) == 0]
 		assert.Equal(t, want, e.Enc, p)
-		assert.Equal(t, e.PoolKey(), map[bool]string{true: PoolKey(e.SHA256), false: RawPoolKey(e.SHA256)}[want == ""], p)
+		assert.Equal(t, e.PoolKey(), map[bool]string{true: format.PoolKey(e.SHA256), false: format.RawPoolKey(e.SHA256)}[want == ""], p)
 	}
 	// Stored as is: the zstd frame and the age header are not taken for an encoding.
-	assert.Equal(t, tree["emoji/e1/image.zst"], rawObject(t, dst, RawPoolKey(sumHex(tree["emoji/e1/image.zst"]))))
-	assert.Equal(t, tree["data/text.txt"], rawObject(t, dst, RawPoolKey(sumHex(tree["data/text.txt"]))))
+	assert.Equal(t, tree["emoji/e1/image.zst"], rawObject(t, dst, format.RawPoolKey(sumHex(tree["emoji/e1/image.zst"]))))
+	assert.Equal(t, tree["data/text.txt"], rawObject(t, dst, format.RawPoolKey(sumHex(tree["data/text.txt"]))))
 	assert.Empty(t, m.Warnings)
 
-	// Verify reads raw pool objects too, and names a damaged one.
-	v, err := Verify(ctxOf(t), dst, m.ID, VerifyOptions{})
+	// verify.Verify reads raw pool objects too, and names a damaged one.
+	v, err := verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
 	require.NoError(t, err)
-	assert.Equal(t, OutcomePassed, v.Outcome, "%+v", v.Checks)
-	rawKey := RawPoolKey(sumHex(tree["data/text.txt"]))
+	assert.Equal(t, format.OutcomePassed, v.Outcome, "%+v", v.Checks)
+	rawKey := format.RawPoolKey(sumHex(tree["data/text.txt"]))
 	orig := rawObject(t, dst, rawKey)
 	bad := append([]byte(nil), orig...)
 	bad[0] ^= 0xff
 	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(bad))
 	require.NoError(t, err)
-	v, err = Verify(ctxOf(t), dst, m.ID, VerifyOptions{})
-	require.ErrorIs(t, err, ErrVerificationFailed)
+	v, err = verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
+	require.ErrorIs(t, err, verify.ErrVerificationFailed)
 	assert.Contains(t, strings.Join(v.Problems, "\n"), rawKey)
 	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(orig))
 	require.NoError(t, err)
@@ -301,7 +304,7 @@ func TestServerSideCopy(t *testing.T) {
 
 	// Pruning: raw objects go by the same rule as zstd ones, each encoding on its own. A zstd
 	// object of content the index names raw is not in use.
-	strayZstd := PoolKey(sumHex(tree2["data/new.bin"]))
+	strayZstd := format.PoolKey(sumHex(tree2["data/new.bin"]))
 	putZstd(t, dst, strayZstd, tree2["data/new.bin"])
 	prune := PruneOptions{now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	n, err := PrunePool(ctxOf(t), dst, prune)
@@ -311,7 +314,7 @@ func TestServerSideCopy(t *testing.T) {
 	require.NoError(t, Delete(ctxOf(t), dst, m.ID, prune))
 	require.NoError(t, Delete(ctxOf(t), dst, m2.ID, prune))
 	assert.Equal(t, expectedPool(tree2), poolKeys(t, dst))
-	assert.NotContains(t, poolKeys(t, dst), RawPoolKey(sumHex(old)))
+	assert.NotContains(t, poolKeys(t, dst), format.RawPoolKey(sumHex(old)))
 	checkFiles(t, dst, m3, nil, tree2)
 }
 
@@ -324,7 +327,7 @@ func maps(m map[string][]byte) map[string][]byte {
 }
 
 // putZstd stores b at key as a zstd pool object.
-func putZstd(t *testing.T, s Store, key string, b []byte) {
+func putZstd(t *testing.T, s storage.Store, key string, b []byte) {
 	t.Helper()
 	enc, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
@@ -408,7 +411,7 @@ func TestServerSideCopyOnlyWhenPossible(t *testing.T) {
 			srcHTTP, dstHTTP := &countingTransport{}, &countingTransport{}
 			files := s3FileStore(t, tree, tc.files[0], tc.files[1], srcHTTP)
 			dst := s3At(t, testBucket, tc.dest[0], tc.dest[1], dstHTTP)
-			o := Options{Components: Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
+			o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
 			var ids []age.Identity
 			if tc.encrypted {
 				o.Recipients, ids = []string{id.Recipient().String()}, []age.Identity{id}
@@ -461,7 +464,7 @@ func TestEncryptedBackupIgnoresRawObjects(t *testing.T) {
 	tree := map[string][]byte{"a": []byte("first file")}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, nil)
 	dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, nil)
-	o := Options{Components: Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}, Recipients: []string{id.Recipient().String()}}
+	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}, Recipients: []string{id.Recipient().String()}}
 	_, err = Run(ctxOf(t), o)
 	require.NoError(t, err)
 
@@ -469,7 +472,7 @@ func TestEncryptedBackupIgnoresRawObjects(t *testing.T) {
 	tree["b"] = []byte("second file")
 	_, err = files.Bucket().Put(ctxOf(t), "b", bytes.NewReader(tree["b"]))
 	require.NoError(t, err)
-	_, err = dst.Put(ctxOf(t), RawPoolKey(sumHex(tree["b"])), bytes.NewReader(tree["b"]))
+	_, err = dst.Put(ctxOf(t), format.RawPoolKey(sumHex(tree["b"])), bytes.NewReader(tree["b"]))
 	require.NoError(t, err)
 
 	o.ID = ""
@@ -481,7 +484,7 @@ func TestEncryptedBackupIgnoresRawObjects(t *testing.T) {
 	for p, e := range checkFiles(t, dst, m, ids, tree) {
 		assert.Empty(t, e.Enc, p)
 	}
-	assert.True(t, bytes.HasPrefix(rawObject(t, dst, PoolKey(sumHex(tree["b"]))), []byte(ageMagic)))
+	assert.True(t, bytes.HasPrefix(rawObject(t, dst, format.PoolKey(sumHex(tree["b"]))), []byte(ageMagic)))
 }
 
 // Local and S3 destinations in one run: the S3 one gets copies and an index naming them, the
@@ -492,7 +495,7 @@ func TestServerSideCopyBesideLocal(t *testing.T) {
 	srcHTTP := &countingTransport{}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, srcHTTP)
 	dst, loc := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, nil), localStore(t)
-	o := Options{Components: Components{Files: true}, Files: files, Destinations: []Destination{{Name: "local", Store: loc}, {Name: "s3", Store: dst, OffSite: true}}}
+	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "local", Store: loc}, {Name: "s3", Store: dst, OffSite: true}}}
 	distinct, nonEmpty, _, _ := contents(tree)
 	ms, err := Run(ctxOf(t), o)
 	require.NoError(t, err)
@@ -502,13 +505,13 @@ func TestServerSideCopyBesideLocal(t *testing.T) {
 	assert.Equal(t, int64(nonEmpty), m3.Files.ServerSideCopied)
 	assert.Zero(t, ml.Files.ServerSideCopied)
 	assert.Equal(t, int64(distinct), ml.Files.NewPoolObjects)
-	assert.NotEqual(t, ml.Object(ComponentFilesIndex).SHA256, m3.Object(ComponentFilesIndex).SHA256, "an index per destination")
+	assert.NotEqual(t, ml.Object(format.ComponentFilesIndex).SHA256, m3.Object(format.ComponentFilesIndex).SHA256, "an index per destination")
 	assert.Equal(t, int64(len(tree)+distinct), srcHTTP.gets.Load(), "hashed, then uploaded to the local destination")
 	for p, e := range checkFiles(t, loc, ml, nil, tree) {
 		assert.Empty(t, e.Enc, p)
 	}
 	for p, e := range checkFiles(t, dst, m3, nil, tree) {
-		assert.Equal(t, len(tree[p]) > 0, e.Enc == EncodingRaw, p)
+		assert.Equal(t, len(tree[p]) > 0, e.Enc == format.EncodingRaw, p)
 	}
 	assert.Equal(t, distinctSums(tree), poolKeys(t, loc))
 	assert.Equal(t, expectedPool(tree), poolKeys(t, dst))
@@ -543,7 +546,7 @@ func TestServerSideCopyOfAFileChangedMeanwhile(t *testing.T) {
 				}
 			}}
 			dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, dstHTTP)
-			o := Options{Components: Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
+			o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
 			ms, err := Run(ctxOf(t), o)
 			require.NoError(t, err)
 			m := ms["s3"]

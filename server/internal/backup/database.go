@@ -7,26 +7,20 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
-
-// Reference is one line of referenced.jsonl: a file the database refers to.
-type Reference struct {
-	Path    string `json:"path"`
-	Kind    string `json:"kind"`              // "file", "thumbnail", "preview", "profile", "emoji"
-	Deleted bool   `json:"deleted,omitempty"` // the referring row is soft-deleted (DeleteAt > 0)
-}
 
 // database streams pg_dump's archive to database.dump.zst and, from the same snapshot, the
 // paths the database refers to to referenced.jsonl.zst.
 func (r *run) database(ctx context.Context) error {
-	dump, err := newSink(ctx, r.dests, r.key(databaseName), ComponentDatabase, r.encs, r.recipients, false, &r.progress.written)
+	dump, err := newSink(ctx, r.dests, r.key(databaseName), format.ComponentDatabase, r.encs, r.recipients, false, &r.progress.written)
 	if err != nil {
 		return err
 	}
 	// The paths are no more secret than the file index: encrypted to the index key too, so
 	// that verify can check them against the index without the backup's identity.
-	refs, err := newSink(ctx, r.dests, r.key(referencedName), ComponentReferenced, r.encs, r.indexRecipients, false, &r.progress.written)
+	refs, err := newSink(ctx, r.dests, r.key(referencedName), format.ComponentReferenced, r.encs, r.indexRecipients, false, &r.progress.written)
 	if err != nil {
 		return dump.abort(err)
 	}
@@ -78,7 +72,7 @@ func (r *run) collectReferences(ctx context.Context, q pgdump.Querier, w io.Writ
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	var n int64
-	emit := func(ref Reference) error {
+	emit := func(ref format.Reference) error {
 		n++
 		return enc.Encode(ref)
 	}
@@ -99,7 +93,7 @@ func (r *run) collectReferences(ctx context.Context, q pgdump.Querier, w io.Writ
 				if err := rows.Scan(&p, &t, &v, &del); err != nil {
 					return err
 				}
-				for _, ref := range []Reference{{p, "file", del}, {t, "thumbnail", del}, {v, "preview", del}} {
+				for _, ref := range []format.Reference{{Path: p, Kind: "file", Deleted: del}, {Path: t, Kind: "thumbnail", Deleted: del}, {Path: v, Kind: "preview", Deleted: del}} {
 					if ref.Path == "" {
 						continue
 					}
@@ -130,7 +124,7 @@ func (r *run) collectReferences(ctx context.Context, q pgdump.Querier, w io.Writ
 			if err := rows.Scan(&id, &del); err != nil {
 				return err
 			}
-			return emit(Reference{Path: "users/" + id + "/profile.png", Kind: "profile", Deleted: del})
+			return emit(format.Reference{Path: "users/" + id + "/profile.png", Kind: "profile", Deleted: del})
 		})
 		if err != nil {
 			return n, fmt.Errorf("list the profile pictures of Users: %w", err)
@@ -152,7 +146,7 @@ func (r *run) collectReferences(ctx context.Context, q pgdump.Querier, w io.Writ
 			if err := rows.Scan(&id); err != nil {
 				return err
 			}
-			return emit(Reference{Path: "emoji/" + id + "/image", Kind: "emoji"})
+			return emit(format.Reference{Path: "emoji/" + id + "/image", Kind: "emoji"})
 		})
 		if err != nil {
 			return n, fmt.Errorf("list the custom emoji of Emoji: %w", err)

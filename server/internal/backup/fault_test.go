@@ -11,11 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
 // snapshotStore records every key and stored hash under backups/ and pool/.
-func snapshotStore(t *testing.T, s Store) map[string]string {
+func snapshotStore(t *testing.T, s storage.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, k := range keys(t, s, "") {
@@ -26,19 +28,19 @@ func snapshotStore(t *testing.T, s Store) map[string]string {
 
 // requireFailedCleanly checks that a failed run left no manifest and nothing under its folder,
 // and that what was there before is untouched (pool objects may have been added).
-func requireFailedCleanly(t *testing.T, s Store, id string, before map[string]string) {
+func requireFailedCleanly(t *testing.T, s storage.Store, id string, before map[string]string) {
 	t.Helper()
-	assert.Empty(t, keys(t, s, backupDir(id)), "the failed run's folder is cleaned")
+	assert.Empty(t, keys(t, s, format.BackupDir(id)), "the failed run's folder is cleaned")
 	after := snapshotStore(t, s)
 	for k, sum := range before {
 		assert.Equal(t, sum, after[k], "%s is untouched", k)
 	}
 	for k := range after {
 		if _, ok := before[k]; !ok {
-			assert.True(t, strings.HasPrefix(k, poolPrefix), "only pool objects were added: %s", k)
+			assert.True(t, strings.HasPrefix(k, format.PoolPrefix), "only pool objects were added: %s", k)
 		}
 	}
-	ms, err := List(ctxOf(t), s)
+	ms, err := format.List(ctxOf(t), s)
 	require.NoError(t, err)
 	for _, m := range ms {
 		assert.NotEqual(t, id, m.ID)
@@ -65,16 +67,16 @@ func TestPutFailsMidStream(t *testing.T) {
 		{"database dump at the first destination", 0, func(k string) bool { return strings.Contains(k, databaseName) }, 1000, "database"},
 		{"referenced list at the second destination", 1, func(k string) bool { return strings.Contains(k, referencedName) }, 10, "database"},
 		{"config", 0, func(k string) bool { return strings.Contains(k, configName) }, 100, "config"},
-		{"a pool object", 1, func(k string) bool { return strings.HasPrefix(k, poolPrefix) }, 100 << 10, "files"},
+		{"a pool object", 1, func(k string) bool { return strings.HasPrefix(k, format.PoolPrefix) }, 100 << 10, "files"},
 		{"the file index", 0, func(k string) bool { return strings.Contains(k, indexName) }, 1000, "files"},
-		{"the manifest at the second destination", 1, func(k string) bool { return strings.HasSuffix(k, manifestName) }, 10, "manifest"},
+		{"the manifest at the second destination", 1, func(k string) bool { return strings.HasSuffix(k, format.ManifestName) }, 10, "manifest"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			// New content, so that a pool upload happens.
 			writeFile(t, f.filesDir, fmt.Sprintf("new/big%d.bin", i), randBytes(newRand(), 1<<20), time.Now())
 			before := []map[string]string{snapshotStore(t, a), snapshotStore(t, b)}
-			fs := &faultyStore{Store: []Store{a, b}[c.store], failKey: c.failKey, failAfter: c.after}
+			fs := &faultyStore{Store: []storage.Store{a, b}[c.store], failKey: c.failKey, failAfter: c.after}
 			ds := []Destination{{Name: "first", Store: a}, {Name: "second", Store: b, OffSite: true}}
 			ds[c.store].Store = fs
 			o := f.options(true, ds...)
@@ -95,8 +97,8 @@ func TestPutFailsMidStream(t *testing.T) {
 	// The earlier backup is intact and the next run succeeds, at both destinations.
 	ms, err = Run(ctxOf(t), f.options(true, Destination{Name: "first", Store: a}, Destination{Name: "second", Store: b}))
 	require.NoError(t, err)
-	for _, s := range []Store{a, b} {
-		listed, err := List(ctxOf(t), s)
+	for _, s := range []storage.Store{a, b} {
+		listed, err := format.List(ctxOf(t), s)
 		require.NoError(t, err)
 		assert.Equal(t, []string{ms["first"].ID, earlier}, ids(listed))
 		for _, m := range listed {
@@ -155,7 +157,7 @@ func TestCancel(t *testing.T) {
 
 	ms, err = Run(ctxOf(t), f.options(false, Destination{Name: "local", Store: s}))
 	require.NoError(t, err)
-	listed, err := List(ctxOf(t), s)
+	listed, err := format.List(ctxOf(t), s)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ms["local"].ID, earlier}, ids(listed))
 }
@@ -174,7 +176,7 @@ func TestPgDumpMissing(t *testing.T) {
 	assert.ErrorContains(t, err, "failed at the database step")
 	assert.ErrorContains(t, err, "PgDumpPath")
 	assert.Empty(t, keys(t, s, ""), "nothing left behind")
-	ms, err := List(ctxOf(t), s)
+	ms, err := format.List(ctxOf(t), s)
 	require.NoError(t, err)
 	assert.Empty(t, ms)
 }
@@ -182,7 +184,7 @@ func TestPgDumpMissing(t *testing.T) {
 func TestDatabaseUnreachable(t *testing.T) {
 	s := localStore(t)
 	o := Options{
-		Components:   Components{Database: true},
+		Components:   format.Components{Database: true},
 		Database:     pgdump.Options{DataSource: "postgres://mm:topsecret@127.0.0.1:1/mattermost?sslmode=disable&connect_timeout=2"},
 		Destinations: []Destination{{Name: "local", Store: s}},
 	}

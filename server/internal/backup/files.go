@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
@@ -32,7 +33,7 @@ const maxContentRetries = 3
 // fileJob is one file of the walk, on its way to the index.
 type fileJob struct {
 	f         filesource.File
-	sum       sum256
+	sum       format.Sum
 	known     bool // sum is known (from the previous index, or hashed)
 	unchanged bool // known from the previous index without reading the file
 	hashed    bool
@@ -74,7 +75,7 @@ func (r *run) copyFiles(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pending := make(chan *fileJob, indexWindow)
 	work := make(chan *fileJob, r.o.FileWorkers)
-	fl := &flights{m: map[sum256]chan struct{}{}}
+	fl := &flights{m: map[format.Sum]chan struct{}{}}
 
 	// The walk: streamed, compared with the previous index, handed to the workers only when
 	// there is something to read.
@@ -143,7 +144,7 @@ func (r *run) copyFiles(ctx context.Context) error {
 
 	// The index, in walk order.
 	g.Go(func() error {
-		var st FileStats
+		var st format.FileStats
 		for j := range pending {
 			select {
 			case <-j.done:
@@ -166,7 +167,7 @@ func (r *run) copyFiles(ctx context.Context) error {
 			}
 			st.Count++
 			st.Bytes += j.f.Size
-			e := IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:])}
+			e := format.IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:])}
 			if err := index.write(e, j.sum); err != nil {
 				return err
 			}
@@ -203,7 +204,7 @@ func (r *run) copyFiles(ctx context.Context) error {
 }
 
 // inEveryPool reports whether every destination already holds content h.
-func (r *run) inEveryPool(h sum256) bool {
+func (r *run) inEveryPool(h format.Sum) bool {
 	for _, d := range r.dests {
 		if !d.pool.has(h) {
 			return false
@@ -216,12 +217,12 @@ func (r *run) inEveryPool(h sum256) bool {
 // uploaded once: the second waits for the first.
 type flights struct {
 	mu sync.Mutex
-	m  map[sum256]chan struct{}
+	m  map[format.Sum]chan struct{}
 }
 
 // claim returns the destinations lacking h, which the caller must store it at and then release;
 // or, when another worker is uploading h, a channel closed when it is done.
-func (r *run) claim(fl *flights, h sum256) (need []*destState, wait chan struct{}) {
+func (r *run) claim(fl *flights, h format.Sum) (need []*destState, wait chan struct{}) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if ch, ok := fl.m[h]; ok {
@@ -240,7 +241,7 @@ func (r *run) claim(fl *flights, h sum256) (need []*destState, wait chan struct{
 
 // release ends the claim on h. The pools must already hold what was stored, so that the
 // workers waiting for h find it there.
-func (r *run) release(fl *flights, h sum256) {
+func (r *run) release(fl *flights, h format.Sum) {
 	fl.mu.Lock()
 	ch := fl.m[h]
 	delete(fl.m, h)
@@ -249,7 +250,7 @@ func (r *run) release(fl *flights, h sum256) {
 }
 
 // stored records a new pool object at d: uploaded (zstd), or copied server-side (raw).
-func (d *destState) stored(h sum256, raw bool, size int64) {
+func (d *destState) stored(h format.Sum, raw bool, size int64) {
 	d.pool.add(h, raw)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -358,8 +359,8 @@ func (r *run) store(ctx context.Context, j *fileJob, copyTo, uploadTo []*destSta
 
 // hashFile reads a file once and returns its SHA-256 and size, and, when a destination may
 // copy it server-side, the version of its object that was read.
-func (r *run) hashFile(ctx context.Context, path string, buf []byte) (sum256, int64, *s3.CopySource, error) {
-	var sum sum256
+func (r *run) hashFile(ctx context.Context, path string, buf []byte) (format.Sum, int64, *s3.CopySource, error) {
+	var sum format.Sum
 	var rc io.ReadCloser
 	var pin s3.CopySource
 	var err error
@@ -386,28 +387,28 @@ func (r *run) hashFile(ctx context.Context, path string, buf []byte) (sum256, in
 }
 
 // upload stores a file's content as a zstd (and age) pool object at the destinations in need.
-func (r *run) upload(ctx context.Context, j *fileJob, need []*destState, buf []byte) (Object, error) {
+func (r *run) upload(ctx context.Context, j *fileJob, need []*destState, buf []byte) (format.Object, error) {
 	rc, err := r.o.Files.Open(ctx, j.f.Path)
 	if err != nil {
-		return Object{}, fmt.Errorf("read %s: %w", j.f.Path, err)
+		return format.Object{}, fmt.Errorf("read %s: %w", j.f.Path, err)
 	}
 	defer rc.Close()
 	sumHex := hex.EncodeToString(j.sum[:])
-	s, err := newSink(ctx, need, PoolKey(sumHex), "pool", r.encs, r.recipients, true, &r.progress.written)
+	s, err := newSink(ctx, need, format.PoolKey(sumHex), "pool", r.encs, r.recipients, true, &r.progress.written)
 	if err != nil {
-		return Object{}, err
+		return format.Object{}, err
 	}
 	n, err := io.CopyBuffer(s, readerOnly{rc}, buf)
 	r.progress.read.Add(n)
 	if err != nil {
-		return Object{}, s.abort(fmt.Errorf("copy %s to the pool: %w", j.f.Path, err))
+		return format.Object{}, s.abort(fmt.Errorf("copy %s to the pool: %w", j.f.Path, err))
 	}
 	obj, err := s.close(j.sum[:])
 	if err != nil {
 		if errors.Is(err, errContentChanged) {
-			return Object{}, err
+			return format.Object{}, err
 		}
-		return Object{}, fmt.Errorf("copy %s to the pool: %w", j.f.Path, err)
+		return format.Object{}, fmt.Errorf("copy %s to the pool: %w", j.f.Path, err)
 	}
 	return obj, nil
 }
@@ -440,7 +441,7 @@ func (r *run) newIndexSinks(ctx context.Context) (indexSinks, error) {
 		groups = append(groups, shared)
 	}
 	for _, g := range groups {
-		s, err := newSink(ctx, g, r.key(indexName), ComponentFilesIndex, r.encs, r.indexRecipients, false, &r.progress.written)
+		s, err := newSink(ctx, g, r.key(indexName), format.ComponentFilesIndex, r.encs, r.indexRecipients, false, &r.progress.written)
 		if err != nil {
 			return nil, out.abort(err)
 		}
@@ -453,7 +454,7 @@ func (r *run) newIndexSinks(ctx context.Context) (indexSinks, error) {
 }
 
 // write adds e, whose content is h, to every index.
-func (x indexSinks) write(e IndexEntry, h sum256) error {
+func (x indexSinks) write(e format.IndexEntry, h format.Sum) error {
 	for _, s := range x {
 		e.Enc = ""
 		if s.own {
@@ -462,7 +463,7 @@ func (x indexSinks) write(e IndexEntry, h sum256) error {
 			if !ok {
 				return fmt.Errorf("destination %s: the content of %s is not in the pool", d.Name, e.Path)
 			}
-			if enc == EncodingRaw {
+			if enc == format.EncodingRaw {
 				d.rawRefs++
 			}
 			e.Enc = enc
@@ -513,15 +514,15 @@ func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 type prevIndex struct {
 	rc  io.ReadCloser
 	dec *json.Decoder
-	cur IndexEntry
-	sum sum256
+	cur format.IndexEntry
+	sum format.Sum
 	ok  bool
 	err error
 }
 
 type prevEntry struct {
-	IndexEntry
-	sum sum256
+	format.IndexEntry
+	sum format.Sum
 }
 
 // openPreviousIndex opens the newest readable file index among the destinations' previous
@@ -545,7 +546,7 @@ func (r *run) openPreviousIndex(ctx context.Context) *prevIndex {
 			}
 			ids = []age.Identity{r.o.IndexIdentity}
 		}
-		rc, err := OpenObject(ctx, d.Store, m.Object(ComponentFilesIndex).Key, ids)
+		rc, err := format.OpenObject(ctx, d.Store, m.Object(format.ComponentFilesIndex).Key, ids)
 		if err != nil {
 			r.warn("the file index of backup %s at %s cannot be read (%v): every file is read again", m.ID, d.Name, err)
 			continue
@@ -558,7 +559,7 @@ func (r *run) openPreviousIndex(ctx context.Context) *prevIndex {
 }
 
 func (p *prevIndex) next() {
-	var e IndexEntry
+	var e format.IndexEntry
 	if err := p.dec.Decode(&e); err != nil {
 		p.ok = false
 		if !errors.Is(err, io.EOF) {
@@ -566,7 +567,7 @@ func (p *prevIndex) next() {
 		}
 		return
 	}
-	sum, ok := parseSum(e.SHA256)
+	sum, ok := format.ParseSum(e.SHA256)
 	if !ok {
 		p.ok, p.err = false, fmt.Errorf("invalid sha256 %q for %s", e.SHA256, e.Path)
 		return

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
 // fakeSource is an in-memory file source whose content can change between reads.
@@ -39,14 +41,14 @@ func (s *fakeSource) Open(_ context.Context, p string) (io.ReadCloser, error) {
 
 func (s *fakeSource) String() string { return "fake" }
 
-func filesOptions(src filesource.Source, s Store) Options {
-	return Options{Components: Components{Files: true}, Files: src, Destinations: []Destination{{Name: "local", Store: s}}}
+func filesOptions(src filesource.Source, s storage.Store) Options {
+	return Options{Components: format.Components{Files: true}, Files: src, Destinations: []Destination{{Name: "local", Store: s}}}
 }
 
-func indexOf(t *testing.T, s Store, m *Manifest) map[string]IndexEntry {
+func indexOf(t *testing.T, s storage.Store, m *format.Manifest) map[string]format.IndexEntry {
 	t.Helper()
-	out := map[string]IndexEntry{}
-	require.NoError(t, ReadIndex(ctxOf(t), s, m, nil, func(e IndexEntry) error {
+	out := map[string]format.IndexEntry{}
+	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, nil, func(e format.IndexEntry) error {
 		out[e.Path] = e
 		return nil
 	}))
@@ -68,8 +70,8 @@ func TestContentChangesDuringUpload(t *testing.T) {
 	require.NoError(t, err)
 	e := indexOf(t, s, ms["local"])["f"]
 	assert.Equal(t, sumHex([]byte("later")), e.SHA256)
-	assert.Equal(t, []string{PoolKey(sumHex([]byte("later")))}, poolKeys(t, s))
-	assert.Equal(t, []byte("later"), readObject(t, s, PoolKey(e.SHA256), nil))
+	assert.Equal(t, []string{format.PoolKey(sumHex([]byte("later")))}, poolKeys(t, s))
+	assert.Equal(t, []byte("later"), readObject(t, s, format.PoolKey(e.SHA256), nil))
 
 	// A file that never stops changing fails the backup.
 	var n atomic.Int64
@@ -106,7 +108,7 @@ func TestSourceOutOfOrder(t *testing.T) {
 	src.open = func(string, int64) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
 	_, err := Run(ctxOf(t), filesOptions(src, s))
 	assert.ErrorContains(t, err, "not in path order")
-	assert.Empty(t, keys(t, s, backupsPrefix))
+	assert.Empty(t, keys(t, s, format.BackupsPrefix))
 }
 
 func TestEmptyFileStore(t *testing.T) {
@@ -127,11 +129,11 @@ func TestPoolObjectRemovedDuringRun(t *testing.T) {
 
 	writeFile(t, dir, "b", []byte("new"), time.Now())
 	src := &hookSource{Source: filesource.NewLocal(dir), onOpen: func(int64) {
-		_ = s.Delete(context.Background(), PoolKey(sumHex([]byte("reused"))))
+		_ = s.Delete(context.Background(), format.PoolKey(sumHex([]byte("reused"))))
 	}}
 	_, err = Run(ctxOf(t), filesOptions(src, s))
 	assert.ErrorContains(t, err, "disappeared while it ran")
-	listed, err := List(ctxOf(t), s)
+	listed, err := format.List(ctxOf(t), s)
 	require.NoError(t, err)
 	assert.Len(t, listed, 1)
 }

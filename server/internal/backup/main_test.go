@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
@@ -36,6 +38,16 @@ import (
 )
 
 const testBucket = "dr-backup-test"
+
+// How stored objects start (see format.Decode), and the manifest's checksum field (see
+// format.MarshalManifest), for the tests that inspect or forge stored bytes.
+const (
+	ageMagic            = "age-encryption.org/v1"
+	zstdMagic           = "\x28\xb5\x2f\xfd"
+	checksumPlaceholder = "0000000000000000000000000000000000000000000000000000000000000000"
+)
+
+var checksumField = regexp.MustCompile(`"checksum": ?"([0-9a-f]{64})"`)
 
 var (
 	testPG    *harness.Postgres
@@ -162,28 +174,28 @@ func dropDB(name string) {
 }
 
 // expectedRefs is what createDB's data refers to.
-func expectedRefs() map[string]Reference {
-	refs := map[string]Reference{}
+func expectedRefs() map[string]format.Reference {
+	refs := map[string]format.Reference{}
 	for g := 1; g <= 12; g++ {
 		del := g == 7
 		p := fmt.Sprintf("data/f%d/file.bin", g)
-		refs[p] = Reference{Path: p, Kind: "file", Deleted: del}
+		refs[p] = format.Reference{Path: p, Kind: "file", Deleted: del}
 		if g%3 == 0 {
 			p := fmt.Sprintf("data/f%d/thumb.jpg", g)
-			refs[p] = Reference{Path: p, Kind: "thumbnail", Deleted: del}
+			refs[p] = format.Reference{Path: p, Kind: "thumbnail", Deleted: del}
 		}
 		if g%4 == 0 {
 			p := fmt.Sprintf("data/f%d/preview.jpg", g)
-			refs[p] = Reference{Path: p, Kind: "preview", Deleted: del}
+			refs[p] = format.Reference{Path: p, Kind: "preview", Deleted: del}
 		}
 	}
 	for g := 2; g <= 10; g += 2 {
 		p := fmt.Sprintf("users/u%d/profile.png", g)
-		refs[p] = Reference{Path: p, Kind: "profile", Deleted: g == 4}
+		refs[p] = format.Reference{Path: p, Kind: "profile", Deleted: g == 4}
 	}
 	for _, g := range []int{1, 2, 4} {
 		p := fmt.Sprintf("emoji/e%d/image", g)
-		refs[p] = Reference{Path: p, Kind: "emoji"}
+		refs[p] = format.Reference{Path: p, Kind: "emoji"}
 	}
 	return refs
 }
@@ -314,9 +326,9 @@ func minioStore(t *testing.T) *s3.Store {
 }
 
 // readObject returns an object's plain content.
-func readObject(t *testing.T, s Store, key string, ids []age.Identity) []byte {
+func readObject(t *testing.T, s storage.Store, key string, ids []age.Identity) []byte {
 	t.Helper()
-	rc, err := OpenObject(ctxOf(t), s, key, ids)
+	rc, err := format.OpenObject(ctxOf(t), s, key, ids)
 	require.NoError(t, err, key)
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
@@ -324,7 +336,7 @@ func readObject(t *testing.T, s Store, key string, ids []age.Identity) []byte {
 	return b
 }
 
-func rawObject(t *testing.T, s Store, key string) []byte {
+func rawObject(t *testing.T, s storage.Store, key string) []byte {
 	t.Helper()
 	rc, err := s.Open(ctxOf(t), key)
 	require.NoError(t, err, key)
@@ -334,7 +346,7 @@ func rawObject(t *testing.T, s Store, key string) []byte {
 	return b
 }
 
-func keys(t *testing.T, s Store, prefix string) []string {
+func keys(t *testing.T, s storage.Store, prefix string) []string {
 	t.Helper()
 	out := []string{}
 	require.NoError(t, s.List(ctxOf(t), prefix, func(o storage.ObjectInfo) error {
@@ -345,12 +357,12 @@ func keys(t *testing.T, s Store, prefix string) []string {
 }
 
 // poolKeys lists the pool's object keys.
-func poolKeys(t *testing.T, s Store) []string { return keys(t, s, poolPrefix) }
+func poolKeys(t *testing.T, s storage.Store) []string { return keys(t, s, format.PoolPrefix) }
 
 func distinctSums(tree map[string][]byte) []string {
 	set := map[string]bool{}
 	for _, b := range tree {
-		set[PoolKey(sumHex(b))] = true
+		set[format.PoolKey(sumHex(b))] = true
 	}
 	var out []string
 	for k := range set {
@@ -392,7 +404,7 @@ func restoreAndCount(t *testing.T, dump string, tables map[string]int64) map[str
 
 // faultyStore fails the Put of keys matching failKey after failAfter bytes.
 type faultyStore struct {
-	Store
+	storage.Store
 	failKey   func(string) bool
 	failAfter int64
 	fired     atomic.Bool

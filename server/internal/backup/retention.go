@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
@@ -28,14 +29,14 @@ func (p Policy) IsZero() bool {
 // backup is always kept, so a policy never removes every backup. Backups dated in the future
 // (DatedInFuture) are in neither list: they are not counted and not removed (give Select only
 // trusted backups: see PlanRetention).
-func (p Policy) Select(ms []*Manifest, pinned map[string]bool, newestVerified string, now time.Time) (keep, remove []*Manifest) {
-	var sorted []*Manifest
+func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVerified string, now time.Time) (keep, remove []*format.Manifest) {
+	var sorted []*format.Manifest
 	for _, m := range ms {
-		if !DatedInFuture(m, now) {
+		if !format.DatedInFuture(m, now) {
 			sorted = append(sorted, m)
 		}
 	}
-	sortNewestFirst(sorted)
+	format.SortNewestFirst(sorted)
 	if p.IsZero() {
 		return sorted, nil
 	}
@@ -87,12 +88,12 @@ func (p Policy) Select(ms []*Manifest, pinned map[string]bool, newestVerified st
 // Delete removes backup id from s: its manifest first (so that it stops counting as a backup
 // at once), then its other objects, then the pool objects nothing else uses (PrunePool with o;
 // a prune that cannot run is reported in the error, the backup is deleted anyway).
-func Delete(ctx context.Context, s Store, id string, o PruneOptions) error {
-	if err := ValidateID(id); err != nil {
+func Delete(ctx context.Context, s storage.Store, id string, o PruneOptions) error {
+	if err := format.ValidateID(id); err != nil {
 		return err
 	}
 	found := false
-	err := s.List(ctx, backupDir(id), func(storage.ObjectInfo) error {
+	err := s.List(ctx, format.BackupDir(id), func(storage.ObjectInfo) error {
 		found = true
 		return errStop
 	})
@@ -100,9 +101,9 @@ func Delete(ctx context.Context, s Store, id string, o PruneOptions) error {
 		return fmt.Errorf("delete backup %s at %s: %w", id, s, err)
 	}
 	if !found {
-		return fmt.Errorf("delete backup %s at %s: %w", id, s, ErrNoBackup)
+		return fmt.Errorf("delete backup %s at %s: %w", id, s, format.ErrNoBackup)
 	}
-	if err := s.Delete(ctx, ManifestKey(id)); err != nil {
+	if err := s.Delete(ctx, format.ManifestKey(id)); err != nil {
 		return fmt.Errorf("delete backup %s at %s: %w", id, s, err)
 	}
 	if err := deleteFolder(ctx, s, id); err != nil {
@@ -124,7 +125,7 @@ var minIncompleteAge = 3 * heartbeatInterval
 // object is older than olderThan (at least 30 minutes; 24 hours is a good value): what crashed
 // or killed runs left. A running backup rewrites its run marker every 10 minutes, so it is
 // never taken for one. It returns how many folders were removed.
-func CleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration) (int, error) {
+func CleanupIncomplete(ctx context.Context, s storage.Store, olderThan time.Duration) (int, error) {
 	return cleanupIncomplete(ctx, s, olderThan, time.Now)
 }
 
@@ -132,11 +133,11 @@ func CleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration) (i
 // that holds the lock every backup to s runs under (the plugin's cluster-wide backup mutex)
 // may use it: then no backup is running, and each incomplete folder was left by a run that
 // crashed or was killed.
-func CleanupAbandoned(ctx context.Context, s Store) (int, error) {
+func CleanupAbandoned(ctx context.Context, s storage.Store) (int, error) {
 	return removeIncomplete(ctx, s, time.Now())
 }
 
-func cleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration, now func() time.Time) (int, error) {
+func cleanupIncomplete(ctx context.Context, s storage.Store, olderThan time.Duration, now func() time.Time) (int, error) {
 	if olderThan < minIncompleteAge {
 		return 0, fmt.Errorf("cleanup of incomplete backups: %s is too short, a running backup could be taken for a crashed one; use at least %s", olderThan, minIncompleteAge)
 	}
@@ -144,22 +145,57 @@ func cleanupIncomplete(ctx context.Context, s Store, olderThan time.Duration, no
 }
 
 // removeIncomplete deletes incomplete backup folders whose newest object is before cutoff.
-func removeIncomplete(ctx context.Context, s Store, cutoff time.Time) (int, error) {
-	folders, err := listFolders(ctx, s)
+func removeIncomplete(ctx context.Context, s storage.Store, cutoff time.Time) (int, error) {
+	folders, err := format.ListFolders(ctx, s)
 	if err != nil {
 		return 0, err
 	}
 	removed := 0
 	var errs []error
 	for _, f := range folders {
-		if f.hasManifest || !f.newest.Before(cutoff) {
+		if f.HasManifest || !f.Newest.Before(cutoff) {
 			continue
 		}
-		if err := deleteFolder(ctx, s, f.id); err != nil {
-			errs = append(errs, fmt.Errorf("incomplete backup %s: %w", f.id, err))
+		if err := deleteFolder(ctx, s, f.ID); err != nil {
+			errs = append(errs, fmt.Errorf("incomplete backup %s: %w", f.ID, err))
 			continue
 		}
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// RetentionPlan is what retention does at one destination.
+type RetentionPlan struct {
+	Keep, Remove []*format.Manifest // trusted backups, newest first
+	// Untrusted backups are neither counted nor removed: only an admin deletes them.
+	Untrusted      []format.Untrusted
+	NewestVerified string
+}
+
+// PlanRetention lists the backups at s (destination dest) and applies p to the trusted ones;
+// pinned backups and the newest verified one are kept. A manifest that cannot be read stops it
+// when it is one this server recorded (a damaged backup of ours may be one to keep); any other
+// is untrusted like a planted one, so that an unreadable file planted in the destination cannot
+// stop retention for good.
+func PlanRetention(ctx context.Context, s storage.Store, dest string, p Policy, t format.Trust, pinned map[string]bool) (*RetentionPlan, error) {
+	ms, unreadable, err := format.ListManifests(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	plan := &RetentionPlan{}
+	for _, u := range unreadable {
+		if t.Recorded != nil {
+			if _, ours := t.Recorded(dest, u.ID); ours {
+				return nil, fmt.Errorf("retention stopped: a backup this server made cannot be read: %w", u.Err)
+			}
+		}
+		plan.Untrusted = append(plan.Untrusted, format.Untrusted{Manifest: &format.Manifest{ID: u.ID},
+			Reason: fmt.Sprintf("its manifest cannot be read (%v), and it is not in this server's record of its backups", u.Err)})
+	}
+	trusted, untrusted := t.Classify(dest, ms)
+	plan.Untrusted = append(plan.Untrusted, untrusted...)
+	plan.NewestVerified = format.NewestVerified(ctx, s, trusted, t)
+	plan.Keep, plan.Remove = p.Select(trusted, pinned, plan.NewestVerified, t.Time())
+	return plan, nil
 }

@@ -13,14 +13,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
-func mAt(id string, t time.Time) *Manifest {
-	return &Manifest{ID: id, StartedAt: t, Status: StatusComplete, FormatVersion: FormatVersion}
+func mAt(id string, t time.Time) *format.Manifest {
+	return &format.Manifest{ID: id, StartedAt: t, Status: format.StatusComplete, FormatVersion: format.FormatVersion}
 }
 
-func ids(ms []*Manifest) []string {
+func ids(ms []*format.Manifest) []string {
 	out := []string{}
 	for _, m := range ms {
 		out = append(out, m.ID)
@@ -32,7 +34,7 @@ func TestPolicySelect(t *testing.T) {
 	utc := time.UTC
 	day := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, utc) }
 	// Two backups a day (00:00 and 12:00) from November 1 to 30, 2026 (a Sunday to a Monday).
-	var month []*Manifest
+	var month []*format.Manifest
 	for d := 1; d <= 30; d++ {
 		for _, h := range []int{0, 12} {
 			month = append(month, mAt(day(d, h).Format("0102T15"), day(d, h)))
@@ -40,14 +42,14 @@ func TestPolicySelect(t *testing.T) {
 	}
 	now := day(30, 18)
 	// Backups over three months, one every 5 days.
-	var quarter []*Manifest
+	var quarter []*format.Manifest
 	for t0 := time.Date(2026, 9, 1, 3, 0, 0, 0, utc); t0.Before(now); t0 = t0.Add(5 * 24 * time.Hour) {
 		quarter = append(quarter, mAt(t0.Format("0102"), t0))
 	}
 
 	cases := []struct {
 		name     string
-		ms       []*Manifest
+		ms       []*format.Manifest
 		p        Policy
 		pinned   map[string]bool
 		verified string
@@ -68,11 +70,11 @@ func TestPolicySelect(t *testing.T) {
 		{name: "daily counts days with backups, not calendar days", ms: quarter, p: Policy{KeepDaily: 2}, keep: []string{"1130", "1125"}},
 		{name: "pinned and verified are kept", ms: month, p: Policy{KeepLast: 1}, pinned: map[string]bool{"1103T00": true}, verified: "1115T12",
 			keep: []string{"1130T12", "1115T12", "1103T00"}},
-		{name: "day boundaries follow now's location", ms: []*Manifest{
+		{name: "day boundaries follow now's location", ms: []*format.Manifest{
 			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)), // Nov 29, 22:00 in New York
 			mAt("a", time.Date(2026, 11, 30, 1, 0, 0, 0, utc)), // Nov 29, 20:00 in New York
 		}, p: Policy{KeepDaily: 5}, now: now.In(mustLoad(t, "America/New_York")), keep: []string{"b"}},
-		{name: "same in UTC", ms: []*Manifest{
+		{name: "same in UTC", ms: []*format.Manifest{
 			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)),
 			mAt("a", time.Date(2026, 11, 29, 23, 0, 0, 0, utc)),
 		}, p: Policy{KeepDaily: 5}, keep: []string{"b", "a"}},
@@ -84,7 +86,7 @@ func TestPolicySelect(t *testing.T) {
 				n = now
 			}
 			// Input order does not matter.
-			in := append([]*Manifest(nil), c.ms...)
+			in := append([]*format.Manifest(nil), c.ms...)
 			sort.Slice(in, func(i, j int) bool { return in[i].ID < in[j].ID })
 			keep, remove := c.p.Select(in, c.pinned, c.verified, n)
 			assert.Equal(t, c.keep, ids(keep))
@@ -101,7 +103,7 @@ func TestPolicySelect(t *testing.T) {
 	}
 }
 
-func maxStart(ms []*Manifest) time.Time {
+func maxStart(ms []*format.Manifest) time.Time {
 	var t time.Time
 	for _, m := range ms {
 		if m.StartedAt.After(t) {
@@ -132,9 +134,9 @@ func ageFiles(t *testing.T, s *local.Store, prefix string, by time.Duration) {
 	}))
 }
 
-func filesOnly(f *fixture, encrypted bool, s Store) Options {
+func filesOnly(f *fixture, encrypted bool, s storage.Store) Options {
 	o := f.options(encrypted, Destination{Name: "local", Store: s})
-	o.Components = Components{Files: true}
+	o.Components = format.Components{Files: true}
 	return o
 }
 
@@ -172,7 +174,7 @@ func TestDeleteAndPrune(t *testing.T) {
 			require.NoError(t, err)
 			b := ms2["local"]
 			before := poolKeys(t, s)
-			require.Contains(t, before, PoolKey(sumHex(goneContent)))
+			require.Contains(t, before, format.PoolKey(sumHex(goneContent)))
 
 			// Everything is fresh: the grace period keeps it all.
 			prune := PruneOptions{}
@@ -180,9 +182,9 @@ func TestDeleteAndPrune(t *testing.T) {
 				prune.Identities = []age.Identity{f.indexID}
 			}
 			require.NoError(t, Delete(ctxOf(t), s, a.ID, prune))
-			_, err = ReadManifest(ctxOf(t), s, a.ID)
-			assert.ErrorIs(t, err, ErrNoBackup)
-			assert.Empty(t, keys(t, s, backupDir(a.ID)))
+			_, err = format.ReadManifest(ctxOf(t), s, a.ID)
+			assert.ErrorIs(t, err, format.ErrNoBackup)
+			assert.Empty(t, keys(t, s, format.BackupDir(a.ID)))
 			assert.Equal(t, before, poolKeys(t, s))
 
 			// Past the grace period: exactly the content only A used goes.
@@ -198,23 +200,23 @@ func TestDeleteAndPrune(t *testing.T) {
 			assert.Equal(t, 1, n)
 			var want []string
 			for _, k := range before {
-				if k != PoolKey(sumHex(goneContent)) {
+				if k != format.PoolKey(sumHex(goneContent)) {
 					want = append(want, k)
 				}
 			}
 			assert.Equal(t, want, poolKeys(t, s))
 
 			// B is intact.
-			listed, err := List(ctxOf(t), s)
+			listed, err := format.List(ctxOf(t), s)
 			require.NoError(t, err)
 			require.Equal(t, []string{b.ID}, ids(listed))
-			require.NoError(t, ReadIndex(ctxOf(t), s, b, f.ids(encrypted), func(e IndexEntry) error {
-				content := readObject(t, s, PoolKey(e.SHA256), f.ids(encrypted))
+			require.NoError(t, format.ReadIndex(ctxOf(t), s, b, f.ids(encrypted), func(e format.IndexEntry) error {
+				content := readObject(t, s, format.PoolKey(e.SHA256), f.ids(encrypted))
 				assert.Equal(t, e.SHA256, sumHex(content))
 				return nil
 			}))
 
-			assert.ErrorIs(t, Delete(ctxOf(t), s, a.ID, prune), ErrNoBackup)
+			assert.ErrorIs(t, Delete(ctxOf(t), s, a.ID, prune), format.ErrNoBackup)
 		})
 	}
 }
@@ -228,11 +230,11 @@ func TestPruneKeepsWhatARunningBackupMayUse(t *testing.T) {
 		_, err := s.Put(ctx, key, bytes.NewReader(b))
 		require.NoError(t, err)
 	}
-	oldKey, newKey := PoolKey(sumHex([]byte("old"))), PoolKey(sumHex([]byte("new")))
+	oldKey, newKey := format.PoolKey(sumHex([]byte("old"))), format.PoolKey(sumHex([]byte("new")))
 	put(oldKey, []byte("zstd bytes of old"))
 	ageFiles(t, s, "pool", 3*time.Hour)
-	put(backupDir("20261126T000000Z-aaaa")+runMarkerName, []byte(`{}`)) // a running backup
-	put(newKey, []byte("zstd bytes of new"))                            // its fresh upload
+	put(format.BackupDir("20261126T000000Z-aaaa")+runMarkerName, []byte(`{}`)) // a running backup
+	put(newKey, []byte("zstd bytes of new"))                                   // its fresh upload
 	n, err := PrunePool(ctx, s, PruneOptions{now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
@@ -245,29 +247,29 @@ func TestCleanupIncomplete(t *testing.T) {
 	s := localStore(t)
 	ctx := ctxOf(t)
 	o := f.options(false, Destination{Name: "local", Store: s})
-	o.Components = Components{Config: true}
+	o.Components = format.Components{Config: true}
 	ms, err := Run(ctx, o)
 	require.NoError(t, err)
 	complete := ms["local"].ID
-	ageFiles(t, s, backupDir(complete), 48*time.Hour)
+	ageFiles(t, s, format.BackupDir(complete), 48*time.Hour)
 
 	crashed, running := "20261120T000000Z-dead", "20261126T000000Z-live"
 	for _, id := range []string{crashed, running} {
 		for _, name := range []string{runMarkerName, databaseName} {
-			_, err := s.Put(ctx, backupDir(id)+name, bytes.NewReader([]byte("x")))
+			_, err := s.Put(ctx, format.BackupDir(id)+name, bytes.NewReader([]byte("x")))
 			require.NoError(t, err)
 		}
 	}
-	ageFiles(t, s, backupDir(crashed), 25*time.Hour)
+	ageFiles(t, s, format.BackupDir(crashed), 25*time.Hour)
 
 	_, err = CleanupIncomplete(ctx, s, time.Minute)
 	assert.ErrorContains(t, err, "too short")
 	n, err := CleanupIncomplete(ctx, s, 24*time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	assert.Empty(t, keys(t, s, backupDir(crashed)))
-	assert.Len(t, keys(t, s, backupDir(running)), 2)
-	listed, err := List(ctx, s)
+	assert.Empty(t, keys(t, s, format.BackupDir(crashed)))
+	assert.Len(t, keys(t, s, format.BackupDir(running)), 2)
+	listed, err := format.List(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, []string{complete}, ids(listed))
 }
@@ -275,16 +277,16 @@ func TestCleanupIncomplete(t *testing.T) {
 func TestListSkipsBrokenManifest(t *testing.T) {
 	s := localStore(t)
 	ctx := ctxOf(t)
-	good := &Manifest{FormatVersion: 1, ID: "20261126T000000Z-good", Status: StatusComplete, StartedAt: time.Now()}
+	good := &format.Manifest{FormatVersion: 1, ID: "20261126T000000Z-good", Status: format.StatusComplete, StartedAt: time.Now()}
 	b, err := jsonMarshal(good)
 	require.NoError(t, err)
-	_, err = s.Put(ctx, ManifestKey(good.ID), bytes.NewReader(b))
+	_, err = s.Put(ctx, format.ManifestKey(good.ID), bytes.NewReader(b))
 	require.NoError(t, err)
-	_, err = s.Put(ctx, ManifestKey("20261127T000000Z-bad0"), bytes.NewReader([]byte("{not json")))
+	_, err = s.Put(ctx, format.ManifestKey("20261127T000000Z-bad0"), bytes.NewReader([]byte("{not json")))
 	require.NoError(t, err)
-	_, err = s.Put(ctx, ManifestKey("20261128T000000Z-new0"), bytes.NewReader([]byte(`{"format_version": 99, "id": "20261128T000000Z-new0", "status": "complete"}`)))
+	_, err = s.Put(ctx, format.ManifestKey("20261128T000000Z-new0"), bytes.NewReader([]byte(`{"format_version": 99, "id": "20261128T000000Z-new0", "status": "complete"}`)))
 	require.NoError(t, err)
-	ms, err := List(ctx, s)
+	ms, err := format.List(ctx, s)
 	assert.ErrorContains(t, err, "not valid JSON")
 	assert.ErrorContains(t, err, "upgrade the plugin")
 	assert.Equal(t, []string{good.ID}, ids(ms))

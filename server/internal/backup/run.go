@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
@@ -36,7 +37,7 @@ type ConfigSource interface {
 type Options struct {
 	// ID names the backup: NewID() (time-sortable). Empty: NewID().
 	ID         string
-	Components Components
+	Components format.Components
 	// Database says how to reach the database (DataSource, PgDumpPath). Compress, Progress and
 	// InSnapshot are set by Run.
 	Database pgdump.Options
@@ -57,11 +58,11 @@ type Options struct {
 	IndexIdentity *age.X25519Identity
 	// SigningKey, when set, signs each manifest (a manifest.json.sig sidecar written before it),
 	// so that the backup can be told apart from one planted in the destination (see sign.go).
-	SigningKey *SigningKey
+	SigningKey *format.SigningKey
 	// Versions recorded in the manifest.
 	MattermostVersion, PluginVersion string
 	// AuditHead, if set, is recorded in the manifest (see Manifest.AuditHead).
-	AuditHead *AuditAnchor
+	AuditHead *format.AuditAnchor
 	// Progress, if set, is called about twice a second and at each phase change, from one
 	// goroutine at a time; it must return quickly.
 	Progress func(Progress)
@@ -89,17 +90,17 @@ var heartbeatInterval = 10 * time.Minute
 type destState struct {
 	Destination
 	mu        sync.Mutex
-	objects   []Object
-	files     FileStats
+	objects   []format.Object
+	files     format.FileStats
 	pool      *poolSet
-	prevFiles *Manifest // newest complete backup holding a file index, or nil
-	reusePool bool      // pool objects were encrypted like this run's
-	marker    bool      // the run marker was written
-	copier    *copier   // server-side copies from the file store, or nil (see setupCopies)
-	rawRefs   int64     // index entries naming a raw pool object (see formatVersion)
+	prevFiles *format.Manifest // newest complete backup holding a file index, or nil
+	reusePool bool             // pool objects were encrypted like this run's
+	marker    bool             // the run marker was written
+	copier    *copier          // server-side copies from the file store, or nil (see setupCopies)
+	rawRefs   int64            // index entries naming a raw pool object (see formatVersion)
 }
 
-func (d *destState) addObject(o Object) {
+func (d *destState) addObject(o format.Object) {
 	d.mu.Lock()
 	d.objects = append(d.objects, o)
 	d.mu.Unlock()
@@ -122,7 +123,7 @@ type run struct {
 	warnings   []string
 	db         *pgdump.Result
 	referenced int64
-	files      FileStats // totals; the pool object counts and bytes are per destination
+	files      format.FileStats // totals; the pool object counts and bytes are per destination
 }
 
 func (r *run) warn(format string, args ...any) {
@@ -152,7 +153,7 @@ func (r *run) warn(format string, args ...any) {
 // wrote under backups/<id>/ is deleted (best effort; CleanupIncomplete catches the rest), no
 // manifest is written, and the error names the step that failed. Pool objects it uploaded stay:
 // they are valid content for later runs, and PrunePool removes them if nothing uses them.
-func Run(ctx context.Context, o Options) (map[string]*Manifest, error) {
+func Run(ctx context.Context, o Options) (map[string]*format.Manifest, error) {
 	r, err := prepare(o)
 	if err != nil {
 		return nil, err
@@ -165,9 +166,9 @@ func prepare(o Options) (*run, error) {
 		o.now = time.Now
 	}
 	if o.ID == "" {
-		o.ID = newIDAt(o.now())
+		o.ID = format.NewIDAt(o.now())
 	}
-	if err := ValidateID(o.ID); err != nil {
+	if err := format.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
 	c := o.Components
@@ -217,14 +218,14 @@ func prepare(o Options) (*run, error) {
 			return nil, fmt.Errorf("backup: encryption recipient %q is not an age public key (age1…): %w", s, err)
 		}
 		r.recipients = append(r.recipients, recs[0])
-		r.fingerprints = append(r.fingerprints, Fingerprint(s))
+		r.fingerprints = append(r.fingerprints, format.Fingerprint(s))
 	}
 	sort.Strings(r.fingerprints)
 	r.indexRecipients = r.recipients
 	if len(r.recipients) > 0 && o.IndexIdentity != nil {
 		rec := o.IndexIdentity.Recipient()
 		r.indexRecipients = append(append([]age.Recipient{}, r.recipients...), rec)
-		r.indexPrint = Fingerprint(rec.String())
+		r.indexPrint = format.Fingerprint(rec.String())
 	}
 	r.progress = newReporter(o.Progress, o.now)
 	return r, nil
@@ -236,10 +237,10 @@ func (r *run) key(name string) string {
 	if r.encrypted() {
 		name += ageSuffix
 	}
-	return backupDir(r.id) + name
+	return format.BackupDir(r.id) + name
 }
 
-func (r *run) run(parent context.Context) (map[string]*Manifest, error) {
+func (r *run) run(parent context.Context) (map[string]*format.Manifest, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	r.started = r.o.now().UTC()
@@ -248,7 +249,7 @@ func (r *run) run(parent context.Context) (map[string]*Manifest, error) {
 
 	step := "start"
 	stopHeartbeat := func() {}
-	fail := func(err error) (map[string]*Manifest, error) {
+	fail := func(err error) (map[string]*format.Manifest, error) {
 		cancel()
 		stopHeartbeat() // no marker rewritten after the cleanup
 		r.progress.phase(PhaseFailed)
@@ -262,7 +263,7 @@ func (r *run) run(parent context.Context) (map[string]*Manifest, error) {
 	// Never touch an existing folder: the cleanup of a failed run deletes its folder.
 	for _, d := range r.dests {
 		exists := false
-		err := d.Store.List(ctx, backupDir(r.id), func(storage.ObjectInfo) error {
+		err := d.Store.List(ctx, format.BackupDir(r.id), func(storage.ObjectInfo) error {
 			exists = true
 			return errStop
 		})
@@ -333,7 +334,7 @@ func (r *run) writeMarker(ctx context.Context, d *destState) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.Store.Put(ctx, backupDir(r.id)+runMarkerName, bytes.NewReader(b)); err != nil {
+	if _, err := d.Store.Put(ctx, format.BackupDir(r.id)+runMarkerName, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("destination %s (%s): %w", d.Name, d.Store, err)
 	}
 	return nil
@@ -380,7 +381,7 @@ func (r *run) inspect(ctx context.Context) error {
 		if !r.o.Components.Files {
 			continue
 		}
-		ms, err := List(ctx, d.Store)
+		ms, err := format.List(ctx, d.Store)
 		if err != nil && ms == nil {
 			return fmt.Errorf("destination %s: %w", d.Name, err)
 		}
@@ -388,7 +389,7 @@ func (r *run) inspect(ctx context.Context) error {
 			r.warn("destination %s: %v", d.Name, err)
 		}
 		for _, m := range ms {
-			if m.Components.Files && m.Object(ComponentFilesIndex) != nil {
+			if m.Components.Files && m.Object(format.ComponentFilesIndex) != nil {
 				d.prevFiles = m
 				break
 			}
@@ -429,7 +430,7 @@ func equalStrings(a, b []string) bool {
 
 // finish checks that every object is in place, then writes the manifests (last), then
 // removes the run markers.
-func (r *run) finish(ctx context.Context) (map[string]*Manifest, error) {
+func (r *run) finish(ctx context.Context) (map[string]*format.Manifest, error) {
 	for _, d := range r.dests {
 		for _, o := range d.objects {
 			info, err := d.Store.Stat(ctx, o.Key)
@@ -442,34 +443,34 @@ func (r *run) finish(ctx context.Context) (map[string]*Manifest, error) {
 		}
 	}
 	finished := r.o.now().UTC()
-	ms := make(map[string]*Manifest, len(r.dests))
+	ms := make(map[string]*format.Manifest, len(r.dests))
 	for _, d := range r.dests {
 		m := r.manifest(d, finished)
-		b, err := marshalManifest(m)
+		b, err := format.MarshalManifest(m)
 		if err != nil {
 			return nil, err
 		}
-		if err := putSigned(ctx, d.Store, ManifestKey(r.id), b, r.o.SigningKey); err != nil {
+		if err := format.PutSigned(ctx, d.Store, format.ManifestKey(r.id), b, r.o.SigningKey); err != nil {
 			return nil, fmt.Errorf("destination %s (%s): write the manifest: %w", d.Name, d.Store, err)
 		}
 		sum := sha256.Sum256(b)
-		m.Provenance = Provenance{SHA256: hex.EncodeToString(sum[:]), Problem: "not signed"}
+		m.Provenance = format.Provenance{SHA256: hex.EncodeToString(sum[:]), Problem: "not signed"}
 		if r.o.SigningKey != nil {
-			m.Provenance = Provenance{SHA256: m.Provenance.SHA256, Signer: r.o.SigningKey.PublicKey()}
+			m.Provenance = format.Provenance{SHA256: m.Provenance.SHA256, Signer: r.o.SigningKey.PublicKey()}
 		}
 		ms[d.Name] = m
 	}
 	for _, d := range r.dests {
-		_ = d.Store.Delete(ctx, backupDir(r.id)+runMarkerName) // harmless if left
+		_ = d.Store.Delete(ctx, format.BackupDir(r.id)+runMarkerName) // harmless if left
 	}
 	return ms, nil
 }
 
-func (r *run) manifest(d *destState, finished time.Time) *Manifest {
-	m := &Manifest{
+func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
+	m := &format.Manifest{
 		FormatVersion:     d.formatVersion(),
 		ID:                r.id,
-		Status:            StatusComplete,
+		Status:            format.StatusComplete,
 		StartedAt:         r.started,
 		FinishedAt:        finished,
 		MattermostVersion: r.o.MattermostVersion,
@@ -477,9 +478,9 @@ func (r *run) manifest(d *destState, finished time.Time) *Manifest {
 		Components:        r.o.Components,
 		Destination:       d.Name,
 		OffSite:           d.OffSite,
-		Compression:       Compression{Algorithm: "zstd", Level: r.o.CompressionLevel},
-		Encryption:        Encryption{Encrypted: r.encrypted()},
-		Objects:           append([]Object(nil), d.objects...),
+		Compression:       format.Compression{Algorithm: "zstd", Level: r.o.CompressionLevel},
+		Encryption:        format.Encryption{Encrypted: r.encrypted()},
+		Objects:           append([]format.Object(nil), d.objects...),
 		Warnings:          append([]string(nil), r.warnings...),
 		AuditHead:         r.o.AuditHead,
 	}
@@ -518,23 +519,23 @@ func (r *run) cleanup(parent context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cleanupTimeout)
 	defer cancel()
 	for _, d := range r.dests {
-		_ = d.Store.Delete(ctx, ManifestKey(r.id))
+		_ = d.Store.Delete(ctx, format.ManifestKey(r.id))
 		_ = deleteFolder(ctx, d.Store, r.id)
 	}
 }
 
 // deleteFolder deletes every object under backups/<id>/; the run marker last, so that the
 // folder stays visible as running until it is empty.
-func deleteFolder(ctx context.Context, s Store, id string) error {
+func deleteFolder(ctx context.Context, s storage.Store, id string) error {
 	var keys []string
-	err := s.List(ctx, backupDir(id), func(o storage.ObjectInfo) error {
+	err := s.List(ctx, format.BackupDir(id), func(o storage.ObjectInfo) error {
 		keys = append(keys, o.Key)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	marker := backupDir(id) + runMarkerName
+	marker := format.BackupDir(id) + runMarkerName
 	sort.SliceStable(keys, func(i, j int) bool { return keys[j] == marker && keys[i] != marker })
 	var errs []error
 	for _, k := range keys {

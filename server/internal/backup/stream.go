@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,24 +15,14 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
-
-// Store is where backups are kept: local.Store or s3.Store (see storage and
-// storagetest.Store for the contract).
-type Store interface {
-	Put(ctx context.Context, key string, r io.Reader) (int64, error)
-	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	Stat(ctx context.Context, key string) (storage.ObjectInfo, error)
-	List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error
-	Delete(ctx context.Context, key string) error
-	String() string
-}
 
 // Destination is one place a backup is written to.
 type Destination struct {
 	Name    string // as shown to the admin and recorded in the manifest: "local", "s3"
-	Store   Store
+	Store   storage.Store
 	OffSite bool // another site or region than the server: a local folder is not
 }
 
@@ -41,12 +30,9 @@ type Destination struct {
 // costs little ratio on database dumps and files; concurrency 1 keeps each encoder to one
 // goroutine and its memory flat.
 const (
-	zstdWindow   = 4 << 20
-	copyBufSize  = 256 << 10
-	ageMagic     = "age-encryption.org/v1"
-	zstdMagic    = "\x28\xb5\x2f\xfd"
-	maxEncoders  = 16
-	decoderLimit = 64 << 20 // largest window a decoder accepts
+	zstdWindow  = 4 << 20
+	copyBufSize = 256 << 10
+	maxEncoders = 16
 )
 
 // encoders is a pool of zstd encoders of one level: creating one allocates its tables.
@@ -199,18 +185,18 @@ var errContentChanged = errors.New("the content changed while it was read")
 // close finishes the object: flushes the encoders, and only then ends the pipes, which
 // commits the object at every destination (Put is atomic). wantPlain, when set, is the
 // SHA-256 the plain content must have; otherwise the object is abandoned (errContentChanged).
-func (s *sink) close(wantPlain []byte) (Object, error) {
+func (s *sink) close(wantPlain []byte) (format.Object, error) {
 	if err := s.enc.Close(); err != nil {
 		s.enc = nil // not reused after a failure
-		return Object{}, s.abort(err)
+		return format.Object{}, s.abort(err)
 	}
 	if s.crypt != nil {
 		if err := s.crypt.Close(); err != nil {
-			return Object{}, s.abort(err)
+			return format.Object{}, s.abort(err)
 		}
 	}
 	if wantPlain != nil && s.plainHash != nil && !bytes.Equal(s.plainHash.Sum(nil), wantPlain) {
-		return Object{}, s.abort(errContentChanged)
+		return format.Object{}, s.abort(errContentChanged)
 	}
 	s.encs.put(s.enc)
 	s.enc = nil
@@ -232,9 +218,9 @@ func (s *sink) close(wantPlain []byte) (Object, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Object{}, err
+		return format.Object{}, err
 	}
-	return Object{
+	return format.Object{
 		Key:       s.key,
 		Component: s.component,
 		Size:      s.stored.n,
@@ -262,59 +248,4 @@ func (s *sink) abort(cause error) error {
 		<-s.results
 	}
 	return cause
-}
-
-// OpenObject opens a stored object and returns its plain content: the stored bytes,
-// decrypted with identities when the object is encrypted (age), then decompressed (zstd).
-// Reading fails if the object was altered (age's authentication, zstd's checksum).
-func OpenObject(ctx context.Context, s Store, key string, identities []age.Identity) (io.ReadCloser, error) {
-	rc, err := s.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := decodeStream(rc, key, identities)
-	if err != nil {
-		_ = rc.Close()
-		return nil, err
-	}
-	return plain, nil
-}
-
-type decoded struct {
-	io.Reader
-	dec   *zstd.Decoder
-	under io.Closer
-}
-
-func (d *decoded) Close() error {
-	d.dec.Close()
-	return d.under.Close()
-}
-
-func decodeStream(rc io.ReadCloser, key string, identities []age.Identity) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(rc, 64<<10)
-	head, err := br.Peek(len(ageMagic))
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	var r io.Reader = br
-	switch {
-	case bytes.HasPrefix(head, []byte(ageMagic)):
-		if len(identities) == 0 {
-			return nil, fmt.Errorf("%s is encrypted: reading it needs the backup's age identity (private key)", key)
-		}
-		dr, err := age.Decrypt(br, identities...)
-		if err != nil {
-			return nil, fmt.Errorf("decrypt %s: %w", key, err)
-		}
-		r = dr
-	case bytes.HasPrefix(head, []byte(zstdMagic)):
-	default:
-		return nil, fmt.Errorf("%s is neither an age-encrypted nor a zstd-compressed object", key)
-	}
-	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(decoderLimit))
-	if err != nil {
-		return nil, fmt.Errorf("decompress %s: %w", key, err)
-	}
-	return &decoded{Reader: dec, dec: dec, under: rc}, nil
 }

@@ -14,11 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 // verifiedBackup takes a backup of a new fixture to a new local folder.
-func verifiedBackup(t *testing.T, encrypted bool, nfiles int) (*fixture, *local.Store, *Manifest) {
+func verifiedBackup(t *testing.T, encrypted bool, nfiles int) (*fixture, *local.Store, *format.Manifest) {
 	t.Helper()
 	requirePG(t)
 	f := newFixture(t, nfiles)
@@ -28,7 +30,7 @@ func verifiedBackup(t *testing.T, encrypted bool, nfiles int) (*fixture, *local.
 	return f, s, ms["local"]
 }
 
-func checkNames(v *Verification) map[string]string {
+func checkNames(v *format.Verification) map[string]string {
 	out := map[string]string{}
 	for _, c := range v.Checks {
 		out[c.Name] = c.Outcome
@@ -40,20 +42,20 @@ func TestVerifyWithDrill(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
 			f, s, m := verifiedBackup(t, encrypted, 60)
-			var progress []VerifyProgress
-			v, err := Verify(ctxOf(t), s, m.ID, VerifyOptions{
+			var progress []verify.Progress
+			v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{
 				Identities: f.ids(encrypted), PgRestore: pgTool(t, "pg_restore"),
-				Drill:    &Drill{AdminURL: testPG.URL("postgres")},
-				Progress: func(p VerifyProgress) { progress = append(progress, p) },
+				Drill:    &verify.Drill{AdminURL: testPG.URL("postgres")},
+				Progress: func(p verify.Progress) { progress = append(progress, p) },
 			})
 			require.NoError(t, err)
-			assert.Equal(t, OutcomePassed, v.Outcome, "%+v", v.Checks)
+			assert.Equal(t, format.OutcomePassed, v.Outcome, "%+v", v.Checks)
 			assert.True(t, v.ContentsChecked)
 			assert.Empty(t, v.Problems)
 			names := checkNames(v)
-			for _, want := range []string{"manifest", "object " + m.Object(ComponentDatabase).Key, "object " + m.Object(ComponentFilesIndex).Key,
-				"object " + m.Object(ComponentReferenced).Key, "object " + m.Object(ComponentConfig).Key, "file pool", "restore drill"} {
-				assert.Equal(t, OutcomePassed, names[want], want)
+			for _, want := range []string{"manifest", "object " + m.Object(format.ComponentDatabase).Key, "object " + m.Object(format.ComponentFilesIndex).Key,
+				"object " + m.Object(format.ComponentReferenced).Key, "object " + m.Object(format.ComponentConfig).Key, "file pool", "restore drill"} {
+				assert.Equal(t, format.OutcomePassed, names[want], want)
 			}
 			assert.Positive(t, v.DrillRestoreMS)
 			assert.Positive(t, v.BytesRead)
@@ -64,16 +66,16 @@ func TestVerifyWithDrill(t *testing.T) {
 			require.NoError(t, err)
 			defer conn.Close(context.Background())
 			var n int
-			require.NoError(t, conn.QueryRow(ctxOf(t), "SELECT count(*) FROM pg_database WHERE datname = $1", DrillDatabaseName(m.ID)).Scan(&n))
+			require.NoError(t, conn.QueryRow(ctxOf(t), "SELECT count(*) FROM pg_database WHERE datname = $1", verify.DrillDatabaseName(m.ID)).Scan(&n))
 			assert.Zero(t, n, "the drill database is dropped")
 
-			require.NoError(t, WriteVerification(ctxOf(t), s, v))
-			read, err := ReadVerification(ctxOf(t), s, m.ID)
+			require.NoError(t, format.WriteVerification(ctxOf(t), s, v))
+			read, err := format.ReadVerification(ctxOf(t), s, m.ID)
 			require.NoError(t, err)
 			assert.Equal(t, v.Outcome, read.Outcome)
 			assert.Len(t, read.Checks, len(v.Checks))
 			// The sidecar is not part of the backup: listing and manifests are unchanged.
-			_, err = ReadManifest(ctxOf(t), s, m.ID)
+			_, err = format.ReadManifest(ctxOf(t), s, m.ID)
 			require.NoError(t, err)
 		})
 	}
@@ -81,22 +83,22 @@ func TestVerifyWithDrill(t *testing.T) {
 
 func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 	f, s, m := verifiedBackup(t, true, 30)
-	v, err := Verify(ctxOf(t), s, m.ID, VerifyOptions{IndexIdentities: []age.Identity{f.indexID}, PgRestore: pgTool(t, "pg_restore"),
-		Drill: &Drill{AdminURL: testPG.URL("postgres")}})
+	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{IndexIdentities: []age.Identity{f.indexID}, PgRestore: pgTool(t, "pg_restore"),
+		Drill: &verify.Drill{AdminURL: testPG.URL("postgres")}})
 	require.NoError(t, err)
-	assert.Equal(t, OutcomePartial, v.Outcome)
+	assert.Equal(t, format.OutcomePartial, v.Outcome)
 	assert.False(t, v.ContentsChecked)
 	names := checkNames(v)
 	// Without the backup's identity, the index and the referenced list are still read with the
 	// plugin's index key, so the reference check runs; the dump cannot be restored.
-	assert.Equal(t, OutcomePassed, names["object "+m.Object(ComponentReferenced).Key])
-	assert.Equal(t, OutcomeSkipped, names["restore drill"])
+	assert.Equal(t, format.OutcomePassed, names["object "+m.Object(format.ComponentReferenced).Key])
+	assert.Equal(t, format.OutcomeSkipped, names["restore drill"])
 	assert.Contains(t, v.Summary(), "contents not checked")
 
 	// A wrong identity is refused before anything is read.
 	other, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	_, err = Verify(ctxOf(t), s, m.ID, VerifyOptions{Identities: []age.Identity{other}})
+	_, err = verify.Verify(ctxOf(t), s, m.ID, verify.Options{Identities: []age.Identity{other}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not decrypt backup "+m.ID)
 	assert.NotContains(t, err.Error(), other.String())
@@ -106,19 +108,19 @@ func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 // objects, and damages the manifest: verify fails and names the object each time.
 func TestVerifyDetectsDamage(t *testing.T) {
 	f, s, m := verifiedBackup(t, false, 40)
-	opts := VerifyOptions{PgRestore: pgTool(t, "pg_restore")}
-	v, err := Verify(ctxOf(t), s, m.ID, opts)
+	opts := verify.Options{PgRestore: pgTool(t, "pg_restore")}
+	v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
 	require.NoError(t, err)
-	require.Equal(t, OutcomePassed, v.Outcome)
+	require.Equal(t, format.OutcomePassed, v.Outcome)
 	_ = f
 
 	pool := poolKeys(t, s)
 	require.NotEmpty(t, pool)
 	kinds := map[string]string{
-		"database":   m.Object(ComponentDatabase).Key,
-		"referenced": m.Object(ComponentReferenced).Key,
-		"config":     m.Object(ComponentConfig).Key,
-		"files":      m.Object(ComponentFilesIndex).Key,
+		"database":   m.Object(format.ComponentDatabase).Key,
+		"referenced": m.Object(format.ComponentReferenced).Key,
+		"config":     m.Object(format.ComponentConfig).Key,
+		"files":      m.Object(format.ComponentFilesIndex).Key,
 		"pool":       pool[len(pool)/2],
 	}
 	for kind, key := range kinds {
@@ -126,11 +128,11 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			path := filepath.Join(s.Root(), filepath.FromSlash(key))
 			undo := flipByte(t, path)
 			defer undo()
-			v, err := Verify(ctxOf(t), s, m.ID, opts)
+			v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
 			require.Error(t, err)
-			assert.True(t, errors.Is(err, ErrVerificationFailed), "%v", err)
+			assert.True(t, errors.Is(err, verify.ErrVerificationFailed), "%v", err)
 			require.NotNil(t, v)
-			assert.Equal(t, OutcomeFailed, v.Outcome)
+			assert.Equal(t, format.OutcomeFailed, v.Outcome)
 			assert.Contains(t, strings.Join(v.Problems, "\n"), key)
 			assert.Contains(t, err.Error(), key)
 		})
@@ -140,14 +142,14 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, os.Remove(path))
 			defer func() { require.NoError(t, os.WriteFile(path, b, 0o600)) }()
-			v, err := Verify(ctxOf(t), s, m.ID, opts)
-			require.ErrorIs(t, err, ErrVerificationFailed)
+			v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+			require.ErrorIs(t, err, verify.ErrVerificationFailed)
 			assert.Contains(t, strings.Join(v.Problems, "\n"), key)
 			assert.Contains(t, strings.Join(v.Problems, "\n"), "missing")
 		})
 	}
 
-	manifestPath := filepath.Join(s.Root(), filepath.FromSlash(ManifestKey(m.ID)))
+	manifestPath := filepath.Join(s.Root(), filepath.FromSlash(format.ManifestKey(m.ID)))
 	orig, err := os.ReadFile(manifestPath)
 	require.NoError(t, err)
 	restore := func() { require.NoError(t, os.WriteFile(manifestPath, orig, 0o600)) }
@@ -168,20 +170,20 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			edited := c.edit(append([]byte(nil), orig...))
 			require.NotEqual(t, orig, edited)
 			require.NoError(t, os.WriteFile(manifestPath, edited, 0o600))
-			_, err := Verify(ctxOf(t), s, m.ID, opts)
-			require.ErrorIs(t, err, ErrVerificationFailed)
+			_, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+			require.ErrorIs(t, err, verify.ErrVerificationFailed)
 			assert.Contains(t, err.Error(), c.want)
 			assert.Contains(t, err.Error(), "manifest")
 		})
 	}
 
-	_, err = Verify(ctxOf(t), s, "20200101T000000Z-0000", opts)
-	require.ErrorIs(t, err, ErrNoBackup)
+	_, err = verify.Verify(ctxOf(t), s, "20200101T000000Z-0000", opts)
+	require.ErrorIs(t, err, format.ErrNoBackup)
 
 	// After all that, the untouched backup still verifies.
-	v, err = Verify(ctxOf(t), s, m.ID, opts)
+	v, err = verify.Verify(ctxOf(t), s, m.ID, opts)
 	require.NoError(t, err)
-	assert.Equal(t, OutcomePassed, v.Outcome)
+	assert.Equal(t, format.OutcomePassed, v.Outcome)
 }
 
 // flipByte inverts one byte in the middle of a file and returns the undo.
@@ -194,23 +196,6 @@ func flipByte(t *testing.T, path string) func() {
 	c[len(c)/2] ^= 0xff
 	require.NoError(t, os.WriteFile(path, c, 0o600))
 	return func() { require.NoError(t, os.WriteFile(path, b, 0o600)) }
-}
-
-func TestManifestChecksum(t *testing.T) {
-	m := &Manifest{FormatVersion: FormatVersion, ID: "20260101T000000Z-abcd", Status: StatusComplete}
-	b, err := marshalManifest(m)
-	require.NoError(t, err)
-	ok, err := checkManifestSum(b)
-	require.True(t, ok)
-	require.NoError(t, err)
-	assert.Len(t, m.Checksum, 64)
-	c := []byte(strings.Replace(string(b), "abcd", "abce", 1))
-	_, err = checkManifestSum(c)
-	require.Error(t, err)
-	// A manifest without a checksum (older plugin) is accepted as unsealed.
-	ok, err = checkManifestSum([]byte(`{"id":"x"}`))
-	assert.False(t, ok)
-	assert.NoError(t, err)
 }
 
 // TestDrillCannotChangeTheDatabaseRole: a dump carrying SQL that alters roles (run by a
@@ -253,9 +238,9 @@ END $$`)
 	m := ms["local"]
 
 	mmURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", mmRole, testPG.Port)
-	v, err := Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: mmURL}})
+	v, err := verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: mmURL}})
 	require.NoError(t, err)
-	assert.Equal(t, OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
+	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 
 	var config []string
 	require.NoError(t, su.QueryRow(ctx, "SELECT coalesce(rolconfig, '{}') FROM pg_roles WHERE rolname = $1", mmRole).Scan(&config))
@@ -270,29 +255,29 @@ END $$`)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+noCreateRole) })
 	ncURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", noCreateRole, testPG.Port)
-	_, err = Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: ncURL}})
+	_, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL}})
 	assert.ErrorContains(t, err, "BackupDrillDatabaseURL")
-	v, err = Verify(ctx, s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: ncURL, DedicatedUser: true}})
+	v, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL, DedicatedUser: true}})
 	require.NoError(t, err)
-	assert.Equal(t, OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
+	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 }
 
 // TestVerifyNeverDrillsAnUntrustedBackup: a backup not made by the caller is read and checked,
 // but its dump is never restored.
 func TestVerifyNeverDrillsAnUntrustedBackup(t *testing.T) {
 	_, s, m := verifiedBackup(t, false, 3)
-	key, err := GenerateSigningKey()
+	key, err := format.GenerateSigningKey()
 	require.NoError(t, err)
-	v, err := Verify(ctxOf(t), s, m.ID, VerifyOptions{PgRestore: pgTool(t, "pg_restore"), Drill: &Drill{AdminURL: testPG.URL("postgres")},
-		Trust: &Trust{Keys: []PublicKey{key.PublicKey()}}, Destination: "local"})
+	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: testPG.URL("postgres")},
+		Trust: &format.Trust{Keys: []format.PublicKey{key.PublicKey()}}, Destination: "local"})
 	require.NoError(t, err)
-	var drill Check
+	var drill format.Check
 	for _, c := range v.Checks {
 		if c.Name == "restore drill" {
 			drill = c
 		}
 	}
-	assert.Equal(t, OutcomeSkipped, drill.Outcome)
+	assert.Equal(t, format.OutcomeSkipped, drill.Outcome)
 	assert.Contains(t, drill.Detail, "not made by this server (not signed")
 	assert.Zero(t, v.DrillRestoreMS)
 }

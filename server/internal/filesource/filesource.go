@@ -187,22 +187,13 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 
 func (r *ctxReader) Close() error { return r.rc.Close() }
 
-// ObjectStore is what the S3 source needs of a bucket: *s3.Store (server/internal/storage/s3)
-// configured with Mattermost's FileSettings (AmazonS3Bucket, AmazonS3PathPrefix as Prefix,
-// endpoint, credentials) implements it.
-type ObjectStore interface {
-	List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error
-	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	String() string
-}
-
 // S3 is Mattermost's file store in an S3 bucket.
 type S3 struct {
-	store ObjectStore
+	store storage.Reader
 }
 
 // NewS3 returns the source for the bucket (and prefix) of store.
-func NewS3(store ObjectStore) *S3 { return &S3{store: store} }
+func NewS3(store storage.Reader) *S3 { return &S3{store: store} }
 
 // String returns s3://bucket/prefix.
 func (s *S3) String() string { return s.store.String() }

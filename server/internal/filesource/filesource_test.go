@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
@@ -245,8 +246,8 @@ func TestS3(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// objectStoreOnly hides every method of an s3.Store but ObjectStore's.
-type objectStoreOnly struct{ ObjectStore }
+// objectStoreOnly hides every method of an s3.Store but storage.Reader's.
+type objectStoreOnly struct{ storage.Reader }
 
 // asNobody runs one test of this binary again as the user nobody, from a copy of the binary
 // that nobody may execute, and fails if it fails.

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // zeros reads as n zero bytes.
@@ -50,12 +50,12 @@ func bomb(t *testing.T, prefix []byte, n int64) []byte {
 
 // rewriteManifest changes a backup's manifest as someone who can write the destination could,
 // and seals and signs it again with key (nil: left unsigned), so that only the content is odd.
-func rewriteManifest(t *testing.T, root, id string, key *backup.SigningKey, change func(*backup.Manifest)) {
+func rewriteManifest(t *testing.T, root, id string, key *format.SigningKey, change func(*format.Manifest)) {
 	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(backup.ManifestKey(id)))
+	p := filepath.Join(root, filepath.FromSlash(format.ManifestKey(id)))
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
-	var m backup.Manifest
+	var m format.Manifest
 	require.NoError(t, json.Unmarshal(b, &m))
 	change(&m)
 	writeManifest(t, root, &m, key)
@@ -63,7 +63,7 @@ func rewriteManifest(t *testing.T, root, id string, key *backup.SigningKey, chan
 
 // writeManifest writes m as the backup writer does (checksum over the bytes with the checksum
 // zeroed), signed by key when it is not nil.
-func writeManifest(t *testing.T, root string, m *backup.Manifest, key *backup.SigningKey) {
+func writeManifest(t *testing.T, root string, m *format.Manifest, key *format.SigningKey) {
 	t.Helper()
 	zero := strings.Repeat("0", 64)
 	m.Checksum = zero
@@ -72,7 +72,7 @@ func writeManifest(t *testing.T, root string, m *backup.Manifest, key *backup.Si
 	b = append(b, '\n')
 	sum := sha256.Sum256(b)
 	b = bytes.Replace(b, []byte(`"checksum": "`+zero+`"`), []byte(`"checksum": "`+hex.EncodeToString(sum[:])+`"`), 1)
-	p := filepath.Join(root, filepath.FromSlash(backup.ManifestKey(m.ID)))
+	p := filepath.Join(root, filepath.FromSlash(format.ManifestKey(m.ID)))
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o750))
 	require.NoError(t, os.WriteFile(p, b, 0o600))
 	sigPath := p + ".sig"
@@ -80,7 +80,7 @@ func writeManifest(t *testing.T, root string, m *backup.Manifest, key *backup.Si
 		_ = os.Remove(sigPath)
 		return
 	}
-	sb, err := json.Marshal(key.Sign(backup.ManifestKey(m.ID), b))
+	sb, err := json.Marshal(key.Sign(format.ManifestKey(m.ID), b))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(sigPath, sb, 0o600))
 }
@@ -92,7 +92,7 @@ func replaceObject(t *testing.T, s *source, component string, content []byte, pl
 	obj := s.m.Object(component)
 	require.NotNil(t, obj)
 	require.NoError(t, os.WriteFile(filepath.Join(s.store.Root(), filepath.FromSlash(obj.Key)), content, 0o600))
-	rewriteManifest(t, s.store.Root(), s.m.ID, s.key, func(m *backup.Manifest) {
+	rewriteManifest(t, s.store.Root(), s.m.ID, s.key, func(m *format.Manifest) {
 		o := m.Object(component)
 		sum := sha256.Sum256(content)
 		o.Size, o.SHA256 = int64(len(content)), hex.EncodeToString(sum[:])
@@ -141,7 +141,7 @@ func TestRestoreFileBomb(t *testing.T) {
 	sum := sha256.Sum256(s.files["data/b/two.bin"])
 	b := bomb(t, nil, gib)
 	t.Logf("bomb: %d bytes of zstd for %d bytes", len(b), gib)
-	require.NoError(t, os.WriteFile(filepath.Join(s.store.Root(), filepath.FromSlash(backup.PoolKey(hex.EncodeToString(sum[:])))), b, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(s.store.Root(), filepath.FromSlash(format.PoolKey(hex.EncodeToString(sum[:])))), b, 0o600))
 
 	o, out := s.options(t)
 	largest := watchSize(t, filepath.Join(o.DataDir, "data", "b", "two.bin*"))
@@ -159,13 +159,13 @@ func TestRestoreFileBomb(t *testing.T) {
 // the recorded size + 1 bytes.
 func TestRestoreDumpBomb(t *testing.T) {
 	s := newSource(t, false)
-	obj := s.m.Object(backup.ComponentDatabase)
-	plain, err := backup.OpenObject(context.Background(), s.store, obj.Key, nil)
+	obj := s.m.Object(format.ComponentDatabase)
+	plain, err := format.OpenObject(context.Background(), s.store, obj.Key, nil)
 	require.NoError(t, err)
 	dump, err := io.ReadAll(plain)
 	require.NoError(t, err)
 	plain.Close()
-	replaceObject(t, s, backup.ComponentDatabase, bomb(t, dump, gib), -1)
+	replaceObject(t, s, format.ComponentDatabase, bomb(t, dump, gib), -1)
 
 	o, out := s.options(t)
 	o.TempDir = t.TempDir()
@@ -187,18 +187,18 @@ func TestRestoreConfigBomb(t *testing.T) {
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
 	eff := []byte(`{"SqlSettings":{}}`)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: backup.EffectiveConfigName, Mode: 0o600, Size: int64(len(eff)), Typeflag: tar.TypeReg}))
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: format.EffectiveConfigName, Mode: 0o600, Size: int64(len(eff)), Typeflag: tar.TypeReg}))
 	_, err := tw.Write(eff)
 	require.NoError(t, err)
 	const entry = 60 << 20 // each under the per-entry bound
 	for _, name := range []string{"a.bin", "b.bin", "c.bin"} {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: backup.ConfigFilesDir + name, Mode: 0o600, Size: entry, Typeflag: tar.TypeReg}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: format.ConfigFilesDir + name, Mode: 0o600, Size: entry, Typeflag: tar.TypeReg}))
 		_, err := io.Copy(tw, &zeros{n: entry})
 		require.NoError(t, err)
 	}
 	require.NoError(t, tw.Close())
 	tarBytes := tarBuf.Bytes()
-	replaceObject(t, s, backup.ComponentConfig, bomb(t, tarBytes, 0), int64(len(tarBytes)))
+	replaceObject(t, s, format.ComponentConfig, bomb(t, tarBytes, 0), int64(len(tarBytes)))
 
 	o, out := s.options(t)
 	_, err = Run(context.Background(), o)

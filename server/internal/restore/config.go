@@ -15,7 +15,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 )
 
@@ -28,11 +28,11 @@ const (
 
 // config restores the effective configuration and the config files.
 func (r *restorer) config(ctx context.Context) error {
-	obj := r.m.Object(backup.ComponentConfig)
+	obj := r.m.Object(format.ComponentConfig)
 	if obj == nil {
 		return fmt.Errorf("backup %s has no config", r.m.ID)
 	}
-	plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+	plain, err := format.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
 	if err != nil {
 		return err
 	}
@@ -60,10 +60,10 @@ func (r *restorer) config(ctx context.Context) error {
 			return fmt.Errorf("read %s from %s: %w", h.Name, obj.Key, err)
 		}
 		switch {
-		case h.Name == backup.EffectiveConfigName:
+		case h.Name == format.EffectiveConfigName:
 			effective = b
-		case strings.HasPrefix(h.Name, backup.ConfigFilesDir):
-			name := strings.TrimPrefix(h.Name, backup.ConfigFilesDir)
+		case strings.HasPrefix(h.Name, format.ConfigFilesDir):
+			name := strings.TrimPrefix(h.Name, format.ConfigFilesDir)
 			if !safeRelPath(name) {
 				return fmt.Errorf("%s: unsafe config file name %q", obj.Key, name)
 			}
@@ -71,7 +71,7 @@ func (r *restorer) config(ctx context.Context) error {
 		}
 	}
 	if effective == nil {
-		return fmt.Errorf("%s holds no %s", obj.Key, backup.EffectiveConfigName)
+		return fmt.Errorf("%s holds no %s", obj.Key, format.EffectiveConfigName)
 	}
 	cfg, err := r.rewriteConfig(effective)
 	if err != nil {

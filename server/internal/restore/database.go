@@ -5,22 +5,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/dbrestore"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
 // database restores the dump: with several jobs from a staged file (pg_restore -j needs a
 // seekable archive), else streamed. Then it counts every table's rows against the manifest.
 func (r *restorer) database(ctx context.Context) error {
-	obj := r.m.Object(backup.ComponentDatabase)
+	obj := r.m.Object(format.ComponentDatabase)
 	if obj == nil {
 		return fmt.Errorf("backup %s has no database dump", r.m.ID)
 	}
@@ -29,11 +28,6 @@ func (r *restorer) database(ctx context.Context) error {
 			return err
 		}
 	}
-	env, err := pgdsn.ClientEnv(r.o.DatabaseURL, "")
-	if err != nil {
-		return err
-	}
-	args := []string{"--exit-on-error", "--no-owner", "--no-privileges", "--dbname=" + databaseName(r.o.DatabaseURL)}
 	start := time.Now()
 	if r.o.Jobs > 1 {
 		path, err := r.stageDump(ctx, obj)
@@ -42,18 +36,18 @@ func (r *restorer) database(ctx context.Context) error {
 		}
 		defer os.Remove(path)
 		r.printf("database: pg_restore -j %d", r.o.Jobs)
-		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, nil, nil, append(args, "--jobs="+strconv.Itoa(r.o.Jobs), path)...); err != nil {
+		if err := dbrestore.Restore(ctx, r.o.PgRestore, r.o.DatabaseURL, "", nil, "--jobs="+strconv.Itoa(r.o.Jobs), path); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	} else {
-		plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+		plain, err := format.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
 		if err != nil {
 			return err
 		}
 		defer plain.Close()
 		r.printf("database: pg_restore (streamed)")
 		bounded := &boundedReader{r: plain, limit: obj.PlainSize, record: "the manifest records for the dump"}
-		if err := pgdump.RunClient(ctx, r.o.PgRestore, env, bounded, nil, args...); err != nil {
+		if err := dbrestore.Restore(ctx, r.o.PgRestore, r.o.DatabaseURL, "", bounded); err != nil {
 			return fmt.Errorf("%w (the target database now holds part of the backup: restore again with --force)", err)
 		}
 	}
@@ -61,17 +55,9 @@ func (r *restorer) database(ctx context.Context) error {
 	return r.countRows(ctx)
 }
 
-// databaseName is the database dsn names: pg_restore gets everything else from PG* variables.
-func databaseName(dsn string) string {
-	if cfg, err := pgx.ParseConfig(dsn); err == nil && cfg.Database != "" {
-		return cfg.Database
-	}
-	return "postgres"
-}
-
 // stageDump decrypts and decompresses the dump into a private temporary file.
-func (r *restorer) stageDump(ctx context.Context, obj *backup.Object) (string, error) {
-	plain, err := backup.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
+func (r *restorer) stageDump(ctx context.Context, obj *format.Object) (string, error) {
+	plain, err := format.OpenObject(ctx, r.o.From, obj.Key, r.o.Identities)
 	if err != nil {
 		return "", err
 	}
@@ -135,27 +121,24 @@ func (r *restorer) countRows(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables := make([]string, 0, len(r.m.TableRowCounts))
-	for t := range r.m.TableRowCounts {
-		tables = append(tables, t)
-	}
-	sort.Strings(tables)
+	counts, err := dbrestore.Count(ctx, conn, r.m.TableRowCounts)
 	var bad []string
 	var total int64
-	for _, t := range tables {
-		s, name, _ := strings.Cut(t, ".")
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s, name}.Sanitize()).Scan(&n); err != nil {
-			return fmt.Errorf("count the rows of %s after the restore: %w", t, err)
+	for _, c := range counts {
+		if c.Err != nil {
+			return fmt.Errorf("count the rows of %s after the restore: %w", c.Name, c.Err)
 		}
-		total += n
-		if n != r.m.TableRowCounts[t] {
-			bad = append(bad, fmt.Sprintf("%s has %d rows, the backup %d", t, n, r.m.TableRowCounts[t]))
+		total += c.Rows
+		if c.Rows != c.Want {
+			bad = append(bad, fmt.Sprintf("%s has %d rows, the backup %d", c.Name, c.Rows, c.Want))
 		}
+	}
+	if err != nil {
+		return err
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("the restored database differs from the backup: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
 	}
-	r.printf("database: %d tables, %d rows, every count equal to the backup's", len(tables), total)
+	r.printf("database: %d tables, %d rows, every count equal to the backup's", len(counts), total)
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // files restores every file of the index, each checked against its SHA-256, several at a
@@ -61,10 +61,10 @@ func (r *restorer) files(ctx context.Context) error {
 		r.dataRoot = root
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	entries := make(chan backup.IndexEntry, 64)
+	entries := make(chan format.IndexEntry, 64)
 	g.Go(func() error {
 		defer close(entries)
-		return backup.ReadIndex(gctx, r.o.From, r.m, r.o.Identities, func(e backup.IndexEntry) error {
+		return format.ReadIndex(gctx, r.o.From, r.m, r.o.Identities, func(e format.IndexEntry) error {
 			select {
 			case entries <- e:
 				return nil
@@ -114,7 +114,7 @@ func (r *restorer) files(ctx context.Context) error {
 }
 
 // restoreFile writes one file; same is true when it was already in place.
-func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same bool, err error) {
+func (r *restorer) restoreFile(ctx context.Context, e format.IndexEntry) (same bool, err error) {
 	if !safeRelPath(e.Path) {
 		return false, fmt.Errorf("unsafe path in the file index")
 	}
@@ -130,7 +130,7 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 	if err := root.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return false, err
 	}
-	src, err := backup.OpenFile(ctx, r.o.From, e, r.o.Identities)
+	src, err := format.OpenFile(ctx, r.o.From, e, r.o.Identities)
 	if err != nil {
 		return false, err
 	}
@@ -165,8 +165,8 @@ func (r *restorer) restoreFile(ctx context.Context, e backup.IndexEntry) (same b
 
 // uploadFile copies one file to the S3 target; a file whose content does not match is deleted
 // again when the target can delete.
-func (r *restorer) uploadFile(ctx context.Context, e backup.IndexEntry) error {
-	src, err := backup.OpenFile(ctx, r.o.From, e, r.o.Identities)
+func (r *restorer) uploadFile(ctx context.Context, e format.IndexEntry) error {
+	src, err := format.OpenFile(ctx, r.o.From, e, r.o.Identities)
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,9 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
 // FileTarget receives restored files: a folder or an S3 bucket.
@@ -36,7 +37,7 @@ type FileTarget interface {
 
 // Options configures Run.
 type Options struct {
-	From backup.Store
+	From storage.Store
 	ID   string // a backup ID or "latest"
 
 	DatabaseURL string // target database; must be empty unless Force
@@ -50,7 +51,7 @@ type Options struct {
 
 	// TrustKey is the key whose signature makes a backup trusted (--trust-key); zero: none,
 	// and then "latest" must have a single signer (see trust.go).
-	TrustKey backup.PublicKey
+	TrustKey format.PublicKey
 	// AllowUntrusted restores an explicitly named backup that is not trusted (unsigned, signed
 	// by another key, dated in the future), saying so.
 	AllowUntrusted bool
@@ -98,7 +99,7 @@ var ErrRefused = errors.New("restore refused")
 
 type restorer struct {
 	o       Options
-	m       *backup.Manifest
+	m       *format.Manifest
 	journal *journal
 	// dataRoot is the data folder while the files step runs.
 	dataRoot *os.Root
@@ -208,7 +209,7 @@ func (r *restorer) resolve(ctx context.Context) error {
 	now := time.Now()
 	id := r.o.ID
 	if id == "" || id == "latest" {
-		ms, err := backup.List(ctx, r.o.From)
+		ms, err := format.List(ctx, r.o.From)
 		if err != nil && len(ms) == 0 {
 			return fmt.Errorf("list the backups at %s: %w", r.o.From, err)
 		}
@@ -224,9 +225,9 @@ func (r *restorer) resolve(ctx context.Context) error {
 		}
 		r.m = m
 	} else {
-		m, err := backup.ReadManifest(ctx, r.o.From, id)
+		m, err := format.ReadManifest(ctx, r.o.From, id)
 		if err != nil {
-			if errors.Is(err, backup.ErrNoBackup) {
+			if errors.Is(err, format.ErrNoBackup) {
 				return fmt.Errorf("%w: %w; `drctl list --from …` shows the backups there", ErrRefused, err)
 			}
 			return err

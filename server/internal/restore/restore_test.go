@@ -21,6 +21,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
@@ -74,13 +75,13 @@ type source struct {
 	files map[string][]byte
 	store *local.Store
 	id    *age.X25519Identity
-	key   *backup.SigningKey
-	m     *backup.Manifest
+	key   *format.SigningKey
+	m     *format.Manifest
 	bo    backup.Options
 }
 
 // backup takes another backup of the source into its store, signed by key (nil: unsigned).
-func (s *source) backup(t *testing.T, key *backup.SigningKey) *backup.Manifest {
+func (s *source) backup(t *testing.T, key *format.SigningKey) *format.Manifest {
 	t.Helper()
 	o := s.bo
 	o.SigningKey = key
@@ -117,10 +118,10 @@ func newSource(t *testing.T, encrypted bool) *source {
 	}
 	s.store, err = local.New(t.TempDir())
 	require.NoError(t, err)
-	s.key, err = backup.GenerateSigningKey()
+	s.key, err = format.GenerateSigningKey()
 	require.NoError(t, err)
 	o := backup.Options{SigningKey: s.key,
-		Components: backup.Components{Database: true, Config: true, Files: true},
+		Components: format.Components{Database: true, Config: true, Files: true},
 		Database:   pgdump.Options{DataSource: s.dbURL},
 		Config:     dirConfig{files: map[string][]byte{"saml-idp.crt": []byte("-----BEGIN CERTIFICATE-----\nabc\n")}},
 		Files:      filesource.NewLocal(dataDir), MattermostVersion: "11.4.0",

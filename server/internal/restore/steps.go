@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 // check refuses the restore, changing nothing, when it cannot succeed or would overwrite data.
@@ -22,7 +22,7 @@ func (r *restorer) check(ctx context.Context) error {
 		return fmt.Errorf("%w: backup %s is encrypted (recipients %s): give the identity file of one of them with --identity FILE",
 			ErrRefused, m.ID, strings.Join(m.Encryption.Recipients, ", "))
 	}
-	if err := backup.CheckIdentities(m, r.o.Identities); err != nil {
+	if err := verify.CheckIdentities(m, r.o.Identities); err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	switch {
@@ -142,7 +142,7 @@ func (r *restorer) existingTables(ctx context.Context) ([]string, error) {
 // checked as it is restored).
 func (r *restorer) verify(ctx context.Context) error {
 	r.printf("verify: re-reading backup %s at %s", r.m.ID, r.o.From)
-	v, err := backup.Verify(ctx, r.o.From, r.m.ID, backup.VerifyOptions{
+	v, err := verify.Verify(ctx, r.o.From, r.m.ID, verify.Options{
 		Identities: r.o.Identities, PgRestore: r.o.PgRestore, SkipPoolContents: true, Workers: r.o.Jobs,
 	})
 	if err != nil {

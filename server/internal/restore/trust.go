@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // Who may make a backup drctl restores: whoever can write the backup storage can write a
@@ -16,13 +16,13 @@ import (
 
 // Trust decides which backups may be restored.
 type Trust struct {
-	Key            backup.PublicKey // --trust-key; zero: none
+	Key            format.PublicKey // --trust-key; zero: none
 	AllowUntrusted bool             // an explicitly named untrusted backup may be used
 }
 
 // Signer names who signed m: the key's fingerprint, "unsigned", or what is wrong with its
 // signature.
-func Signer(m *backup.Manifest) string {
+func Signer(m *format.Manifest) string {
 	p := m.Provenance
 	switch {
 	case p.Signed():
@@ -34,10 +34,10 @@ func Signer(m *backup.Manifest) string {
 }
 
 // Untrusted says why m is not trusted; "" when it is.
-func (t Trust) Untrusted(m *backup.Manifest, now time.Time) string {
+func (t Trust) Untrusted(m *format.Manifest, now time.Time) string {
 	p := m.Provenance
 	switch {
-	case backup.DatedInFuture(m, now):
+	case format.DatedInFuture(m, now):
 		return fmt.Sprintf("it says it started at %s, in the future (this machine's clock says %s): its manifest is forged, or the clock of the server that took it is wrong",
 			m.StartedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	case !p.Signed() && (p.Problem == "" || p.Problem == "not signed"):
@@ -51,7 +51,7 @@ func (t Trust) Untrusted(m *backup.Manifest, now time.Time) string {
 }
 
 // Describe is the line that says, before anything changes, who signed the backup to restore.
-func (t Trust) Describe(m *backup.Manifest, now time.Time) string {
+func (t Trust) Describe(m *format.Manifest, now time.Time) string {
 	if why := t.Untrusted(m, now); why != "" {
 		return fmt.Sprintf("backup %s is NOT trusted: %s; used anyway because of --allow-untrusted", m.ID, why)
 	}
@@ -63,7 +63,7 @@ func (t Trust) Describe(m *backup.Manifest, now time.Time) string {
 }
 
 // Check refuses an explicitly named backup that is not trusted, unless AllowUntrusted.
-func (t Trust) Check(m *backup.Manifest, now time.Time) error {
+func (t Trust) Check(m *format.Manifest, now time.Time) error {
 	why := t.Untrusted(m, now)
 	if why == "" || t.AllowUntrusted {
 		return nil
@@ -74,7 +74,7 @@ func (t Trust) Check(m *backup.Manifest, now time.Time) error {
 
 // Latest picks the newest trusted backup of ms (newest first), at the destination where.
 // Notes say which newer backups it passed over and why.
-func (t Trust) Latest(ms []*backup.Manifest, now time.Time, where string) (m *backup.Manifest, notes []string, err error) {
+func (t Trust) Latest(ms []*format.Manifest, now time.Time, where string) (m *format.Manifest, notes []string, err error) {
 	if len(ms) == 0 {
 		return nil, nil, fmt.Errorf("%w: there is no complete backup at %s", ErrRefused, where)
 	}
@@ -99,7 +99,7 @@ func (t Trust) Latest(ms []*backup.Manifest, now time.Time, where string) (m *ba
 
 // singleSigner refuses "latest" without a trusted key when the backups at the destination are
 // not all signed by one key: which of them are the server's own cannot then be told.
-func singleSigner(ms []*backup.Manifest, where string) error {
+func singleSigner(ms []*format.Manifest, where string) error {
 	signers := map[string]bool{}
 	unsigned := false
 	for _, m := range ms {
@@ -125,7 +125,7 @@ func singleSigner(ms []*backup.Manifest, where string) error {
 }
 
 // signerGroups lists the backups of ms by signer, newest first.
-func signerGroups(ms []*backup.Manifest) string {
+func signerGroups(ms []*format.Manifest) string {
 	var order []string
 	ids := map[string][]string{}
 	for _, m := range ms {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
 // signers is a destination holding, oldest first: a backup signed by key A, one signed by key
@@ -19,9 +19,9 @@ import (
 // whose clock is wrong, or a stolen key: either way never "latest").
 type signers struct {
 	*source
-	a, b              *backup.SigningKey
-	signedA, signedB  *backup.Manifest
-	unsigned, planted *backup.Manifest
+	a, b              *format.SigningKey
+	signedA, signedB  *format.Manifest
+	unsigned, planted *format.Manifest
 }
 
 func newSigners(t *testing.T) *signers {
@@ -29,7 +29,7 @@ func newSigners(t *testing.T) *signers {
 	s := &signers{source: newSource(t, false)}
 	s.a, s.signedA = s.key, s.m
 	var err error
-	s.b, err = backup.GenerateSigningKey()
+	s.b, err = format.GenerateSigningKey()
 	require.NoError(t, err)
 	s.signedB = s.backup(t, s.b)
 	s.unsigned = s.backup(t, nil)
@@ -48,7 +48,7 @@ func TestRestoreTrust(t *testing.T) {
 
 	t.Run("latest without a trusted key refuses, naming the signers and the unsigned backup", func(t *testing.T) {
 		o, out := s.options(t)
-		o.TrustKey = backup.PublicKey{}
+		o.TrustKey = format.PublicKey{}
 		_, err := Run(context.Background(), o)
 		require.ErrorIs(t, err, ErrRefused)
 		msg := err.Error()
@@ -78,10 +78,10 @@ func TestRestoreTrust(t *testing.T) {
 	refusals := []struct {
 		name string
 		id   func() string
-		key  backup.PublicKey
+		key  format.PublicKey
 		want string
 	}{
-		{"an unsigned backup", func() string { return s.unsigned.ID }, backup.PublicKey{}, "is not trusted: it is not signed: it was taken before the plugin signed its backups"},
+		{"an unsigned backup", func() string { return s.unsigned.ID }, format.PublicKey{}, "is not trusted: it is not signed: it was taken before the plugin signed its backups"},
 		{"a backup of another key", func() string { return s.signedB.ID }, s.a.PublicKey(), "it is signed by " + fb + ", not by the --trust-key " + fa},
 		{"a backup dated in the future", func() string { return s.planted.ID }, s.a.PublicKey(), "in the future"},
 	}
@@ -98,7 +98,7 @@ func TestRestoreTrust(t *testing.T) {
 	}
 	t.Run("explicit id of an unsigned backup with --allow-untrusted restores, saying so before any change", func(t *testing.T) {
 		o, out := s.options(t)
-		o.ID, o.TrustKey, o.AllowUntrusted = s.unsigned.ID, backup.PublicKey{}, true
+		o.ID, o.TrustKey, o.AllowUntrusted = s.unsigned.ID, format.PublicKey{}, true
 		res, err := Run(context.Background(), o)
 		require.NoError(t, err, out.String())
 		assert.Equal(t, s.unsigned.ID, res.BackupID)
@@ -110,7 +110,7 @@ func TestRestoreTrust(t *testing.T) {
 	})
 	t.Run("explicit id of a signed backup without a key prints its fingerprint first", func(t *testing.T) {
 		o, out := s.options(t)
-		o.ID, o.TrustKey = s.signedB.ID, backup.PublicKey{}
+		o.ID, o.TrustKey = s.signedB.ID, format.PublicKey{}
 		_, err := Run(context.Background(), o)
 		require.NoError(t, err, out.String())
 		first, _, _ := strings.Cut(out.String(), "\n")
@@ -119,7 +119,7 @@ func TestRestoreTrust(t *testing.T) {
 	t.Run("a single signer needs no key; the fingerprint comes first", func(t *testing.T) {
 		one := newSource(t, false)
 		o, out := one.options(t)
-		o.TrustKey, o.DryRun = backup.PublicKey{}, true
+		o.TrustKey, o.DryRun = format.PublicKey{}, true
 		res, err := Run(context.Background(), o)
 		require.NoError(t, err, out.String())
 		assert.Equal(t, one.m.ID, res.BackupID)
@@ -135,7 +135,7 @@ func TestRestoreTrust(t *testing.T) {
 		require.NoError(t, err, out.String())
 		assert.Equal(t, one.m.ID, res.BackupID)
 		assert.Contains(t, out.String(), "passed over backup "+future.ID)
-		_, statErr := os.Stat(filepath.Join(one.store.Root(), filepath.FromSlash(backup.ManifestKey(future.ID))))
+		_, statErr := os.Stat(filepath.Join(one.store.Root(), filepath.FromSlash(format.ManifestKey(future.ID))))
 		require.NoError(t, statErr)
 	})
 }

@@ -1,25 +1,54 @@
 // Package storage holds what the backup destinations share: the description of a stored
 // object, the not-found error every backend wraps, and the rules a key must follow.
 //
-// The backends are storage/local (a folder) and storage/s3 (AWS S3 or any S3-compatible
-// store). Both have the same method set (see storagetest.Store) and pass the same conformance
-// suite (storagetest.Run):
-//
-//	Put(ctx, key, r) (written int64, err error) // atomic: the object is absent or complete
-//	Open(ctx, key) (io.ReadCloser, error)      // ErrNotFound when absent
-//	Stat(ctx, key) (ObjectInfo, error)         // ErrNotFound when absent
-//	List(ctx, prefix, fn) error                // lexical order, streamed; stops at fn's error
-//	Delete(ctx, key) error                     // absent is not an error
-//	String() string                            // where the store is, never a secret
+// It also holds the one contract every backend satisfies (Store), its read-only subset
+// (Reader) and the optional capabilities a backend may add (Cleaner). The backends are
+// storage/local (a folder) and storage/s3 (AWS S3 or any S3-compatible store); both pass the
+// same conformance suite (storagetest.Run).
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
+
+// Reader is the read-only part of Store: what a reader of objects (a file source, a restore)
+// needs of a bucket or folder.
+type Reader interface {
+	// Open returns the object's content; ErrNotFound when absent.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// List calls fn for every object whose key starts with prefix, in lexical order, page by
+	// page; it stops at fn's first error and returns it.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// String says where the store is, never with a secret.
+	String() string
+}
+
+// Store is where backups are kept: the method set the backup engine, the verifier and restore
+// use, implemented by local.Store and s3.Store and checked by storagetest.Run.
+type Store interface {
+	Reader
+	// Put stores what r yields under key and returns the number of bytes written. The object
+	// is absent or complete, never partial: a failed or cancelled Put leaves nothing behind.
+	Put(ctx context.Context, key string, r io.Reader) (written int64, err error)
+	// Stat describes the object; ErrNotFound when absent.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// Delete removes the object; an absent object is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Cleaner is a Store that can leave partial writes behind when its process is killed during a
+// Put (temporary files, incomplete multipart uploads) and can remove them.
+type Cleaner interface {
+	// CleanupPartial removes the partial writes last touched more than olderThan ago and
+	// returns how many it removed. Zero removes them all: only safe when no Put is running.
+	CleanupPartial(ctx context.Context, olderThan time.Duration) (removed int, err error)
+}
 
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {

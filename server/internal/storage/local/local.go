@@ -402,6 +402,16 @@ func (s *Store) pruneEmptyFolders(dir string) {
 	}
 }
 
+var (
+	_ storage.Store   = (*Store)(nil)
+	_ storage.Cleaner = (*Store)(nil)
+)
+
+// CleanupPartial is CleanupTemp, as storage.Cleaner.
+func (s *Store) CleanupPartial(_ context.Context, olderThan time.Duration) (int, error) {
+	return s.CleanupTemp(olderThan)
+}
+
 // CleanupTemp removes the temporary files that a process killed during Put left behind, when
 // they were last written more than olderThan ago, and returns how many it removed. Use an age
 // well above the longest Put (a day, say) so that a Put in progress keeps its file.

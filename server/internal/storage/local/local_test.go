@@ -44,7 +44,7 @@ func tempFiles(t *testing.T, root string) []string {
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storagetest.Store {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
 		s := newStore(t)
 		t.Cleanup(func() {
 			assert.Empty(t, tempFiles(t, s.Root()), "temporary files left behind")

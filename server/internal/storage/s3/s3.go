@@ -350,6 +350,16 @@ func (s *Store) IncompleteUploads(ctx context.Context, fn func(IncompleteUpload)
 	return nil
 }
 
+var (
+	_ storage.Store   = (*Store)(nil)
+	_ storage.Cleaner = (*Store)(nil)
+)
+
+// CleanupPartial is CleanupIncompleteUploads without keys, as storage.Cleaner.
+func (s *Store) CleanupPartial(ctx context.Context, olderThan time.Duration) (int, error) {
+	return s.CleanupIncompleteUploads(ctx, olderThan)
+}
+
 // CleanupIncompleteUploads aborts the multipart uploads under the store's prefix that were
 // started more than olderThan ago (by the service's clock), freeing the parts they hold, and
 // returns how many it aborted. A Put aborts its own upload when it fails; this is for those it

@@ -149,7 +149,7 @@ var suiteKeys = []string{"fail/1024", "fail/41943040", "keep", "cancelled/before
 
 func TestConformance(t *testing.T) {
 	requireMinIO(t)
-	storagetest.Run(t, func(t *testing.T) storagetest.Store {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
 		s := newStore(t)
 		t.Cleanup(func() {
 			assert.Empty(t, incomplete(t, s, suiteKeys...), "incomplete multipart uploads left behind")

@@ -23,24 +23,6 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
-// Store is the method set the backup engine uses, implemented by local.Store and s3.Store.
-type Store interface {
-	// Put stores what r yields under key and returns the number of bytes written. The object
-	// is absent or complete, never partial: a failed or cancelled Put leaves nothing behind.
-	Put(ctx context.Context, key string, r io.Reader) (written int64, err error)
-	// Open returns the object's content; storage.ErrNotFound when absent.
-	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	// Stat describes the object; storage.ErrNotFound when absent.
-	Stat(ctx context.Context, key string) (storage.ObjectInfo, error)
-	// List calls fn for every object whose key starts with prefix, in lexical order, page by
-	// page; it stops at fn's first error and returns it.
-	List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error
-	// Delete removes the object; an absent object is not an error.
-	Delete(ctx context.Context, key string) error
-	// String says where the store is, never with a secret.
-	String() string
-}
-
 // MiB is a mebibyte.
 const MiB = 1 << 20
 
@@ -55,7 +37,7 @@ const (
 // Run runs the conformance suite. newStore returns an empty store for one subtest; the
 // backend's test registers there any check that nothing was left behind (temporary files,
 // incomplete multipart uploads).
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
+func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("PutOpenStat", func(t *testing.T) { testPutOpenStat(t, newStore(t)) })
 	t.Run("EmptyObject", func(t *testing.T) { testEmpty(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
@@ -79,7 +61,7 @@ func ctxOf(t *testing.T) context.Context {
 }
 
 // Put stores data under key and fails the test on error.
-func Put(t *testing.T, s Store, key string, data []byte) {
+func Put(t *testing.T, s storage.Store, key string, data []byte) {
 	t.Helper()
 	n, err := s.Put(ctxOf(t), key, bytes.NewReader(data))
 	require.NoError(t, err, "put %s", key)
@@ -87,7 +69,7 @@ func Put(t *testing.T, s Store, key string, data []byte) {
 }
 
 // Read returns an object's content and fails the test on error.
-func Read(t *testing.T, s Store, key string) []byte {
+func Read(t *testing.T, s storage.Store, key string) []byte {
 	t.Helper()
 	rc, err := s.Open(ctxOf(t), key)
 	require.NoError(t, err, "open %s", key)
@@ -98,7 +80,7 @@ func Read(t *testing.T, s Store, key string) []byte {
 }
 
 // Keys lists the keys under prefix and fails the test on error.
-func Keys(t *testing.T, s Store, prefix string) []string {
+func Keys(t *testing.T, s storage.Store, prefix string) []string {
 	t.Helper()
 	keys := []string{}
 	err := s.List(ctxOf(t), prefix, func(o storage.ObjectInfo) error {
@@ -110,7 +92,7 @@ func Keys(t *testing.T, s Store, prefix string) []string {
 }
 
 // RequireAbsent fails the test unless key is absent for Stat, Open and List.
-func RequireAbsent(t *testing.T, s Store, key string) {
+func RequireAbsent(t *testing.T, s storage.Store, key string) {
 	t.Helper()
 	_, err := s.Stat(ctxOf(t), key)
 	require.ErrorIs(t, err, storage.ErrNotFound, "stat %s", key)
@@ -119,7 +101,7 @@ func RequireAbsent(t *testing.T, s Store, key string) {
 	require.NotContains(t, Keys(t, s, key), key)
 }
 
-func testPutOpenStat(t *testing.T, s Store) {
+func testPutOpenStat(t *testing.T, s storage.Store) {
 	ctx := ctxOf(t)
 	before := time.Now()
 	data := []byte("hello, backups\n")
@@ -136,7 +118,7 @@ func testPutOpenStat(t *testing.T, s Store) {
 	assert.Equal(t, []string{"dir/sub/hello.txt", "top"}, Keys(t, s, ""))
 }
 
-func testEmpty(t *testing.T, s Store) {
+func testEmpty(t *testing.T, s storage.Store) {
 	Put(t, s, "empty", nil)
 	assert.Empty(t, Read(t, s, "empty"))
 	info, err := s.Stat(ctxOf(t), "empty")
@@ -145,7 +127,7 @@ func testEmpty(t *testing.T, s Store) {
 	assert.Equal(t, []string{"empty"}, Keys(t, s, ""))
 }
 
-func testNotFound(t *testing.T, s Store) {
+func testNotFound(t *testing.T, s storage.Store) {
 	RequireAbsent(t, s, "missing")
 	Put(t, s, "folder/object", []byte("x"))
 	// "folder" is a folder on disk and no object on S3: absent for both.
@@ -156,7 +138,7 @@ func testNotFound(t *testing.T, s Store) {
 	assert.Contains(t, err.Error(), "missing", "the error names the key")
 }
 
-func testOverwrite(t *testing.T, s Store) {
+func testOverwrite(t *testing.T, s storage.Store) {
 	Put(t, s, "k", []byte("first version, longer"))
 	Put(t, s, "k", []byte("second"))
 	assert.Equal(t, "second", string(Read(t, s, "k")))
@@ -166,7 +148,7 @@ func testOverwrite(t *testing.T, s Store) {
 	assert.Equal(t, []string{"k"}, Keys(t, s, ""))
 }
 
-func testDelete(t *testing.T, s Store) {
+func testDelete(t *testing.T, s storage.Store) {
 	ctx := ctxOf(t)
 	require.NoError(t, s.Delete(ctx, "never/existed"))
 	Put(t, s, "a/b/c", []byte("1"))
@@ -187,7 +169,7 @@ var InvalidKeys = []string{
 	"bad\x00nul", "new\nline", "\xff\xfe", strings.Repeat("k", storage.MaxKeyLength+1),
 }
 
-func testInvalidKeys(t *testing.T, s Store) {
+func testInvalidKeys(t *testing.T, s storage.Store) {
 	ctx := ctxOf(t)
 	for _, key := range InvalidKeys {
 		_, err := s.Put(ctx, key, strings.NewReader("x"))
@@ -208,7 +190,7 @@ func testInvalidKeys(t *testing.T, s Store) {
 	assert.Empty(t, Keys(t, s, ""), "nothing was written")
 }
 
-func testListOrder(t *testing.T, s Store) {
+func testListOrder(t *testing.T, s storage.Store) {
 	keys := []string{"z/é", "c d", "b0", "b/x", "ab", "a/c", "a/b/c", "a/b.txt", "a.txt", "a-b", "A"}
 	putMany(t, s, keys)
 	sorted := append([]string(nil), keys...)
@@ -237,7 +219,7 @@ func testListOrder(t *testing.T, s Store) {
 	require.NoError(t, err)
 }
 
-func testListStops(t *testing.T, s Store) {
+func testListStops(t *testing.T, s storage.Store) {
 	for i := range 5 {
 		Put(t, s, fmt.Sprintf("k%d", i), []byte("x"))
 	}
@@ -262,7 +244,7 @@ func manyKeys() []string {
 	return keys
 }
 
-func putMany(t *testing.T, s Store, keys []string) {
+func putMany(t *testing.T, s storage.Store, keys []string) {
 	t.Helper()
 	ctx := ctxOf(t)
 	work := make(chan string)
@@ -284,7 +266,7 @@ func putMany(t *testing.T, s Store, keys []string) {
 	require.False(t, t.Failed(), "every Put succeeded")
 }
 
-func testListMany(t *testing.T, s Store) {
+func testListMany(t *testing.T, s storage.Store) {
 	keys := manyKeys()
 	putMany(t, s, keys)
 	Put(t, s, "other", []byte("x"))
@@ -307,7 +289,7 @@ func testListMany(t *testing.T, s Store) {
 	assert.Equal(t, 1050, n)
 }
 
-func testListCancelled(t *testing.T, s Store) {
+func testListCancelled(t *testing.T, s storage.Store) {
 	for i := range 3 {
 		Put(t, s, fmt.Sprintf("k%d", i), []byte("x"))
 	}
@@ -377,7 +359,7 @@ func (g *Generator) Read(p []byte) (int, error) {
 func (g *Generator) Sum() []byte { return g.h.Sum(nil) }
 
 // SumOf reads an object and returns its SHA-256 and length.
-func SumOf(t *testing.T, s Store, key string) ([]byte, int64) {
+func SumOf(t *testing.T, s storage.Store, key string) ([]byte, int64) {
 	t.Helper()
 	rc, err := s.Open(ctxOf(t), key)
 	require.NoError(t, err, "open %s", key)
@@ -388,7 +370,7 @@ func SumOf(t *testing.T, s Store, key string) ([]byte, int64) {
 	return h.Sum(nil), n
 }
 
-func testLarge(t *testing.T, s Store) {
+func testLarge(t *testing.T, s storage.Store) {
 	if testing.Short() {
 		t.Skip("100 MiB upload skipped in -short mode")
 	}
@@ -404,7 +386,7 @@ func testLarge(t *testing.T, s Store) {
 	assert.Equal(t, g.Sum(), sum, "SHA-256 of the read-back content")
 }
 
-func testReaderFails(t *testing.T, s Store) {
+func testReaderFails(t *testing.T, s storage.Store) {
 	broken := errors.New("the source broke")
 	sizes := []int64{1024, Partial}
 	if testing.Short() {
@@ -429,7 +411,7 @@ func testReaderFails(t *testing.T, s Store) {
 	assert.Equal(t, "previous", string(Read(t, s, "keep")))
 }
 
-func testCancelledPut(t *testing.T, s Store) {
+func testCancelledPut(t *testing.T, s storage.Store) {
 	ctx, cancel := context.WithCancel(ctxOf(t))
 	cancel()
 	_, err := s.Put(ctx, "cancelled/before", strings.NewReader("x"))
@@ -453,7 +435,7 @@ func testCancelledPut(t *testing.T, s Store) {
 	assert.Empty(t, Keys(t, s, ""))
 }
 
-func testOpenCancelled(t *testing.T, s Store) {
+func testOpenCancelled(t *testing.T, s storage.Store) {
 	g := NewGenerator(8*MiB, 5)
 	_, err := s.Put(ctxOf(t), "obj", g)
 	require.NoError(t, err)

@@ -1,16 +1,21 @@
-package backup
+package format
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
 func TestParsePoolKey(t *testing.T) {
@@ -93,50 +98,29 @@ func TestOpenFileEncodings(t *testing.T) {
 	}
 }
 
-// The final check of a run covers the raw objects it relies on as well as the zstd ones.
-func TestCheckUsedCoversBothEncodings(t *testing.T) {
-	a, b := []byte("a content"), []byte("b content")
-	tests := []struct {
-		name    string
-		use     []byte // the content the run relies on
-		allow   bool   // raw objects allowed (an unencrypted run)
-		remove  string // removed during the run
-		missing string // the key checkUsed reports, if any
-	}{
-		{name: "raw used and removed", use: a, allow: true, remove: RawPoolKey(sumHex(a)), missing: RawPoolKey(sumHex(a))},
-		{name: "raw unused and removed", use: b, allow: true, remove: RawPoolKey(sumHex(a))},
-		{name: "zstd used and removed", use: b, allow: true, remove: PoolKey(sumHex(b)), missing: PoolKey(sumHex(b))},
-		{name: "zstd preferred", use: b, allow: true, remove: RawPoolKey(sumHex(b))},
-		{name: "raw not allowed: not relied on", use: a, remove: RawPoolKey(sumHex(a))},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := localStore(t)
-			_, err := s.Put(ctxOf(t), RawPoolKey(sumHex(a)), bytes.NewReader(a))
-			require.NoError(t, err)
-			putZstd(t, s, PoolKey(sumHex(b)), b)
-			_, err = s.Put(ctxOf(t), RawPoolKey(sumHex(b)), bytes.NewReader(b))
-			require.NoError(t, err)
+func ctxOf(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
 
-			p := newPoolSet(tc.allow)
-			require.NoError(t, p.load(ctxOf(t), s))
-			h, _ := parseSum(sumHex(tc.use))
-			enc, ok := p.encoding(h)
-			wantOK := tc.allow || !bytes.Equal(tc.use, a)
-			require.Equal(t, wantOK, ok)
-			if bytes.Equal(tc.use, b) {
-				assert.Empty(t, enc, "zstd when both exist")
-			} else if ok {
-				assert.Equal(t, EncodingRaw, enc)
-			}
-			require.NoError(t, s.Delete(ctxOf(t), tc.remove))
-			err = p.checkUsed(ctxOf(t), s)
-			if tc.missing == "" {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorContains(t, err, "disappeared while it ran")
-			assert.ErrorContains(t, err, tc.missing)
-		})
-	}
+func sumHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func localStore(t *testing.T) *local.Store {
+	t.Helper()
+	s, err := local.New(t.TempDir())
+	require.NoError(t, err)
+	return s
+}
+
+func putZstd(t *testing.T, s storage.Store, key string, b []byte) {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	_, err = s.Put(ctxOf(t), key, bytes.NewReader(enc.EncodeAll(b, nil)))
+	require.NoError(t, err)
+	require.NoError(t, enc.Close())
 }

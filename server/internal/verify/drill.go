@@ -1,4 +1,4 @@
-package backup
+package verify
 
 import (
 	"context"
@@ -10,15 +10,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/dbrestore"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
 
 var drillNameUnsafe = regexp.MustCompile(`[^a-z0-9_]`)
@@ -36,7 +36,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 	if vr.o.PgRestore == "" {
 		return "", &skipError{why: "no pg_restore: install the PostgreSQL client programs"}
 	}
-	obj := vr.m.Object(ComponentDatabase)
+	obj := vr.m.Object(format.ComponentDatabase)
 	if obj == nil {
 		return "", &skipError{why: "the backup has no database dump"}
 	}
@@ -45,7 +45,7 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 			return "", &skipError{why: "not made by this server (" + why + "): a backup this server did not make is never restored into a database"}
 		}
 	}
-	ids, readable := vr.identitiesFor(ComponentDatabase)
+	ids, readable := vr.identitiesFor(format.ComponentDatabase)
 	if !readable {
 		return "", &skipError{why: "the backup is encrypted and no identity was given: the dump cannot be restored"}
 	}
@@ -96,51 +96,41 @@ func (vr *verifier) drill(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("drill: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables := make([]string, 0, len(vr.m.TableRowCounts))
-	for t := range vr.m.TableRowCounts {
-		tables = append(tables, t)
+	counts, err := dbrestore.Count(ctx, conn, vr.m.TableRowCounts)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(tables)
 	var rows int64
 	mismatches := 0
-	for _, t := range tables {
-		schema, table, _ := strings.Cut(t, ".")
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, table}.Sanitize()).Scan(&n); err != nil {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			vr.problem("restore drill: table %s cannot be counted after the restore: %v", t, err)
+	for _, c := range counts {
+		if c.Err != nil {
+			vr.problem("restore drill: table %s cannot be counted after the restore: %v", c.Name, c.Err)
 			mismatches++
 			continue
 		}
-		rows += n
-		if want := vr.m.TableRowCounts[t]; n != want {
+		rows += c.Rows
+		if c.Rows != c.Want {
 			mismatches++
 			if mismatches <= 20 {
-				vr.problem("restore drill: table %s has %d rows after the restore, the manifest says %d", t, n, want)
+				vr.problem("restore drill: table %s has %d rows after the restore, the manifest says %d", c.Name, c.Rows, c.Want)
 			}
 		}
 	}
 	if mismatches > 0 {
-		return fmt.Sprintf("restored in %s; %d of %d tables differ", restoreTime.Round(10*time.Millisecond), mismatches, len(tables)), nil
+		return fmt.Sprintf("restored in %s; %d of %d tables differ", restoreTime.Round(10*time.Millisecond), mismatches, len(counts)), nil
 	}
 	return fmt.Sprintf("restored into %s in %s; %d tables, %d rows, every count equal to the manifest (database dropped)",
-		name, restoreTime.Round(10*time.Millisecond), len(tables), rows), nil
+		name, restoreTime.Round(10*time.Millisecond), len(counts), rows), nil
 }
 
 // restoreDump streams the dump object into pg_restore connected to database on dsn's server.
-func (vr *verifier) restoreDump(ctx context.Context, obj *Object, ids []age.Identity, dsn, database string) error {
-	plain, err := OpenObject(ctx, vr.s, obj.Key, ids)
+func (vr *verifier) restoreDump(ctx context.Context, obj *format.Object, ids []age.Identity, dsn, database string) error {
+	plain, err := format.OpenObject(ctx, vr.s, obj.Key, ids)
 	if err != nil {
 		return err
 	}
 	defer plain.Close()
-	env, err := pgdsn.ClientEnv(dsn, database)
-	if err != nil {
-		return err
-	}
-	return pgdump.RunClient(ctx, vr.o.PgRestore, env, plain, nil, "--exit-on-error", "--no-owner", "--no-privileges", "--dbname="+database)
+	return dbrestore.Restore(ctx, vr.o.PgRestore, dsn, database, plain)
 }
 
 // drillRoleName is the role a drill into database name restores as.

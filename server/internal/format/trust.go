@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"context"
@@ -40,7 +40,8 @@ type Trust struct {
 	Now func() time.Time
 }
 
-func (t Trust) now() time.Time {
+// Time is the current time by t's clock.
+func (t Trust) Time() time.Time {
 	if t.Now != nil {
 		return t.Now()
 	}
@@ -60,7 +61,7 @@ func (t Trust) SignedByKey(p Provenance) bool {
 // Check says whether the backup m, as read (ReadManifest, List) at destination dest, is
 // trusted, and when it is not, why, in words for an admin.
 func (t Trust) Check(dest string, m *Manifest) (bool, string) {
-	if now := t.now(); DatedInFuture(m, now) {
+	if now := t.Time(); DatedInFuture(m, now) {
 		return false, fmt.Sprintf("dated in the future (it says it started %s, %s from now)",
 			m.StartedAt.UTC().Format(time.RFC3339), m.StartedAt.Sub(now).Round(time.Minute))
 	}
@@ -106,7 +107,7 @@ func (t Trust) Classify(dest string, ms []*Manifest) (trusted []*Manifest, untru
 
 // NewestVerified is the newest of ms (trusted backups, newest first) whose verification passed
 // and is signed by one of t's keys: a verification.json anyone else wrote does not count.
-func NewestVerified(ctx context.Context, s Store, ms []*Manifest, t Trust) string {
+func NewestVerified(ctx context.Context, s storage.Reader, ms []*Manifest, t Trust) string {
 	for _, m := range ms {
 		v, err := ReadVerification(ctx, s, m.ID)
 		if err == nil && v != nil && v.Outcome == OutcomePassed && v.BackupID == m.ID && t.SignedByKey(v.Provenance) {
@@ -116,46 +117,11 @@ func NewestVerified(ctx context.Context, s Store, ms []*Manifest, t Trust) strin
 	return ""
 }
 
-// RetentionPlan is what retention does at one destination.
-type RetentionPlan struct {
-	Keep, Remove []*Manifest // trusted backups, newest first
-	// Untrusted backups are neither counted nor removed: only an admin deletes them.
-	Untrusted      []Untrusted
-	NewestVerified string
-}
-
-// PlanRetention lists the backups at s (destination dest) and applies p to the trusted ones;
-// pinned backups and the newest verified one are kept. A manifest that cannot be read stops it
-// when it is one this server recorded (a damaged backup of ours may be one to keep); any other
-// is untrusted like a planted one, so that an unreadable file planted in the destination cannot
-// stop retention for good.
-func PlanRetention(ctx context.Context, s Store, dest string, p Policy, t Trust, pinned map[string]bool) (*RetentionPlan, error) {
-	ms, unreadable, err := listManifests(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	plan := &RetentionPlan{}
-	for _, u := range unreadable {
-		if t.Recorded != nil {
-			if _, ours := t.Recorded(dest, u.id); ours {
-				return nil, fmt.Errorf("retention stopped: a backup this server made cannot be read: %w", u.err)
-			}
-		}
-		plan.Untrusted = append(plan.Untrusted, Untrusted{Manifest: &Manifest{ID: u.id},
-			Reason: fmt.Sprintf("its manifest cannot be read (%v), and it is not in this server's record of its backups", u.err)})
-	}
-	trusted, untrusted := t.Classify(dest, ms)
-	plan.Untrusted = append(plan.Untrusted, untrusted...)
-	plan.NewestVerified = NewestVerified(ctx, s, trusted, t)
-	plan.Keep, plan.Remove = p.Select(trusted, pinned, plan.NewestVerified, t.now())
-	return plan, nil
-}
-
 // SignManifest signs the manifest of backup id as it is stored now (a manifest.json.sig
 // sidecar), for an admin who vouches for a backup made before manifests were signed, once
 // they saw it: when wantSHA256 is set, a manifest with other bytes is refused. It returns the
 // manifest with its new provenance.
-func SignManifest(ctx context.Context, s Store, id, wantSHA256 string, k *SigningKey) (*Manifest, error) {
+func SignManifest(ctx context.Context, s storage.Store, id, wantSHA256 string, k *SigningKey) (*Manifest, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -171,7 +137,7 @@ func SignManifest(ctx context.Context, s Store, id, wantSHA256 string, k *Signin
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, s, err)
 	}
-	m, err := parseManifest(b, id, s)
+	m, err := ParseManifest(b, id, s)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +147,7 @@ func SignManifest(ctx context.Context, s Store, id, wantSHA256 string, k *Signin
 	if err := putSignature(ctx, s, ManifestKey(id), b, k); err != nil {
 		return nil, err
 	}
-	if m.Provenance, err = provenance(ctx, s, ManifestKey(id), b); err != nil {
+	if m.Provenance, err = CheckProvenance(ctx, s, ManifestKey(id), b); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -226,8 +226,8 @@ func (p Provenance) Signed() bool { return !p.Signer.IsZero() }
 // SignedBy says whether key signed the object.
 func (p Provenance) SignedBy(key PublicKey) bool { return p.Signer.Equal(key) }
 
-// putSigned writes content at objectKey, preceded by its signature when k is set.
-func putSigned(ctx context.Context, s Store, objectKey string, content []byte, k *SigningKey) error {
+// PutSigned writes content at objectKey, preceded by its signature when k is set.
+func PutSigned(ctx context.Context, s storage.Store, objectKey string, content []byte, k *SigningKey) error {
 	if k != nil {
 		if err := putSignature(ctx, s, objectKey, content, k); err != nil {
 			return err
@@ -240,7 +240,7 @@ func putSigned(ctx context.Context, s Store, objectKey string, content []byte, k
 }
 
 // putSignature writes the sidecar that signs content stored at objectKey.
-func putSignature(ctx context.Context, s Store, objectKey string, content []byte, k *SigningKey) error {
+func putSignature(ctx context.Context, s storage.Store, objectKey string, content []byte, k *SigningKey) error {
 	sb, err := json.MarshalIndent(k.Sign(objectKey, content), "", "  ")
 	if err != nil {
 		return err
@@ -251,9 +251,9 @@ func putSignature(ctx context.Context, s Store, objectKey string, content []byte
 	return nil
 }
 
-// provenance checks the signature sidecar of content stored at objectKey. Only a failure to
+// CheckProvenance checks the signature sidecar of content stored at objectKey. Only a failure to
 // read the sidecar is an error; a missing or invalid signature is reported in Problem.
-func provenance(ctx context.Context, s Store, objectKey string, content []byte) (Provenance, error) {
+func CheckProvenance(ctx context.Context, s storage.Reader, objectKey string, content []byte) (Provenance, error) {
 	sum := sha256.Sum256(content)
 	p := Provenance{SHA256: hex.EncodeToString(sum[:])}
 	rc, err := s.Open(ctx, SignatureKey(objectKey))

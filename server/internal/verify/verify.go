@@ -1,4 +1,8 @@
-package backup
+// Package verify checks a stored backup without trusting it: the manifest, every object's
+// size and SHA-256, the file index against the database's references, the pool's contents,
+// pg_restore's reading of the dump, and with a drill a restore into a scratch database whose
+// row counts are compared with the manifest.
+package verify
 
 import (
 	"bufio"
@@ -20,71 +24,10 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
-
-// Verification outcomes.
-const (
-	OutcomePassed  = "passed"
-	OutcomeFailed  = "failed"
-	OutcomePartial = "partial" // nothing wrong found, but contents could not be read (no identity)
-	OutcomeSkipped = "skipped" // a check that could not run
-)
-
-const verificationName = "verification.json"
-
-// VerificationKey is the key of a backup's verification sidecar.
-func VerificationKey(id string) string { return backupDir(id) + verificationName }
-
-// Check is one part of a verification.
-type Check struct {
-	Name       string `json:"name"`
-	Outcome    string `json:"outcome"`
-	Detail     string `json:"detail"`
-	DurationMS int64  `json:"duration_ms"`
-}
-
-// Verification is what Verify found, kept beside the manifest as verification.json.
-type Verification struct {
-	BackupID        string    `json:"backup_id"`
-	Destination     string    `json:"destination,omitempty"`
-	StartedAt       time.Time `json:"started_at"`
-	FinishedAt      time.Time `json:"finished_at"`
-	Outcome         string    `json:"outcome"`
-	Drill           bool      `json:"drill"`
-	ContentsChecked bool      `json:"contents_checked"`
-	Checks          []Check   `json:"checks"`
-	// Problems name each object or file that failed, and how.
-	Problems       []string `json:"problems,omitempty"`
-	DurationMS     int64    `json:"duration_ms"`
-	DrillRestoreMS int64    `json:"drill_restore_ms,omitempty"`
-	ObjectsRead    int64    `json:"objects_read"`
-	BytesRead      int64    `json:"bytes_read"`
-
-	// Provenance is who signed the verification.json as read (not stored in it).
-	Provenance Provenance `json:"-"`
-}
-
-// Summary is one line for posts and lists.
-func (v *Verification) Summary() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s (%s", v.Outcome, v.FinishedAt.UTC().Format("2006-01-02 15:04Z"), (time.Duration(v.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
-	if v.Drill {
-		fmt.Fprintf(&b, ", drill restore %s", (time.Duration(v.DrillRestoreMS) * time.Millisecond).Round(100*time.Millisecond))
-	}
-	b.WriteString(")")
-	if !v.ContentsChecked {
-		b.WriteString(": contents not checked, no identity")
-	}
-	if len(v.Problems) > 0 {
-		fmt.Fprintf(&b, ": %s", v.Problems[0])
-		if len(v.Problems) > 1 {
-			fmt.Fprintf(&b, " (+%d more)", len(v.Problems)-1)
-		}
-	}
-	return b.String()
-}
 
 // Drill restores the dump into a scratch database and compares row counts.
 type Drill struct {
@@ -101,8 +44,8 @@ type Drill struct {
 	DedicatedUser bool
 }
 
-// VerifyProgress is reported while Verify runs.
-type VerifyProgress struct {
+// Progress is reported while Verify runs.
+type Progress struct {
 	Phase       string
 	ObjectsRead int64
 	BytesRead   int64
@@ -110,8 +53,8 @@ type VerifyProgress struct {
 	PoolDone    int64
 }
 
-// VerifyOptions configures Verify.
-type VerifyOptions struct {
+// Options configures Verify.
+type Options struct {
 	// Identities decrypt an encrypted backup (its own age identity): needed to check contents.
 	Identities []age.Identity
 	// IndexIdentities read the file index and the referenced-files list of an encrypted backup
@@ -126,12 +69,12 @@ type VerifyOptions struct {
 	SkipPoolContents bool
 	// Trust, when set, decides whether the backup was made by the caller: one that was not
 	// is read and checked but never drilled (restored into a database).
-	Trust *Trust
+	Trust *format.Trust
 	// Destination names the store for Trust.
 	Destination string
 	// Workers read pool objects in parallel (default 4).
 	Workers  int
-	Progress func(VerifyProgress)
+	Progress func(Progress)
 	now      func() time.Time
 }
 
@@ -140,10 +83,10 @@ var ErrVerificationFailed = errors.New("verification failed")
 
 // verifier holds the state of one Verify call.
 type verifier struct {
-	o        VerifyOptions
-	s        Store
-	m        *Manifest
-	v        *Verification
+	o        Options
+	s        storage.Store
+	m        *format.Manifest
+	v        *format.Verification
 	mu       sync.Mutex
 	objects  atomic.Int64
 	bytes    atomic.Int64
@@ -167,14 +110,14 @@ type verifier struct {
 // Verify returns the Verification in every case where the manifest could be read; the error
 // wraps ErrVerificationFailed when the backup is damaged, and is another error when Verify
 // could not run (store unreachable, drill database not creatable).
-func Verify(ctx context.Context, s Store, id string, o VerifyOptions) (*Verification, error) {
+func Verify(ctx context.Context, s storage.Store, id string, o Options) (*format.Verification, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
-	vr := &verifier{o: o, s: s, v: &Verification{BackupID: id, StartedAt: o.now().UTC(), Drill: o.Drill != nil}}
+	vr := &verifier{o: o, s: s, v: &format.Verification{BackupID: id, StartedAt: o.now().UTC(), Drill: o.Drill != nil}}
 	m, err := vr.manifest(ctx, id)
 	if err != nil {
 		return nil, err
@@ -202,19 +145,19 @@ func Verify(ctx context.Context, s Store, id string, o VerifyOptions) (*Verifica
 	}
 	switch {
 	case len(v.Problems) > 0:
-		v.Outcome = OutcomeFailed
+		v.Outcome = format.OutcomeFailed
 		return v, fmt.Errorf("backup %s at %s: %w: %s", id, s, ErrVerificationFailed, strings.Join(firstN(v.Problems, 5), "; "))
 	case !v.ContentsChecked:
-		v.Outcome = OutcomePartial
+		v.Outcome = format.OutcomePartial
 	default:
-		v.Outcome = OutcomePassed
+		v.Outcome = format.OutcomePassed
 	}
 	return v, nil
 }
 
 // CheckIdentities refuses identities that cannot decrypt backup m, before anything is read: a
 // wrong key file would otherwise show as every object failing to decrypt.
-func CheckIdentities(m *Manifest, ids []age.Identity) error {
+func CheckIdentities(m *format.Manifest, ids []age.Identity) error {
 	if len(ids) == 0 || !m.Encryption.Encrypted {
 		return nil
 	}
@@ -224,7 +167,7 @@ func CheckIdentities(m *Manifest, ids []age.Identity) error {
 		if !ok {
 			return nil // another kind of identity: let decryption decide
 		}
-		fp := Fingerprint(x.Recipient().String())
+		fp := format.Fingerprint(x.Recipient().String())
 		if contains(m.Encryption.Recipients, fp) {
 			return nil
 		}
@@ -276,7 +219,7 @@ func (vr *verifier) reportProgress() (stop func()) {
 				return
 			case <-t.C:
 				vr.mu.Lock()
-				p := VerifyProgress{Phase: vr.phase, ObjectsRead: vr.objects.Load(), BytesRead: vr.bytes.Load(), PoolTotal: vr.poolN, PoolDone: vr.poolDone.Load()}
+				p := Progress{Phase: vr.phase, ObjectsRead: vr.objects.Load(), BytesRead: vr.bytes.Load(), PoolTotal: vr.poolN, PoolDone: vr.poolDone.Load()}
 				vr.mu.Unlock()
 				vr.o.Progress(p)
 			}
@@ -292,15 +235,15 @@ func (vr *verifier) check(name string, fn func() (string, error)) error {
 	before := vr.problemCount()
 	start := vr.o.now()
 	detail, err := fn()
-	c := Check{Name: name, Outcome: OutcomePassed, Detail: detail, DurationMS: vr.o.now().Sub(start).Milliseconds()}
+	c := format.Check{Name: name, Outcome: format.OutcomePassed, Detail: detail, DurationMS: vr.o.now().Sub(start).Milliseconds()}
 	var skip *skipError
 	switch {
 	case errors.As(err, &skip):
-		c.Outcome, c.Detail = OutcomeSkipped, skip.why
+		c.Outcome, c.Detail = format.OutcomeSkipped, skip.why
 	case err != nil:
 		return err
 	case vr.problemCount() > before:
-		c.Outcome = OutcomeFailed
+		c.Outcome = format.OutcomeFailed
 	}
 	vr.mu.Lock()
 	vr.v.Checks = append(vr.v.Checks, c)
@@ -313,14 +256,14 @@ type skipError struct{ why string }
 func (e *skipError) Error() string { return e.why }
 
 // manifest reads and checks the manifest.
-func (vr *verifier) manifest(ctx context.Context, id string) (*Manifest, error) {
-	if err := ValidateID(id); err != nil {
+func (vr *verifier) manifest(ctx context.Context, id string) (*format.Manifest, error) {
+	if err := format.ValidateID(id); err != nil {
 		return nil, err
 	}
-	rc, err := vr.s.Open(ctx, ManifestKey(id))
+	rc, err := vr.s.Open(ctx, format.ManifestKey(id))
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("backup %s at %s: %w (no manifest: it does not exist or did not complete)", id, vr.s, ErrNoBackup)
+			return nil, fmt.Errorf("backup %s at %s: %w (no manifest: it does not exist or did not complete)", id, vr.s, format.ErrNoBackup)
 		}
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, vr.s, err)
 	}
@@ -329,14 +272,14 @@ func (vr *verifier) manifest(ctx context.Context, id string) (*Manifest, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest of backup %s at %s: %w", id, vr.s, err)
 	}
-	m, err := parseManifest(b, id, vr.s)
+	m, err := format.ParseManifest(b, id, vr.s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w (backups/%s/%s)", ErrVerificationFailed, err, id, manifestName)
+		return nil, fmt.Errorf("%w: %w (backups/%s/%s)", ErrVerificationFailed, err, id, format.ManifestName)
 	}
-	if m.Provenance, err = provenance(ctx, vr.s, ManifestKey(id), b); err != nil {
+	if m.Provenance, err = format.CheckProvenance(ctx, vr.s, format.ManifestKey(id), b); err != nil {
 		return nil, err
 	}
-	sealed, _ := checkManifestSum(b)
+	sealed, _ := format.CheckManifestSum(b)
 	detail := "readable, checksum matches"
 	if !sealed {
 		detail = "readable; written without a checksum by an older plugin version"
@@ -346,15 +289,15 @@ func (vr *verifier) manifest(ctx context.Context, id string) (*Manifest, error) 
 	} else {
 		detail += "; " + m.Provenance.Problem
 	}
-	vr.v.Checks = append(vr.v.Checks, Check{Name: "manifest", Outcome: OutcomePassed, Detail: detail})
+	vr.v.Checks = append(vr.v.Checks, format.Check{Name: "manifest", Outcome: format.OutcomePassed, Detail: detail})
 	return m, nil
 }
 
 func (vr *verifier) run(ctx context.Context) error {
 	m := vr.m
 	// Order matters: the index is read before the references are looked up in it.
-	order := []string{ComponentFilesIndex, ComponentReferenced, ComponentConfig, ComponentDatabase}
-	byComp := map[string]*Object{}
+	order := []string{format.ComponentFilesIndex, format.ComponentReferenced, format.ComponentConfig, format.ComponentDatabase}
+	byComp := map[string]*format.Object{}
 	for i := range m.Objects {
 		byComp[m.Objects[i].Component] = &m.Objects[i]
 	}
@@ -406,7 +349,7 @@ func (vr *verifier) identitiesFor(component string) ([]age.Identity, bool) {
 	if len(vr.o.Identities) > 0 {
 		return append(append([]age.Identity(nil), vr.o.Identities...), vr.o.IndexIdentities...), true
 	}
-	if (component == ComponentFilesIndex || component == ComponentReferenced) && len(vr.o.IndexIdentities) > 0 {
+	if (component == format.ComponentFilesIndex || component == format.ComponentReferenced) && len(vr.o.IndexIdentities) > 0 {
 		return vr.o.IndexIdentities, true
 	}
 	return nil, false
@@ -415,7 +358,7 @@ func (vr *verifier) identitiesFor(component string) ([]age.Identity, bool) {
 // object re-reads one object: size and SHA-256 of the stored bytes against the manifest and,
 // when it can be decrypted, its content (zstd's checksum, age's authentication) and what the
 // component holds.
-func (vr *verifier) object(ctx context.Context, obj *Object) (string, error) {
+func (vr *verifier) object(ctx context.Context, obj *format.Object) (string, error) {
 	rc, err := vr.s.Open(ctx, obj.Key)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
@@ -434,7 +377,7 @@ func (vr *verifier) object(ctx context.Context, obj *Object) (string, error) {
 	var detail string
 	var contentErr error
 	if readable {
-		plain, err := decodeStream(io.NopCloser(tee), obj.Key, ids)
+		plain, err := format.Decode(io.NopCloser(tee), obj.Key, ids)
 		if err != nil {
 			contentErr = err
 		} else {
@@ -484,13 +427,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // content reads an object's plain content to its end and checks what its component holds.
-func (vr *verifier) content(ctx context.Context, obj *Object, plain io.Reader) (string, error) {
+func (vr *verifier) content(ctx context.Context, obj *format.Object, plain io.Reader) (string, error) {
 	switch obj.Component {
-	case ComponentFilesIndex:
+	case format.ComponentFilesIndex:
 		return vr.readIndex(plain)
-	case ComponentReferenced:
+	case format.ComponentReferenced:
 		return vr.readReferences(plain)
-	case ComponentDatabase:
+	case format.ComponentDatabase:
 		return vr.dumpCatalogue(ctx, plain)
 	default:
 		n, err := io.Copy(io.Discard, plain)
@@ -503,14 +446,14 @@ func (vr *verifier) content(ctx context.Context, obj *Object, plain io.Reader) (
 
 // poolRef names one pool object: a content hash in one encoding (zstd[/age] or raw).
 type poolRef struct {
-	h   sum256
+	h   format.Sum
 	raw bool
 }
 
-func (p poolRef) entry() IndexEntry {
-	e := IndexEntry{SHA256: hex.EncodeToString(p.h[:])}
+func (p poolRef) entry() format.IndexEntry {
+	e := format.IndexEntry{SHA256: hex.EncodeToString(p.h[:])}
 	if p.raw {
-		e.Enc = EncodingRaw
+		e.Enc = format.EncodingRaw
 	}
 	e.Path = e.PoolKey()
 	return e
@@ -527,22 +470,22 @@ func (vr *verifier) readIndex(plain io.Reader) (string, error) {
 	vr.sizes = map[poolRef]int64{}
 	var n, bytesTotal int64
 	for {
-		var e IndexEntry
+		var e format.IndexEntry
 		if err := dec.Decode(&e); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			return "", fmt.Errorf("the file index cannot be read after %d entries: %w", n, err)
 		}
-		h, ok := parseSum(e.SHA256)
+		h, ok := format.ParseSum(e.SHA256)
 		if !ok {
 			return "", fmt.Errorf("the file index has an invalid sha256 %q for %s", e.SHA256, e.Path)
 		}
-		if e.Enc != "" && e.Enc != EncodingRaw {
+		if e.Enc != "" && e.Enc != format.EncodingRaw {
 			return "", fmt.Errorf("the file index stores %s with encoding %q, which this plugin version does not know: upgrade the plugin", e.Path, e.Enc)
 		}
 		vr.paths = append(vr.paths, pathKey(e.Path))
-		ref := poolRef{h: h, raw: e.Enc == EncodingRaw}
+		ref := poolRef{h: h, raw: e.Enc == format.EncodingRaw}
 		if _, seen := vr.sizes[ref]; !seen {
 			vr.sizes[ref] = e.Size
 			vr.sums = append(vr.sums, ref)
@@ -574,7 +517,7 @@ func (vr *verifier) readReferences(plain io.Reader) (string, error) {
 	var n, missing, deletedMissing int64
 	haveIndex := vr.m.Components.Files && vr.paths != nil
 	for {
-		var r Reference
+		var r format.Reference
 		if err := dec.Decode(&r); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -674,7 +617,7 @@ func (vr *verifier) pool(ctx context.Context) (string, error) {
 	present := map[poolRef]int64{}
 	need := len(vr.sums)
 	// A listing is cheaper than a HEAD per object; only the needed objects are kept.
-	err := listPoolObjects(ctx, vr.s, func(h sum256, raw bool, info storage.ObjectInfo) error {
+	err := format.ListPoolObjects(ctx, vr.s, func(h format.Sum, raw bool, info storage.ObjectInfo) error {
 		if _, ok := vr.sizes[poolRef{h, raw}]; ok {
 			present[poolRef{h, raw}] = info.Size
 		}
@@ -742,7 +685,7 @@ func (vr *verifier) pool(ctx context.Context) (string, error) {
 func (vr *verifier) poolObject(ctx context.Context, ref poolRef, ids []age.Identity) error {
 	e := ref.entry()
 	key, sum := e.PoolKey(), e.SHA256
-	rc, err := OpenFile(ctx, vr.s, e, ids)
+	rc, err := format.OpenFile(ctx, vr.s, e, ids)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			vr.problem("%s is missing from the pool", key)
@@ -770,47 +713,4 @@ func (vr *verifier) poolObject(ctx context.Context, ref poolRef, ids []age.Ident
 		vr.problem("%s holds %d bytes of content, the file index says %d", key, n, vr.sizes[ref])
 	}
 	return nil
-}
-
-// WriteVerification stores v as the backup's verification.json sidecar, unsigned.
-func WriteVerification(ctx context.Context, s Store, v *Verification) error {
-	return WriteSignedVerification(ctx, s, v, nil)
-}
-
-// WriteSignedVerification stores v as the backup's verification.json sidecar, signed by k
-// (verification.json.sig, written first) when k is set: only a signed verification counts as
-// the newest verified backup (NewestVerified).
-func WriteSignedVerification(ctx context.Context, s Store, v *Verification, k *SigningKey) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := putSigned(ctx, s, VerificationKey(v.BackupID), append(b, '\n'), k); err != nil {
-		return fmt.Errorf("write the verification of backup %s at %s: %w", v.BackupID, s, err)
-	}
-	return nil
-}
-
-// ReadVerification reads a backup's verification.json; nil without error when it has none.
-func ReadVerification(ctx context.Context, s Store, id string) (*Verification, error) {
-	rc, err := s.Open(ctx, VerificationKey(id))
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("read the verification of backup %s at %s: %w", id, s, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read the verification of backup %s at %s: %w", id, s, err)
-	}
-	var v Verification
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("the verification of backup %s at %s is not valid JSON: %w", id, s, err)
-	}
-	if v.Provenance, err = provenance(ctx, s, VerificationKey(id), b); err != nil {
-		return nil, err
-	}
-	return &v, nil
 }

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -108,9 +108,9 @@ func TestManifestProvenance(t *testing.T) {
 
 	write := func(id string, key *SigningKey) []byte {
 		m := &Manifest{FormatVersion: 1, ID: id, Status: StatusComplete}
-		b, err := marshalManifest(m)
+		b, err := MarshalManifest(m)
 		require.NoError(t, err)
-		require.NoError(t, putSigned(ctx, s, ManifestKey(id), b, key))
+		require.NoError(t, PutSigned(ctx, s, ManifestKey(id), b, key))
 		return b
 	}
 	write("20261201T000000Z-aaaa", k)
@@ -137,7 +137,7 @@ func TestManifestProvenance(t *testing.T) {
 	var planted Manifest
 	require.NoError(t, json.Unmarshal(orig, &planted))
 	planted.ID = "20301201T000000Z-cccc"
-	b, err := marshalManifest(&planted)
+	b, err := MarshalManifest(&planted)
 	require.NoError(t, err)
 	_, err = s.Put(ctx, ManifestKey(planted.ID), bytes.NewReader(b))
 	require.NoError(t, err)
