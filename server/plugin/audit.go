@@ -9,10 +9,10 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
-	"github.com/mattermost/mattermost/server/public/pluginapi"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 )
 
 const (
@@ -23,9 +23,6 @@ const (
 	anonRefusalLogInterval = time.Minute
 	// headLogMessage starts every server log line that carries the head: search the log for it.
 	headLogMessage = "Disaster Recovery audit head"
-	// auditPostDayKey is the UTC day of the newest daily head post, claimed atomically so that
-	// one node of the cluster posts it.
-	auditPostDayKey = "audit-anchor/posted-day"
 )
 
 // auditor appends to the plugin's own trail and, on servers that have it (10.10+), to
@@ -219,19 +216,16 @@ func (p *Plugin) backupAnchors(ctx context.Context) (anchors []audit.Anchor, per
 // readers of the channel (and its notifications and exports) keep.
 func (p *Plugin) auditHeadPost(now time.Time) {
 	day := now.UTC().Format(time.DateOnly)
-	var last string
-	if err := p.client.KV.Get(auditPostDayKey, &last); err != nil || last == day {
+	// The day is claimed atomically so that one node of the cluster posts it.
+	last, err := kvstate.AuditPostDay.Load(p.state())
+	if err != nil || last.Value == day {
 		return
 	}
 	h, err := p.trail.Head()
 	if err != nil || h.Seq == 0 {
 		return // nothing to anchor yet (or an unreadable head, which /dr audit verify reports)
 	}
-	var old any
-	if last != "" {
-		old = last
-	}
-	if ok, err := p.client.KV.Set(auditPostDayKey, day, pluginapi.SetAtomic(old)); err != nil || !ok {
+	if ok, err := kvstate.AuditPostDay.CompareAndSet(p.state(), last, day); err != nil || !ok {
 		return // another node claimed today's post
 	}
 	p.API.LogInfo(headLogMessage, "head", h.String(), "seq", h.Seq, "hash", h.Hash)

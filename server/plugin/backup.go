@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,8 +14,6 @@ import (
 	"filippo.io/age"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for database-stored config
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/pluginapi"
-	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
@@ -24,6 +21,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -33,9 +31,6 @@ import (
 
 const (
 	backupJob          = "backup"
-	backupLockKey      = "backup-lock"
-	pinsKey            = "backup/pins"
-	indexIdentityKey   = "backup/index-identity"
 	progressPostPeriod = time.Second
 )
 
@@ -100,8 +95,8 @@ func (p *Plugin) destinations(ctx context.Context, cfg config.Config, only strin
 // indexIdentity is the plugin's own age key for the file index of encrypted backups (see
 // backup.Options.IndexIdentity), created once and kept in the KV store.
 func (p *Plugin) indexIdentity() (*age.X25519Identity, error) {
-	var s string
-	if err := p.client.KV.Get(indexIdentityKey, &s); err != nil {
+	s, _, err := kvstate.IndexIdentity.Get(p.state())
+	if err != nil {
 		return nil, err
 	}
 	if s == "" {
@@ -109,7 +104,7 @@ func (p *Plugin) indexIdentity() (*age.X25519Identity, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok, err := p.client.KV.Set(indexIdentityKey, id.String(), pluginapi.SetAtomic(nil)); err != nil {
+		if ok, err := kvstate.IndexIdentity.Create(p.state(), id.String()); err != nil {
 			return nil, err
 		} else if !ok { // another node made one first
 			return p.indexIdentity()
@@ -195,7 +190,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, 
 
 // recordBackupInfo keeps what /dr status and the metrics say about the newest backup.
 func (p *Plugin) recordBackupInfo(manifests map[string]*format.Manifest, took time.Duration) {
-	info := lastBackupInfo{LocalOnly: true}
+	info := kvstate.BackupInfo{LocalOnly: true}
 	var size int64
 	for _, m := range manifests {
 		info.ID = m.ID
@@ -207,10 +202,8 @@ func (p *Plugin) recordBackupInfo(manifests map[string]*format.Manifest, took ti
 		}
 		size = max(size, m.Size())
 	}
-	_, _ = p.client.KV.Set(lastBackupInfoKey, info)
-	if b, err := json.Marshal(lastBackupStats{SizeBytes: size, DurationSeconds: took.Seconds()}); err == nil {
-		_, _ = p.client.KV.Set(lastBackupStatsKey, string(b))
-	}
+	_ = kvstate.LastBackupInfo.Set(p.state(), info)
+	_ = kvstate.LastBackupStats.Set(p.state(), kvstate.BackupStats{SizeBytes: size, DurationSeconds: took.Seconds()})
 }
 
 func destinationNames(manifests map[string]*format.Manifest) []string {
@@ -227,7 +220,7 @@ func destinationNames(manifests map[string]*format.Manifest) []string {
 // lock expires about 15 s after a node holding it dies, so waiting a little longer than that
 // lets work follow a crashed backup.
 func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
-	mu, err := cluster.NewMutex(p.API, backupLockKey)
+	mu, err := kvstate.BackupLock.New(p.API)
 	if err != nil {
 		return fmt.Errorf("backup lock: %w", err)
 	}
@@ -402,18 +395,17 @@ func (p *Plugin) pruneOptions() backup.PruneOptions {
 
 // pins returns the pinned backup ids.
 func (p *Plugin) pins() (map[string]bool, error) {
-	pins := map[string]bool{}
-	err := p.client.KV.Get(pinsKey, &pins)
+	pins, _, err := kvstate.Pins.Get(p.state())
+	if pins == nil {
+		pins = map[string]bool{}
+	}
 	return pins, err
 }
 
 func (p *Plugin) setPin(id string, pinned bool) error {
-	return p.client.KV.SetAtomicWithRetries(pinsKey, func(old []byte) (any, error) {
-		pins := map[string]bool{}
-		if len(old) > 0 {
-			if err := json.Unmarshal(old, &pins); err != nil {
-				return nil, err
-			}
+	return kvstate.Pins.Update(p.state(), func(pins map[string]bool, _ bool) (map[string]bool, error) {
+		if pins == nil {
+			pins = map[string]bool{}
 		}
 		if pinned {
 			pins[id] = true

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/pluginapi"
-	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
@@ -22,18 +20,12 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failpoint"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 
-const (
-	failoverJob     = "failover"
-	failoverLockKey = "failover-runbook"
-	// failoverAliveKey is refreshed while a node runs the runbook: a runbook that says
-	// "running" without it was interrupted (its node died).
-	failoverAliveKey = "failover/alive"
-	failoverAliveTTL = 30 * time.Second
-)
+const failoverJob = "failover"
 
 var modes = []string{string(failover.Switchover), string(failover.Failover)}
 
@@ -327,11 +319,8 @@ func (p *Plugin) preflight(ctx context.Context, cfg config.Config, live failover
 }
 
 func (p *Plugin) newestVerified() time.Time {
-	var raw string
-	if err := p.client.KV.Get(lastVerifiedKey, &raw); err == nil {
-		if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
-			return time.UnixMilli(ms)
-		}
+	if t, ok, err := kvstate.LastVerified.Get(p.state()); err == nil && ok {
+		return t
 	}
 	return time.Time{}
 }
@@ -459,7 +448,7 @@ var errRunbookLocked = errors.New("another node is running the failover runbook"
 
 // withRunbookLock runs fn holding the cluster-wide runbook lock: one engine at a time.
 func (p *Plugin) withRunbookLock(ctx context.Context, wait time.Duration, fn func() error) error {
-	mu, err := cluster.NewMutex(p.API, failoverLockKey)
+	mu, err := kvstate.FailoverLock.New(p.API)
 	if err != nil {
 		return fmt.Errorf("runbook lock: %w", err)
 	}
@@ -497,21 +486,16 @@ func (p *Plugin) driveRunbook(id, actorID string) (*jobs.Job, error) {
 	})
 }
 
-type aliveMark struct {
-	Run     string `json:"run"`
-	Node    string `json:"node"`
-	Process int    `json:"process"`
-}
-
-// failoverHeartbeat marks the runbook as run by this node until stop is called.
+// failoverHeartbeat marks the runbook as run by this node until stop is called. A runbook that
+// says "running" without the mark was interrupted (its node died).
 func (p *Plugin) failoverHeartbeat(id string) (stop func()) {
 	mark := func() {
-		_, _ = p.client.KV.Set(failoverAliveKey, aliveMark{Run: id, Node: p.node, Process: os.Getpid()}, pluginapi.SetExpiry(failoverAliveTTL))
+		_ = kvstate.FailoverAliveMark.Set(p.state(), kvstate.FailoverAlive{Run: id, Node: p.node, Process: os.Getpid()})
 	}
 	mark()
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(failoverAliveTTL / 3)
+		t := time.NewTicker(kvstate.FailoverAliveMark.TTL / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -524,14 +508,14 @@ func (p *Plugin) failoverHeartbeat(id string) (stop func()) {
 	}()
 	return func() {
 		close(done)
-		_, _ = p.client.KV.Set(failoverAliveKey, nil)
+		_ = kvstate.FailoverAliveMark.Delete(p.state())
 	}
 }
 
 // failoverAlive says whether a node runs runbook id now.
 func (p *Plugin) failoverAlive(id string) bool {
-	var m aliveMark
-	if err := p.client.KV.Get(failoverAliveKey, &m); err != nil || m.Run != id {
+	m, _, err := kvstate.FailoverAliveMark.Get(p.state())
+	if err != nil || m.Run != id {
 		return false
 	}
 	// This node's own mark from a plugin process that died (kill -9, crash) is stale at once.

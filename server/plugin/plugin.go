@@ -21,6 +21,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
@@ -106,12 +107,12 @@ func (p *Plugin) OnActivate() error {
 	p.router = p.routes()
 
 	// Once a minute across the cluster: remind about expired SSO fallbacks.
-	if p.expiryJob, err = cluster.Schedule(p.API, "sso-expiry", cluster.MakeWaitForInterval(time.Minute), p.checkSSOExpiry); err != nil {
+	if p.expiryJob, err = kvstate.SSOExpiryJob.Schedule(p.API, cluster.MakeWaitForInterval(time.Minute), p.checkSSOExpiry); err != nil {
 		return fmt.Errorf("schedule the SSO fallback expiry check: %w", err)
 	}
 
 	// Once a minute across the cluster: scheduled backups and the stale-backup alert.
-	if p.backupCron, err = cluster.Schedule(p.API, "backup-schedule", cluster.MakeWaitForInterval(time.Minute), p.backupTick); err != nil {
+	if p.backupCron, err = kvstate.BackupScheduleJob.Schedule(p.API, cluster.MakeWaitForInterval(time.Minute), p.backupTick); err != nil {
 		return fmt.Errorf("schedule backups: %w", err)
 	}
 	p.firstSeen(time.Now())
@@ -143,24 +144,22 @@ func (p *Plugin) OnDeactivate() error {
 	return nil
 }
 
+// state is the plugin's KV store, for the typed keys of kvstate.
+func (p *Plugin) state() kvstate.KV { return &p.client.KV }
+
 // announceInstall posts to the ops channel once per installed version, so admins see that the
 // plugin runs and where the bot will report, without a post on every restart of every node.
 func (p *Plugin) announceInstall() {
-	key := "announced-version"
-	var seen string
-	if err := p.client.KV.Get(key, &seen); err != nil {
+	seen, err := kvstate.AnnouncedVersion.Load(p.state())
+	if err != nil {
 		p.client.Log.Warn("Read announced version", "error", err.Error())
 		return
 	}
-	if seen == Version {
+	if seen.Value == Version {
 		return
 	}
 	// Claim the announcement atomically: several nodes activate at once in a cluster.
-	var old any
-	if seen != "" {
-		old = seen
-	}
-	ok, err := p.client.KV.Set(key, Version, pluginapi.SetAtomic(old))
+	ok, err := kvstate.AnnouncedVersion.CompareAndSet(p.state(), seen, Version)
 	if err != nil || !ok {
 		return
 	}

@@ -1,13 +1,11 @@
 package plugin
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/mattermost/mattermost/server/public/pluginapi"
-
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 )
 
 // A backup is this server's when its manifest is signed by the plugin's signing key (kept in
@@ -15,25 +13,14 @@ import (
 // the plugin recorded for it: the record covers backups made before manifests were signed,
 // once an admin adopted them (/dr backup trust).
 
-const (
-	signingKeyKey = "backup/signing-key"
-	recordsKey    = "backup/records"
-)
-
 // backupRecord is what the plugin recorded of one of its backups.
-type backupRecord struct {
-	// Manifests are the SHA-256 of the manifest at each destination.
-	Manifests  map[string]string `json:"manifests"`
-	RecordedAt time.Time         `json:"recorded_at"`
-	// AdoptedBy is the admin who vouched for a backup made before signing (/dr backup trust).
-	AdoptedBy string `json:"adopted_by,omitempty"`
-}
+type backupRecord = kvstate.BackupRecord
 
 // signingKey is the plugin's backup signing key, created once (another node may create it
 // first: then that one is used).
 func (p *Plugin) signingKey() (*format.SigningKey, error) {
-	var s string
-	if err := p.client.KV.Get(signingKeyKey, &s); err != nil {
+	s, _, err := kvstate.SigningKey.Get(p.state())
+	if err != nil {
 		return nil, fmt.Errorf("read the backup signing key: %w", err)
 	}
 	if s != "" {
@@ -43,7 +30,7 @@ func (p *Plugin) signingKey() (*format.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := p.client.KV.Set(signingKeyKey, k.String(), pluginapi.SetAtomic(nil)); err != nil {
+	if ok, err := kvstate.SigningKey.Create(p.state(), k.String()); err != nil {
 		return nil, fmt.Errorf("save the backup signing key: %w", err)
 	} else if !ok {
 		return p.signingKey()
@@ -67,21 +54,21 @@ func (p *Plugin) publicKey() (publicKeyInfo, error) {
 }
 
 func (p *Plugin) records() (map[string]*backupRecord, error) {
-	recs := map[string]*backupRecord{}
-	if err := p.client.KV.Get(recordsKey, &recs); err != nil {
+	recs, _, err := kvstate.Records.Get(p.state())
+	if err != nil {
 		return nil, fmt.Errorf("read the record of backups: %w", err)
+	}
+	if recs == nil {
+		recs = map[string]*backupRecord{}
 	}
 	return recs, nil
 }
 
 // updateRecords changes the record atomically (nodes may write it at once).
 func (p *Plugin) updateRecords(fn func(map[string]*backupRecord)) error {
-	return p.client.KV.SetAtomicWithRetries(recordsKey, func(old []byte) (any, error) {
-		recs := map[string]*backupRecord{}
-		if len(old) > 0 {
-			if err := json.Unmarshal(old, &recs); err != nil {
-				return nil, err
-			}
+	return kvstate.Records.Update(p.state(), func(recs map[string]*backupRecord, _ bool) (map[string]*backupRecord, error) {
+		if recs == nil {
+			recs = map[string]*backupRecord{}
 		}
 		fn(recs)
 		return recs, nil

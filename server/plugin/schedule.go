@@ -5,17 +5,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/robfig/cron/v3"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 )
 
 const (
-	lastSlotKey    = "backup/schedule/last-slot"   // unix ms of the last scheduled slot run
-	lastSuccessKey = "backup/last-success"         // unix ms of the newest successful backup
-	staleAlertKey  = "backup/stale-alerted-period" // stale period already alerted
 	// missedAfter is how late a slot may start before it counts as missed (reported).
 	missedAfter = 10 * time.Minute
 )
@@ -52,27 +49,19 @@ func dueSlot(sched cron.Schedule, loc *time.Location, last, now time.Time) time.
 // key), so that it runs on one node only. claimed is false when no slot is due or another
 // node got it; first is true for the first slot of a schedule that never ran, which only
 // records itself (a schedule just set up starts at its next slot, not with a "missed" one).
-func (p *Plugin) claimSlot(key string, sched cron.Schedule, loc *time.Location, now time.Time) (slot time.Time, first, claimed bool) {
-	var lastRaw string
-	if err := p.client.KV.Get(key, &lastRaw); err != nil {
+func (p *Plugin) claimSlot(key *kvstate.Key[time.Time], sched cron.Schedule, loc *time.Location, now time.Time) (slot time.Time, first, claimed bool) {
+	last, err := key.Load(p.state())
+	if err != nil {
 		return slot, false, false
 	}
-	var last time.Time
-	if ms, err := strconv.ParseInt(lastRaw, 10, 64); err == nil {
-		last = time.UnixMilli(ms)
-	}
-	slot = dueSlot(sched, loc, last, now)
+	slot = dueSlot(sched, loc, last.Value, now) // an unreadable last slot counts as none
 	if slot.IsZero() {
 		return slot, false, false
 	}
-	var old any
-	if lastRaw != "" {
-		old = lastRaw
-	}
-	if ok, err := p.client.KV.Set(key, strconv.FormatInt(slot.UnixMilli(), 10), pluginapi.SetAtomic(old)); err != nil || !ok {
+	if ok, err := key.CompareAndSet(p.state(), last, slot); err != nil || !ok {
 		return slot, false, false
 	}
-	return slot, lastRaw == "", true
+	return slot, !last.Found, true
 }
 
 func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
@@ -80,7 +69,7 @@ func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
 	if err != nil || sched == nil {
 		return
 	}
-	slot, first, claimed := p.claimSlot(lastSlotKey, sched, loc, now)
+	slot, first, claimed := p.claimSlot(kvstate.BackupSlot, sched, loc, now)
 	if !claimed || first {
 		return
 	}
@@ -99,10 +88,9 @@ func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
 // recordSuccess remembers the newest successful backup and, if an alert was raised, says that
 // backups work again.
 func (p *Plugin) recordSuccess(at time.Time) {
-	_, _ = p.client.KV.Set(lastSuccessKey, strconv.FormatInt(at.UnixMilli(), 10))
-	var alerted string
-	if err := p.client.KV.Get(staleAlertKey, &alerted); err == nil && alerted != "" {
-		if err := p.client.KV.Delete(staleAlertKey); err == nil {
+	_ = kvstate.LastSuccess.Set(p.state(), at)
+	if alerted, _, err := kvstate.StaleAlerted.Get(p.state()); err == nil && alerted != "" {
+		if err := kvstate.StaleAlerted.Delete(p.state()); err == nil {
 			_ = p.notifier.Ops(":white_check_mark: Backups work again: a backup just succeeded.")
 		}
 	}
@@ -114,48 +102,39 @@ func (p *Plugin) staleCheck(cfg config.Config, now time.Time) {
 	if limit <= 0 {
 		return
 	}
-	var raw string
-	if err := p.client.KV.Get(lastSuccessKey, &raw); err != nil {
+	last, err := kvstate.LastSuccess.Load(p.state())
+	if err != nil {
 		return
 	}
-	ms, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
+	newest := last.Value
+	if !last.OK() {
 		// Never succeeded: count from the plugin's first activation on this server.
-		first := p.firstSeen(now)
-		ms = first.UnixMilli()
+		newest = time.UnixMilli(p.firstSeen(now).UnixMilli())
 	}
-	age := now.Sub(time.UnixMilli(ms))
+	age := now.Sub(newest)
 	if age < limit {
 		return
 	}
 	period := strconv.FormatInt(int64(age/limit), 10)
-	var alerted string
-	_ = p.client.KV.Get(staleAlertKey, &alerted)
-	if alerted == period {
+	alerted, _ := kvstate.StaleAlerted.Load(p.state())
+	if alerted.Value == period {
 		return
 	}
-	var old any
-	if alerted != "" {
-		old = alerted
-	}
-	if ok, err := p.client.KV.Set(staleAlertKey, period, pluginapi.SetAtomic(old)); err != nil || !ok {
+	if ok, err := kvstate.StaleAlerted.CompareAndSet(p.state(), alerted, period); err != nil || !ok {
 		return
 	}
 	what := "No backup has succeeded"
-	if raw != "" {
-		what = "The newest successful backup is from " + time.UnixMilli(ms).UTC().Format(time.RFC3339) + ";"
+	if last.OK() {
+		what = "The newest successful backup is from " + newest.UTC().Format(time.RFC3339) + ";"
 	}
 	_ = p.notifier.Ops(fmt.Sprintf(":rotating_light: %s for %s (alert threshold %s). Check `/dr backup list` and the failures above, then run `/dr backup now`.", what, age.Round(time.Minute), limit))
 }
 
 // firstSeen is when the plugin first ran on this server (kept in KV).
 func (p *Plugin) firstSeen(now time.Time) time.Time {
-	const key = "first-seen"
-	var raw string
-	_ = p.client.KV.Get(key, &raw)
-	if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
-		return time.UnixMilli(ms)
+	if t, ok, err := kvstate.FirstSeen.Get(p.state()); err == nil && ok {
+		return t
 	}
-	_, _ = p.client.KV.Set(key, strconv.FormatInt(now.UnixMilli(), 10), pluginapi.SetAtomic(nil))
+	_, _ = kvstate.FirstSeen.Create(p.state(), now)
 	return now
 }

@@ -7,18 +7,17 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
-	"github.com/mattermost/mattermost/server/public/pluginapi"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
@@ -27,13 +26,8 @@ import (
 )
 
 const (
-	nodeReportPrefix  = "nodes/"
-	nodeReportTTL     = 10 * time.Minute
-	nodeReportEvent   = "dr-node-report"
-	alertStateKey     = "status/alert-state"
-	lastBackupInfoKey = "backup/last-info"
-	lastVerifiedKey   = "backup/last-verified"
-	envRegion         = "DR_REGION"
+	nodeReportEvent = "dr-node-report"
+	envRegion       = "DR_REGION"
 )
 
 // statusService holds the runner built for the current settings: probes are rebuilt when the
@@ -86,20 +80,13 @@ func (p *Plugin) probers(cfg config.Config) []status.Prober {
 // backupsInput reads what the backup and verify jobs recorded (no store access: fast).
 func (p *Plugin) backupsInput(context.Context) backups.Input {
 	in := backups.Input{Enabled: true}
-	var raw string
-	if err := p.client.KV.Get(lastSuccessKey, &raw); err == nil {
-		if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
-			in.NewestSuccess = time.UnixMilli(ms)
-		}
+	if t, ok, err := kvstate.LastSuccess.Get(p.state()); err == nil && ok {
+		in.NewestSuccess = t
 	}
-	raw = ""
-	if err := p.client.KV.Get(lastVerifiedKey, &raw); err == nil {
-		if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
-			in.NewestVerified = time.UnixMilli(ms)
-		}
+	if t, ok, err := kvstate.LastVerified.Get(p.state()); err == nil && ok {
+		in.NewestVerified = t
 	}
-	var info lastBackupInfo
-	if err := p.client.KV.Get(lastBackupInfoKey, &info); err == nil {
+	if info, _, err := kvstate.LastBackupInfo.Get(p.state()); err == nil {
 		in.LocalOnly, in.UnencryptedSecrets = info.LocalOnly, info.UnencryptedSecrets
 	}
 	return in
@@ -111,13 +98,6 @@ func backupThresholds(cfg config.Config) backups.Thresholds {
 		th.MaxAge = d
 	}
 	return th
-}
-
-// lastBackupInfo is what the newest successful backup said about itself, for status.
-type lastBackupInfo struct {
-	ID                 string `json:"id"`
-	LocalOnly          bool   `json:"local_only"`
-	UnencryptedSecrets bool   `json:"unencrypted_secrets"`
 }
 
 // nodeRegion is this node's region: DR_REGION in its environment, else the setting.
@@ -140,21 +120,20 @@ func (p *Plugin) publishNodeReport() {
 			r.ClusterName = *mm.ClusterSettings.ClusterName
 		}
 	}
-	if _, err := p.client.KV.Set(nodeReportPrefix+p.node, r, pluginapi.SetExpiry(nodeReportTTL)); err != nil {
+	if err := kvstate.NodeReports.Key(p.node).Set(p.state(), r); err != nil {
 		p.API.LogWarn("Disaster Recovery could not publish this node's report", "error", err.Error())
 	}
 }
 
 // nodeReports reads every node's report.
 func (p *Plugin) nodeReports(context.Context) ([]nodes.NodeReport, error) {
-	keys, err := p.ssoAdapter.KeysWithPrefix(ID)(nodeReportPrefix)
+	keys, err := p.ssoAdapter.KeysWithPrefix(ID)(kvstate.NodeReports.Name)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]nodes.NodeReport, 0, len(keys))
 	for _, k := range keys {
-		var r nodes.NodeReport
-		if err := p.client.KV.Get(k, &r); err == nil && r.NodeID != "" {
+		if r, _, err := kvstate.NodeReports.Key(kvstate.NodeReports.ID(k)).Get(p.state()); err == nil && r.NodeID != "" {
 			out = append(out, r)
 		}
 	}
@@ -224,23 +203,12 @@ func (p *Plugin) extraMetrics() []probe.Metric {
 	if recs, err := p.sso.List(); err == nil {
 		out = append(out, probe.Metric{Name: "dr_sso_fallback_users", Help: "Users switched to email/password by the SSO outage fallback.", Type: "gauge", Value: float64(len(recs))})
 	}
-	var raw string
-	if err := p.client.KV.Get(lastBackupStatsKey, &raw); err == nil && raw != "" {
-		var st lastBackupStats
-		if json.Unmarshal([]byte(raw), &st) == nil {
-			out = append(out,
-				probe.Metric{Name: "dr_backup_last_size_bytes", Help: "Stored size of the newest successful backup.", Type: "gauge", Value: float64(st.SizeBytes)},
-				probe.Metric{Name: "dr_backup_last_duration_seconds", Help: "Duration of the newest successful backup.", Type: "gauge", Value: st.DurationSeconds})
-		}
+	if st, ok, err := kvstate.LastBackupStats.Get(p.state()); err == nil && ok {
+		out = append(out,
+			probe.Metric{Name: "dr_backup_last_size_bytes", Help: "Stored size of the newest successful backup.", Type: "gauge", Value: float64(st.SizeBytes)},
+			probe.Metric{Name: "dr_backup_last_duration_seconds", Help: "Duration of the newest successful backup.", Type: "gauge", Value: st.DurationSeconds})
 	}
 	return out
-}
-
-const lastBackupStatsKey = "backup/last-stats"
-
-type lastBackupStats struct {
-	SizeBytes       int64   `json:"size_bytes"`
-	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 func (p *Plugin) statusRoutes(rt *adminapi.Router) {
@@ -288,31 +256,18 @@ func (p *Plugin) statusAlert(cfg config.Config, now time.Time) {
 	if err != nil {
 		return
 	}
-	var raw []byte
-	if err := p.client.KV.Get(alertStateKey, &raw); err != nil {
+	// An unreadable state starts again from "healthy" (the zero Value) and is overwritten.
+	st, err := kvstate.AlertState.Load(p.state())
+	if err != nil {
 		return
-	}
-	var st status.AlertState
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &st); err != nil {
-			raw = nil // unreadable: start again from "healthy"
-		}
 	}
 	deb := status.DefaultDebouncer()
 	if deb.MinDuration = cfg.StatusAlertAfter(); deb.MinDuration == 0 {
 		deb.MinChecks = 1
 	}
-	next, alert := deb.Observe(st, rep.Verdict, now)
-	b, err := json.Marshal(next)
-	if err != nil {
-		return
-	}
-	var old any
-	if raw != nil {
-		old = raw
-	}
+	next, alert := deb.Observe(st.Value, rep.Verdict, now)
 	// Atomic: if another node moved the state meanwhile, its update wins and this one is dropped.
-	if ok, err := p.client.KV.Set(alertStateKey, b, pluginapi.SetAtomic(old)); err != nil || !ok {
+	if ok, err := kvstate.AlertState.CompareAndSet(p.state(), st, next); err != nil || !ok {
 		return
 	}
 	if alert != nil {

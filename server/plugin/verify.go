@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,14 +16,14 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 const (
-	verifyJob         = "verify"
-	lastVerifySlotKey = "backup/verify-schedule/last-slot"
+	verifyJob = "verify"
 )
 
 type verifyRequest struct {
@@ -168,7 +167,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, 
 	if !failed && !req.NotMadeHere {
 		for _, r := range results {
 			if r.v != nil && r.v.Outcome == format.OutcomePassed {
-				_, _ = p.client.KV.Set(lastVerifiedKey, strconv.FormatInt(time.Now().UnixMilli(), 10))
+				_ = kvstate.LastVerified.Set(p.state(), time.Now())
 				break
 			}
 		}
@@ -264,7 +263,7 @@ func (p *Plugin) scheduledVerify(cfg config.Config, now time.Time) {
 	if err != nil || sched == nil {
 		return
 	}
-	if _, first, claimed := p.claimSlot(lastVerifySlotKey, sched, loc, now); !claimed || first {
+	if _, first, claimed := p.claimSlot(kvstate.VerifySlot, sched, loc, now); !claimed || first {
 		return
 	}
 	req := verifyRequest{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, ID: "latest", Drill: cfg.BackupVerifyDrill}

@@ -1,0 +1,32 @@
+package kvstate
+
+import "time"
+
+// BackupInfo is what the newest successful backup said about itself, for status.
+type BackupInfo struct {
+	ID                 string `json:"id"`
+	LocalOnly          bool   `json:"local_only"`
+	UnencryptedSecrets bool   `json:"unencrypted_secrets"`
+}
+
+// BackupStats are the newest successful backup's size and duration, for the metrics.
+type BackupStats struct {
+	SizeBytes       int64   `json:"size_bytes"`
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// BackupRecord is what the plugin recorded of one of its backups.
+type BackupRecord struct {
+	// Manifests are the SHA-256 of the manifest at each destination.
+	Manifests  map[string]string `json:"manifests"`
+	RecordedAt time.Time         `json:"recorded_at"`
+	// AdoptedBy is the admin who vouched for a backup made before signing (/dr backup trust).
+	AdoptedBy string `json:"adopted_by,omitempty"`
+}
+
+// FailoverAlive marks the node and process running a runbook.
+type FailoverAlive struct {
+	Run     string `json:"run"`
+	Node    string `json:"node"`
+	Process int    `json:"process"`
+}
