@@ -2,14 +2,15 @@
 // normalised answer per GET route the webapp reads into __fixtures__ (`make contract-fixtures`)
 // and fails when the server's answers no longer have the fixtures' keys.
 import {readFileSync, readdirSync} from 'node:fs';
+import {join} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
 
 import {AUDIT_RECORDS, BACKUP_LIST, FALLBACKS, STATUS_REPORT, VERSION_INFO, bool, nullable, obj, oneOf, opt, str, violations, type Checker} from './contract';
 
-const FIXTURES = new URL('./__fixtures__/', import.meta.url);
+const FIXTURES = join(import.meta.dirname, '__fixtures__');
 
-const fixture = (file: string): unknown => JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8'));
+const fixture = (file: string): unknown => JSON.parse(readFileSync(join(FIXTURES, file), 'utf8'));
 
 // Every GET route DrClient reads, with the type it reads it as.
 const ROUTES: {file: string; route: string; spec: Checker}[] = [

@@ -7,6 +7,7 @@ import type {
     BackupEntry,
     BackupList,
     BackupManifest,
+    DestinationVerification,
     FallbackRecord,
     JobInfo,
     ProbeFinding,
@@ -72,6 +73,14 @@ export function opt<V>(s: Spec<V>): Spec<V | undefined> {
 }
 
 export function nullable<V>(s: Spec<V>): Spec<V | null> {
+    return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
+}
+
+/**
+ * A field the server sends as null when empty although types.ts does not allow null: DrClient
+ * turns it into its empty value. Named here, so that the exception stays visible.
+ */
+export function nullOnWire<V>(s: Spec<V>): Spec<V> {
     return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
 }
 
@@ -155,6 +164,24 @@ const manifest = obj<BackupManifest>({
     encryption: obj({encrypted: bool()}),
     objects: nullable(arr(obj({key: str(), component: str(), size: num(), sha256: str(), plain_size: num()}))),
     warnings: opt(nullable(arr(str()))),
+    format_version: opt(num()),
+    compression: opt(obj({algorithm: str(), level: num()})),
+    checksum: opt(str()),
+    audit_head: opt(nullable(obj({seq: num(), hash: str()}))),
+});
+
+const destinationVerification = obj<DestinationVerification>({
+    backup_id: str(),
+    destination: str(),
+    outcome: str(),
+    drill: bool(),
+    contents_checked: bool(),
+    started_at: str(),
+    finished_at: str(),
+    duration_ms: num(),
+    objects_read: num(),
+    bytes_read: num(),
+    checks: nullable(arr(obj({name: str(), outcome: str(), detail: str(), duration_ms: num()}))),
 });
 
 const verification = obj<Verification>({
@@ -171,12 +198,13 @@ const backupEntry = obj<BackupEntry>({
     manifests: rec(manifest),
     verification: opt(nullable(verification)),
     not_made_here: opt(rec(str())),
+    verifications: opt(rec(destinationVerification)),
 });
 
 /** GET /backups */
 export const BACKUP_LIST = obj<BackupList>({
     backups: arr(backupEntry),
-    problems: arr(str()),
+    problems: nullOnWire(arr(str())), // null when there are none
     running: nullable(jobInfo),
     verifying: nullable(jobInfo),
     untrusted: opt(arr(backupEntry)),
@@ -219,6 +247,7 @@ export const FALLBACKS = arr(obj<FallbackRecord>({
     user_id: str(),
     username: str(),
     auth_service: str(),
+    auth_data: opt(nullable(str())),
     state: str(),
     delivery: str(),
     actor_id: str(),
@@ -243,4 +272,6 @@ export const AUDIT_RECORDS = arr(obj<AuditRecord>({
     outcome: str(),
     reason: opt(str()),
     details: opt(rec(str())),
+    hash: opt(str()),
+    prev_hash: opt(str()),
 }));
