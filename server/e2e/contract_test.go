@@ -54,7 +54,7 @@ func normaliseContract(key string, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		if contractDynamicMaps[key] {
-			return normaliseDynamicMap(key, x)
+			return normaliseDynamicMap(x)
 		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -78,7 +78,7 @@ func normaliseContract(key string, v any) any {
 	}
 }
 
-func normaliseDynamicMap(key string, x map[string]any) any {
+func normaliseDynamicMap(x map[string]any) any {
 	if len(x) == 0 {
 		return x
 	}
