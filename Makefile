@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 40m
 # Go packages of this project (webapp/node_modules ships Go files of its own).
 GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e demo clean bench
+.PHONY: help all dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e contract-fixtures demo clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ webapp-test: webapp/node_modules/.package-lock.json ## Webapp component tests
 
 e2e: dist services ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
 	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:)|_test.go'; exit $${PIPESTATUS[0]}
+
+contract-fixtures: dist services ## Refresh webapp/src/api/__fixtures__ (GET answers of a real server the webapp's contract test checks types.ts against)
+	DR_SAVE_CONTRACT=$(CURDIR)/webapp/src/api/__fixtures__ $(GO) test -tags e2e -count=1 -p 1 -run '^TestContractWebappAPI$$' -v ./server/e2e/
 
 demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)
 	$(GO) run ./build/cmd/demo

@@ -36,6 +36,12 @@ export interface BackupManifest {
     encryption: {encrypted: boolean};
     objects: BackupObject[] | null;
     warnings?: string[] | null;
+
+    // Sent by the server, not read by the webapp (declared so the contract test knows them).
+    format_version?: number;
+    compression?: {algorithm: string; level: number};
+    checksum?: string;
+    audit_head?: {seq: number; hash: string} | null;
 }
 
 export type VerificationOutcome = 'passed' | 'failed' | 'partial';
@@ -58,6 +64,24 @@ export interface BackupEntry {
 
     /** Set on a backup this server did not make: why, by destination. */
     not_made_here?: Record<string, string>;
+
+    /** Each destination's last check (not read by the webapp, which shows `verification`). */
+    verifications?: Record<string, DestinationVerification>;
+}
+
+/** One destination's last check of a backup, as kept beside its manifest. */
+export interface DestinationVerification {
+    backup_id: string;
+    destination: string;
+    outcome: string;
+    drill: boolean;
+    contents_checked: boolean;
+    started_at: string;
+    finished_at: string;
+    duration_ms: number;
+    objects_read: number;
+    bytes_read: number;
+    checks: {name: string; outcome: string; detail: string; duration_ms: number}[] | null;
 }
 
 /** The public half of the key this server signs its backups with. */
@@ -142,6 +166,7 @@ export interface FallbackRecord {
     user_id: string;
     username: string;
     auth_service: string;
+    auth_data?: string | null; // the SSO identity kept for the restore (not read by the webapp)
     state: string;
     delivery: string;
     actor_id: string;
@@ -186,4 +211,8 @@ export interface AuditRecord {
     outcome: string;
     reason?: string;
     details?: Record<string, string>;
+
+    // The trail's hash chain (not read by the webapp).
+    hash?: string;
+    prev_hash?: string;
 }

@@ -1,17 +1,18 @@
-import React, {useCallback, useEffect, useRef, useState} from 'react';
+import React, {useCallback, useState} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {AuditRecord, BackupList, FallbackRecord, SSOReport, StatusReport, VersionInfo} from '../../api/types';
+import type {BackupList, SSOReport} from '../../api/types';
 
 import AuditSection from './audit_section';
 import BackupsSection from './backups_section';
-import {describeError, toApiError, type Loaded, type Notice} from './common';
+import {describeError, toApiError, type Notice} from './common';
 import ConfirmDialog from './confirm_dialog';
 import {formatDuration, formatTime} from './format';
-import {pageLagHistory, type LagHistory, type LagSeries} from './lag_history';
+import {pageLagHistory, type LagHistory} from './lag_history';
 import SSOSection from './sso_section';
 import StatusSection from './status_section';
 import {DASHBOARD_CSS} from './styles';
+import {useDashboardPolling} from './use_dashboard_polling';
 
 export const POLL_FAST_MS = 2_000;
 export const POLL_SLOW_MS = 30_000;
@@ -27,18 +28,6 @@ export interface DashboardProps {
     auditLimit?: number;
 }
 
-interface Snapshot {
-    loaded: boolean;
-    status: Loaded<StatusReport>;
-    backups: Loaded<BackupList>;
-    fallbacks: Loaded<FallbackRecord[]>;
-    audit: Loaded<AuditRecord[]>;
-    version: Loaded<VersionInfo>;
-    lag: LagSeries[];
-    updatedAt: number;
-    refusal?: ApiError;
-}
-
 type Section = 'backups' | 'sso';
 
 interface Confirmation {
@@ -49,10 +38,6 @@ interface Confirmation {
     section: Section;
     action: () => Promise<Notice | undefined>;
     startsJob?: boolean;
-}
-
-function settle<T>(prev: Loaded<T>, result: PromiseSettledResult<T>): Loaded<T> {
-    return result.status === 'fulfilled' ? {data: result.value} : {data: prev.data, error: toApiError(result.reason)};
 }
 
 function reportNotice(what: string, rep: SSOReport): Notice {
@@ -97,96 +82,11 @@ const Refusal = ({error}: {error: ApiError}): React.JSX.Element => (
  * runs. It talks only to the plugin's REST API, as the logged-in admin.
  */
 const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_MS, pollSlowMs = POLL_SLOW_MS, auditLimit = AUDIT_LIMIT}: DashboardProps): React.JSX.Element => {
-    const [snap, setSnap] = useState<Snapshot>({loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, version: {}, lag: [], updatedAt: 0});
     const [busy, setBusy] = useState(false);
     const [notices, setNotices] = useState<Partial<Record<Section, Notice>>>({});
     const [confirm, setConfirm] = useState<Confirmation>();
 
-    // Refreshes at once and restarts the polling clock; set by the polling effect. After an
-    // action it takes the cached status (a fresh run can take seconds and would hold back the
-    // job's progress); the Refresh button asks for a fresh run.
-    const refreshNow = useRef<(freshStatus: boolean, jobStarted: boolean) => void>(() => undefined);
-
-    useEffect(() => {
-        const controller = new AbortController();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        let generation = 0;
-        let jobRunning = false;
-
-        // A job ended: its outcome changes the backups' state, so the next refresh (whichever
-        // it is) asks for a fresh status run, until one has answered.
-        let freshWanted = false;
-
-        // Polls take the server's cached status run; a refresh the admin asks for, or the one
-        // after a job ended, runs the probes afresh.
-        const tick = async (freshRequested = false): Promise<void> => {
-            clearTimeout(timer);
-            const mine = ++generation;
-            const fresh = freshRequested || freshWanted;
-            const {signal} = controller;
-            const results = await Promise.allSettled([
-                client.status(signal, fresh),
-                client.backups(signal),
-                client.fallbacks(signal),
-                client.audit(auditLimit, signal),
-                client.version(signal),
-            ]);
-
-            // Unmounted, or a newer refresh started (after an action): its answers win.
-            if (signal.aborted || mine !== generation) {
-                return;
-            }
-            const [status, backups, fallbacks, audit, version] = results;
-            const now = Date.now();
-            const refusal = results.
-                filter((r): r is PromiseRejectedResult => r.status === 'rejected').
-                map((r) => toApiError(r.reason)).
-                find((e) => e.refused);
-            if (status.status === 'fulfilled') {
-                lagHistory.record(status.value.results, now);
-                if (fresh) {
-                    freshWanted = false;
-                }
-            }
-            let jobEnded = false;
-            if (backups.status === 'fulfilled') {
-                const running = Boolean(backups.value.running ?? backups.value.verifying);
-                jobEnded = jobRunning && !running;
-                jobRunning = running;
-                freshWanted = freshWanted || jobEnded;
-            }
-            const lag = lagHistory.list(now);
-            setSnap((prev) => ({
-                loaded: true,
-                status: settle(prev.status, status),
-                backups: settle(prev.backups, backups),
-                fallbacks: settle(prev.fallbacks, fallbacks),
-                audit: settle(prev.audit, audit),
-                version: settle(prev.version, version),
-                lag,
-                updatedAt: now,
-                refusal,
-            }));
-
-            // Polling a refusing server would only fill its audit trail with refusals.
-            if (!refusal) {
-                timer = setTimeout(() => void tick(), jobEnded || jobRunning ? pollFastMs : pollSlowMs);
-            }
-        };
-
-        refreshNow.current = (freshStatus, jobStarted) => {
-            // A job the page just started counts as running even if it ends before the next
-            // poll sees it, so that its end still brings a fresh status.
-            jobRunning = jobRunning || jobStarted;
-            void tick(freshStatus);
-        };
-        void tick();
-        return () => {
-            controller.abort();
-            clearTimeout(timer);
-            refreshNow.current = () => undefined;
-        };
-    }, [client, lagHistory, pollFastMs, pollSlowMs, auditLimit]);
+    const {snap, setSnap, refreshNow} = useDashboardPolling({client, lagHistory, pollFastMs, pollSlowMs, auditLimit});
 
     const run = useCallback(async (section: Section, action: () => Promise<Notice | undefined>, startsJob = false): Promise<void> => {
         setBusy(true);
@@ -210,7 +110,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                 refreshNow.current(false, started);
             }
         }
-    }, []);
+    }, [setSnap, refreshNow]);
 
     const ask = (c: Confirmation): void => setConfirm(c);
     const onCancelDialog = useCallback(() => setConfirm(undefined), []);
