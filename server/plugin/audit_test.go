@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 )
 
 // unescapedPipes counts the '|' that end a cell: those not escaped by a backslash.
@@ -74,9 +74,9 @@ func TestAuditTableEscapesCells(t *testing.T) {
 		require.NoError(t, err)
 	}
 	p := &Plugin{trail: trail}
-	tree := command.New(Trigger)
+	tree := slashcmd.New(Trigger)
 	p.auditCommands(tree)
-	resp, err := tree.Execute(context.Background(), "/dr audit --limit 10", command.Caller{UserID: "admin"})
+	resp, err := tree.Execute(context.Background(), "/dr audit --limit 10", slashcmd.Caller{UserID: "admin"})
 	require.NoError(t, err)
 
 	var rows []string

@@ -12,24 +12,24 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/duration"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 )
 
-func (p *Plugin) auditCommands(t *command.Tree) {
-	t.Add(nil, &command.Command{
+func (p *Plugin) auditCommands(t *slashcmd.Tree) {
+	t.Add(nil, &slashcmd.Command{
 		Name: "audit", Summary: "The audit trail of every DR action: who did what to whom, and when",
-		Flags: []command.Flag{
-			{Name: "user", Kind: command.String, Help: "only actions by @user"},
-			{Name: "action", Kind: command.String, Help: "only actions starting with this, e.g. sso. or backup.verify"},
-			{Name: "since", Kind: command.String, Help: "only newer than a duration ago (24h, 7d) or a date (2026-11-01)"},
-			{Name: "limit", Kind: command.Int, Default: "20", Help: "how many, newest first (max 1000)"},
+		Flags: []slashcmd.Flag{
+			{Name: "user", Kind: slashcmd.String, Help: "only actions by @user"},
+			{Name: "action", Kind: slashcmd.String, Help: "only actions starting with this, e.g. sso. or backup.verify"},
+			{Name: "since", Kind: slashcmd.String, Help: "only newer than a duration ago (24h, 7d) or a date (2026-11-01)"},
+			{Name: "limit", Kind: slashcmd.Int, Default: "20", Help: "how many, newest first (max 1000)"},
 		},
 		Run: p.runAudit,
 	})
-	t.Add([]string{"audit"}, &command.Command{
+	t.Add([]string{"audit"}, &slashcmd.Command{
 		Name: "verify", Summary: "Prove that the audit trail's hash chain is unbroken and matches the copies of its head in the backups",
-		Flags: []command.Flag{{Name: "anchor", Kind: command.List, Help: "also check copies of the head, seq:hash, from the server log or the daily post"}},
+		Flags: []slashcmd.Flag{{Name: "anchor", Kind: slashcmd.List, Help: "also check copies of the head, seq:hash, from the server log or the daily post"}},
 		Run:   p.runAuditVerify,
 	})
 }
@@ -45,7 +45,7 @@ func (p *Plugin) auditFilter(user, action, since string, limit int) (audit.Filte
 		f.ActorID = u.Id
 	}
 	if since != "" {
-		if d, err := cmdline.ParseDuration(since); err == nil {
+		if d, err := duration.Parse(since); err == nil {
 			f.Since = time.Now().Add(-d)
 		} else if t, err := time.Parse("2006-01-02", since); err == nil {
 			f.Since = t
@@ -58,7 +58,7 @@ func (p *Plugin) auditFilter(user, action, since string, limit int) (audit.Filte
 	return f, nil
 }
 
-func (p *Plugin) runAudit(_ context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runAudit(_ context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	f, err := p.auditFilter(inv.String("user"), inv.String("action"), inv.String("since"), inv.Int("limit"))
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func (p *Plugin) runAudit(_ context.Context, inv *command.Invocation) (*command.
 		return nil, fmt.Errorf("read the audit trail: %w", err)
 	}
 	if len(recs) == 0 {
-		return &command.Response{Text: "No audit records match."}, nil
+		return &slashcmd.Response{Text: "No audit records match."}, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Audit trail** (newest first, %d shown; export: `GET /plugins/%s/api/v1/audit/export?format=csv`)\n\n| # | time (UTC) | actor | action | target | outcome | reason |\n|---|---|---|---|---|---|---|\n", len(recs), ID)
@@ -76,7 +76,7 @@ func (p *Plugin) runAudit(_ context.Context, inv *command.Invocation) (*command.
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", r.Seq, r.Time.Format("2006-01-02 15:04:05"),
 			cell(r.Actor), cell(r.Action), cell(r.Target), cell(string(r.Outcome)), cell(r.Reason+" "+audit.FlattenDetails(r.Details)))
 	}
-	return &command.Response{Text: b.String()}, nil
+	return &slashcmd.Response{Text: b.String()}, nil
 }
 
 // maxCell bounds a table cell, in bytes before escaping.
@@ -116,7 +116,7 @@ var markdownEscaper = func() *strings.Replacer {
 	return strings.NewReplacer(pairs...)
 }()
 
-func (p *Plugin) runAuditVerify(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runAuditVerify(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	given, err := givenAnchors(inv.List("anchor"))
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (p *Plugin) runAuditVerify(ctx context.Context, inv *command.Invocation) (*
 	if err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: v.markdown()}, nil
+	return &slashcmd.Response{Text: v.markdown()}, nil
 }
 
 func givenAnchors(list []string) ([]audit.Anchor, error) {

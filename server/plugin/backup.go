@@ -17,13 +17,13 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
@@ -51,7 +51,7 @@ func (p *Plugin) server() (*serverenv.Server, error) {
 
 // destinations builds the configured destinations; with none configured, a local folder
 // ./dr-backups beside the server's data folder.
-func (p *Plugin) destinations(ctx context.Context, cfg config.Config, only string) ([]backup.Destination, error) {
+func (p *Plugin) destinations(ctx context.Context, cfg settings.Config, only string) ([]backup.Destination, error) {
 	srv, err := p.server()
 	if err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func (p *Plugin) startBackup(req backupRequest) (*jobs.Job, error) {
 	})
 }
 
-func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest) {
+func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config, req backupRequest) {
 	start := time.Now()
 	post := p.progressPost(req)
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.start", Target: j.ID, Outcome: audit.OutcomeStarted,
@@ -235,7 +235,7 @@ func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 }
 
 // backupOnce runs one backup; the caller holds the backup lock.
-func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req backupRequest, post *progressPost) (map[string]*format.Manifest, error) {
+func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Config, req backupRequest, post *progressPost) (map[string]*format.Manifest, error) {
 	dests, err := p.destinations(ctx, cfg, req.Destination)
 	if err != nil {
 		return nil, err
@@ -333,7 +333,7 @@ func fileStoreEndpoint(fs *serverenv.FileStore) string {
 
 // applyRetention removes what the retention policy no longer keeps, at each destination the
 // backup went to, and says what it did.
-func (p *Plugin) applyRetention(ctx context.Context, cfg config.Config, destNames []string) string {
+func (p *Plugin) applyRetention(ctx context.Context, cfg settings.Config, destNames []string) string {
 	policy := backup.Policy{KeepLast: cfg.BackupKeepLast, KeepDaily: cfg.BackupKeepDaily, KeepWeekly: cfg.BackupKeepWeekly, KeepMonthly: cfg.BackupKeepMonthly}
 	if policy.IsZero() {
 		return ""

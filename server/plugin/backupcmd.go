@@ -12,38 +12,38 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 )
 
-func (p *Plugin) backupCommands(t *command.Tree) {
-	t.Add(nil, &command.Command{Name: "backup", Summary: "Back up the database, the config and the files; list, show, delete, pin"})
-	t.Add([]string{"backup"}, &command.Command{
+func (p *Plugin) backupCommands(t *slashcmd.Tree) {
+	t.Add(nil, &slashcmd.Command{Name: "backup", Summary: "Back up the database, the config and the files; list, show, delete, pin"})
+	t.Add([]string{"backup"}, &slashcmd.Command{
 		Name: "now", Summary: "Start a backup in the background; progress follows here and the bot posts the result",
-		Flags: []command.Flag{
-			{Name: "only", Kind: command.List, Help: "components: database (db), config, files; default: the BackupComponents setting"},
-			{Name: "destination", Kind: command.String, Help: "only this destination: local or s3"},
+		Flags: []slashcmd.Flag{
+			{Name: "only", Kind: slashcmd.List, Help: "components: database (db), config, files; default: the BackupComponents setting"},
+			{Name: "destination", Kind: slashcmd.String, Help: "only this destination: local or s3"},
 		},
 		Run: p.runBackupNow,
 	})
-	t.Add([]string{"backup"}, &command.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
-	t.Add([]string{"backup"}, &command.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, checksums", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupShow})
-	t.Add([]string{"backup"}, &command.Command{Name: "cancel", Summary: "Stop the running backup (nothing of it is kept), or else the running verification", Run: p.runBackupCancel})
-	t.Add([]string{"backup"}, &command.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
-		Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
-	t.Add([]string{"backup"}, &command.Command{Name: "pin", Summary: "Keep a backup whatever the retention policy says", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(true)})
-	t.Add([]string{"backup"}, &command.Command{Name: "trust", Summary: "Adopt an older backup of this server, made before backups were signed: records and signs it (needs --confirm)",
-		Args: "<id>", MinArgs: 1, MaxArgs: 1, Flags: []command.Flag{{Name: "confirm", Kind: command.Bool, Help: "really adopt it"}}, Run: p.runBackupTrust})
-	t.Add([]string{"backup"}, &command.Command{Name: "unpin", Summary: "Let the retention policy decide again", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(false)})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, checksums", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupShow})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "cancel", Summary: "Stop the running backup (nothing of it is kept), or else the running verification", Run: p.runBackupCancel})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
+		Flags: []slashcmd.Flag{{Name: "confirm", Kind: slashcmd.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "pin", Summary: "Keep a backup whatever the retention policy says", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(true)})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "trust", Summary: "Adopt an older backup of this server, made before backups were signed: records and signs it (needs --confirm)",
+		Args: "<id>", MinArgs: 1, MaxArgs: 1, Flags: []slashcmd.Flag{{Name: "confirm", Kind: slashcmd.Bool, Help: "really adopt it"}}, Run: p.runBackupTrust})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "unpin", Summary: "Let the retention policy decide again", Args: "<id>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupPin(false)})
 }
 
 func (p *Plugin) backupRequestFrom(userID, channelID string, only []string, destination string) (backupRequest, error) {
 	cfg, _ := p.config()
 	comps, err := cfg.BackupComponentList()
 	if len(only) > 0 {
-		comps, err = config.ParseComponents(strings.Join(only, ","))
+		comps, err = settings.ParseComponents(strings.Join(only, ","))
 	}
 	if err != nil {
 		return backupRequest{}, err
@@ -52,7 +52,7 @@ func (p *Plugin) backupRequestFrom(userID, channelID string, only []string, dest
 	return backupRequest{ActorID: userID, Actor: a.Username, ChannelID: channelID, Components: comps, Destination: strings.ToLower(destination)}, nil
 }
 
-func (p *Plugin) runBackupNow(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupNow(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	req, err := p.backupRequestFrom(inv.Caller.UserID, inv.Caller.ChannelID, inv.List("only"), inv.String("destination"))
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func (p *Plugin) runBackupNow(ctx context.Context, inv *command.Invocation) (*co
 	if err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: fmt.Sprintf("Backup job `%s` started (%s). Progress follows here; the bot posts the result to the ops channel and to you.", j.ID, strings.Join(req.Components, ", "))}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Backup job `%s` started (%s). Progress follows here; the bot posts the result to the ops channel and to you.", j.ID, strings.Join(req.Components, ", "))}, nil
 }
 
 // backupEntry is one backup id with its manifest at each destination.
@@ -197,7 +197,7 @@ func (e *backupEntry) notMadeHere() string {
 	return strings.Join(parts, "; ")
 }
 
-func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupList(ctx context.Context, _ *slashcmd.Invocation) (*slashcmd.Response, error) {
 	l, err := p.listBackups(ctx)
 	if err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *command.Invocation) (*com
 	for _, pr := range problems {
 		fmt.Fprintf(&b, "\n:warning: cannot list %s", pr)
 	}
-	return &command.Response{Text: b.String()}, nil
+	return &slashcmd.Response{Text: b.String()}, nil
 }
 
 // findBackup finds one of this server's backups ("latest" is the newest of them).
@@ -289,7 +289,7 @@ func (p *Plugin) findAnyBackup(ctx context.Context, id string) (e *backupEntry, 
 	return nil, false, fmt.Errorf("no complete backup %q: `/dr backup list` shows the backups", id)
 }
 
-func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupShow(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	e, ours, err := p.findAnyBackup(ctx, inv.Args[0])
 	if err != nil {
 		return nil, err
@@ -331,18 +331,18 @@ func (p *Plugin) runBackupShow(ctx context.Context, inv *command.Invocation) (*c
 			fmt.Fprintf(&b, "Never verified: `/dr backup verify %s --drill`\n", e.ID)
 		}
 	}
-	return &command.Response{Text: b.String()}, nil
+	return &slashcmd.Response{Text: b.String()}, nil
 }
 
-func (p *Plugin) runBackupCancel(context.Context, *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupCancel(context.Context, *slashcmd.Invocation) (*slashcmd.Response, error) {
 	j := p.jobs.Cancel(backupJob)
 	if j == nil {
 		if v := p.jobs.Cancel(verifyJob); v != nil {
-			return &command.Response{Text: fmt.Sprintf("Cancelling verification job `%s` (%s); a drill database is dropped.", v.ID, v.Progress())}, nil
+			return &slashcmd.Response{Text: fmt.Sprintf("Cancelling verification job `%s` (%s); a drill database is dropped.", v.ID, v.Progress())}, nil
 		}
-		return &command.Response{Text: "No backup or verification is running on this node."}, nil
+		return &slashcmd.Response{Text: "No backup or verification is running on this node."}, nil
 	}
-	return &command.Response{Text: fmt.Sprintf("Cancelling backup job `%s` (%s). Nothing of it is kept; the bot confirms when it has stopped.", j.ID, j.Progress())}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Cancelling backup job `%s` (%s). Nothing of it is kept; the bot confirms when it has stopped.", j.ID, j.Progress())}, nil
 }
 
 func (p *Plugin) deleteBackup(ctx context.Context, actorID, id string) error {
@@ -411,14 +411,14 @@ func (p *Plugin) backupEverywhere(ctx context.Context, id string) (*backupEntry,
 	return out, nil
 }
 
-func (p *Plugin) runBackupDelete(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupDelete(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	if !inv.Bool("confirm") {
-		return &command.Response{Text: fmt.Sprintf("This deletes backup `%s` at every destination, and the file contents only it refers to. Run the same command with `--confirm` to go ahead.", inv.Args[0])}, nil
+		return &slashcmd.Response{Text: fmt.Sprintf("This deletes backup `%s` at every destination, and the file contents only it refers to. Run the same command with `--confirm` to go ahead.", inv.Args[0])}, nil
 	}
 	if err := p.deleteBackup(ctx, inv.Caller.UserID, inv.Args[0]); err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: fmt.Sprintf("Backup `%s` deleted.", inv.Args[0])}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Backup `%s` deleted.", inv.Args[0])}, nil
 }
 
 func (p *Plugin) pinBackup(ctx context.Context, actorID, id string, pinned bool) (string, error) {
@@ -434,16 +434,16 @@ func (p *Plugin) pinBackup(ctx context.Context, actorID, id string, pinned bool)
 	return e.ID, nil
 }
 
-func (p *Plugin) runBackupPin(pinned bool) command.Handler {
-	return func(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupPin(pinned bool) slashcmd.Handler {
+	return func(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 		id, err := p.pinBackup(ctx, inv.Caller.UserID, inv.Args[0], pinned)
 		if err != nil {
 			return nil, err
 		}
 		if pinned {
-			return &command.Response{Text: fmt.Sprintf("Backup `%s` is pinned: retention keeps it until you unpin it.", id)}, nil
+			return &slashcmd.Response{Text: fmt.Sprintf("Backup `%s` is pinned: retention keeps it until you unpin it.", id)}, nil
 		}
-		return &command.Response{Text: fmt.Sprintf("Backup `%s` is unpinned: retention decides again.", id)}, nil
+		return &slashcmd.Response{Text: fmt.Sprintf("Backup `%s` is unpinned: retention decides again.", id)}, nil
 	}
 }
 
@@ -547,13 +547,13 @@ func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 // runBackupTrust adopts a backup this server made before it signed its manifests: nothing
 // in a destination can tell it from a planted one, so an admin vouches for it after reading
 // its details. The plugin then records its manifest's SHA-256 and signs it.
-func (p *Plugin) runBackupTrust(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupTrust(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	e, ours, err := p.findAnyBackup(ctx, inv.Args[0])
 	if err != nil {
 		return nil, err
 	}
 	if ours {
-		return &command.Response{Text: fmt.Sprintf("Backup `%s` is already this server's.", e.ID)}, nil
+		return &slashcmd.Response{Text: fmt.Sprintf("Backup `%s` is already this server's.", e.ID)}, nil
 	}
 	for _, d := range destinationNames(e.Manifests) {
 		if m := e.Manifests[d]; format.DatedInFuture(m, time.Now()) {
@@ -572,12 +572,12 @@ func (p *Plugin) runBackupTrust(ctx context.Context, inv *command.Invocation) (*
 		}
 		fmt.Fprintf(&b, "\nAdopt it only if you know this server made it (check the audit trail: `/dr audit`). "+
 			"Run the same command with `--confirm` to record and sign it: it then counts as this server's backup, can be restored and drilled, and retention manages it.")
-		return &command.Response{Text: b.String()}, nil
+		return &slashcmd.Response{Text: b.String()}, nil
 	}
 	if err := p.adoptBackup(ctx, inv.Caller.UserID, e); err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: fmt.Sprintf("Backup `%s` is adopted: recorded and signed by this server's key.", e.ID)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Backup `%s` is adopted: recorded and signed by this server's key.", e.ID)}, nil
 }
 
 func (p *Plugin) adoptBackup(ctx context.Context, actorID string, e *backupEntry) error {

@@ -10,16 +10,16 @@ import (
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 )
 
 // refusalText is what a non-admin sees for any /dr command.
 const refusalText = "The `/dr` commands are for system admins only. Ask a system admin of this server for help. This attempt was recorded."
 
 // commands builds the one command tree every feature registers into.
-func (p *Plugin) commands() *command.Tree {
-	t := command.New(Trigger)
-	t.Add(nil, &command.Command{
+func (p *Plugin) commands() *slashcmd.Tree {
+	t := slashcmd.New(Trigger)
+	t.Add(nil, &slashcmd.Command{
 		Name:    "version",
 		Summary: "Show the plugin version, the server version and this node",
 		Run:     p.runVersion,
@@ -40,11 +40,11 @@ func (p *Plugin) ExecuteCommand(_ *mmplugin.Context, args *model.CommandArgs) (*
 		p.refused(args.UserId, "command", firstWords(args.Command, 3), "not a system admin")
 		return ephemeral(refusalText), nil
 	}
-	resp, err := p.tree.Execute(context.Background(), args.Command, command.Caller{
+	resp, err := p.tree.Execute(context.Background(), args.Command, slashcmd.Caller{
 		UserID: args.UserId, ChannelID: args.ChannelId, TeamID: args.TeamId, RootID: args.RootId,
 	})
 	if err != nil {
-		var usage *command.UsageError
+		var usage *slashcmd.UsageError
 		if errors.As(err, &usage) {
 			return ephemeral(usage.Error()), nil
 		}
@@ -73,7 +73,7 @@ func nonEmpty(s, fallback string) string {
 	return s
 }
 
-func (p *Plugin) runVersion(_ context.Context, _ *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runVersion(_ context.Context, _ *slashcmd.Invocation) (*slashcmd.Response, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Plugin | `%s` %s |\n", ID, Version)
@@ -88,7 +88,7 @@ func (p *Plugin) runVersion(_ context.Context, _ *command.Invocation) (*command.
 			fmt.Fprintf(&b, "- %s\n", pr)
 		}
 	}
-	return &command.Response{Text: b.String()}, nil
+	return &slashcmd.Response{Text: b.String()}, nil
 }
 
 func ephemeral(text string) *model.CommandResponse {

@@ -10,18 +10,18 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
 // OnConfigurationChange loads and checks the settings. It never returns an error for a bad
 // value: Mattermost would refuse to activate the plugin, and an admin in the middle of an
 // incident needs /dr to keep working. Problems are logged and shown by /dr commands instead.
 func (p *Plugin) OnConfigurationChange() error {
-	cfg := config.Default()
+	cfg := settings.Default()
 	if err := p.API.LoadPluginConfiguration(&cfg); err != nil {
 		p.API.LogError("Cannot read the Disaster Recovery settings; using defaults", "error", err.Error())
-		cfg = config.Default()
+		cfg = settings.Default()
 	}
 	cfg = cfg.Normalize()
 	problems := cfg.Validate()
@@ -51,7 +51,7 @@ func (p *Plugin) applyConfig() {
 	}
 }
 
-func (p *Plugin) config() (config.Config, config.Problems) {
+func (p *Plugin) config() (settings.Config, settings.Problems) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.cfg, p.problems
@@ -105,8 +105,8 @@ func settingsError(msg string) *model.AppError {
 
 // decodeSettings reads the plugin's settings as Mattermost stores them (lower-case keys);
 // JSON field matching is case-insensitive.
-func decodeSettings(m map[string]any) (config.Config, error) {
-	cfg := config.Default()
+func decodeSettings(m map[string]any) (settings.Config, error) {
+	cfg := settings.Default()
 	b, err := json.Marshal(m)
 	if err != nil {
 		return cfg, err

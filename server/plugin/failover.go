@@ -15,13 +15,13 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failpoint"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 
@@ -29,30 +29,30 @@ const failoverJob = "failover"
 
 var modes = []string{string(failover.Switchover), string(failover.Failover)}
 
-func (p *Plugin) failoverCommands(t *command.Tree) {
-	to := command.Flag{Name: "to", Kind: command.String, Required: true, Help: "the region to move to (the standby region)"}
-	confirm := command.Flag{Name: "confirm", Kind: command.Bool, Help: "go ahead (without it, only the plan is shown)"}
-	force := command.Flag{Name: "force", Kind: command.Bool, Help: "start although preflight checks fail (recorded)"}
-	t.Add(nil, &command.Command{Name: "failover", Summary: "Guided failover to the other region: plan, start, status, confirm, resume, abort"})
-	t.Add([]string{"failover"}, &command.Command{
+func (p *Plugin) failoverCommands(t *slashcmd.Tree) {
+	to := slashcmd.Flag{Name: "to", Kind: slashcmd.String, Required: true, Help: "the region to move to (the standby region)"}
+	confirm := slashcmd.Flag{Name: "confirm", Kind: slashcmd.Bool, Help: "go ahead (without it, only the plan is shown)"}
+	force := slashcmd.Flag{Name: "force", Kind: slashcmd.Bool, Help: "start although preflight checks fail (recorded)"}
+	t.Add(nil, &slashcmd.Command{Name: "failover", Summary: "Guided failover to the other region: plan, start, status, confirm, resume, abort"})
+	t.Add([]string{"failover"}, &slashcmd.Command{
 		Name: "plan", Summary: "Run the preflight checks and show the ordered steps with what each will call; changes nothing",
-		Flags: []command.Flag{to, {Name: "mode", Kind: command.Enum, Values: modes, Default: string(failover.Switchover),
+		Flags: []slashcmd.Flag{to, {Name: "mode", Kind: slashcmd.Enum, Values: modes, Default: string(failover.Switchover),
 			Help: "switchover (planned, no data loss) or failover (the region is down)"}},
 		Run: p.runFailoverPlan,
 	})
-	t.Add([]string{"failover"}, &command.Command{
+	t.Add([]string{"failover"}, &slashcmd.Command{
 		Name: "start", Summary: "Run the failover in the background (needs --confirm); the bot posts each step and the result",
-		Flags: []command.Flag{to, {Name: "mode", Kind: command.Enum, Values: modes, Required: true,
+		Flags: []slashcmd.Flag{to, {Name: "mode", Kind: slashcmd.Enum, Values: modes, Required: true,
 			Help: "switchover (planned, no data loss) or failover (the region is down: may lose the last writes)"}, confirm, force},
 		Run: p.runFailoverStart,
 	})
-	t.Add([]string{"failover"}, &command.Command{Name: "status", Summary: "The runbook's steps: state, duration, detail, and what to do next", Run: p.runFailoverStatus})
-	t.Add([]string{"failover"}, &command.Command{Name: "confirm", Summary: "Confirm the step that waits for you (the job scheduler, a manual promotion) and go on", Run: p.runFailoverConfirm})
-	t.Add([]string{"failover"}, &command.Command{Name: "resume", Summary: "Go on after a failed step, a crash or a confirm; finished steps are not repeated", Run: p.runFailoverResume})
-	t.Add([]string{"failover"}, &command.Command{Name: "abort", Summary: "Stop before the next step, and say what was done and how to undo it", Run: p.runFailoverAbort})
-	t.Add(nil, &command.Command{
+	t.Add([]string{"failover"}, &slashcmd.Command{Name: "status", Summary: "The runbook's steps: state, duration, detail, and what to do next", Run: p.runFailoverStatus})
+	t.Add([]string{"failover"}, &slashcmd.Command{Name: "confirm", Summary: "Confirm the step that waits for you (the job scheduler, a manual promotion) and go on", Run: p.runFailoverConfirm})
+	t.Add([]string{"failover"}, &slashcmd.Command{Name: "resume", Summary: "Go on after a failed step, a crash or a confirm; finished steps are not repeated", Run: p.runFailoverResume})
+	t.Add([]string{"failover"}, &slashcmd.Command{Name: "abort", Summary: "Stop before the next step, and say what was done and how to undo it", Run: p.runFailoverAbort})
+	t.Add(nil, &slashcmd.Command{
 		Name: "failback", Summary: "Run the runbook back to the region the last failover left, deferred steps first (needs --confirm)",
-		Flags: []command.Flag{{Name: "mode", Kind: command.Enum, Values: modes, Default: string(failover.Switchover),
+		Flags: []slashcmd.Flag{{Name: "mode", Kind: slashcmd.Enum, Values: modes, Default: string(failover.Switchover),
 			Help: "switchover (default: both regions are up) or failover"}, confirm, force},
 		Run: p.runFailback,
 	})
@@ -67,7 +67,7 @@ type failoverRequest struct {
 	ActorID string
 }
 
-func (p *Plugin) runFailoverPlan(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverPlan(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	mode, err := failover.ParseMode(inv.String("mode"))
 	if err != nil {
 		return nil, err
@@ -76,10 +76,10 @@ func (p *Plugin) runFailoverPlan(ctx context.Context, inv *command.Invocation) (
 	if err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: failover.PlanMarkdown(plan, fmt.Sprintf("/dr failover start --to %s --mode %s", plan.Run.To, mode))}, nil
+	return &slashcmd.Response{Text: failover.PlanMarkdown(plan, fmt.Sprintf("/dr failover start --to %s --mode %s", plan.Run.To, mode))}, nil
 }
 
-func (p *Plugin) runFailoverStart(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverStart(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	mode, err := failover.ParseMode(inv.String("mode"))
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (p *Plugin) runFailoverStart(ctx context.Context, inv *command.Invocation) 
 	return p.startOrPlan(ctx, req, inv.Bool("confirm"), fmt.Sprintf("/dr failover start --to %s --mode %s", req.To, mode))
 }
 
-func (p *Plugin) runFailback(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailback(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	mode, err := failover.ParseMode(inv.String("mode"))
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (p *Plugin) runFailback(ctx context.Context, inv *command.Invocation) (*com
 }
 
 // startOrPlan shows the plan without --confirm, and starts the runbook with it.
-func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed bool, how string) (*command.Response, error) {
+func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed bool, how string) (*slashcmd.Response, error) {
 	if !confirmed {
 		plan, err := p.failoverPlan(ctx, req)
 		if err != nil {
@@ -107,40 +107,40 @@ func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed
 		if req.Force {
 			how += " --force"
 		}
-		return &command.Response{Text: failover.PlanMarkdown(plan, how)}, nil
+		return &slashcmd.Response{Text: failover.PlanMarkdown(plan, how)}, nil
 	}
 	run, err := p.startRunbook(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: fmt.Sprintf("%s `%s` from %s to %s (%s) started. The bot posts each step to the ops channel; `/dr failover status` shows where it is, `/dr failover abort` stops it before its next step.",
+	return &slashcmd.Response{Text: fmt.Sprintf("%s `%s` from %s to %s (%s) started. The bot posts each step to the ops channel; `/dr failover status` shows where it is, `/dr failover abort` stops it before its next step.",
 		titleWord(run.Kind), run.ID, run.From, run.To, run.Mode)}, nil
 }
 
-func (p *Plugin) runFailoverStatus(ctx context.Context, _ *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverStatus(ctx context.Context, _ *slashcmd.Invocation) (*slashcmd.Response, error) {
 	run, err := p.failoverJournal().Load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if run == nil {
-		return &command.Response{Text: "No failover was ever started. `/dr failover plan --to <region>` shows what one would do."}, nil
+		return &slashcmd.Response{Text: "No failover was ever started. `/dr failover plan --to <region>` shows what one would do."}, nil
 	}
 	text := failover.StatusMarkdown(run, p.failoverAlive(run.ID), time.Now())
 	if j := p.jobs.Running(failoverJob); j != nil && j.Progress() != "" {
 		text += "\nNow: " + j.Progress()
 	}
-	return &command.Response{Text: text}, nil
+	return &slashcmd.Response{Text: text}, nil
 }
 
-func (p *Plugin) runFailoverConfirm(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverConfirm(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	run, err := p.confirmRunbook(ctx, inv.Caller.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return &command.Response{Text: fmt.Sprintf("Confirmed \"%s\"; runbook `%s` goes on. `/dr failover status` shows where it is.", run.Current().Title, run.ID)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Confirmed \"%s\"; runbook `%s` goes on. `/dr failover status` shows where it is.", run.Current().Title, run.ID)}, nil
 }
 
-func (p *Plugin) runFailoverResume(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverResume(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	run, err := p.resumeRunbook(ctx, inv.Caller.UserID)
 	if err != nil {
 		return nil, err
@@ -149,18 +149,18 @@ func (p *Plugin) runFailoverResume(ctx context.Context, inv *command.Invocation)
 	if s := run.Current(); s != nil {
 		step = "\"" + s.Title + "\""
 	}
-	return &command.Response{Text: fmt.Sprintf("Runbook `%s` resumes at %s; finished steps are not run again. `/dr failover status` shows where it is.", run.ID, step)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Runbook `%s` resumes at %s; finished steps are not run again. `/dr failover status` shows where it is.", run.ID, step)}, nil
 }
 
-func (p *Plugin) runFailoverAbort(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runFailoverAbort(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	run, err := p.abortRunbook(ctx, inv.Caller.UserID)
 	if err != nil {
 		return nil, err
 	}
 	if run.State == failover.RunAborted {
-		return &command.Response{Text: failover.AbortMarkdown(run)}, nil
+		return &slashcmd.Response{Text: failover.AbortMarkdown(run)}, nil
 	}
-	return &command.Response{Text: fmt.Sprintf("Abort requested: runbook `%s` stops before its next step (the current one, \"%s\", finishes first); the bot then posts what was done and how to undo it.", run.ID, run.Current().Title)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Abort requested: runbook `%s` stops before its next step (the current one, \"%s\", finishes first); the bot then posts what was done and how to undo it.", run.ID, run.Current().Title)}, nil
 }
 
 // failoverJournal is the runbook's journal in the KV store.
@@ -187,18 +187,18 @@ func (p *Plugin) failoverEngine(actorID string) *failover.Engine {
 }
 
 // failoverLive resolves the settings by region for the steps.
-func (p *Plugin) failoverLive(cfg config.Config) failover.Live {
+func (p *Plugin) failoverLive(cfg settings.Config) failover.Live {
 	live := failover.Live{
 		Regions: map[string]failover.RegionSettings{
 			cfg.DRPrimaryRegion: {AuroraCluster: strings.TrimSpace(cfg.DRAuroraPrimaryCluster), OpenSearchURL: strings.TrimSpace(cfg.DROpenSearchPrimaryURL),
-				OpenSearchAlias: strings.TrimSpace(cfg.DROpenSearchReverseLeaderAlias), DNSValues: config.SplitList(cfg.DRRoute53PrimaryValue)},
+				OpenSearchAlias: strings.TrimSpace(cfg.DROpenSearchReverseLeaderAlias), DNSValues: settings.SplitList(cfg.DRRoute53PrimaryValue)},
 			cfg.DRSecondaryRegion: {AuroraCluster: strings.TrimSpace(cfg.DRAuroraSecondaryCluster), OpenSearchURL: strings.TrimSpace(cfg.DROpenSearchSecondaryURL),
-				OpenSearchAlias: strings.TrimSpace(cfg.DROpenSearchLeaderAlias), DNSValues: config.SplitList(cfg.DRRoute53SecondaryValue)},
+				OpenSearchAlias: strings.TrimSpace(cfg.DROpenSearchLeaderAlias), DNSValues: settings.SplitList(cfg.DRRoute53SecondaryValue)},
 		},
 		AuroraGlobalID: strings.TrimSpace(cfg.DRAuroraGlobalClusterID),
 		AWS:            failover.AWSSettings{AccessKeyID: cfg.DRAWSAccessKeyID, SecretAccessKey: cfg.DRAWSSecretAccessKey, Endpoint: strings.TrimSpace(cfg.DRAWSEndpoint)},
 		OpenSearch: failover.OpenSearchSettings{Username: cfg.DROpenSearchUsername, Password: cfg.DROpenSearchPassword,
-			Indices: config.SplitList(cfg.DROpenSearchIndices), LagThreshold: int64(cfg.DROpenSearchLagThreshold)},
+			Indices: settings.SplitList(cfg.DROpenSearchIndices), LagThreshold: int64(cfg.DROpenSearchLagThreshold)},
 		Postgres: failover.PostgresSettings{StandbyDSN: strings.TrimSpace(cfg.DRPostgresStandbyDataSource)},
 		DNS: failover.DNSRecord{ZoneID: strings.TrimSpace(cfg.DRRoute53ZoneID), Name: strings.TrimSpace(cfg.DRRoute53RecordName),
 			Type: strings.ToUpper(strings.TrimSpace(cfg.DRRoute53RecordType)), TTL: int64(cfg.DRRoute53RecordTTL)},
@@ -206,7 +206,7 @@ func (p *Plugin) failoverLive(cfg config.Config) failover.Live {
 		SchedulerInSecondary: cfg.DRSchedulerInSecondary,
 		Poll:                 cfg.FailoverPollInterval(),
 	}
-	if roles := config.SplitList(cfg.DROpenSearchRoles); len(roles) == 2 {
+	if roles := settings.SplitList(cfg.DROpenSearchRoles); len(roles) == 2 {
 		live.OpenSearch.Roles = &opensearchccr.Roles{LeaderClusterRole: roles[0], FollowerClusterRole: roles[1]}
 	}
 	if mm := p.API.GetUnsanitizedConfig(); mm != nil {
@@ -275,7 +275,7 @@ func (p *Plugin) failoverPlan(ctx context.Context, req failoverRequest) (failove
 }
 
 // preflight runs the status probes and the failover's own checks.
-func (p *Plugin) preflight(ctx context.Context, cfg config.Config, live failover.Live, run *failover.Run) []failover.Check {
+func (p *Plugin) preflight(ctx context.Context, cfg settings.Config, live failover.Live, run *failover.Run) []failover.Check {
 	o := failover.PreflightOptions{Mode: run.Mode, Waived: map[string]string{}}
 	var extra []failover.Check
 	carriesOpenSearch := false

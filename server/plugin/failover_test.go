@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
 func TestFailoverInventory(t *testing.T) {
@@ -34,7 +34,7 @@ func TestFailoverInventory(t *testing.T) {
 // wrong region's resource.
 func TestSwappedSettingsCoverEveryRegionSetting(t *testing.T) {
 	fields := map[string]string{}
-	typ := reflect.TypeOf(config.Config{})
+	typ := reflect.TypeOf(settings.Config{})
 	for i := range typ.NumField() {
 		fields[strings.ToLower(typ.Field(i).Name)] = typ.Field(i).Name
 	}
@@ -56,31 +56,31 @@ func TestSwappedSettingsCoverEveryRegionSetting(t *testing.T) {
 }
 
 func TestFailoverSettingsValidation(t *testing.T) {
-	base := func() config.Config {
-		c := config.Default()
+	base := func() settings.Config {
+		c := settings.Default()
 		c.DRRoute53ZoneID, c.DRRoute53RecordName = "Z0123", "chat.example.com"
 		c.DRRoute53PrimaryValue, c.DRRoute53SecondaryValue = "east-lb.example.com", "west-lb.example.com"
 		return c
 	}
 	tests := []struct {
 		name    string
-		change  func(*config.Config)
+		change  func(*settings.Config)
 		problem string // the setting named; "" for valid
 	}{
-		{"complete Route 53 settings", func(*config.Config) {}, ""},
-		{"no Route 53 at all", func(c *config.Config) { *c = config.Default() }, ""},
-		{"no record name", func(c *config.Config) { c.DRRoute53RecordName = "" }, "DRRoute53RecordName"},
-		{"bad type", func(c *config.Config) { c.DRRoute53RecordType = "MX" }, "DRRoute53RecordType"},
-		{"no standby value", func(c *config.Config) { c.DRRoute53SecondaryValue = " , " }, "DRRoute53SecondaryValue"},
-		{"two values for a CNAME", func(c *config.Config) { c.DRRoute53PrimaryValue = "a.example.com,b.example.com" }, "DRRoute53PrimaryValue"},
-		{"two addresses for an A record", func(c *config.Config) {
+		{"complete Route 53 settings", func(*settings.Config) {}, ""},
+		{"no Route 53 at all", func(c *settings.Config) { *c = settings.Default() }, ""},
+		{"no record name", func(c *settings.Config) { c.DRRoute53RecordName = "" }, "DRRoute53RecordName"},
+		{"bad type", func(c *settings.Config) { c.DRRoute53RecordType = "MX" }, "DRRoute53RecordType"},
+		{"no standby value", func(c *settings.Config) { c.DRRoute53SecondaryValue = " , " }, "DRRoute53SecondaryValue"},
+		{"two values for a CNAME", func(c *settings.Config) { c.DRRoute53PrimaryValue = "a.example.com,b.example.com" }, "DRRoute53PrimaryValue"},
+		{"two addresses for an A record", func(c *settings.Config) {
 			c.DRRoute53RecordType, c.DRRoute53PrimaryValue, c.DRRoute53SecondaryValue = "A", "192.0.2.1,192.0.2.2", "198.51.100.1"
 		}, ""},
-		{"negative TTL", func(c *config.Config) { c.DRRoute53RecordTTL = -1 }, "DRRoute53RecordTTL"},
-		{"one role only", func(c *config.Config) { c.DROpenSearchRoles = "all_access" }, "DROpenSearchRoles"},
-		{"both roles", func(c *config.Config) { c.DROpenSearchRoles = "leader_role, follower_role" }, ""},
-		{"poll too fast", func(c *config.Config) { c.DRFailoverPollInterval = "10ms" }, "DRFailoverPollInterval"},
-		{"poll not a duration", func(c *config.Config) { c.DRFailoverPollInterval = "often" }, "DRFailoverPollInterval"},
+		{"negative TTL", func(c *settings.Config) { c.DRRoute53RecordTTL = -1 }, "DRRoute53RecordTTL"},
+		{"one role only", func(c *settings.Config) { c.DROpenSearchRoles = "all_access" }, "DROpenSearchRoles"},
+		{"both roles", func(c *settings.Config) { c.DROpenSearchRoles = "leader_role, follower_role" }, ""},
+		{"poll too fast", func(c *settings.Config) { c.DRFailoverPollInterval = "10ms" }, "DRFailoverPollInterval"},
+		{"poll not a duration", func(c *settings.Config) { c.DRFailoverPollInterval = "often" }, "DRFailoverPollInterval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestFailoverSettingsValidation(t *testing.T) {
 			}
 		})
 	}
-	c := config.Default()
+	c := settings.Default()
 	assert.Equal(t, 5*time.Second, c.FailoverPollInterval())
 	c.DRFailoverPollInterval = "250ms"
 	assert.Equal(t, 250*time.Millisecond, c.FailoverPollInterval())

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 )
 
 // Inventory lists every /dr command line (groups included, e.g. "/dr backup now") and every
@@ -13,7 +13,7 @@ import (
 // remembering to add it to the test.
 func Inventory() (commands []string, routes []adminapi.Route) {
 	p := New()
-	p.commands().Walk(func(path []string, _ *command.Command) {
+	p.commands().Walk(func(path []string, _ *slashcmd.Command) {
 		commands = append(commands, strings.TrimSpace("/"+Trigger+" "+strings.Join(path, " ")))
 	})
 	return commands, p.routes().Routes()

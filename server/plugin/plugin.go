@@ -18,12 +18,12 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/notify"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/serverenv"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
@@ -43,7 +43,7 @@ type Plugin struct {
 	client   *pluginapi.Client
 	node     string
 	notifier *notify.Notifier
-	tree     *command.Tree
+	tree     *slashcmd.Tree
 	router   *adminapi.Router
 	trail    *audit.Trail
 	auditor  *auditor
@@ -61,8 +61,8 @@ type Plugin struct {
 	stopNodes  chan struct{}
 
 	mu       sync.RWMutex
-	cfg      config.Config
-	problems config.Problems
+	cfg      settings.Config
+	problems settings.Problems
 	loaded   bool
 }
 

@@ -10,18 +10,18 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/rds"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/aurora"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/idp"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/opensearch"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/pgrepl"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/s3repl"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 )
 
 // replicationProbers are the probes of the replicated systems the settings name.
-func (p *Plugin) replicationProbers(cfg config.Config) []status.Prober {
+func (p *Plugin) replicationProbers(cfg settings.Config) []status.Prober {
 	var out []status.Prober
 	mm := p.API.GetUnsanitizedConfig()
 	// Self-hosted PostgreSQL streaming replication: Mattermost's own read replicas and the DR
@@ -51,7 +51,7 @@ func (p *Plugin) replicationProbers(cfg config.Config) []status.Prober {
 	return out
 }
 
-func (p *Plugin) s3Prober(cfg config.Config) status.Prober {
+func (p *Plugin) s3Prober(cfg settings.Config) status.Prober {
 	key, secret := cfg.DRS3AccessKeyID, cfg.DRS3SecretAccessKey
 	if key == "" {
 		key, secret = cfg.DRAWSAccessKeyID, cfg.DRAWSSecretAccessKey
@@ -120,7 +120,7 @@ func failedProber(component, name string, err error, fix string) status.Prober {
 	return funcProber{component: component, name: name, fn: func(context.Context) probe.Result { return probe.Failed(component, name, err, fix) }}
 }
 
-func (p *Plugin) auroraProber(cfg config.Config) status.Prober {
+func (p *Plugin) auroraProber(cfg settings.Config) status.Prober {
 	aws := rds.Options{AccessKeyID: cfg.DRAWSAccessKeyID, SecretAccessKey: cfg.DRAWSSecretAccessKey}
 	if e := strings.TrimSpace(cfg.DRAWSEndpoint); e != "" {
 		aws.RDSEndpoint, aws.CloudWatchEndpoint = e, e
@@ -137,7 +137,7 @@ func (p *Plugin) auroraProber(cfg config.Config) status.Prober {
 	return pr
 }
 
-func (p *Plugin) openSearchProber(cfg config.Config) status.Prober {
+func (p *Plugin) openSearchProber(cfg settings.Config) status.Prober {
 	creds := func(url string) opensearchccr.Options {
 		return opensearchccr.Options{Addresses: []string{strings.TrimSpace(url)}, Username: cfg.DROpenSearchUsername, Password: cfg.DROpenSearchPassword}
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
 const (
@@ -64,7 +64,7 @@ func (p *Plugin) claimSlot(key *kvstate.Key[time.Time], sched cron.Schedule, loc
 	return slot, !last.Found, true
 }
 
-func (p *Plugin) scheduledBackup(cfg config.Config, now time.Time) {
+func (p *Plugin) scheduledBackup(cfg settings.Config, now time.Time) {
 	sched, loc, err := cfg.Schedule()
 	if err != nil || sched == nil {
 		return
@@ -97,7 +97,7 @@ func (p *Plugin) recordSuccess(at time.Time) {
 }
 
 // staleCheck alerts once per StaleAfter period while no backup has succeeded for that long.
-func (p *Plugin) staleCheck(cfg config.Config, now time.Time) {
+func (p *Plugin) staleCheck(cfg settings.Config, now time.Time) {
 	limit := cfg.StaleAfter()
 	if limit <= 0 {
 		return

@@ -7,13 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
 func TestDueSlot(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
-	cfg := config.Default()
+	cfg := settings.Default()
 	cfg.BackupSchedule, cfg.BackupTimeZone = "30 2 * * *", "Europe/Berlin"
 	at := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, berlin) }
 	tests := []struct {
@@ -35,7 +35,7 @@ func TestDueSlot(t *testing.T) {
 			assert.True(t, tt.want.Equal(got), "want %s, got %s", tt.want, got)
 		})
 	}
-	sched, loc, err := config.Default().Schedule()
+	sched, loc, err := settings.Default().Schedule()
 	require.NoError(t, err)
 	got := dueSlot(sched, loc, time.Time{}, time.Now())
 	assert.True(t, got.IsZero(), "no schedule, no slot")

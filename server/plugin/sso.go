@@ -11,8 +11,8 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
@@ -22,32 +22,32 @@ const ssoJob = "sso"
 // --all, run in the background.
 const maxInline = 50
 
-func (p *Plugin) ssoCommands(t *command.Tree) {
-	selection := []command.Flag{
-		{Name: "service", Kind: command.Enum, Values: ssofallback.Services, Help: "with --all: every user of this identity provider"},
-		{Name: "all", Kind: command.Bool, Help: "every user of --service (needs --confirm)"},
-		{Name: "confirm", Kind: command.Bool, Help: "go ahead with --all (without it, only the count is shown)"},
+func (p *Plugin) ssoCommands(t *slashcmd.Tree) {
+	selection := []slashcmd.Flag{
+		{Name: "service", Kind: slashcmd.Enum, Values: ssofallback.Services, Help: "with --all: every user of this identity provider"},
+		{Name: "all", Kind: slashcmd.Bool, Help: "every user of --service (needs --confirm)"},
+		{Name: "confirm", Kind: slashcmd.Bool, Help: "go ahead with --all (without it, only the count is shown)"},
 	}
-	t.Add(nil, &command.Command{Name: "sso", Summary: "SSO outage fallback: switch SSO users to email/password and back"})
-	t.Add([]string{"sso"}, &command.Command{
+	t.Add(nil, &slashcmd.Command{Name: "sso", Summary: "SSO outage fallback: switch SSO users to email/password and back"})
+	t.Add([]string{"sso"}, &slashcmd.Command{
 		Name: "fallback", Summary: "Switch SSO users to email/password during an identity-provider outage",
 		Args: "[@user …]", MaxArgs: -1,
-		Flags: append(append([]command.Flag{}, selection...),
-			command.Flag{Name: "reason", Kind: command.String, Help: `why, for the record, e.g. "Okta outage"`},
-			command.Flag{Name: "expires", Kind: command.Duration, Help: "remind (or restore, if AutoRestoreOnExpiry) after this long, e.g. 24h; default from settings"},
-			command.Flag{Name: "deliver", Kind: command.Enum, Values: ssofallback.Deliveries, Help: "how users get in: reset-link (default when email works), dm, email, or show (to you only)"},
+		Flags: append(append([]slashcmd.Flag{}, selection...),
+			slashcmd.Flag{Name: "reason", Kind: slashcmd.String, Help: `why, for the record, e.g. "Okta outage"`},
+			slashcmd.Flag{Name: "expires", Kind: slashcmd.Duration, Help: "remind (or restore, if AutoRestoreOnExpiry) after this long, e.g. 24h; default from settings"},
+			slashcmd.Flag{Name: "deliver", Kind: slashcmd.Enum, Values: ssofallback.Deliveries, Help: "how users get in: reset-link (default when email works), dm, email, or show (to you only)"},
 		),
 		Run: p.runSSOFallback,
 	})
-	t.Add([]string{"sso"}, &command.Command{Name: "list", Summary: "Who is in fallback, since when, by whom, why, until when", Run: p.runSSOList})
-	t.Add([]string{"sso"}, &command.Command{
+	t.Add([]string{"sso"}, &slashcmd.Command{Name: "list", Summary: "Who is in fallback, since when, by whom, why, until when", Run: p.runSSOList})
+	t.Add([]string{"sso"}, &slashcmd.Command{
 		Name: "restore", Summary: "Put users back on their SSO sign-in exactly as they were",
 		Args: "[@user …]", MaxArgs: -1,
-		Flags: append(append([]command.Flag{}, selection...),
-			command.Flag{Name: "keep-sessions", Kind: command.Bool, Help: "keep the sessions made with the temporary password"}),
+		Flags: append(append([]slashcmd.Flag{}, selection...),
+			slashcmd.Flag{Name: "keep-sessions", Kind: slashcmd.Bool, Help: "keep the sessions made with the temporary password"}),
 		Run: p.runSSORestore,
 	})
-	t.Add([]string{"sso"}, &command.Command{Name: "cancel", Summary: "Stop a running fallback or restore after the users in progress", Run: p.runSSOCancel})
+	t.Add([]string{"sso"}, &slashcmd.Command{Name: "cancel", Summary: "Stop a running fallback or restore after the users in progress", Run: p.runSSOCancel})
 }
 
 func (p *Plugin) actor(userID string) ssofallback.Actor {
@@ -59,7 +59,7 @@ func (p *Plugin) actor(userID string) ssofallback.Actor {
 }
 
 // selection reads the user selection shared by fallback and restore.
-func selection(inv *command.Invocation, restore bool) (ssofallback.Selection, error) {
+func selection(inv *slashcmd.Invocation, restore bool) (ssofallback.Selection, error) {
 	sel := ssofallback.Selection{Usernames: inv.Mentions(), Service: inv.String("service"), All: inv.Bool("all")}
 	if len(inv.Args) != len(sel.Usernames) || (len(inv.Args) > 0 && !allMentions(inv.Args)) {
 		return sel, fmt.Errorf("name users as @username (got %s)", strings.Join(inv.Args, " "))
@@ -106,7 +106,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runSSOFallback(_ context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	sel, err := selection(inv, false)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*co
 			return nil, err
 		}
 		if sel.All && !inv.Bool("confirm") {
-			return &command.Response{Text: fmt.Sprintf("%d %s user(s) would be switched to email/password (delivery: %s). Run the same command with `--confirm` to go ahead.", len(ids), sel.Service, req.Delivery)}, nil
+			return &slashcmd.Response{Text: fmt.Sprintf("%d %s user(s) would be switched to email/password (delivery: %s). Run the same command with `--confirm` to go ahead.", len(ids), sel.Service, req.Delivery)}, nil
 		}
 		return p.ssoInBackground("fallback", inv, len(ids), func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
 			return p.sso.Fallback(ctx, req, progress)
@@ -141,10 +141,10 @@ func (p *Plugin) runSSOFallback(_ context.Context, inv *command.Invocation) (*co
 		return nil, err
 	}
 	p.postSSOSummary("fallback", req.Actor, rep)
-	return &command.Response{Text: formatSSOReport("Fallback", rep, true)}, nil
+	return &slashcmd.Response{Text: formatSSOReport("Fallback", rep, true)}, nil
 }
 
-func (p *Plugin) runSSORestore(_ context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runSSORestore(_ context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	sel, err := selection(inv, true)
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (p *Plugin) runSSORestore(_ context.Context, inv *command.Invocation) (*com
 					n++
 				}
 			}
-			return &command.Response{Text: fmt.Sprintf("%d user(s) in fallback would be restored to SSO. Run the same command with `--confirm` to go ahead.", n)}, nil
+			return &slashcmd.Response{Text: fmt.Sprintf("%d user(s) in fallback would be restored to SSO. Run the same command with `--confirm` to go ahead.", n)}, nil
 		}
 		return p.ssoInBackground("restore", inv, -1, func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
 			return p.sso.Restore(ctx, req, progress)
@@ -173,7 +173,7 @@ func (p *Plugin) runSSORestore(_ context.Context, inv *command.Invocation) (*com
 		return nil, err
 	}
 	p.postSSOSummary("restore", req.Actor, rep)
-	return &command.Response{Text: formatSSOReport("Restore", rep, false)}, nil
+	return &slashcmd.Response{Text: formatSSOReport("Restore", rep, false)}, nil
 }
 
 // releaseSSOSessions revokes the temporary admin sessions after an inline run, unless a
@@ -186,7 +186,7 @@ func (p *Plugin) releaseSSOSessions() {
 
 // ssoInBackground runs a large fallback or restore as a job, updating one ephemeral post with
 // progress and posting the result to the ops channel and the admin.
-func (p *Plugin) ssoInBackground(what string, inv *command.Invocation, total int, run func(context.Context, func(int, int)) (*ssofallback.Report, error)) (*command.Response, error) {
+func (p *Plugin) ssoInBackground(what string, inv *slashcmd.Invocation, total int, run func(context.Context, func(int, int)) (*ssofallback.Report, error)) (*slashcmd.Response, error) {
 	actor := p.actor(inv.Caller.UserID)
 	progressPost := &model.Post{UserId: p.notifier.BotID(), ChannelId: inv.Caller.ChannelID, Message: fmt.Sprintf("SSO %s: starting…", what)}
 	_, err := p.jobs.Start(ssoJob, inv.Caller.UserID, func(ctx context.Context, j *jobs.Job) {
@@ -218,7 +218,7 @@ func (p *Plugin) ssoInBackground(what string, inv *command.Invocation, total int
 	if total >= 0 {
 		n = fmt.Sprintf("%d user(s)", total)
 	}
-	return &command.Response{Text: fmt.Sprintf("SSO %s of %s started in the background; progress follows here and the result goes to the ops channel.", what, n)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("SSO %s of %s started in the background; progress follows here and the result goes to the ops channel.", what, n)}, nil
 }
 
 // postSSOSummary tells the ops channel and the acting admin what happened, without passwords.
@@ -258,13 +258,13 @@ func formatSSOReport(title string, rep *ssofallback.Report, withPasswords bool) 
 	return b.String()
 }
 
-func (p *Plugin) runSSOList(context.Context, *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runSSOList(context.Context, *slashcmd.Invocation) (*slashcmd.Response, error) {
 	recs, err := p.sso.List()
 	if err != nil {
 		return nil, err
 	}
 	if len(recs) == 0 {
-		return &command.Response{Text: "Nobody is in SSO fallback."}, nil
+		return &slashcmd.Response{Text: "Nobody is in SSO fallback."}, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%d user(s) in SSO fallback**\n\n| user | was | since | by | reason | until | state |\n|---|---|---|---|---|---|---|\n", len(recs))
@@ -279,15 +279,15 @@ func (p *Plugin) runSSOList(context.Context, *command.Invocation) (*command.Resp
 		}
 		fmt.Fprintf(&b, "| @%s | %s | %s | @%s | %s | %s | %s |\n", r.Username, r.AuthService, r.Created().Format(time.RFC3339), r.Actor, r.Reason, until, r.State)
 	}
-	return &command.Response{Text: b.String()}, nil
+	return &slashcmd.Response{Text: b.String()}, nil
 }
 
-func (p *Plugin) runSSOCancel(context.Context, *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runSSOCancel(context.Context, *slashcmd.Invocation) (*slashcmd.Response, error) {
 	j := p.jobs.Cancel(ssoJob)
 	if j == nil {
-		return &command.Response{Text: "No SSO fallback or restore is running on this node."}, nil
+		return &slashcmd.Response{Text: "No SSO fallback or restore is running on this node."}, nil
 	}
-	return &command.Response{Text: fmt.Sprintf("Cancelling the SSO job %s (%s done). Users already switched stay switched; run restore to undo them.", j.ID, j.Progress())}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("Cancelling the SSO job %s (%s done). Users already switched stay switched; run restore to undo them.", j.ID, j.Progress())}, nil
 }
 
 // checkSSOExpiry reminds about fallbacks whose window ended, once each across the cluster,

@@ -15,12 +15,12 @@ import (
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/metrics"
 )
@@ -39,7 +39,7 @@ type statusService struct {
 }
 
 // runner returns the status runner for cfg.
-func (p *Plugin) statusRunner(cfg config.Config) *status.Runner {
+func (p *Plugin) statusRunner(cfg settings.Config) *status.Runner {
 	b, _ := json.Marshal(cfg)
 	key := string(b)
 	p.status.mu.Lock()
@@ -64,7 +64,7 @@ func (f funcProber) Name() string                           { return f.name }
 func (f funcProber) Probe(ctx context.Context) probe.Result { return f.fn(ctx) }
 
 // probers lists the checks the settings call for.
-func (p *Plugin) probers(cfg config.Config) []status.Prober {
+func (p *Plugin) probers(cfg settings.Config) []status.Prober {
 	expect := nodes.Expect{Topology: nodes.Single}
 	if cfg.DRTopology == string(nodes.TwoRegions) {
 		expect = nodes.Expect{Topology: nodes.TwoRegions, PrimaryRegion: cfg.DRPrimaryRegion, SecondaryRegion: cfg.DRSecondaryRegion,
@@ -92,7 +92,7 @@ func (p *Plugin) backupsInput(context.Context) backups.Input {
 	return in
 }
 
-func backupThresholds(cfg config.Config) backups.Thresholds {
+func backupThresholds(cfg settings.Config) backups.Thresholds {
 	th := backups.Thresholds{}
 	if d := cfg.StaleAfter(); d > 0 {
 		th.MaxAge = d
@@ -101,7 +101,7 @@ func backupThresholds(cfg config.Config) backups.Thresholds {
 }
 
 // nodeRegion is this node's region: DR_REGION in its environment, else the setting.
-func nodeRegion(cfg config.Config) string {
+func nodeRegion(cfg settings.Config) string {
 	if r := strings.TrimSpace(os.Getenv(envRegion)); r != "" {
 		return r
 	}
@@ -175,14 +175,14 @@ func (p *Plugin) report(ctx context.Context, fresh bool) (status.Report, error) 
 	return r.Report(ctx)
 }
 
-func (p *Plugin) statusCommands(t *command.Tree) {
-	t.Add(nil, &command.Command{
+func (p *Plugin) statusCommands(t *slashcmd.Tree) {
+	t.Add(nil, &slashcmd.Command{
 		Name: "status", Summary: "Are we ready to lose a region? The verdict and its reasons, then one table per component",
-		Flags: []command.Flag{
-			{Name: "verbose", Kind: command.Bool, Help: "show every component's table, healthy ones too"},
-			{Name: "fresh", Kind: command.Bool, Help: "check again now instead of using results up to 15 s old"},
+		Flags: []slashcmd.Flag{
+			{Name: "verbose", Kind: slashcmd.Bool, Help: "show every component's table, healthy ones too"},
+			{Name: "fresh", Kind: slashcmd.Bool, Help: "check again now instead of using results up to 15 s old"},
 		},
-		Run: func(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+		Run: func(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 			rep, err := p.report(ctx, inv.Bool("fresh"))
 			if err != nil {
 				return nil, err
@@ -192,7 +192,7 @@ func (p *Plugin) statusCommands(t *command.Tree) {
 			if len(text) > maxPost {
 				text = text[:maxPost] + "\n\n… cut: the full report is at GET /plugins/" + ID + "/api/v1/status"
 			}
-			return &command.Response{Text: text}, nil
+			return &slashcmd.Response{Text: text}, nil
 		},
 	})
 }
@@ -246,7 +246,7 @@ func (p *Plugin) metricsToken(token string) bool {
 
 // statusAlert runs once a minute on one node: it checks the status and posts verdict changes,
 // debounced, with recovery messages.
-func (p *Plugin) statusAlert(cfg config.Config, now time.Time) {
+func (p *Plugin) statusAlert(cfg settings.Config, now time.Time) {
 	if !cfg.DRStatusAlerts {
 		return
 	}

@@ -12,13 +12,13 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/command"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/config"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
@@ -38,19 +38,19 @@ type verifyRequest struct {
 	NotMadeHere bool
 }
 
-func (p *Plugin) verifyCommands(t *command.Tree) {
-	t.Add([]string{"backup"}, &command.Command{
+func (p *Plugin) verifyCommands(t *slashcmd.Tree) {
+	t.Add([]string{"backup"}, &slashcmd.Command{
 		Name: "verify", Summary: "Re-read a backup and check every checksum, the dump and the files it refers to; --drill also restores it into a scratch database",
 		Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
-		Flags: []command.Flag{
-			{Name: "drill", Kind: command.Bool, Help: "also restore the dump into a scratch database and compare row counts"},
-			{Name: "destination", Kind: command.String, Help: "only at this destination: local or s3"},
+		Flags: []slashcmd.Flag{
+			{Name: "drill", Kind: slashcmd.Bool, Help: "also restore the dump into a scratch database and compare row counts"},
+			{Name: "destination", Kind: slashcmd.String, Help: "only at this destination: local or s3"},
 		},
 		Run: p.runBackupVerify,
 	})
 }
 
-func (p *Plugin) runBackupVerify(ctx context.Context, inv *command.Invocation) (*command.Response, error) {
+func (p *Plugin) runBackupVerify(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	req := verifyRequest{ActorID: inv.Caller.UserID, Actor: p.actor(inv.Caller.UserID).Username, ChannelID: inv.Caller.ChannelID,
 		ID: inv.Args[0], Drill: inv.Bool("drill"), Destination: strings.ToLower(inv.String("destination"))}
 	e, ours, err := p.findAnyBackup(ctx, req.ID)
@@ -73,7 +73,7 @@ func (p *Plugin) runBackupVerify(ctx context.Context, inv *command.Invocation) (
 	if req.NotMadeHere {
 		note = fmt.Sprintf(" :warning: This backup was not made by this server (%s): it is read and checked, never restored into a database.", e.notMadeHere())
 	}
-	return &command.Response{Text: fmt.Sprintf("%s of backup `%s` started (job `%s`). The bot posts the result to the ops channel and to you.%s", what, e.ID, j.ID, note)}, nil
+	return &slashcmd.Response{Text: fmt.Sprintf("%s of backup `%s` started (job `%s`). The bot posts the result to the ops channel and to you.%s", what, e.ID, j.ID, note)}, nil
 }
 
 func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
@@ -86,14 +86,14 @@ func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
 // identities loads the age identity an admin gave the plugin: the file the BackupAgeIdentityFile
 // setting names, else DR_AGE_IDENTITY_FILE or DR_AGE_IDENTITY in Mattermost's environment.
 // None is not an error: encrypted backups are then checked by their checksums only.
-func identities(cfg config.Config) ([]age.Identity, string, error) {
+func identities(cfg settings.Config) ([]age.Identity, string, error) {
 	return format.LoadIdentities(cfg.BackupAgeIdentityFile)
 }
 
 // drillUserIsDedicated says whether BackupDrillDatabaseURL names a user other than
 // Mattermost's: then, when it cannot create a role for the drill, the dump may be restored as
 // that user itself. Mattermost's own role never restores a dump.
-func (p *Plugin) drillUserIsDedicated(cfg config.Config) bool {
+func (p *Plugin) drillUserIsDedicated(cfg settings.Config) bool {
 	u := strings.TrimSpace(cfg.BackupDrillDatabaseURL)
 	ds := p.API.GetUnsanitizedConfig().SqlSettings.DataSource
 	if u == "" || ds == nil {
@@ -105,7 +105,7 @@ func (p *Plugin) drillUserIsDedicated(cfg config.Config) bool {
 }
 
 // drillURL is where drills create their scratch database.
-func (p *Plugin) drillURL(cfg config.Config) string {
+func (p *Plugin) drillURL(cfg settings.Config) string {
 	if u := strings.TrimSpace(cfg.BackupDrillDatabaseURL); u != "" {
 		return u
 	}
@@ -115,7 +115,7 @@ func (p *Plugin) drillURL(cfg config.Config) string {
 	return ""
 }
 
-func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg config.Config, req verifyRequest) {
+func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg settings.Config, req verifyRequest) {
 	start := time.Now()
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.start", Target: req.ID, Outcome: audit.OutcomeStarted,
 		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "destination": req.Destination}})
@@ -184,7 +184,7 @@ type verifyResult struct {
 	writeErr error
 }
 
-func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config, req verifyRequest) ([]verifyResult, error) {
+func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg settings.Config, req verifyRequest) ([]verifyResult, error) {
 	e, ours, err := p.findAnyBackup(ctx, req.ID)
 	if err != nil {
 		return nil, err
@@ -258,7 +258,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg config.Config,
 
 // scheduledVerify starts the verification of the latest backup when a slot of the
 // verification schedule is due (claimed across the cluster like the backup schedule).
-func (p *Plugin) scheduledVerify(cfg config.Config, now time.Time) {
+func (p *Plugin) scheduledVerify(cfg settings.Config, now time.Time) {
 	sched, loc, err := cfg.VerifySchedule()
 	if err != nil || sched == nil {
 		return

@@ -1,11 +1,11 @@
-// Package command is the single command tree behind the /dr slash command.
+// Package slashcmd is the single command tree behind the /dr slash command.
 //
 // Features declare their subcommands as data (name, arguments, flags and a
 // handler) and register them with Tree.Add; parsing, validation, help text
 // and autocomplete are derived from those declarations so they cannot drift
 // apart. Handlers receive an Invocation whose flags are already validated and
 // typed; tests for a handler can build one with Tree.Parse.
-package command
+package slashcmd
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const (
 	Bool     FlagKind = iota + 1 // no value; --name or --name=false
 	String                       // any text
 	Int                          // a whole number
-	Duration                     // cmdline.ParseDuration: 30m, 24h, 7d, 1d12h
+	Duration                     // duration.Parse: 30m, 24h, 7d, 1d12h
 	List                         // comma separated; repeating the flag appends
 	Enum                         // one of Flag.Values, matched case-insensitively
 )

@@ -1,4 +1,4 @@
-package cmdline
+package duration
 
 import (
 	"testing"
@@ -38,7 +38,7 @@ func TestParseDuration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
-			got, err := ParseDuration(tt.input)
+			got, err := Parse(tt.input)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -50,7 +50,7 @@ func TestParseDurationMatchesStdlib(t *testing.T) {
 	for _, s := range []string{"1h", "1.5h", "1h2m3s4ms5us6ns", "0.000000001s", "12.345678901s", "100000h"} {
 		want, err := time.ParseDuration(s)
 		require.NoError(t, err)
-		got, err := ParseDuration(s)
+		got, err := Parse(s)
 		require.NoError(t, err, s)
 		assert.Equal(t, want, got, s)
 	}
@@ -82,7 +82,7 @@ func TestParseDurationErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
-			_, err := ParseDuration(tt.input)
+			_, err := Parse(tt.input)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
 			// Every message should teach the accepted format.

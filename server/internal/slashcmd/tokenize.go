@@ -1,10 +1,9 @@
-// Package cmdline turns the text typed after a slash command into tokens and
-// back, and parses the human-friendly durations used by command flags.
-//
-// The rules are shell-like but forgiving, because the text comes from chat
+// The tokenizer turns the text typed after the slash command into tokens and
+// back. Its rules are shell-like but forgiving, because the text comes from chat
 // clients rather than terminals: phone keyboards replace straight quotes with
 // typographic ones, and backslashes in Windows-style paths should survive.
-package cmdline
+
+package slashcmd
 
 import (
 	"fmt"

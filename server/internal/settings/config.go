@@ -1,7 +1,7 @@
-// Package config holds the plugin's settings as the System Console saves them (plugin.json
+// Package settings holds the plugin's settings as the System Console saves them (plugin.json
 // settings_schema) and checks them. Checks here are about the values themselves; checks that
 // need the server (does the team exist?) belong to the services that use the setting.
-package config
+package settings
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/duration"
 )
 
 // Config mirrors plugin.json's settings_schema. Field names are the setting keys.
@@ -163,7 +163,7 @@ func (c Config) Validate() Problems {
 	ps = append(ps, c.validateBackup()...)
 	ps = append(ps, c.validateStatus()...)
 	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {
-		if _, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry); err != nil {
+		if _, err := duration.Parse(c.SSOFallbackDefaultExpiry); err != nil {
 			ps = append(ps, Problem{"SSOFallbackDefaultExpiry", err.Error() + "; or 0 for no expiry"})
 		}
 	}
@@ -172,7 +172,7 @@ func (c Config) Validate() Problems {
 
 // SSOFallbackExpiry is how long a fallback lasts when the command does not say; 0 = no expiry.
 func (c Config) SSOFallbackExpiry() time.Duration {
-	d, err := cmdline.ParseDuration(c.SSOFallbackDefaultExpiry)
+	d, err := duration.Parse(c.SSOFallbackDefaultExpiry)
 	if err != nil {
 		return 0
 	}
@@ -194,7 +194,7 @@ func (c Config) Changed(other Config) []string {
 
 // RPOLagThreshold is DRRPOLagThreshold (default 30s).
 func (c Config) RPOLagThreshold() time.Duration {
-	if d, err := cmdline.ParseDuration(strings.TrimSpace(c.DRRPOLagThreshold)); err == nil && d > 0 {
+	if d, err := duration.Parse(strings.TrimSpace(c.DRRPOLagThreshold)); err == nil && d > 0 {
 		return d
 	}
 	return 30 * time.Second
@@ -214,7 +214,7 @@ func (c Config) validateStatus() Problems {
 		ps = append(ps, Problem{"DRTopology", fmt.Sprintf("%q: use single or two_regions", c.DRTopology)})
 	}
 	if s := strings.TrimSpace(c.DRRPOLagThreshold); s != "" {
-		if d, err := cmdline.ParseDuration(s); err != nil || d <= 0 {
+		if d, err := duration.Parse(s); err != nil || d <= 0 {
 			ps = append(ps, Problem{"DRRPOLagThreshold", "use a duration such as 30s or 5m"})
 		}
 	}
@@ -242,7 +242,7 @@ func (c Config) validateStatus() Problems {
 	}
 	ps = append(ps, c.validateFailover()...)
 	if s := strings.TrimSpace(c.DRStatusAlertAfter); s != "" && s != "0" {
-		if d, err := cmdline.ParseDuration(s); err != nil || d < 0 {
+		if d, err := duration.Parse(s); err != nil || d < 0 {
 			ps = append(ps, Problem{"DRStatusAlertAfter", "use a duration such as 2m or 10m, or 0 to post a change at the first check that sees it"})
 		}
 	}
@@ -254,7 +254,7 @@ func (c Config) validateStatus() Problems {
 
 // FailoverPollInterval is DRFailoverPollInterval (default 5s).
 func (c Config) FailoverPollInterval() time.Duration {
-	if d, err := cmdline.ParseDuration(strings.TrimSpace(c.DRFailoverPollInterval)); err == nil && d >= 100*time.Millisecond {
+	if d, err := duration.Parse(strings.TrimSpace(c.DRFailoverPollInterval)); err == nil && d >= 100*time.Millisecond {
 		return d
 	}
 	return 5 * time.Second
@@ -297,7 +297,7 @@ func (c Config) validateFailover() Problems {
 		ps = append(ps, Problem{"DROpenSearchRoles", "give the leader cluster role and the follower cluster role, comma-separated (such as all_access,all_access), or leave it empty"})
 	}
 	if s := strings.TrimSpace(c.DRFailoverPollInterval); s != "" {
-		if d, err := cmdline.ParseDuration(s); err != nil || d < 100*time.Millisecond {
+		if d, err := duration.Parse(s); err != nil || d < 100*time.Millisecond {
 			ps = append(ps, Problem{"DRFailoverPollInterval", "use a duration of at least 100ms, such as 5s"})
 		}
 	}
@@ -311,7 +311,7 @@ func (c Config) StatusAlertAfter() time.Duration {
 	if s == "0" {
 		return 0
 	}
-	if d, err := cmdline.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := duration.Parse(s); err == nil && d >= 0 {
 		return d
 	}
 	return 2 * time.Minute

@@ -1,4 +1,4 @@
-package command
+package slashcmd
 
 import (
 	"errors"
@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
 )
 
 // UsageError is returned for every input that does not parse. Its message is
@@ -36,7 +34,7 @@ func (e *UsageError) Error() string {
 // ("help", "--help") return the built-in help command. Every error is a
 // *UsageError.
 func (t *Tree) Parse(line string) (*Command, *Invocation, error) {
-	tokens, err := cmdline.Split(line)
+	tokens, err := Split(line)
 	if err != nil {
 		return nil, nil, t.syntaxError(line, err)
 	}
@@ -186,9 +184,9 @@ func (t *Tree) stripTrigger(tokens []string) []string {
 // before the broken quote, the nearest one we can know about.
 func (t *Tree) syntaxError(line string, err error) error {
 	var before []string
-	var syntaxErr *cmdline.SyntaxError
+	var syntaxErr *SyntaxError
 	if errors.As(err, &syntaxErr) {
-		before, _ = cmdline.Split(line[:syntaxErr.Offset])
+		before, _ = Split(line[:syntaxErr.Offset])
 	}
 	_, path := t.lookup(t.stripTrigger(before))
 	return t.usageError(path, "%v", err)

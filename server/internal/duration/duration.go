@@ -1,4 +1,6 @@
-package cmdline
+// Package duration parses the human-friendly durations of settings and command flags
+// ("30m", "7d", "1.5w"): everything time.ParseDuration accepts, plus days and weeks.
+package duration
 
 import (
 	"errors"
@@ -31,11 +33,11 @@ var durationUnits = map[string]uint64{
 
 var errDurationOverflow = errors.New("too large")
 
-// ParseDuration parses a positive duration such as "30m", "24h", "7d",
+// Parse parses a positive duration such as "30m", "24h", "7d",
 // "1d12h" or "1.5w". It accepts everything time.ParseDuration accepts plus
 // the units d (24h) and w (7d). Zero and negative durations are rejected
 // because every caller uses durations as a window or a retention period.
-func ParseDuration(s string) (time.Duration, error) {
+func Parse(s string) (time.Duration, error) {
 	d, err := parseDuration(strings.TrimSpace(s))
 	if err != nil {
 		return 0, fmt.Errorf("invalid duration %q: %w; %s", s, err, durationHint)

@@ -1,4 +1,4 @@
-package config
+package settings
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"filippo.io/age"
 	"github.com/robfig/cron/v3"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/duration"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
@@ -124,7 +124,7 @@ func (c Config) AgeRecipients() ([]string, error) {
 
 // StaleAfter is how old the newest successful backup may get before the bot alerts; 0 = never.
 func (c Config) StaleAfter() time.Duration {
-	d, err := cmdline.ParseDuration(c.BackupStaleAfter)
+	d, err := duration.Parse(c.BackupStaleAfter)
 	if err != nil {
 		return 0
 	}
@@ -196,7 +196,7 @@ func (c Config) validateBackup() Problems {
 		}
 	}
 	if s := strings.TrimSpace(c.BackupStaleAfter); s != "" && s != "0" {
-		if _, err := cmdline.ParseDuration(s); err != nil {
+		if _, err := duration.Parse(s); err != nil {
 			ps = append(ps, Problem{"BackupStaleAfter", err.Error() + "; or 0 to never alert"})
 		}
 	}

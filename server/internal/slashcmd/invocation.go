@@ -1,4 +1,4 @@
-package command
+package slashcmd
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/cmdline"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/duration"
 )
 
 // Invocation is one parsed run of a command.
@@ -88,7 +88,7 @@ func parseValue(f *Flag, prev flagValue, raw string) (flagValue, error) {
 		}
 		v.n = n
 	case Duration:
-		d, err := cmdline.ParseDuration(raw)
+		d, err := duration.Parse(raw)
 		if err != nil {
 			return v, err
 		}
