@@ -5,6 +5,7 @@ package dbrestore
 import (
 	"context"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -16,26 +17,24 @@ import (
 
 // Restore runs pgRestore into database on dsn's server ("" = the database dsn names), as
 // dsn's user, reading the archive from dump (nil when args name a staged file). Owners and
-// privileges of the dump are never applied: the restoring user owns what it creates.
+// privileges of the dump are never applied: the restoring user owns what it creates. The DSN is
+// parsed once: the PG* environment and --dbname come from the same connection settings.
 func Restore(ctx context.Context, pgRestore, dsn, database string, dump io.Reader, args ...string) error {
-	env, err := pgdsn.ClientEnv(dsn, database)
+	ds, err := pgdsn.Parse(dsn)
 	if err != nil {
 		return err
 	}
-	name := database
+	ds = ds.WithDatabase(database)
+	cfg, err := ds.ConnConfig(pgdsn.Defaults{})
+	if err != nil {
+		return err
+	}
+	name := cfg.Database
 	if name == "" {
-		name = DatabaseName(dsn)
+		name = "postgres"
 	}
 	args = append([]string{"--exit-on-error", "--no-owner", "--no-privileges", "--dbname=" + name}, args...)
-	return pgdump.RunClient(ctx, pgRestore, env, dump, nil, args...)
-}
-
-// DatabaseName is the database dsn names: pg_restore gets everything else from PG* variables.
-func DatabaseName(dsn string) string {
-	if cfg, err := pgx.ParseConfig(dsn); err == nil && cfg.Database != "" {
-		return cfg.Database
-	}
-	return "postgres"
+	return pgdump.RunClient(ctx, pgRestore, ds.Env(os.Environ(), &cfg.Config), dump, nil, args...)
 }
 
 // Table is one table's row count after a restore, against the manifest's.
