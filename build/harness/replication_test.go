@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +20,7 @@ func TestMinIOPair(t *testing.T) {
 	require.NoError(t, err)
 	bin, err := MinIOBinaries(ctx, root)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("MinIO unavailable: %v", err)
-		}
-		t.Skipf("MinIO unavailable: %v", err)
+		Unavailable(t, "MinIO", err)
 	}
 	p, err := StartMinIOPair(ctx, bin, "region-a", "region-b")
 	require.NoError(t, err)

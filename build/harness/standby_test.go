@@ -18,10 +18,7 @@ func startTestPostgres(t *testing.T) *Postgres {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := PGBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL unavailable: %v", err)
-		}
-		t.Skipf("PostgreSQL unavailable: %v", err)
+		Unavailable(t, "PostgreSQL", err)
 	}
 	// Not t.TempDir: its parent is private to root, and the postgres user must reach the folder.
 	dir, err := os.MkdirTemp("", "dr-standby-test-")

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
@@ -21,10 +22,7 @@ func requireTool(t *testing.T, name, pkg string) string {
 	if err == nil {
 		return p
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required on CI: install the Debian package %s", name, pkg)
-	}
-	t.Skipf("skipping: %s is not installed (Debian package %s)", name, pkg)
+	harness.Unavailable(t, name, "not installed: install the Debian package "+pkg)
 	return ""
 }
 

@@ -14,13 +14,11 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -60,56 +58,12 @@ var (
 // TestMain starts one PostgreSQL cluster and one MinIO server for the package. Tests that
 // need one skip, saying why, when it cannot be started, except under CI (CI set), where they
 // fail.
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		minio.Stop()
-		testPG.Stop()
-		os.Exit(130)
-	}()
-	if _, err := harness.PGBinDir(); err != nil {
-		pgMissing = err.Error()
-	} else {
-		dir, err := os.MkdirTemp("", "backup-test-pg-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if testPG, err = harness.StartPostgres(ctx, dir); err != nil {
-			fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-			return 1
-		}
-		defer testPG.Stop()
-	}
-	minioErr = startMinIO(ctx)
-	if minioErr != nil {
-		fmt.Fprintf(os.Stderr, "backup tests: MinIO unavailable: %v\n", minioErr)
-	}
-	code := m.Run()
-	minio.Stop()
-	return code
-}
-
-func startMinIO(ctx context.Context) error {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		return err
-	}
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		return err
-	}
-	if minio, err = harness.StartMinIO(ctx, bin); err != nil {
-		return err
-	}
-	return minio.MakeBucket(ctx, testBucket)
+func TestMain(m *testing.M) {
+	os.Exit(harness.RunWithPostgres(m, "backup-test-pg", func(pg *harness.Postgres, missing string) (stop func(), _ error) {
+		testPG, pgMissing = pg, missing
+		minio, stop, minioErr = harness.TestMinIOBucket("backup tests", testBucket)
+		return stop, nil
+	}))
 }
 
 func requirePG(t *testing.T) {

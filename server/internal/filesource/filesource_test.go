@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"syscall"
@@ -33,44 +32,9 @@ var (
 )
 
 // TestMain starts one MinIO server for the S3 tests. Without it they skip, saying why, except
-// under CI (CI set), where the run fails.
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		minio.Stop()
-		os.Exit(130)
-	}()
-	minioErr = startMinIO(ctx)
-	if minioErr != nil {
-		fmt.Fprintf(os.Stderr, "filesource tests: MinIO unavailable: %v\n", minioErr)
-		if os.Getenv("CI") != "" {
-			return 1
-		}
-	}
-	code := m.Run()
-	minio.Stop()
-	return code
-}
-
-func startMinIO(ctx context.Context) error {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		return err
-	}
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		return err
-	}
-	if minio, err = harness.StartMinIO(ctx, bin); err != nil {
-		return err
-	}
-	return minio.MakeBucket(ctx, testBucket)
+// under CI (CI set), where they fail.
+func TestMain(m *testing.M) {
+	os.Exit(harness.RunWithMinIO(m, "filesource tests", testBucket, func(s *harness.MinIO, err error) { minio, minioErr = s, err }))
 }
 
 // tree is a file store's content: path → content.
@@ -191,10 +155,7 @@ func TestLocalUnreadableFolder(t *testing.T) {
 
 func TestS3(t *testing.T) {
 	if minio == nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("MinIO is required on CI: %v", minioErr)
-		}
-		t.Skipf("skipping: MinIO unavailable (%v); build/scripts/minio.sh builds it", minioErr)
+		harness.Unavailable(t, "MinIO", minioErr)
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])

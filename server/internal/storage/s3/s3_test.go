@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,47 +37,9 @@ var (
 
 // TestMain starts one MinIO server for the package (built once into the cache by
 // build/scripts/minio.sh). Without it the S3 tests skip, saying why, except under CI (CI set),
-// where the run fails.
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		server.Stop()
-		os.Exit(130)
-	}()
-	t0 := time.Now()
-	serverErr = startMinIO(ctx)
-	if serverErr != nil {
-		fmt.Fprintf(os.Stderr, "s3 tests: MinIO unavailable: %v\n", serverErr)
-		if os.Getenv("CI") != "" {
-			return 1
-		}
-	} else {
-		fmt.Fprintf(os.Stderr, "s3 tests: MinIO on %s (%.1fs)\n", server.Endpoint, time.Since(t0).Seconds())
-	}
-	code := m.Run()
-	server.Stop()
-	return code
-}
-
-func startMinIO(ctx context.Context) error {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		return err
-	}
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		return err
-	}
-	if server, err = harness.StartMinIO(ctx, bin); err != nil {
-		return err
-	}
-	return server.MakeBucket(ctx, testBucket)
+// where they fail.
+func TestMain(m *testing.M) {
+	os.Exit(harness.RunWithMinIO(m, "s3 tests", testBucket, func(s *harness.MinIO, err error) { server, serverErr = s, err }))
 }
 
 func requireMinIO(t *testing.T) *harness.MinIO {
