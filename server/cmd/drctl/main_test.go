@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,11 +78,9 @@ func newDestination(t *testing.T) *destination {
 	cfgDir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "saml.crt"), []byte("cert"), 0o600))
 	o := backup.Options{
-		Components: format.Components{Database: true, Config: true},
-		Database:   pgdump.Options{DataSource: src},
-		Config: backup.DirConfig{Dir: cfgDir, EffectiveConfig: func(context.Context) ([]byte, error) {
-			return []byte(`{"SqlSettings":{"DataSource":"postgres://old/mm"}}`), nil
-		}},
+		Components:        format.Components{Database: true, Config: true},
+		Database:          pgdump.Options{DataSource: src},
+		Config:            testConfig{dir: cfgDir, effective: `{"SqlSettings":{"DataSource":"postgres://old/mm"}}`},
 		MattermostVersion: "11.4.0",
 		Destinations:      []backup.Destination{{Name: "local", Store: st}},
 	}
@@ -99,6 +98,31 @@ func newDestination(t *testing.T) *destination {
 	d.keyFile = filepath.Join(t.TempDir(), "dr.pub")
 	require.NoError(t, os.WriteFile(d.keyFile, []byte(d.a.PublicKey().String()+"\n"), 0o600))
 	return d
+}
+
+// testConfig is the config a test backup keeps: a fixed effective config and the files of a
+// flat folder.
+type testConfig struct {
+	dir, effective string
+}
+
+func (c testConfig) Effective(context.Context) ([]byte, error) { return []byte(c.effective), nil }
+
+func (c testConfig) Files(_ context.Context, fn func(name string, size int64, r io.Reader) error) error {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(c.dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := fn(e.Name(), int64(len(b)), bytes.NewReader(b)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *destination) restoreArgs(t *testing.T, extra ...string) (args []string, configDir string) {

@@ -20,9 +20,21 @@ type copySource interface {
 	OpenCopySource(ctx context.Context, path string) (io.ReadCloser, s3.CopySource, error)
 }
 
+// ServerSideCopier is a destination that can copy objects of the file store's bucket into
+// itself without the data passing through this process (s3.Store). It is declared here, not in
+// storage, because its source and errors are S3's own (s3.CopySource, s3.ErrSourceChanged).
+type ServerSideCopier interface {
+	// SameAccess reports whether this destination's client can be expected to read src.
+	SameAccess(src *s3.Store) bool
+	// CopyFrom copies src to dstKey; s3.ErrSourceChanged when src is no longer its version.
+	CopyFrom(ctx context.Context, src s3.CopySource, dstKey string) error
+}
+
+var _ ServerSideCopier = (*s3.Store)(nil)
+
 // copier is one destination's server-side copies from the file store's bucket.
 type copier struct {
-	dst      *s3.Store
+	dst      ServerSideCopier
 	off      atomic.Bool // a copy failed: the rest of the run uploads instead
 	verified atomic.Bool // a copied object was checked (see copyFile)
 }
@@ -43,7 +55,7 @@ func (r *run) setupCopies() {
 		return
 	}
 	for _, d := range r.dests {
-		if dst, ok := d.Store.(*s3.Store); ok && dst.SameAccess(src.Bucket()) {
+		if dst, ok := d.Store.(ServerSideCopier); ok && dst.SameAccess(src.Bucket()) {
 			d.copier = &copier{dst: dst}
 			r.copySrc = src
 		}

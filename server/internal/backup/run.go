@@ -33,6 +33,13 @@ type ConfigSource interface {
 	Files(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error
 }
 
+// WarningConfigSource is a ConfigSource that says what it leaves out; a backup keeps those
+// warnings in its manifest.
+type WarningConfigSource interface {
+	ConfigSource
+	FilesWarning(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error
+}
+
 // Options configures Run.
 type Options struct {
 	// ID names the backup: NewID() (time-sortable). Empty: NewID().

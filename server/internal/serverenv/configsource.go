@@ -43,13 +43,13 @@ func (c *ConfigSource) Files(ctx context.Context, fn func(name string, size int6
 }
 
 // FilesWarning is Files, telling warn about links it leaves out. A folder is read as the
-// server reads it (backup.DirConfig): links that stay inside it are followed and read under
+// server reads it (configFolder): links that stay inside it are followed and read under
 // their own names, Kubernetes' ..data folders are skipped, links leading outside are not read.
 func (c *ConfigSource) FilesWarning(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error {
 	if c.Server.ConfigDSN != "" {
 		return c.dbFiles(ctx, fn)
 	}
-	return backup.DirConfig{Dir: c.Server.ConfigDir()}.FilesWarning(ctx, fn, warn)
+	return configFolder{dir: c.Server.ConfigDir()}.files(ctx, fn, warn)
 }
 
 func (c *ConfigSource) dbFiles(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error {

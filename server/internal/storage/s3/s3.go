@@ -132,6 +132,10 @@ func (s *Store) Bucket() string { return s.cfg.Bucket }
 // FullKey returns the object key in the bucket: the store's prefix and key.
 func (s *Store) FullKey(key string) string { return s.prefix + key }
 
+// PutMemory is about how much memory one Put holds while it runs (its multipart buffers), so
+// that a caller running Puts in parallel can size its workers.
+func (s *Store) PutMemory() int64 { return PartSize * (Concurrency + 2) }
+
 // Put uploads what r yields under key, replacing any existing object, and returns the number
 // of bytes read from r. The object appears only once complete: when Put fails or ctx is
 // cancelled, the multipart upload is aborted and nothing is left behind (if the service cannot

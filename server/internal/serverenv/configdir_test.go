@@ -1,8 +1,7 @@
-package backup
+package serverenv
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,10 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
 // k8sConfigDir lays out a config folder as Kubernetes mounts a Secret or ConfigMap into it:
@@ -51,14 +53,9 @@ func k8sConfigDir(t *testing.T) (string, map[string]string) {
 
 func TestDirConfigKubernetesMount(t *testing.T) {
 	dir, want := k8sConfigDir(t)
-	c := DirConfig{Dir: dir, EffectiveConfig: func(context.Context) ([]byte, error) { return []byte(`{"eff":true}`), nil }}
-	eff, err := c.Effective(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, `{"eff":true}`, string(eff))
-
 	got := map[string]string{}
 	var order, warnings []string
-	require.NoError(t, c.FilesWarning(context.Background(), func(name string, size int64, r io.Reader) error {
+	require.NoError(t, configFolder{dir: dir}.files(context.Background(), func(name string, size int64, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		require.NoError(t, err)
 		assert.Equal(t, size, int64(len(b)))
@@ -77,32 +74,37 @@ func TestDirConfigKubernetesMount(t *testing.T) {
 	alias := filepath.Join(t.TempDir(), "config")
 	require.NoError(t, os.Symlink(dir, alias))
 	got = map[string]string{}
-	require.NoError(t, DirConfig{Dir: alias}.Files(context.Background(), func(name string, _ int64, r io.Reader) error {
+	require.NoError(t, configFolder{dir: alias}.files(context.Background(), func(name string, _ int64, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		got[name] = string(b)
 		return err
-	}))
+	}, nil))
 	assert.Equal(t, want, got)
 
-	assert.Error(t, DirConfig{Dir: filepath.Join(dir, "nope")}.Files(context.Background(), func(string, int64, io.Reader) error { return nil }))
-	assert.ErrorContains(t, DirConfig{Dir: filepath.Join(dir, "config.json")}.Files(context.Background(), func(string, int64, io.Reader) error { return nil }), "not a folder")
-	_, err = DirConfig{}.Effective(context.Background())
-	assert.Error(t, err)
+	assert.Error(t, configFolder{dir: filepath.Join(dir, "nope")}.files(context.Background(), func(string, int64, io.Reader) error { return nil }, nil))
+	assert.ErrorContains(t, configFolder{dir: filepath.Join(dir, "config.json")}.files(context.Background(), func(string, int64, io.Reader) error { return nil }, nil), "not a folder")
 }
 
 // The backup's config.tar holds plain files under the names the config uses (a restore
 // writes them back as plain files), and its manifest says which links were left out.
 func TestConfigBackupOfKubernetesMount(t *testing.T) {
 	dir, want := k8sConfigDir(t)
-	s := localStore(t)
-	ms, err := Run(ctxOf(t), Options{
+	s, err := local.New(t.TempDir())
+	require.NoError(t, err)
+	src := &ConfigSource{Server: &Server{Root: filepath.Dir(dir), ConfigFile: filepath.Join(dir, "config.json")}, Config: func() *model.Config { return &model.Config{} }}
+	eff, err := src.Effective(t.Context())
+	require.NoError(t, err)
+	ms, err := backup.Run(t.Context(), backup.Options{
 		Components:   format.Components{Config: true},
-		Config:       DirConfig{Dir: dir, EffectiveConfig: func(context.Context) ([]byte, error) { return []byte(`{"eff":true}`), nil }},
-		Destinations: []Destination{{Name: "local", Store: s}},
+		Config:       src,
+		Destinations: []backup.Destination{{Name: "local", Store: s}},
 	})
 	require.NoError(t, err)
 	m := ms["local"]
-	tr := tar.NewReader(bytes.NewReader(readObject(t, s, m.Object(format.ComponentConfig).Key, nil)))
+	rc, err := format.OpenObject(t.Context(), s, m.Object(format.ComponentConfig).Key, nil)
+	require.NoError(t, err)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
 	got := map[string]string{}
 	for {
 		h, err := tr.Next()
@@ -116,7 +118,7 @@ func TestConfigBackupOfKubernetesMount(t *testing.T) {
 		require.NoError(t, err)
 		got[h.Name] = string(b)
 	}
-	wantTar := map[string]string{format.EffectiveConfigName: `{"eff":true}`}
+	wantTar := map[string]string{format.EffectiveConfigName: string(eff)}
 	for n, b := range want {
 		wantTar[format.ConfigFilesDir+n] = b
 	}

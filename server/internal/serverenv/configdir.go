@@ -1,8 +1,7 @@
-package backup
+package serverenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,46 +13,22 @@ import (
 	"strings"
 )
 
-// DirConfig is the ConfigSource of a server whose configuration lives in a folder
-// (config/config.json with SAML certificates and other files beside it).
-type DirConfig struct {
-	// Dir is the config folder, resolved against the server's root folder (the plugin's
-	// working folder is not the server's).
-	Dir string
-	// EffectiveConfig returns the effective configuration as JSON, secrets included: the
-	// plugin marshals API.GetUnsanitizedConfig().
-	EffectiveConfig func(ctx context.Context) ([]byte, error)
+// configFolder reads a config folder (config/config.json with SAML certificates and other
+// files beside it) as the server reads it. dir is resolved against the server's root folder
+// (the plugin's working folder is not the server's).
+type configFolder struct {
+	dir string
 }
 
-// Effective returns EffectiveConfig's answer.
-func (c DirConfig) Effective(ctx context.Context) ([]byte, error) {
-	if c.EffectiveConfig == nil {
-		return nil, errors.New("no effective config reader")
-	}
-	return c.EffectiveConfig(ctx)
-}
-
-// WarningConfigSource is a ConfigSource that says what it leaves out; a backup keeps those
-// warnings in its manifest.
-type WarningConfigSource interface {
-	ConfigSource
-	FilesWarning(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error
-}
-
-// Files reads the config folder as the server reads it, in name order: see FilesWarning.
-func (c DirConfig) Files(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error {
-	return c.FilesWarning(ctx, fn, nil)
-}
-
-// FilesWarning reads every file below Dir, in name order. Symbolic links that stay inside Dir
+// files reads every file below dir, in name order. Symbolic links that stay inside dir
 // are followed, to files and to folders, and what they lead to is read under the link's own
 // name, the one the config names: Kubernetes mounts ConfigMaps and Secrets as cert.pem ->
 // ..data/cert.pem, ..data -> ..2026_12_05_10_00_00.123/. Entries whose names start with ".."
 // (those ..data and ..<timestamp> folders) are skipped, so that a mounted file is read once.
-// Links that lead outside Dir, or back into a folder being read, are skipped and told to warn
+// Links that lead outside dir, or back into a folder being read, are skipped and told to warn
 // (which may be nil); dangling links are skipped.
-func (c DirConfig) FilesWarning(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error {
-	real, err := filepath.EvalSymlinks(c.Dir)
+func (c configFolder) files(ctx context.Context, fn func(name string, size int64, r io.Reader) error, warn func(msg string)) error {
+	real, err := filepath.EvalSymlinks(c.dir)
 	if err != nil {
 		return fmt.Errorf("config folder: %w", err)
 	}
@@ -62,7 +37,7 @@ func (c DirConfig) FilesWarning(ctx context.Context, fn func(name string, size i
 		return fmt.Errorf("config folder: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("config folder %s is not a folder", c.Dir)
+		return fmt.Errorf("config folder %s is not a folder", c.dir)
 	}
 	// Files are opened through a root, so that a link changed during the walk cannot lead
 	// a read outside the folder.
@@ -74,12 +49,12 @@ func (c DirConfig) FilesWarning(ctx context.Context, fn func(name string, size i
 	if warn == nil {
 		warn = func(string) {}
 	}
-	w := dirWalk{dir: c.Dir, real: real, root: root, fn: fn, warn: warn}
+	w := dirWalk{dir: c.dir, real: real, root: root, fn: fn, warn: warn}
 	return w.walk(ctx, "", ".", []string{"."})
 }
 
 // dirWalk is one reading of a config folder. Names are what the config calls a file (slash
-// paths below Dir); real paths are where it is, below the folder with links resolved.
+// paths below dir); real paths are where it is, below the folder with links resolved.
 type dirWalk struct {
 	dir, real string
 	root      *os.Root
