@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -150,16 +149,6 @@ func (l Live) aurora(ctx context.Context, from, to string) (*rds.Client, error) 
 
 func (l Live) route53(ctx context.Context) (*route53.Client, error) {
 	return route53.New(ctx, route53.Options{AccessKeyID: l.AWS.AccessKeyID, SecretAccessKey: l.AWS.SecretAccessKey, Endpoint: l.AWS.Endpoint})
-}
-
-// redactURL drops credentials from a URL for display.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	u.User = nil
-	return u.String()
 }
 
 // unreachable tells an error that means "the cluster does not answer" (connection refused,

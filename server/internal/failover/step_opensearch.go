@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
 )
 
 // Reversing OpenSearch cross-cluster replication takes two steps. The first makes the new
@@ -26,7 +27,7 @@ func (openSearchPromoteStep) Calls(live Live, _ *Run, rec *StepRecord) string {
 		return "nothing: OpenSearch replication is not configured"
 	}
 	return fmt.Sprintf("on %s (%s): DELETE _plugins/_replication/_autofollow (the %s rule), POST _plugins/_replication/<index>/_stop on %s and every %s follower, then _refresh",
-		rec.To, redactURL(live.region(rec.To).OpenSearchURL), live.pattern(), strings.Join(live.indices(), ", "), live.pattern())
+		rec.To, redact.ShownURL(live.region(rec.To).OpenSearchURL), live.pattern(), strings.Join(live.indices(), ", "), live.pattern())
 }
 
 func (openSearchPromoteStep) Run(ctx context.Context, sc *StepContext) Result {
@@ -133,7 +134,7 @@ func (openSearchFollowStep) Calls(live Live, r *Run, rec *StepRecord) string {
 	}
 	alias := nonEmpty(live.region(rec.From).OpenSearchAlias, "<alias>")
 	s := fmt.Sprintf("on %s (%s): DELETE the replicated indices, _refresh, POST _plugins/_replication/_autofollow (%s from %s), PUT _plugins/_replication/<index>/_start for %s; then _status until every follower is SYNCING",
-		rec.From, nonEmpty(redactURL(live.region(rec.From).OpenSearchURL), "URL not set"), live.pattern(), alias, strings.Join(live.indices(), ", "))
+		rec.From, nonEmpty(redact.ShownURL(live.region(rec.From).OpenSearchURL), "URL not set"), live.pattern(), alias, strings.Join(live.indices(), ", "))
 	if r.Mode == Failover {
 		s += fmt.Sprintf(". Deferred to the failback if %s does not answer", rec.From)
 	}

@@ -77,5 +77,18 @@ func URL(s, user string) (string, error) {
 	return u.String(), nil
 }
 
+// ShownURL is a URL as messages show it: its password replaced by REDACTED, "" left empty,
+// and "[invalid URL]" when it does not parse (an unparsable URL may hold a secret anywhere).
+func ShownURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	shown, err := URL(s, "REDACTED")
+	if err != nil {
+		return "[invalid URL]"
+	}
+	return shown
+}
+
 // errNotURL replaces url.Parse's error, which quotes the URL.
 var errNotURL = errors.New("not a URL")

@@ -61,3 +61,15 @@ func TestURL(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret")
 }
+
+func TestShownURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"https://admin:s3cret@host:9200", "https://REDACTED@host:9200"},
+		{"https://host:9200", "https://host:9200"},
+		{"http://u:s3cret@[bad", "[invalid URL]"},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, ShownURL(tc.in), tc.in)
+	}
+}

@@ -60,7 +60,7 @@ func New(o Options) (*Client, error) {
 	for _, a := range o.Addresses {
 		u, err := url.Parse(strings.TrimSpace(a))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("opensearch client: address %q is not an http(s) URL", redactURL(a))
+			return nil, fmt.Errorf("opensearch client: address %q is not an http(s) URL", redact.ShownURL(a))
 		}
 		if u.User != nil {
 			if o.Username == "" {
@@ -149,14 +149,6 @@ func StatusOf(err error) int {
 // redact hides the client's secrets from a transport error's text while keeping it
 // unwrappable (context.DeadlineExceeded stays detectable).
 func (c *Client) redact(err error) error { return redact.Error(err, "***", c.secrets...) }
-
-func redactURL(a string) string {
-	if u, err := url.Parse(a); err == nil && u.User != nil {
-		u.User = url.User("***")
-		return u.String()
-	}
-	return a
-}
 
 func (c *Client) decode(status int, body io.Reader, out any) error {
 	raw, err := io.ReadAll(io.LimitReader(body, 32<<20))

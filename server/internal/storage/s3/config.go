@@ -40,7 +40,7 @@ func (c Config) String() string {
 		secret = "[redacted]"
 	}
 	return fmt.Sprintf("{Bucket:%s Prefix:%s Region:%s Endpoint:%s PathStyle:%t AccessKeyID:%s SecretAccessKey:%s StorageClass:%s SSE:%s SSEKMSKeyID:%s}",
-		c.Bucket, c.Prefix, c.Region, redactURL(c.Endpoint), c.PathStyle, c.AccessKeyID, secret, c.StorageClass, c.SSE, c.SSEKMSKeyID)
+		c.Bucket, c.Prefix, c.Region, redact.ShownURL(c.Endpoint), c.PathStyle, c.AccessKeyID, secret, c.StorageClass, c.SSE, c.SSEKMSKeyID)
 }
 
 // GoString is String, so that %#v does not print the secret either.
@@ -169,7 +169,7 @@ func (c Config) validateEndpoint() error {
 	if err != nil {
 		return problem("Endpoint", "is not a URL: set it to the S3 service's URL, %s", example)
 	}
-	shown := redactURL(c.Endpoint)
+	shown := redact.ShownURL(c.Endpoint)
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return problem("Endpoint", "%q must start with https:// or http://: %s", shown, example)
@@ -195,16 +195,4 @@ func (c Config) validateRegion() error {
 		return problem("Region", "%q is not a region name: use the region your S3 service expects (MinIO's default is us-east-1)", c.Region)
 	}
 	return nil
-}
-
-// redactURL hides a password in a URL, and the whole URL if it does not parse.
-func redactURL(s string) string {
-	if s == "" {
-		return ""
-	}
-	shown, err := redact.URL(s, "REDACTED")
-	if err != nil {
-		return "[invalid URL]"
-	}
-	return shown
 }

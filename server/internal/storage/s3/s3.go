@@ -551,7 +551,7 @@ func (s *Store) wrap(op, key string, err error) error {
 
 func (s *Store) endpointName() string {
 	if s.cfg.Endpoint != "" {
-		return redactURL(s.cfg.Endpoint)
+		return redact.ShownURL(s.cfg.Endpoint)
 	}
 	return "AWS S3"
 }
