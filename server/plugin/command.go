@@ -40,9 +40,7 @@ func (p *Plugin) ExecuteCommand(_ *mmplugin.Context, args *model.CommandArgs) (*
 		p.refused(args.UserId, "command", firstWords(args.Command, 3), "not a system admin")
 		return ephemeral(refusalText), nil
 	}
-	resp, err := p.tree.Execute(context.Background(), args.Command, slashcmd.Caller{
-		UserID: args.UserId, ChannelID: args.ChannelId, TeamID: args.TeamId, RootID: args.RootId,
-	})
+	resp, err := p.tree.Execute(context.Background(), args.Command, slashcmd.CallerFromArgs(args))
 	if err != nil {
 		var usage *slashcmd.UsageError
 		if errors.As(err, &usage) {

@@ -172,16 +172,6 @@ func WithRedactor(r Redactor) Option {
 	}
 }
 
-// WithMaxClockSkew sets how far apart the clocks of two nodes may be. Query
-// and the exports stop walking once they are this far past a time bound.
-func WithMaxClockSkew(d time.Duration) Option {
-	return func(t *Trail) {
-		if d >= 0 {
-			t.skew = d
-		}
-	}
-}
-
 // Trail is the audit trail of one node. It is safe for concurrent use, and
 // several Trails (on several nodes) may share one KV store.
 type Trail struct {
@@ -189,7 +179,7 @@ type Trail struct {
 	node      string
 	now       func() time.Time
 	redactors []Redactor
-	skew      time.Duration
+	skew      time.Duration // how far apart two nodes' clocks may be: Query stops this far past a bound
 
 	// tuning; fixed in production, lowered by tests
 	maxAttempts int

@@ -146,5 +146,5 @@
 // hash stays stable. Records are ordered by seq, not by time; clocks of
 // different nodes may disagree slightly. Query and the exports use time
 // bounds to stop walking early and assume no two nodes' clocks differ by more
-// than WithMaxClockSkew (default 5 minutes).
+// than 5 minutes.
 package audit
