@@ -2,7 +2,7 @@
 // object, the not-found error every backend wraps, and the rules a key must follow.
 //
 // It also holds the one contract every backend satisfies (Store), its read-only subset
-// (Reader) and the optional capabilities a backend may add (Cleaner). Server-side copy is the
+// (Reader) and the optional capabilities a backend may add (Cleaner, Swapper). Server-side copy is the
 // other capability (backup.ServerSideCopier): it is declared by its user because its source
 // and errors are S3's own types, which this package cannot name. The backends are
 // storage/local (a folder) and storage/s3 (AWS S3 or any S3-compatible store); both pass the

@@ -430,7 +430,7 @@ func (s *Store) CleanupTemp(olderThan time.Duration) (removed int, err error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), storage.TempPrefix) || !d.Type().IsRegular() {
+		if d.IsDir() || !strings.HasPrefix(d.Name(), storage.TempPrefix) || strings.HasPrefix(d.Name(), lockPrefix) || !d.Type().IsRegular() {
 			return nil
 		}
 		fi, err := d.Info()

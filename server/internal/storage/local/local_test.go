@@ -259,3 +259,28 @@ func TestPutKeepsNoPartialFileWhenReaderFails(t *testing.T) {
 	assert.Empty(t, tempFiles(t, s.Root()))
 	assert.NoDirExists(t, filepath.Join(s.Root(), "x"), "the folder the failed Put created")
 }
+
+func TestSwapConformance(t *testing.T) {
+	storagetest.RunSwap(t, func(t *testing.T) storage.Store { return newStore(t) })
+}
+
+// A Swap waits for the lock another writer holds, and gives up when its context ends; cleaning
+// up temporary files never removes a lock file (the next writer would lock a new file and run
+// beside the holder).
+func TestSwapWaitsForTheLock(t *testing.T) {
+	s := newStore(t)
+	unlock, err := s.lock(t.Context(), "journal")
+	require.NoError(t, err)
+	removed, err := s.CleanupTemp(0)
+	require.NoError(t, err)
+	assert.Zero(t, removed, "the held lock file was removed")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err = s.Swap(ctx, "journal", []byte("x"), "")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	unlock()
+	_, err = s.Swap(t.Context(), "journal", []byte("x"), "")
+	require.NoError(t, err)
+}

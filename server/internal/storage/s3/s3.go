@@ -56,6 +56,7 @@ type Store struct {
 	// feature/s3/manager is marked deprecated in favour of feature/s3/transfermanager, which is
 	// not in go.mod; it is still maintained and does what Put needs.
 	uploader *manager.Uploader //nolint:staticcheck // SA1019, see above
+	swap     swapCheck
 }
 
 // New validates cfg and builds a client. It does not contact the service: the first call
@@ -156,15 +157,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (written int64
 		Body:        body,
 		ContentType: aws.String("application/octet-stream"),
 	}
-	if s.cfg.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
-	}
-	if s.cfg.SSE != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
-	}
-	if s.cfg.SSEKMSKeyID != "" {
-		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
-	}
+	s.applyPutSettings(in)
 	// Most objects (files of a chat server) are small: read the first bytes, and if that is the
 	// whole object send it with one PutObject. The multipart uploader would hold a full part
 	// buffer (PartSize) for every object in flight, however small, and take three requests.
@@ -194,6 +187,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (written int64
 		wrapped = &Error{msg: wrapped.Error() + "; " + s.redact(cerr.Error()), err: wrapped}
 	}
 	return body.n, wrapped
+}
+
+// applyPutSettings sets the store's storage class and server-side encryption on a PutObject.
+func (s *Store) applyPutSettings(in *s3api.PutObjectInput) {
+	if s.cfg.StorageClass != "" {
+		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
+	}
+	if s.cfg.SSE != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
+	}
+	if s.cfg.SSEKMSKeyID != "" {
+		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
+	}
 }
 
 // smallPut is the largest object sent with a single PutObject.
