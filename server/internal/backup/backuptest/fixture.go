@@ -20,6 +20,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -93,6 +94,17 @@ func LocalStore(t *testing.T) *local.Store {
 	return s
 }
 
+// Keys lists the keys of a store under prefix.
+func Keys(t *testing.T, s storage.Store, prefix string) []string {
+	t.Helper()
+	out := []string{}
+	require.NoError(t, s.List(Ctx(t), prefix, func(o storage.ObjectInfo) error {
+		out = append(out, o.Key)
+		return nil
+	}))
+	return out
+}
+
 // createDB creates a database with a Mattermost-like schema, dropped when the test ends.
 func createDB(t *testing.T) (name, url string) {
 	t.Helper()
@@ -160,7 +172,7 @@ func (c dirConfig) Files(_ context.Context, fn func(name string, size int64, r i
 			return err
 		}
 		rel, _ := filepath.Rel(c.dir, p)
-		f, err := os.Open(p)
+		f, err := os.Open(p) //nolint:gosec // G122: a folder the test wrote in its own TempDir
 		if err != nil {
 			return err
 		}
@@ -191,7 +203,7 @@ func makeConfigDir(t *testing.T) (string, map[string][]byte) {
 // contents, the files the fixture's database refers to) and returns path → content.
 func FileTree(t *testing.T, dir string, n int) map[string][]byte {
 	t.Helper()
-	rng := mrand.New(mrand.NewPCG(1, 2))
+	rng := mrand.New(mrand.NewPCG(1, 2)) //nolint:gosec // G404: the same tree every run, on purpose
 	tree := map[string][]byte{}
 	shared := RandBytes(rng, 5000)
 	add := func(p string, b []byte) { tree[p] = b }

@@ -24,12 +24,9 @@ var (
 	seq       atomic.Int64
 )
 
-// UsePostgres is the setup a test package's TestMain gives harness.RunWithPostgres (or calls
-// from its own): the fixtures use that cluster.
-func UsePostgres(pg *harness.Postgres, missing string) (stop func(), err error) {
-	testPG, pgMissing = pg, missing
-	return nil, nil
-}
+// UsePostgres gives the fixtures the cluster a test package's TestMain got from
+// harness.RunWithPostgres (nil, and missing saying why, without PostgreSQL).
+func UsePostgres(pg *harness.Postgres, missing string) { testPG, pgMissing = pg, missing }
 
 // RequirePG returns the test package's cluster. Without one the test skips, saying why,
 // except under CI (CI set), where it fails.
