@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"archive/tar"
@@ -17,60 +17,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 )
-
-// fixture is a server to back up: a database, a config folder and a file store.
-type fixture struct {
-	dbURL    string
-	cfgDir   string
-	cfgFiles map[string][]byte
-	filesDir string
-	tree     map[string][]byte
-	identity *age.X25519Identity // the backup's identity (the admin keeps it)
-	indexID  *age.X25519Identity // the plugin's index identity
-}
-
-func newFixture(t *testing.T, nfiles int) *fixture {
-	t.Helper()
-	f := &fixture{}
-	_, f.dbURL = createDB(t)
-	f.cfgDir, f.cfgFiles = makeConfigDir(t)
-	f.filesDir = t.TempDir()
-	f.tree = fileTree(t, f.filesDir, nfiles)
-	var err error
-	f.identity, err = age.GenerateX25519Identity()
-	require.NoError(t, err)
-	f.indexID, err = age.GenerateX25519Identity()
-	require.NoError(t, err)
-	return f
-}
-
-func (f *fixture) options(encrypted bool, dests ...Destination) Options {
-	o := Options{
-		Components:        format.Components{Database: true, Config: true, Files: true},
-		Database:          pgdump.Options{DataSource: f.dbURL},
-		Config:            dirConfig{f.cfgDir},
-		Files:             filesource.NewLocal(f.filesDir),
-		Destinations:      dests,
-		MattermostVersion: "11.4.0",
-		PluginVersion:     "0.9.0-test",
-	}
-	if encrypted {
-		o.Recipients = []string{f.identity.Recipient().String()}
-		o.IndexIdentity = f.indexID
-	}
-	return o
-}
-
-func (f *fixture) ids(encrypted bool) []age.Identity {
-	if encrypted {
-		return []age.Identity{f.identity}
-	}
-	return nil
-}
 
 func TestFullBackup(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
@@ -79,14 +29,14 @@ func TestFullBackup(t *testing.T) {
 			name = "encrypted"
 		}
 		t.Run(name, func(t *testing.T) {
-			requirePG(t)
+			backuptest.RequirePG(t)
 			requireMinIO(t)
-			f := newFixture(t, 200)
-			loc, remote := localStore(t), minioStore(t)
+			f := backuptest.NewFixture(t, 200)
+			loc, remote := backuptest.LocalStore(t), minioStore(t)
 			var phases []string
 			var mu sync.Mutex
-			o := f.options(encrypted, Destination{Name: "local", Store: loc}, Destination{Name: "s3", Store: remote, OffSite: true})
-			o.Progress = func(p Progress) {
+			o := f.Options(encrypted, backup.Destination{Name: "local", Store: loc}, backup.Destination{Name: "s3", Store: remote, OffSite: true})
+			o.Progress = func(p backup.Progress) {
 				mu.Lock()
 				defer mu.Unlock()
 				if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
@@ -94,24 +44,24 @@ func TestFullBackup(t *testing.T) {
 				}
 			}
 			start := time.Now()
-			ms, err := Run(ctxOf(t), o)
+			ms, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
-			t.Logf("backup of %d files to local + MinIO took %s", len(f.tree), time.Since(start))
+			t.Logf("backup of %d files to local + MinIO took %s", len(f.Tree), time.Since(start))
 			require.Len(t, ms, 2)
-			assert.Equal(t, []string{PhaseDatabase, PhaseConfig, PhaseFiles, PhaseFinishing, PhaseDone}, phases[len(phases)-5:])
+			assert.Equal(t, []string{backup.PhaseDatabase, backup.PhaseConfig, backup.PhaseFiles, backup.PhaseFinishing, backup.PhaseDone}, phases[len(phases)-5:])
 
-			for _, d := range []Destination{{Name: "local", Store: loc}, {Name: "s3", Store: remote, OffSite: true}} {
+			for _, d := range []backup.Destination{{Name: "local", Store: loc}, {Name: "s3", Store: remote, OffSite: true}} {
 				m := ms[d.Name]
 				require.NotNil(t, m)
 				checkBackup(t, f, d, m, encrypted)
-				listed, err := format.List(ctxOf(t), d.Store)
+				listed, err := format.List(backuptest.Ctx(t), d.Store)
 				require.NoError(t, err)
 				require.Len(t, listed, 1)
 				assert.Equal(t, m.ID, listed[0].ID)
-				read, err := format.ReadManifest(ctxOf(t), d.Store, m.ID)
+				read, err := format.ReadManifest(backuptest.Ctx(t), d.Store, m.ID)
 				require.NoError(t, err)
 				assert.Equal(t, m.Objects, read.Objects)
-				assert.NotContains(t, keys(t, d.Store, format.BackupsPrefix), format.ManifestKey(m.ID)[:len(format.ManifestKey(m.ID))-len(format.ManifestName)]+runMarkerName)
+				assert.NotContains(t, backuptest.Keys(t, d.Store, format.BackupsPrefix), format.ManifestKey(m.ID)[:len(format.ManifestKey(m.ID))-len(format.ManifestName)]+backup.RunMarkerName)
 			}
 			assert.Equal(t, ms["local"].Objects, ms["s3"].Objects, "the same bytes went to both destinations")
 			assert.False(t, ms["local"].OffSite)
@@ -121,10 +71,10 @@ func TestFullBackup(t *testing.T) {
 }
 
 // checkBackup decodes every object of a backup and compares it with the fixture.
-func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, encrypted bool) {
+func checkBackup(t *testing.T, f *backuptest.Fixture, d backup.Destination, m *format.Manifest, encrypted bool) {
 	t.Helper()
 	s := d.Store
-	ids := f.ids(encrypted)
+	ids := f.Identities(encrypted)
 	assert.Equal(t, 1, m.FormatVersion, "no raw pool object: earlier plugin versions can read it")
 	assert.Equal(t, format.StatusComplete, m.Status)
 	assert.Equal(t, d.Name, m.Destination)
@@ -137,8 +87,8 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 	assert.Equal(t, format.Compression{Algorithm: "zstd", Level: 1}, m.Compression)
 	assert.Equal(t, encrypted, m.Encryption.Encrypted)
 	if encrypted {
-		assert.Equal(t, []string{format.Fingerprint(f.identity.Recipient().String())}, m.Encryption.Recipients)
-		assert.Equal(t, format.Fingerprint(f.indexID.Recipient().String()), m.Encryption.IndexRecipient)
+		assert.Equal(t, []string{format.Fingerprint(f.Identity.Recipient().String())}, m.Encryption.Recipients)
+		assert.Equal(t, format.Fingerprint(f.IndexID.Recipient().String()), m.Encryption.IndexRecipient)
 		assert.NotContains(t, strings.Join(m.Warnings, "\n"), "not encrypted")
 	} else {
 		assert.Contains(t, strings.Join(m.Warnings, "\n"), "not encrypted but holds secrets")
@@ -150,7 +100,7 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 
 	suffix := ""
 	if encrypted {
-		suffix = ageSuffix
+		suffix = backup.AgeSuffix
 	}
 	var objKeys []string
 	for _, o := range m.Objects {
@@ -161,12 +111,12 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 		assert.Equal(t, encrypted, bytes.HasPrefix(stored, []byte(ageMagic)), o.Key)
 		assert.NotContains(t, string(stored), "s3cret", "%s is compressed or encrypted", o.Key)
 		if encrypted && o.Component != format.ComponentFilesIndex && o.Component != format.ComponentReferenced {
-			_, err := format.OpenObject(ctxOf(t), s, o.Key, []age.Identity{f.indexID})
+			_, err := format.OpenObject(backuptest.Ctx(t), s, o.Key, []age.Identity{f.IndexID})
 			assert.Error(t, err, "the index identity opens only the file index and the referenced paths: %s", o.Key)
 		}
 	}
 	dir := format.BackupDir(m.ID)
-	assert.Equal(t, []string{dir + databaseName + suffix, dir + referencedName + suffix, dir + configName + suffix, dir + indexName + suffix}, objKeys)
+	assert.Equal(t, []string{dir + backup.DatabaseName + suffix, dir + backup.ReferencedName + suffix, dir + backup.ConfigName + suffix, dir + backup.IndexName + suffix}, objKeys)
 
 	// The database: restores with the same row counts.
 	dump := filepath.Join(t.TempDir(), "db.dump")
@@ -177,11 +127,11 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 
 	// The referenced files.
 	got := map[string]format.Reference{}
-	require.NoError(t, format.ReadReferences(ctxOf(t), s, m, ids, func(r format.Reference) error {
+	require.NoError(t, format.ReadReferences(backuptest.Ctx(t), s, m, ids, func(r format.Reference) error {
 		got[r.Path] = r
 		return nil
 	}))
-	assert.Equal(t, expectedRefs(), got)
+	assert.Equal(t, backuptest.ExpectedRefs(), got)
 	assert.Equal(t, int64(len(got)), m.ReferencedFiles)
 
 	// The config.
@@ -197,22 +147,22 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 		require.NoError(t, err)
 		entries[h.Name] = b
 	}
-	want := map[string][]byte{format.EffectiveConfigName: f.cfgFiles["config.json"]}
-	for n, b := range f.cfgFiles {
+	want := map[string][]byte{format.EffectiveConfigName: f.ConfigFiles["config.json"]}
+	for n, b := range f.ConfigFiles {
 		want[format.ConfigFilesDir+n] = b
 	}
 	assert.Equal(t, want, entries)
 
 	// The file index: every file, in path order, with its hash.
 	var paths []string
-	for p := range f.tree {
+	for p := range f.Tree {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
 	var indexed []string
-	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, ids, func(e format.IndexEntry) error {
+	require.NoError(t, format.ReadIndex(backuptest.Ctx(t), s, m, ids, func(e format.IndexEntry) error {
 		indexed = append(indexed, e.Path)
-		b := f.tree[e.Path]
+		b := f.Tree[e.Path]
 		assert.Equal(t, int64(len(b)), e.Size, e.Path)
 		assert.Equal(t, sumHex(b), e.SHA256, e.Path)
 		assert.True(t, e.ModTime.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)), e.Path)
@@ -220,21 +170,21 @@ func checkBackup(t *testing.T, f *fixture, d Destination, m *format.Manifest, en
 	}))
 	assert.Equal(t, paths, indexed)
 	if encrypted { // the plugin reads the index with its own key
-		require.NoError(t, format.ReadIndex(ctxOf(t), s, m, []age.Identity{f.indexID}, func(format.IndexEntry) error { return nil }))
+		require.NoError(t, format.ReadIndex(backuptest.Ctx(t), s, m, []age.Identity{f.IndexID}, func(format.IndexEntry) error { return nil }))
 	}
 	require.NotNil(t, m.Files)
 	var total int64
-	for _, b := range f.tree {
+	for _, b := range f.Tree {
 		total += int64(len(b))
 	}
-	assert.Equal(t, int64(len(f.tree)), m.Files.Count)
+	assert.Equal(t, int64(len(f.Tree)), m.Files.Count)
 	assert.Equal(t, total, m.Files.Bytes)
 
 	// The pool: each distinct content once, decoding to itself.
 	pool := poolKeys(t, s)
-	assert.Equal(t, distinctSums(f.tree), pool)
+	assert.Equal(t, distinctSums(f.Tree), pool)
 	byKey := map[string][]byte{}
-	for _, b := range f.tree {
+	for _, b := range f.Tree {
 		byKey[format.PoolKey(sumHex(b))] = b
 	}
 	for _, k := range pool {
@@ -251,35 +201,35 @@ func fileSize(t *testing.T, p string) int64 {
 }
 
 func TestIncremental(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 120)
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 120)
 	for _, mode := range []string{"plain", "encrypted", "encrypted-without-index-key"} {
 		t.Run(mode, func(t *testing.T) {
-			s := localStore(t)
-			o := f.options(mode != "plain", Destination{Name: "local", Store: s})
+			s := backuptest.LocalStore(t)
+			o := f.Options(mode != "plain", backup.Destination{Name: "local", Store: s})
 			if mode == "encrypted-without-index-key" {
 				o.IndexIdentity = nil
 			}
-			ms, err := Run(ctxOf(t), o)
+			ms, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			first := ms["local"].Files
-			distinct := int64(len(distinctSums(f.tree)))
+			distinct := int64(len(distinctSums(f.Tree)))
 			assert.Equal(t, distinct, first.NewPoolObjects)
-			assert.Equal(t, int64(len(f.tree)), first.Hashed)
+			assert.Equal(t, int64(len(f.Tree)), first.Hashed)
 
 			// No change: no file byte uploaded.
-			ms, err = Run(ctxOf(t), o)
+			ms, err = backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			second := ms["local"].Files
 			assert.Equal(t, int64(0), second.NewPoolObjects)
 			assert.Equal(t, int64(0), second.BytesUploaded)
-			assert.Equal(t, int64(len(f.tree)), second.Count)
+			assert.Equal(t, int64(len(f.Tree)), second.Count)
 			if mode == "encrypted-without-index-key" {
-				assert.Equal(t, int64(len(f.tree)), second.Hashed, "without the index key every file is read again")
+				assert.Equal(t, int64(len(f.Tree)), second.Hashed, "without the index key every file is read again")
 				assert.Contains(t, strings.Join(ms["local"].Warnings, "\n"), "without this plugin's index key")
 			} else {
 				assert.Equal(t, int64(0), second.Hashed, "unchanged files are not read")
-				assert.Equal(t, int64(len(f.tree)), second.Unchanged)
+				assert.Equal(t, int64(len(f.Tree)), second.Unchanged)
 			}
 			assert.Equal(t, first.PreviousBackup, "")
 			assert.NotEmpty(t, second.PreviousBackup)
@@ -288,30 +238,30 @@ func TestIncremental(t *testing.T) {
 			changed := []byte("changed content " + mode)
 			added := []byte("added content " + mode)
 			mtime := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-			writeFile(t, f.filesDir, "a/b.txt", changed, mtime)
-			writeFile(t, f.filesDir, "new/file-"+mode+".txt", added, mtime)
+			backuptest.WriteFile(t, f.FilesDir, "a/b.txt", changed, mtime)
+			backuptest.WriteFile(t, f.FilesDir, "new/file-"+mode+".txt", added, mtime)
 			t.Cleanup(func() {
-				writeFile(t, f.filesDir, "a/b.txt", f.tree["a/b.txt"], time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
-				require.NoError(t, os.RemoveAll(filepath.Join(f.filesDir, "new")))
+				backuptest.WriteFile(t, f.FilesDir, "a/b.txt", f.Tree["a/b.txt"], time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+				require.NoError(t, os.RemoveAll(filepath.Join(f.FilesDir, "new")))
 			})
-			ms, err = Run(ctxOf(t), o)
+			ms, err = backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			third := ms["local"].Files
 			assert.Equal(t, int64(2), third.NewPoolObjects)
-			assert.Equal(t, int64(len(f.tree)+1), third.Count)
+			assert.Equal(t, int64(len(f.Tree)+1), third.Count)
 			if mode != "encrypted-without-index-key" {
 				assert.Equal(t, int64(2), third.Hashed)
-				assert.Equal(t, int64(len(f.tree)-1), third.Unchanged)
+				assert.Equal(t, int64(len(f.Tree)-1), third.Unchanged)
 			}
 			var stored int64
 			for _, k := range []string{format.PoolKey(sumHex(changed)), format.PoolKey(sumHex(added))} {
-				info, err := s.Stat(ctxOf(t), k)
+				info, err := s.Stat(backuptest.Ctx(t), k)
 				require.NoError(t, err)
 				stored += info.Size
-				assert.Equal(t, map[bool][]byte{true: changed, false: added}[k == format.PoolKey(sumHex(changed))], readObject(t, s, k, f.ids(mode != "plain")))
+				assert.Equal(t, map[bool][]byte{true: changed, false: added}[k == format.PoolKey(sumHex(changed))], readObject(t, s, k, f.Identities(mode != "plain")))
 			}
 			assert.Equal(t, stored, third.BytesUploaded)
-			listed, err := format.List(ctxOf(t), s)
+			listed, err := format.List(backuptest.Ctx(t), s)
 			require.NoError(t, err)
 			assert.Len(t, listed, 3)
 		})
@@ -320,35 +270,35 @@ func TestIncremental(t *testing.T) {
 
 // TestRecipientsChanged: a new key re-encrypts the pool for the new recipients.
 func TestRecipientsChanged(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 40)
-	s := localStore(t)
-	o := f.options(true, Destination{Name: "local", Store: s})
-	_, err := Run(ctxOf(t), o)
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 40)
+	s := backuptest.LocalStore(t)
+	o := f.Options(true, backup.Destination{Name: "local", Store: s})
+	_, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	newID, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
 	o.Recipients = []string{newID.Recipient().String()}
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m := ms["local"]
 	assert.Contains(t, strings.Join(m.Warnings, "\n"), "recipients changed")
-	assert.Equal(t, int64(len(distinctSums(f.tree))), m.Files.NewPoolObjects, "every file uploaded again")
+	assert.Equal(t, int64(len(distinctSums(f.Tree))), m.Files.NewPoolObjects, "every file uploaded again")
 	for _, k := range poolKeys(t, s) {
 		readObject(t, s, k, []age.Identity{newID})
 	}
-	ms, err = Run(ctxOf(t), o)
+	ms, err = backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), ms["local"].Files.NewPoolObjects)
 }
 
 func TestOnlySomeComponents(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 30)
-	s := localStore(t)
-	o := f.options(false, Destination{Name: "local", Store: s})
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 30)
+	s := backuptest.LocalStore(t)
+	o := f.Options(false, backup.Destination{Name: "local", Store: s})
 	o.Components = format.Components{Config: true}
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m := ms["local"]
 	require.Len(t, m.Objects, 1)
@@ -357,38 +307,38 @@ func TestOnlySomeComponents(t *testing.T) {
 	assert.Empty(t, poolKeys(t, s))
 
 	o.Components = format.Components{}
-	_, err = Run(ctxOf(t), o)
+	_, err = backup.Run(backuptest.Ctx(t), o)
 	assert.ErrorContains(t, err, "no component")
 	o.Components = format.Components{Files: true}
 	o.Recipients = []string{"not-a-key"}
-	_, err = Run(ctxOf(t), o)
+	_, err = backup.Run(backuptest.Ctx(t), o)
 	assert.ErrorContains(t, err, "not an age public key")
 	o.Recipients = nil
 	o.Components = format.Components{Config: true}
 	o.ID = m.ID
-	_, err = Run(ctxOf(t), o)
+	_, err = backup.Run(backuptest.Ctx(t), o)
 	assert.ErrorContains(t, err, "already holds a backup with this ID")
-	_, err = format.ReadManifest(ctxOf(t), s, m.ID)
+	_, err = format.ReadManifest(backuptest.Ctx(t), s, m.ID)
 	require.NoError(t, err, "the existing backup is untouched")
 	o.ID = "../x"
-	_, err = Run(ctxOf(t), o)
+	_, err = backup.Run(backuptest.Ctx(t), o)
 	assert.ErrorContains(t, err, "invalid backup ID")
 }
 
 func TestOpenObjectNeedsIdentity(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 20)
-	s := localStore(t)
-	o := f.options(true, Destination{Name: "local", Store: s})
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 20)
+	s := backuptest.LocalStore(t)
+	o := f.Options(true, backup.Destination{Name: "local", Store: s})
 	o.Components = format.Components{Config: true}
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	key := ms["local"].Objects[0].Key
-	_, err = format.OpenObject(ctxOf(t), s, key, nil)
+	_, err = format.OpenObject(backuptest.Ctx(t), s, key, nil)
 	assert.ErrorContains(t, err, "encrypted")
 	other, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	_, err = format.OpenObject(ctxOf(t), s, key, []age.Identity{other})
+	_, err = format.OpenObject(backuptest.Ctx(t), s, key, []age.Identity{other})
 	assert.Error(t, err)
-	_ = readObject(t, s, key, []age.Identity{f.identity})
+	_ = readObject(t, s, key, []age.Identity{f.Identity})
 }

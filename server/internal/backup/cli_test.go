@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"os"
@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
@@ -29,21 +31,21 @@ func requireTool(t *testing.T, name, pkg string) string {
 // TestStockTools: an operator without the plugin restores with the stock age and zstd
 // programs: age -d, then zstd -d, gives an archive pg_restore accepts.
 func TestStockTools(t *testing.T) {
-	requirePG(t)
+	backuptest.RequirePG(t)
 	ageBin := requireTool(t, "age", "age")
 	zstdBin := requireTool(t, "zstd", "zstd")
-	f := newFixture(t, 10)
-	s := localStore(t)
-	o := f.options(true)
-	o.Destinations = []Destination{{Name: "local", Store: s}}
+	f := backuptest.NewFixture(t, 10)
+	s := backuptest.LocalStore(t)
+	o := f.Options(true)
+	o.Destinations = []backup.Destination{{Name: "local", Store: s}}
 	o.Components = format.Components{Database: true, Config: true}
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m := ms["local"]
 
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.txt")
-	require.NoError(t, os.WriteFile(keyFile, []byte(f.identity.String()+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, []byte(f.Identity.String()+"\n"), 0o600))
 	obj := filepath.Join(s.Root(), filepath.FromSlash(m.Object(format.ComponentDatabase).Key))
 	zst := filepath.Join(dir, "database.dump.zst")
 	dump := filepath.Join(dir, "database.dump")
@@ -51,7 +53,7 @@ func TestStockTools(t *testing.T) {
 	require.NoError(t, err, "age: %s", out)
 	out, err = exec.Command(zstdBin, "-d", "-q", zst, "-o", dump).CombinedOutput()
 	require.NoError(t, err, "zstd: %s", out)
-	list, err := exec.Command(pgTool(t, "pg_restore"), "--list", dump).CombinedOutput()
+	list, err := exec.Command(backuptest.PgTool(t, "pg_restore"), "--list", dump).CombinedOutput()
 	require.NoError(t, err, "pg_restore --list: %s", list)
 	for _, entry := range []string{"TABLE DATA public fileinfo", "TABLE DATA public users", "TABLE DATA public posts"} {
 		assert.Contains(t, string(list), entry)

@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"bytes"
@@ -25,6 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -116,7 +118,7 @@ func s3FileStore(t *testing.T, tree map[string][]byte, accessKey, secretKey stri
 	prefix := "mm-" + hex.EncodeToString(rnd[:])
 	root := s3In(t, filesBucket, prefix, minio.AccessKey, minio.SecretKey, nil)
 	for p, b := range tree {
-		_, err := root.Put(ctxOf(t), p, bytes.NewReader(b))
+		_, err := root.Put(backuptest.Ctx(t), p, bytes.NewReader(b))
 		require.NoError(t, err)
 	}
 	return filesource.NewS3(s3In(t, filesBucket, prefix, accessKey, secretKey, c))
@@ -132,11 +134,11 @@ func copyTree(t *testing.T) map[string][]byte {
 	require.NoError(t, err)
 	frame := enc.EncodeAll([]byte("what a zstd decoder would return"), nil)
 	require.NoError(t, enc.Close())
-	dup := randBytes(rng, 70_000)
+	dup := backuptest.RandBytes(rng, 70_000)
 	tree := map[string][]byte{
-		"data/a.bin":          randBytes(rng, 200_000),
-		"data/b.bin":          randBytes(rng, 1),
-		"data/big.bin":        randBytes(rng, 3<<20), // several parts when uploaded
+		"data/a.bin":          backuptest.RandBytes(rng, 200_000),
+		"data/b.bin":          backuptest.RandBytes(rng, 1),
+		"data/big.bin":        backuptest.RandBytes(rng, 3<<20), // several parts when uploaded
 		"data/dup-1.bin":      dup,
 		"data/dup-2.bin":      dup,
 		"data/empty":          nil,
@@ -145,7 +147,7 @@ func copyTree(t *testing.T) map[string][]byte {
 		"users/u1/secret.age": []byte(ageMagic + "\n-> X25519 not really\n"),
 	}
 	for i := range 20 {
-		tree[fmt.Sprintf("teams/t%d/file.bin", i)] = randBytes(rng, rng.IntN(40_000)+1)
+		tree[fmt.Sprintf("teams/t%d/file.bin", i)] = backuptest.RandBytes(rng, rng.IntN(40_000)+1)
 	}
 	return tree
 }
@@ -195,9 +197,9 @@ func expectedPool(trees ...map[string][]byte) []string {
 func checkFiles(t *testing.T, s storage.Store, m *format.Manifest, ids []age.Identity, tree map[string][]byte) map[string]format.IndexEntry {
 	t.Helper()
 	idx := map[string]format.IndexEntry{}
-	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, ids, func(e format.IndexEntry) error {
+	require.NoError(t, format.ReadIndex(backuptest.Ctx(t), s, m, ids, func(e format.IndexEntry) error {
 		idx[e.Path] = e
-		rc, err := format.OpenFile(ctxOf(t), s, e, ids)
+		rc, err := format.OpenFile(backuptest.Ctx(t), s, e, ids)
 		require.NoError(t, err, e.Path)
 		defer rc.Close()
 		b, err := io.ReadAll(rc)
@@ -219,10 +221,10 @@ func TestServerSideCopy(t *testing.T) {
 	srcHTTP, dstHTTP := &countingTransport{}, &countingTransport{}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, srcHTTP)
 	dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, dstHTTP)
-	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
+	o := backup.Options{Components: format.Components{Files: true}, Files: files, Destinations: []backup.Destination{{Name: "s3", Store: dst, OffSite: true}}}
 	distinct, nonEmpty, nonEmptyBytes, total := contents(tree)
 
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m := ms["s3"]
 	t.Logf("first backup, copied: %d files (%d bytes); read %d bytes from the file store in %d GETs; %d bytes uploaded (%d for the pool)",
@@ -251,25 +253,25 @@ func TestServerSideCopy(t *testing.T) {
 	assert.Empty(t, m.Warnings)
 
 	// verify.Verify reads raw pool objects too, and names a damaged one.
-	v, err := verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
+	v, err := verify.Verify(backuptest.Ctx(t), dst, m.ID, verify.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, v.Outcome, "%+v", v.Checks)
 	rawKey := format.RawPoolKey(sumHex(tree["data/text.txt"]))
 	orig := rawObject(t, dst, rawKey)
 	bad := append([]byte(nil), orig...)
 	bad[0] ^= 0xff
-	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(bad))
+	_, err = dst.Put(backuptest.Ctx(t), rawKey, bytes.NewReader(bad))
 	require.NoError(t, err)
-	v, err = verify.Verify(ctxOf(t), dst, m.ID, verify.Options{})
+	v, err = verify.Verify(backuptest.Ctx(t), dst, m.ID, verify.Options{})
 	require.ErrorIs(t, err, verify.ErrVerificationFailed)
 	assert.Contains(t, strings.Join(v.Problems, "\n"), rawKey)
-	_, err = dst.Put(ctxOf(t), rawKey, bytes.NewReader(orig))
+	_, err = dst.Put(backuptest.Ctx(t), rawKey, bytes.NewReader(orig))
 	require.NoError(t, err)
 
 	// Unchanged: nothing read, nothing copied.
 	srcHTTP.reset()
 	o.ID = ""
-	ms, err = Run(ctxOf(t), o)
+	ms, err = backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m2 := ms["s3"]
 	assert.Equal(t, 2, m2.FormatVersion)
@@ -288,12 +290,12 @@ func TestServerSideCopy(t *testing.T) {
 	tree2["data/new.bin"] = []byte("new content")
 	tree2["data/dup-3.bin"] = tree["data/dup-1.bin"]
 	for _, p := range []string{"data/a.bin", "data/new.bin", "data/dup-3.bin"} {
-		_, err := files.Bucket().Put(ctxOf(t), p, bytes.NewReader(tree2[p]))
+		_, err := files.Bucket().Put(backuptest.Ctx(t), p, bytes.NewReader(tree2[p]))
 		require.NoError(t, err)
 	}
 	srcHTTP.reset()
 	o.ID = ""
-	ms, err = Run(ctxOf(t), o)
+	ms, err = backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m3 := ms["s3"]
 	assert.Equal(t, int64(2), m3.Files.ServerSideCopied)
@@ -306,13 +308,13 @@ func TestServerSideCopy(t *testing.T) {
 	// object of content the index names raw is not in use.
 	strayZstd := format.PoolKey(sumHex(tree2["data/new.bin"]))
 	putZstd(t, dst, strayZstd, tree2["data/new.bin"])
-	prune := PruneOptions{now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
-	n, err := PrunePool(ctxOf(t), dst, prune)
+	prune := backup.PruneOptions{}.WithNow(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	n, err := backup.PrunePool(backuptest.Ctx(t), dst, prune)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the stray zstd object; the old content of data/a.bin is still in use")
 	assert.Equal(t, expectedPool(tree, tree2), poolKeys(t, dst))
-	require.NoError(t, Delete(ctxOf(t), dst, m.ID, prune))
-	require.NoError(t, Delete(ctxOf(t), dst, m2.ID, prune))
+	require.NoError(t, backup.Delete(backuptest.Ctx(t), dst, m.ID, prune))
+	require.NoError(t, backup.Delete(backuptest.Ctx(t), dst, m2.ID, prune))
 	assert.Equal(t, expectedPool(tree2), poolKeys(t, dst))
 	assert.NotContains(t, poolKeys(t, dst), format.RawPoolKey(sumHex(old)))
 	checkFiles(t, dst, m3, nil, tree2)
@@ -331,7 +333,7 @@ func putZstd(t *testing.T, s storage.Store, key string, b []byte) {
 	t.Helper()
 	enc, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
-	_, err = s.Put(ctxOf(t), key, bytes.NewReader(enc.EncodeAll(b, nil)))
+	_, err = s.Put(backuptest.Ctx(t), key, bytes.NewReader(enc.EncodeAll(b, nil)))
 	require.NoError(t, err)
 	require.NoError(t, enc.Close())
 }
@@ -353,7 +355,7 @@ func makeUsers(t *testing.T) {
 	t.Helper()
 	requireMinIO(t)
 	usersOnce.Do(func() {
-		ctx := ctxOf(t)
+		ctx := backuptest.Ctx(t)
 		dir := t.TempDir()
 		policies := map[string]string{
 			backupsOnlyUser: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],
@@ -411,13 +413,13 @@ func TestServerSideCopyOnlyWhenPossible(t *testing.T) {
 			srcHTTP, dstHTTP := &countingTransport{}, &countingTransport{}
 			files := s3FileStore(t, tree, tc.files[0], tc.files[1], srcHTTP)
 			dst := s3At(t, testBucket, tc.dest[0], tc.dest[1], dstHTTP)
-			o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
+			o := backup.Options{Components: format.Components{Files: true}, Files: files, Destinations: []backup.Destination{{Name: "s3", Store: dst, OffSite: true}}}
 			var ids []age.Identity
 			if tc.encrypted {
 				o.Recipients, ids = []string{id.Recipient().String()}, []age.Identity{id}
 			}
 			distinct, nonEmpty, _, total := contents(tree)
-			ms, err := Run(ctxOf(t), o)
+			ms, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			m := ms["s3"]
 			t.Logf("%s: %d files (%d bytes): read %d bytes from the file store in %d GETs; uploaded %d bytes (pool: %d), copied %d",
@@ -464,19 +466,19 @@ func TestEncryptedBackupIgnoresRawObjects(t *testing.T) {
 	tree := map[string][]byte{"a": []byte("first file")}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, nil)
 	dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, nil)
-	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}, Recipients: []string{id.Recipient().String()}}
-	_, err = Run(ctxOf(t), o)
+	o := backup.Options{Components: format.Components{Files: true}, Files: files, Destinations: []backup.Destination{{Name: "s3", Store: dst, OffSite: true}}, Recipients: []string{id.Recipient().String()}}
+	_, err = backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 
 	// As if an unencrypted backup had copied "b" earlier.
 	tree["b"] = []byte("second file")
-	_, err = files.Bucket().Put(ctxOf(t), "b", bytes.NewReader(tree["b"]))
+	_, err = files.Bucket().Put(backuptest.Ctx(t), "b", bytes.NewReader(tree["b"]))
 	require.NoError(t, err)
-	_, err = dst.Put(ctxOf(t), format.RawPoolKey(sumHex(tree["b"])), bytes.NewReader(tree["b"]))
+	_, err = dst.Put(backuptest.Ctx(t), format.RawPoolKey(sumHex(tree["b"])), bytes.NewReader(tree["b"]))
 	require.NoError(t, err)
 
 	o.ID = ""
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	m := ms["s3"]
 	assert.Equal(t, int64(1), m.Files.NewPoolObjects, "b uploaded encrypted")
@@ -494,10 +496,10 @@ func TestServerSideCopyBesideLocal(t *testing.T) {
 	tree := copyTree(t)
 	srcHTTP := &countingTransport{}
 	files := s3FileStore(t, tree, minio.AccessKey, minio.SecretKey, srcHTTP)
-	dst, loc := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, nil), localStore(t)
-	o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "local", Store: loc}, {Name: "s3", Store: dst, OffSite: true}}}
+	dst, loc := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, nil), backuptest.LocalStore(t)
+	o := backup.Options{Components: format.Components{Files: true}, Files: files, Destinations: []backup.Destination{{Name: "local", Store: loc}, {Name: "s3", Store: dst, OffSite: true}}}
 	distinct, nonEmpty, _, _ := contents(tree)
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	ml, m3 := ms["local"], ms["s3"]
 	assert.Equal(t, 1, ml.FormatVersion)
@@ -546,8 +548,8 @@ func TestServerSideCopyOfAFileChangedMeanwhile(t *testing.T) {
 				}
 			}}
 			dst := s3At(t, testBucket, minio.AccessKey, minio.SecretKey, dstHTTP)
-			o := Options{Components: format.Components{Files: true}, Files: files, Destinations: []Destination{{Name: "s3", Store: dst, OffSite: true}}}
-			ms, err := Run(ctxOf(t), o)
+			o := backup.Options{Components: format.Components{Files: true}, Files: files, Destinations: []backup.Destination{{Name: "s3", Store: dst, OffSite: true}}}
+			ms, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			m := ms["s3"]
 			want := map[string][]byte{"g": tree["g"]}

@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -20,7 +22,7 @@ import (
 func snapshotStore(t *testing.T, s storage.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, k := range keys(t, s, "") {
+	for _, k := range backuptest.Keys(t, s, "") {
 		out[k] = sumHex(rawObject(t, s, k))
 	}
 	return out
@@ -30,7 +32,7 @@ func snapshotStore(t *testing.T, s storage.Store) map[string]string {
 // and that what was there before is untouched (pool objects may have been added).
 func requireFailedCleanly(t *testing.T, s storage.Store, id string, before map[string]string) {
 	t.Helper()
-	assert.Empty(t, keys(t, s, format.BackupDir(id)), "the failed run's folder is cleaned")
+	assert.Empty(t, backuptest.Keys(t, s, format.BackupDir(id)), "the failed run's folder is cleaned")
 	after := snapshotStore(t, s)
 	for k, sum := range before {
 		assert.Equal(t, sum, after[k], "%s is untouched", k)
@@ -40,7 +42,7 @@ func requireFailedCleanly(t *testing.T, s storage.Store, id string, before map[s
 			assert.True(t, strings.HasPrefix(k, format.PoolPrefix), "only pool objects were added: %s", k)
 		}
 	}
-	ms, err := format.List(ctxOf(t), s)
+	ms, err := format.List(backuptest.Ctx(t), s)
 	require.NoError(t, err)
 	for _, m := range ms {
 		assert.NotEqual(t, id, m.ID)
@@ -48,12 +50,12 @@ func requireFailedCleanly(t *testing.T, s storage.Store, id string, before map[s
 }
 
 func TestPutFailsMidStream(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 80)
-	a, b := localStore(t), localStore(t)
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 80)
+	a, b := backuptest.LocalStore(t), backuptest.LocalStore(t)
 	fa := &faultyStore{Store: a, failAfter: 50 << 10}
-	dests := []Destination{{Name: "first", Store: fa}, {Name: "second", Store: b, OffSite: true}}
-	ms, err := Run(ctxOf(t), f.options(true, dests...))
+	dests := []backup.Destination{{Name: "first", Store: fa}, {Name: "second", Store: b, OffSite: true}}
+	ms, err := backup.Run(backuptest.Ctx(t), f.Options(true, dests...))
 	require.NoError(t, err)
 	earlier := ms["first"].ID
 
@@ -64,24 +66,24 @@ func TestPutFailsMidStream(t *testing.T) {
 		after   int64
 		step    string
 	}{
-		{"database dump at the first destination", 0, func(k string) bool { return strings.Contains(k, databaseName) }, 1000, "database"},
-		{"referenced list at the second destination", 1, func(k string) bool { return strings.Contains(k, referencedName) }, 10, "database"},
-		{"config", 0, func(k string) bool { return strings.Contains(k, configName) }, 100, "config"},
+		{"database dump at the first destination", 0, func(k string) bool { return strings.Contains(k, backup.DatabaseName) }, 1000, "database"},
+		{"referenced list at the second destination", 1, func(k string) bool { return strings.Contains(k, backup.ReferencedName) }, 10, "database"},
+		{"config", 0, func(k string) bool { return strings.Contains(k, backup.ConfigName) }, 100, "config"},
 		{"a pool object", 1, func(k string) bool { return strings.HasPrefix(k, format.PoolPrefix) }, 100 << 10, "files"},
-		{"the file index", 0, func(k string) bool { return strings.Contains(k, indexName) }, 1000, "files"},
+		{"the file index", 0, func(k string) bool { return strings.Contains(k, backup.IndexName) }, 1000, "files"},
 		{"the manifest at the second destination", 1, func(k string) bool { return strings.HasSuffix(k, format.ManifestName) }, 10, "manifest"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			// New content, so that a pool upload happens.
-			writeFile(t, f.filesDir, fmt.Sprintf("new/big%d.bin", i), randBytes(newRand(), 1<<20), time.Now())
+			backuptest.WriteFile(t, f.FilesDir, fmt.Sprintf("new/big%d.bin", i), backuptest.RandBytes(newRand(), 1<<20), time.Now())
 			before := []map[string]string{snapshotStore(t, a), snapshotStore(t, b)}
 			fs := &faultyStore{Store: []storage.Store{a, b}[c.store], failKey: c.failKey, failAfter: c.after}
-			ds := []Destination{{Name: "first", Store: a}, {Name: "second", Store: b, OffSite: true}}
+			ds := []backup.Destination{{Name: "first", Store: a}, {Name: "second", Store: b, OffSite: true}}
 			ds[c.store].Store = fs
-			o := f.options(true, ds...)
+			o := f.Options(true, ds...)
 			o.ID = fmt.Sprintf("20261126T0000%02dZ-fail", i)
-			_, err := Run(ctxOf(t), o)
+			_, err := backup.Run(backuptest.Ctx(t), o)
 			require.Error(t, err)
 			t.Logf("error: %v", err)
 			assert.True(t, fs.fired.Load())
@@ -95,10 +97,10 @@ func TestPutFailsMidStream(t *testing.T) {
 	}
 
 	// The earlier backup is intact and the next run succeeds, at both destinations.
-	ms, err = Run(ctxOf(t), f.options(true, Destination{Name: "first", Store: a}, Destination{Name: "second", Store: b}))
+	ms, err = backup.Run(backuptest.Ctx(t), f.Options(true, backup.Destination{Name: "first", Store: a}, backup.Destination{Name: "second", Store: b}))
 	require.NoError(t, err)
 	for _, s := range []storage.Store{a, b} {
-		listed, err := format.List(ctxOf(t), s)
+		listed, err := format.List(backuptest.Ctx(t), s)
 		require.NoError(t, err)
 		assert.Equal(t, []string{ms["first"].ID, earlier}, ids(listed))
 		for _, m := range listed {
@@ -110,20 +112,20 @@ func TestPutFailsMidStream(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 120)
-	s := localStore(t)
-	ms, err := Run(ctxOf(t), f.options(false, Destination{Name: "local", Store: s}))
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 120)
+	s := backuptest.LocalStore(t)
+	ms, err := backup.Run(backuptest.Ctx(t), f.Options(false, backup.Destination{Name: "local", Store: s}))
 	require.NoError(t, err)
 	earlier := ms["local"].ID
 	before := snapshotStore(t, s)
 
 	t.Run("during the files", func(t *testing.T) {
 		dir := t.TempDir()
-		fileTree(t, dir, 150)
-		ctx, cancel := context.WithCancel(ctxOf(t))
+		backuptest.FileTree(t, dir, 150)
+		ctx, cancel := context.WithCancel(backuptest.Ctx(t))
 		defer cancel()
-		o := f.options(false, Destination{Name: "local", Store: s})
+		o := f.Options(false, backup.Destination{Name: "local", Store: s})
 		o.ID = "20261126T000000Z-cfil"
 		src := &hookSource{Source: o.Files, onOpen: func(n int64) {
 			if n == 30 {
@@ -132,7 +134,7 @@ func TestCancel(t *testing.T) {
 		}}
 		o.Files = src
 		o.Files = &hookSource{Source: newLocalSource(dir), onOpen: src.onOpen}
-		_, err := Run(ctx, o)
+		_, err := backup.Run(ctx, o)
 		require.Error(t, err)
 		t.Logf("error: %v", err)
 		assert.ErrorIs(t, err, context.Canceled)
@@ -141,13 +143,13 @@ func TestCancel(t *testing.T) {
 	})
 
 	t.Run("during the database dump", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(ctxOf(t))
+		ctx, cancel := context.WithCancel(backuptest.Ctx(t))
 		defer cancel()
-		cs := &faultyStore{Store: s, failKey: func(k string) bool { return strings.Contains(k, databaseName) }, failAfter: 1 << 40}
+		cs := &faultyStore{Store: s, failKey: func(k string) bool { return strings.Contains(k, backup.DatabaseName) }, failAfter: 1 << 40}
 		cs.onPut = func() { cancel() }
-		o := f.options(false, Destination{Name: "local", Store: cs})
+		o := f.Options(false, backup.Destination{Name: "local", Store: cs})
 		o.ID = "20261126T000000Z-cdb0"
-		_, err := Run(ctx, o)
+		_, err := backup.Run(ctx, o)
 		require.Error(t, err)
 		t.Logf("error: %v", err)
 		assert.ErrorIs(t, err, context.Canceled)
@@ -155,44 +157,44 @@ func TestCancel(t *testing.T) {
 		requireFailedCleanly(t, s, o.ID, before)
 	})
 
-	ms, err = Run(ctxOf(t), f.options(false, Destination{Name: "local", Store: s}))
+	ms, err = backup.Run(backuptest.Ctx(t), f.Options(false, backup.Destination{Name: "local", Store: s}))
 	require.NoError(t, err)
-	listed, err := format.List(ctxOf(t), s)
+	listed, err := format.List(backuptest.Ctx(t), s)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ms["local"].ID, earlier}, ids(listed))
 }
 
 func TestPgDumpMissing(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 10)
-	s := localStore(t)
-	o := f.options(false, Destination{Name: "local", Store: s})
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 10)
+	s := backuptest.LocalStore(t)
+	o := f.Options(false, backup.Destination{Name: "local", Store: s})
 	o.ID = "20261126T000000Z-nopg"
 	o.Database.PgDumpPath = "/nonexistent/bin/pg_dump"
-	_, err := Run(ctxOf(t), o)
+	_, err := backup.Run(backuptest.Ctx(t), o)
 	require.Error(t, err)
 	t.Logf("error: %v", err)
 	assert.ErrorIs(t, err, pgdump.ErrPgDumpNotFound)
 	assert.ErrorContains(t, err, "failed at the database step")
 	assert.ErrorContains(t, err, "PgDumpPath")
-	assert.Empty(t, keys(t, s, ""), "nothing left behind")
-	ms, err := format.List(ctxOf(t), s)
+	assert.Empty(t, backuptest.Keys(t, s, ""), "nothing left behind")
+	ms, err := format.List(backuptest.Ctx(t), s)
 	require.NoError(t, err)
 	assert.Empty(t, ms)
 }
 
 func TestDatabaseUnreachable(t *testing.T) {
-	s := localStore(t)
-	o := Options{
+	s := backuptest.LocalStore(t)
+	o := backup.Options{
 		Components:   format.Components{Database: true},
 		Database:     pgdump.Options{DataSource: "postgres://mm:topsecret@127.0.0.1:1/mattermost?sslmode=disable&connect_timeout=2"},
-		Destinations: []Destination{{Name: "local", Store: s}},
+		Destinations: []backup.Destination{{Name: "local", Store: s}},
 	}
-	_, err := Run(ctxOf(t), o)
+	_, err := backup.Run(backuptest.Ctx(t), o)
 	require.Error(t, err)
 	t.Logf("error: %v", err)
 	assert.ErrorContains(t, err, "failed at the database step")
 	assert.NotContains(t, err.Error(), "topsecret")
-	assert.Empty(t, keys(t, s, ""))
+	assert.Empty(t, backuptest.Keys(t, s, ""))
 	assert.False(t, errors.Is(err, context.Canceled))
 }

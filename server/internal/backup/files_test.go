@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -41,14 +43,14 @@ func (s *fakeSource) Open(_ context.Context, p string) (io.ReadCloser, error) {
 
 func (s *fakeSource) String() string { return "fake" }
 
-func filesOptions(src filesource.Source, s storage.Store) Options {
-	return Options{Components: format.Components{Files: true}, Files: src, Destinations: []Destination{{Name: "local", Store: s}}}
+func filesOptions(src filesource.Source, s storage.Store) backup.Options {
+	return backup.Options{Components: format.Components{Files: true}, Files: src, Destinations: []backup.Destination{{Name: "local", Store: s}}}
 }
 
 func indexOf(t *testing.T, s storage.Store, m *format.Manifest) map[string]format.IndexEntry {
 	t.Helper()
 	out := map[string]format.IndexEntry{}
-	require.NoError(t, format.ReadIndex(ctxOf(t), s, m, nil, func(e format.IndexEntry) error {
+	require.NoError(t, format.ReadIndex(backuptest.Ctx(t), s, m, nil, func(e format.IndexEntry) error {
 		out[e.Path] = e
 		return nil
 	}))
@@ -57,7 +59,7 @@ func indexOf(t *testing.T, s storage.Store, m *format.Manifest) map[string]forma
 
 // A file that changes between the hash pass and the upload is never stored under the old hash.
 func TestContentChangesDuringUpload(t *testing.T) {
-	s := localStore(t)
+	s := backuptest.LocalStore(t)
 	now := time.Now()
 	src := &fakeSource{files: []filesource.File{{Path: "f", Size: 5, ModTime: now}}}
 	src.open = func(_ string, n int64) (io.ReadCloser, error) {
@@ -66,7 +68,7 @@ func TestContentChangesDuringUpload(t *testing.T) {
 		}
 		return io.NopCloser(strings.NewReader("later")), nil // changed by the time it is uploaded
 	}
-	ms, err := Run(ctxOf(t), filesOptions(src, s))
+	ms, err := backup.Run(backuptest.Ctx(t), filesOptions(src, s))
 	require.NoError(t, err)
 	e := indexOf(t, s, ms["local"])["f"]
 	assert.Equal(t, sumHex([]byte("later")), e.SHA256)
@@ -79,19 +81,19 @@ func TestContentChangesDuringUpload(t *testing.T) {
 		return io.NopCloser(strings.NewReader(strings.Repeat("x", int(n.Add(1))))), nil
 	}
 	src.files[0].Path = "g"
-	_, err = Run(ctxOf(t), filesOptions(src, s))
-	assert.ErrorIs(t, err, errContentChanged)
+	_, err = backup.Run(backuptest.Ctx(t), filesOptions(src, s))
+	assert.ErrorIs(t, err, backup.ErrContentChanged)
 }
 
 func TestVanishedFileIsSkipped(t *testing.T) {
 	dir := t.TempDir()
 	for _, p := range []string{"a", "b", "c"} {
-		writeFile(t, dir, p, []byte("content "+p), time.Now())
+		backuptest.WriteFile(t, dir, p, []byte("content "+p), time.Now())
 	}
-	s := localStore(t)
+	s := backuptest.LocalStore(t)
 	src := &hookSource{Source: filesource.NewLocal(dir)}
 	src.onOpen = func(int64) { _ = os.Remove(filepath.Join(dir, "b")) }
-	ms, err := Run(ctxOf(t), filesOptions(src, s))
+	ms, err := backup.Run(backuptest.Ctx(t), filesOptions(src, s))
 	require.NoError(t, err)
 	m := ms["local"]
 	idx := indexOf(t, s, m)
@@ -103,17 +105,17 @@ func TestVanishedFileIsSkipped(t *testing.T) {
 }
 
 func TestSourceOutOfOrder(t *testing.T) {
-	s := localStore(t)
+	s := backuptest.LocalStore(t)
 	src := &fakeSource{files: []filesource.File{{Path: "b"}, {Path: "a"}}}
 	src.open = func(string, int64) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
-	_, err := Run(ctxOf(t), filesOptions(src, s))
+	_, err := backup.Run(backuptest.Ctx(t), filesOptions(src, s))
 	assert.ErrorContains(t, err, "not in path order")
-	assert.Empty(t, keys(t, s, format.BackupsPrefix))
+	assert.Empty(t, backuptest.Keys(t, s, format.BackupsPrefix))
 }
 
 func TestEmptyFileStore(t *testing.T) {
-	s := localStore(t)
-	ms, err := Run(ctxOf(t), filesOptions(filesource.NewLocal(t.TempDir()), s))
+	s := backuptest.LocalStore(t)
+	ms, err := backup.Run(backuptest.Ctx(t), filesOptions(filesource.NewLocal(t.TempDir()), s))
 	require.NoError(t, err)
 	assert.Empty(t, indexOf(t, s, ms["local"]))
 	assert.Equal(t, int64(0), ms["local"].Files.Count)
@@ -122,18 +124,18 @@ func TestEmptyFileStore(t *testing.T) {
 // A pool object the run relies on, removed while it runs (a concurrent prune), fails the run.
 func TestPoolObjectRemovedDuringRun(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a", []byte("reused"), time.Now())
-	s := localStore(t)
-	_, err := Run(ctxOf(t), filesOptions(filesource.NewLocal(dir), s))
+	backuptest.WriteFile(t, dir, "a", []byte("reused"), time.Now())
+	s := backuptest.LocalStore(t)
+	_, err := backup.Run(backuptest.Ctx(t), filesOptions(filesource.NewLocal(dir), s))
 	require.NoError(t, err)
 
-	writeFile(t, dir, "b", []byte("new"), time.Now())
+	backuptest.WriteFile(t, dir, "b", []byte("new"), time.Now())
 	src := &hookSource{Source: filesource.NewLocal(dir), onOpen: func(int64) {
 		_ = s.Delete(context.Background(), format.PoolKey(sumHex([]byte("reused"))))
 	}}
-	_, err = Run(ctxOf(t), filesOptions(src, s))
+	_, err = backup.Run(backuptest.Ctx(t), filesOptions(src, s))
 	assert.ErrorContains(t, err, "disappeared while it ran")
-	listed, err := format.List(ctxOf(t), s)
+	listed, err := format.List(backuptest.Ctx(t), s)
 	require.NoError(t, err)
 	assert.Len(t, listed, 1)
 }
@@ -143,12 +145,12 @@ func TestSameContentUploadedOnce(t *testing.T) {
 	dir := t.TempDir()
 	big := bytes.Repeat([]byte("same"), 1<<18)
 	for i := range 40 {
-		writeFile(t, dir, filepath.Join("d", string(rune('a'+i%26)), string(rune('a'+i))), big, time.Now())
+		backuptest.WriteFile(t, dir, filepath.Join("d", string(rune('a'+i%26)), string(rune('a'+i))), big, time.Now())
 	}
-	s := localStore(t)
+	s := backuptest.LocalStore(t)
 	o := filesOptions(filesource.NewLocal(dir), s)
 	o.FileWorkers = 8
-	ms, err := Run(ctxOf(t), o)
+	ms, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), ms["local"].Files.NewPoolObjects)
 	assert.Equal(t, int64(40), ms["local"].Files.Count)
@@ -157,19 +159,19 @@ func TestSameContentUploadedOnce(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	dir := t.TempDir()
-	fileTree(t, dir, 50)
-	s := localStore(t)
+	backuptest.FileTree(t, dir, 50)
+	s := backuptest.LocalStore(t)
 	o := filesOptions(filesource.NewLocal(dir), s)
-	var last Progress
+	var last backup.Progress
 	var calls int
-	o.Progress = func(p Progress) {
+	o.Progress = func(p backup.Progress) {
 		calls++
 		assert.GreaterOrEqual(t, p.BytesRead, last.BytesRead)
 		last = p
 	}
-	_, err := Run(ctxOf(t), o)
+	_, err := backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
-	assert.Equal(t, PhaseDone, last.Phase)
+	assert.Equal(t, backup.PhaseDone, last.Phase)
 	assert.Equal(t, int64(50), last.FilesDone)
 	assert.Equal(t, int64(50), last.FilesTotal)
 	assert.True(t, last.FilesCounted)

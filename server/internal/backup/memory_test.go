@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"fmt"
@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 )
 
@@ -24,8 +26,8 @@ func TestMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the 300 MB backup in -short mode")
 	}
-	requirePG(t)
-	f := newFixture(t, 20)
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 20)
 	dir := t.TempDir()
 	src := rand.NewChaCha8([32]byte{1})
 	rng := rand.New(src)
@@ -48,10 +50,10 @@ func TestMemory(t *testing.T) {
 		require.NoError(t, fh.Close())
 		written += size
 	}
-	s := localStore(t)
-	o := f.options(true, Destination{Name: "local", Store: s})
+	s := backuptest.LocalStore(t)
+	o := f.Options(true, backup.Destination{Name: "local", Store: s})
 	if os.Getenv("DR_MEMORY_S3") != "" { // measure with MinIO as a second destination
-		o.Destinations = append(o.Destinations, Destination{Name: "s3", Store: minioStore(t), OffSite: true})
+		o.Destinations = append(o.Destinations, backup.Destination{Name: "s3", Store: minioStore(t), OffSite: true})
 		if w, err := strconv.Atoi(os.Getenv("DR_MEMORY_WORKERS")); err == nil {
 			o.FileWorkers = w
 		}
@@ -84,7 +86,7 @@ func TestMemory(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	res, err := Run(ctxOf(t), o)
+	res, err := backup.Run(backuptest.Ctx(t), o)
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()

@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
@@ -28,17 +30,17 @@ func TestCheckUsedCoversBothEncodings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := localStore(t)
-			_, err := s.Put(ctxOf(t), format.RawPoolKey(sumHex(a)), bytes.NewReader(a))
+			s := backuptest.LocalStore(t)
+			_, err := s.Put(backuptest.Ctx(t), format.RawPoolKey(sumHex(a)), bytes.NewReader(a))
 			require.NoError(t, err)
 			putZstd(t, s, format.PoolKey(sumHex(b)), b)
-			_, err = s.Put(ctxOf(t), format.RawPoolKey(sumHex(b)), bytes.NewReader(b))
+			_, err = s.Put(backuptest.Ctx(t), format.RawPoolKey(sumHex(b)), bytes.NewReader(b))
 			require.NoError(t, err)
 
-			p := newPoolSet(tc.allow)
-			require.NoError(t, p.load(ctxOf(t), s))
+			p := backup.NewPoolSet(tc.allow)
+			require.NoError(t, p.Load(backuptest.Ctx(t), s))
 			h, _ := format.ParseSum(sumHex(tc.use))
-			enc, ok := p.encoding(h)
+			enc, ok := p.Encoding(h)
 			wantOK := tc.allow || !bytes.Equal(tc.use, a)
 			require.Equal(t, wantOK, ok)
 			if bytes.Equal(tc.use, b) {
@@ -46,8 +48,8 @@ func TestCheckUsedCoversBothEncodings(t *testing.T) {
 			} else if ok {
 				assert.Equal(t, format.EncodingRaw, enc)
 			}
-			require.NoError(t, s.Delete(ctxOf(t), tc.remove))
-			err = p.checkUsed(ctxOf(t), s)
+			require.NoError(t, s.Delete(backuptest.Ctx(t), tc.remove))
+			err = p.CheckUsed(backuptest.Ctx(t), s)
 			if tc.missing == "" {
 				require.NoError(t, err)
 				return

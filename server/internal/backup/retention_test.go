@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -50,34 +52,34 @@ func TestPolicySelect(t *testing.T) {
 	cases := []struct {
 		name     string
 		ms       []*format.Manifest
-		p        Policy
+		p        backup.Policy
 		pinned   map[string]bool
 		verified string
 		now      time.Time
 		keep     []string
 	}{
-		{name: "empty policy keeps all", ms: month[:4], p: Policy{}, keep: []string{"1102T12", "1102T00", "1101T12", "1101T00"}},
-		{name: "no backups", ms: nil, p: Policy{KeepLast: 3}, keep: []string{}},
-		{name: "keep last", ms: month, p: Policy{KeepLast: 3}, keep: []string{"1130T12", "1130T00", "1129T12"}},
-		{name: "keep last more than there are", ms: month[:2], p: Policy{KeepLast: 5}, keep: []string{"1101T12", "1101T00"}},
-		{name: "keep daily: the newest of each day", ms: month, p: Policy{KeepDaily: 3}, keep: []string{"1130T12", "1129T12", "1128T12"}},
-		{name: "keep weekly: ISO weeks", ms: month, p: Policy{KeepWeekly: 3},
+		{name: "empty policy keeps all", ms: month[:4], p: backup.Policy{}, keep: []string{"1102T12", "1102T00", "1101T12", "1101T00"}},
+		{name: "no backups", ms: nil, p: backup.Policy{KeepLast: 3}, keep: []string{}},
+		{name: "keep last", ms: month, p: backup.Policy{KeepLast: 3}, keep: []string{"1130T12", "1130T00", "1129T12"}},
+		{name: "keep last more than there are", ms: month[:2], p: backup.Policy{KeepLast: 5}, keep: []string{"1101T12", "1101T00"}},
+		{name: "keep daily: the newest of each day", ms: month, p: backup.Policy{KeepDaily: 3}, keep: []string{"1130T12", "1129T12", "1128T12"}},
+		{name: "keep weekly: ISO weeks", ms: month, p: backup.Policy{KeepWeekly: 3},
 			// Nov 30 is a Monday (week 49); weeks 48 and 47 end on Sundays Nov 29 and 22.
 			keep: []string{"1130T12", "1129T12", "1122T12"}},
-		{name: "keep monthly", ms: quarter, p: Policy{KeepMonthly: 2}, keep: []string{"1130", "1031"}},
-		{name: "rules add up", ms: month, p: Policy{KeepLast: 2, KeepDaily: 2, KeepWeekly: 2},
+		{name: "keep monthly", ms: quarter, p: backup.Policy{KeepMonthly: 2}, keep: []string{"1130", "1031"}},
+		{name: "rules add up", ms: month, p: backup.Policy{KeepLast: 2, KeepDaily: 2, KeepWeekly: 2},
 			keep: []string{"1130T12", "1130T00", "1129T12"}},
-		{name: "daily counts days with backups, not calendar days", ms: quarter, p: Policy{KeepDaily: 2}, keep: []string{"1130", "1125"}},
-		{name: "pinned and verified are kept", ms: month, p: Policy{KeepLast: 1}, pinned: map[string]bool{"1103T00": true}, verified: "1115T12",
+		{name: "daily counts days with backups, not calendar days", ms: quarter, p: backup.Policy{KeepDaily: 2}, keep: []string{"1130", "1125"}},
+		{name: "pinned and verified are kept", ms: month, p: backup.Policy{KeepLast: 1}, pinned: map[string]bool{"1103T00": true}, verified: "1115T12",
 			keep: []string{"1130T12", "1115T12", "1103T00"}},
 		{name: "day boundaries follow now's location", ms: []*format.Manifest{
 			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)), // Nov 29, 22:00 in New York
 			mAt("a", time.Date(2026, 11, 30, 1, 0, 0, 0, utc)), // Nov 29, 20:00 in New York
-		}, p: Policy{KeepDaily: 5}, now: now.In(mustLoad(t, "America/New_York")), keep: []string{"b"}},
+		}, p: backup.Policy{KeepDaily: 5}, now: now.In(mustLoad(t, "America/New_York")), keep: []string{"b"}},
 		{name: "same in UTC", ms: []*format.Manifest{
 			mAt("b", time.Date(2026, 11, 30, 3, 0, 0, 0, utc)),
 			mAt("a", time.Date(2026, 11, 29, 23, 0, 0, 0, utc)),
-		}, p: Policy{KeepDaily: 5}, keep: []string{"b", "a"}},
+		}, p: backup.Policy{KeepDaily: 5}, keep: []string{"b", "a"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,28 +136,28 @@ func ageFiles(t *testing.T, s *local.Store, prefix string, by time.Duration) {
 	}))
 }
 
-func filesOnly(f *fixture, encrypted bool, s storage.Store) Options {
-	o := f.options(encrypted, Destination{Name: "local", Store: s})
+func filesOnly(f *backuptest.Fixture, encrypted bool, s storage.Store) backup.Options {
+	o := f.Options(encrypted, backup.Destination{Name: "local", Store: s})
 	o.Components = format.Components{Files: true}
 	return o
 }
 
 func TestDeleteAndPrune(t *testing.T) {
 	dir := t.TempDir()
-	tree := fileTree(t, dir, 60)
-	f := &fixture{filesDir: dir, tree: tree}
+	tree := backuptest.FileTree(t, dir, 60)
+	f := &backuptest.Fixture{FilesDir: dir, Tree: tree}
 	var err error
-	f.identity, err = age.GenerateX25519Identity()
+	f.Identity, err = age.GenerateX25519Identity()
 	require.NoError(t, err)
-	f.indexID, err = age.GenerateX25519Identity()
+	f.IndexID, err = age.GenerateX25519Identity()
 	require.NoError(t, err)
 
 	for _, encrypted := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
-			s := localStore(t)
+			s := backuptest.LocalStore(t)
 			o := filesOnly(f, encrypted, s)
 			o.Files = filesource.NewLocal(dir)
-			ms1, err := Run(ctxOf(t), o)
+			ms1, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			a := ms1["local"]
 
@@ -164,38 +166,39 @@ func TestDeleteAndPrune(t *testing.T) {
 			goneContent := tree[gone]
 			away := filepath.Join(t.TempDir(), "b.txt")
 			require.NoError(t, os.Rename(filepath.Join(dir, "a", "b.txt"), away))
-			writeFile(t, dir, "z/new.txt", []byte("new in B"), time.Now())
+			backuptest.WriteFile(t, dir, "z/new.txt", []byte("new in B"), time.Now())
 			t.Cleanup(func() {
 				_ = os.Rename(away, filepath.Join(dir, "a", "b.txt"))
 				_ = os.RemoveAll(filepath.Join(dir, "z"))
 			})
 			o.ID = ""
-			ms2, err := Run(ctxOf(t), o)
+			ms2, err := backup.Run(backuptest.Ctx(t), o)
 			require.NoError(t, err)
 			b := ms2["local"]
 			before := poolKeys(t, s)
 			require.Contains(t, before, format.PoolKey(sumHex(goneContent)))
 
 			// Everything is fresh: the grace period keeps it all.
-			prune := PruneOptions{}
+			prune := backup.PruneOptions{}
 			if encrypted {
-				prune.Identities = []age.Identity{f.indexID}
+				prune.Identities = []age.Identity{f.IndexID}
 			}
-			require.NoError(t, Delete(ctxOf(t), s, a.ID, prune))
-			_, err = format.ReadManifest(ctxOf(t), s, a.ID)
+			require.NoError(t, backup.Delete(backuptest.Ctx(t), s, a.ID, prune))
+			_, err = format.ReadManifest(backuptest.Ctx(t), s, a.ID)
 			assert.ErrorIs(t, err, format.ErrNoBackup)
-			assert.Empty(t, keys(t, s, format.BackupDir(a.ID)))
+			assert.Empty(t, backuptest.Keys(t, s, format.BackupDir(a.ID)))
 			assert.Equal(t, before, poolKeys(t, s))
 
 			// Past the grace period: exactly the content only A used goes.
-			prune.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+			later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+			prune = prune.WithNow(later)
 			if encrypted {
-				n, err := PrunePool(ctxOf(t), s, PruneOptions{now: prune.now})
+				n, err := backup.PrunePool(backuptest.Ctx(t), s, backup.PruneOptions{}.WithNow(later))
 				assert.ErrorContains(t, err, "nothing pruned")
 				assert.Zero(t, n)
 				assert.Equal(t, before, poolKeys(t, s))
 			}
-			n, err := PrunePool(ctxOf(t), s, prune)
+			n, err := backup.PrunePool(backuptest.Ctx(t), s, prune)
 			require.NoError(t, err)
 			assert.Equal(t, 1, n)
 			var want []string
@@ -207,16 +210,16 @@ func TestDeleteAndPrune(t *testing.T) {
 			assert.Equal(t, want, poolKeys(t, s))
 
 			// B is intact.
-			listed, err := format.List(ctxOf(t), s)
+			listed, err := format.List(backuptest.Ctx(t), s)
 			require.NoError(t, err)
 			require.Equal(t, []string{b.ID}, ids(listed))
-			require.NoError(t, format.ReadIndex(ctxOf(t), s, b, f.ids(encrypted), func(e format.IndexEntry) error {
-				content := readObject(t, s, format.PoolKey(e.SHA256), f.ids(encrypted))
+			require.NoError(t, format.ReadIndex(backuptest.Ctx(t), s, b, f.Identities(encrypted), func(e format.IndexEntry) error {
+				content := readObject(t, s, format.PoolKey(e.SHA256), f.Identities(encrypted))
 				assert.Equal(t, e.SHA256, sumHex(content))
 				return nil
 			}))
 
-			assert.ErrorIs(t, Delete(ctxOf(t), s, a.ID, prune), format.ErrNoBackup)
+			assert.ErrorIs(t, backup.Delete(backuptest.Ctx(t), s, a.ID, prune), format.ErrNoBackup)
 		})
 	}
 }
@@ -224,8 +227,8 @@ func TestDeleteAndPrune(t *testing.T) {
 // TestPruneKeepsWhatARunningBackupMayUse: pool objects newer than the oldest incomplete
 // backup are kept even when no complete backup refers to them.
 func TestPruneKeepsWhatARunningBackupMayUse(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	put := func(key string, b []byte) {
 		_, err := s.Put(ctx, key, bytes.NewReader(b))
 		require.NoError(t, err)
@@ -233,50 +236,50 @@ func TestPruneKeepsWhatARunningBackupMayUse(t *testing.T) {
 	oldKey, newKey := format.PoolKey(sumHex([]byte("old"))), format.PoolKey(sumHex([]byte("new")))
 	put(oldKey, []byte("zstd bytes of old"))
 	ageFiles(t, s, "pool", 3*time.Hour)
-	put(format.BackupDir("20261126T000000Z-aaaa")+runMarkerName, []byte(`{}`)) // a running backup
-	put(newKey, []byte("zstd bytes of new"))                                   // its fresh upload
-	n, err := PrunePool(ctx, s, PruneOptions{now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	put(format.BackupDir("20261126T000000Z-aaaa")+backup.RunMarkerName, []byte(`{}`)) // a running backup
+	put(newKey, []byte("zstd bytes of new"))                                          // its fresh upload
+	n, err := backup.PrunePool(ctx, s, backup.PruneOptions{}.WithNow(func() time.Time { return time.Now().Add(2 * time.Hour) }))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, []string{newKey}, poolKeys(t, s))
 }
 
 func TestCleanupIncomplete(t *testing.T) {
-	requirePG(t)
-	f := newFixture(t, 10)
-	s := localStore(t)
-	ctx := ctxOf(t)
-	o := f.options(false, Destination{Name: "local", Store: s})
+	backuptest.RequirePG(t)
+	f := backuptest.NewFixture(t, 10)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
+	o := f.Options(false, backup.Destination{Name: "local", Store: s})
 	o.Components = format.Components{Config: true}
-	ms, err := Run(ctx, o)
+	ms, err := backup.Run(ctx, o)
 	require.NoError(t, err)
 	complete := ms["local"].ID
 	ageFiles(t, s, format.BackupDir(complete), 48*time.Hour)
 
 	crashed, running := "20261120T000000Z-dead", "20261126T000000Z-live"
 	for _, id := range []string{crashed, running} {
-		for _, name := range []string{runMarkerName, databaseName} {
+		for _, name := range []string{backup.RunMarkerName, backup.DatabaseName} {
 			_, err := s.Put(ctx, format.BackupDir(id)+name, bytes.NewReader([]byte("x")))
 			require.NoError(t, err)
 		}
 	}
 	ageFiles(t, s, format.BackupDir(crashed), 25*time.Hour)
 
-	_, err = CleanupIncomplete(ctx, s, time.Minute)
+	_, err = backup.CleanupIncomplete(ctx, s, time.Minute)
 	assert.ErrorContains(t, err, "too short")
-	n, err := CleanupIncomplete(ctx, s, 24*time.Hour)
+	n, err := backup.CleanupIncomplete(ctx, s, 24*time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	assert.Empty(t, keys(t, s, format.BackupDir(crashed)))
-	assert.Len(t, keys(t, s, format.BackupDir(running)), 2)
+	assert.Empty(t, backuptest.Keys(t, s, format.BackupDir(crashed)))
+	assert.Len(t, backuptest.Keys(t, s, format.BackupDir(running)), 2)
 	listed, err := format.List(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, []string{complete}, ids(listed))
 }
 
 func TestListSkipsBrokenManifest(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	good := &format.Manifest{FormatVersion: 1, ID: "20261126T000000Z-good", Status: format.StatusComplete, StartedAt: time.Now()}
 	b, err := jsonMarshal(good)
 	require.NoError(t, err)
@@ -290,7 +293,7 @@ func TestListSkipsBrokenManifest(t *testing.T) {
 	assert.ErrorContains(t, err, "not valid JSON")
 	assert.ErrorContains(t, err, "upgrade the plugin")
 	assert.Equal(t, []string{good.ID}, ids(ms))
-	n, err := PrunePool(ctx, s, PruneOptions{})
+	n, err := backup.PrunePool(ctx, s, backup.PruneOptions{})
 	assert.ErrorContains(t, err, "nothing pruned")
 	assert.Zero(t, n)
 }

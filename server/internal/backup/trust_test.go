@@ -1,4 +1,4 @@
-package backup
+package backup_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
@@ -59,7 +61,7 @@ func plantCopy(t *testing.T, s storage.Store, src, id string, at time.Time) {
 }
 
 func TestTrustCheck(t *testing.T) {
-	s := localStore(t)
+	s := backuptest.LocalStore(t)
 	ours, theirs := newKey(t), newKey(t)
 	now := time.Now()
 	signed := storeManifest(t, s, "20261101T000000Z-0001", now.Add(-time.Hour), ours)
@@ -115,8 +117,8 @@ func TestTrustCheck(t *testing.T) {
 // retention keeps. Before trust, the plugin gave them all to Select: they were the newest, so
 // KeepLast kept 3 of them and every real backup was removed.
 func TestRetentionIgnoresPlantedBackups(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	key := newKey(t)
 	now := time.Now()
 	var real []*format.Manifest
@@ -137,9 +139,9 @@ func TestRetentionIgnoresPlantedBackups(t *testing.T) {
 		}
 	}
 	tr := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
-	policy := Policy{KeepLast: 3}
+	policy := backup.Policy{KeepLast: 3}
 
-	plan, err := PlanRetention(ctx, s, "local", policy, tr, nil)
+	plan, err := backup.PlanRetention(ctx, s, "local", policy, tr, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{real[5].ID, real[4].ID, real[3].ID, real[0].ID}, ids(plan.Keep))
 	assert.Equal(t, []string{real[2].ID, real[1].ID}, ids(plan.Remove))
@@ -159,8 +161,8 @@ func TestRetentionIgnoresPlantedBackups(t *testing.T) {
 }
 
 func TestVerificationSignature(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	key := newKey(t)
 	now := time.Now()
 	a := storeManifest(t, s, format.NewIDAt(now.Add(-2*time.Hour)), now.Add(-2*time.Hour), key)
@@ -199,8 +201,8 @@ func TestVerificationSignature(t *testing.T) {
 }
 
 func TestSignManifestAdoptsAnOlderBackup(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	key := newKey(t)
 	tr := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
 	m := storeManifest(t, s, format.NewIDAt(time.Now().Add(-time.Hour)), time.Now().Add(-time.Hour), nil)
@@ -225,8 +227,8 @@ func TestSignManifestAdoptsAnOlderBackup(t *testing.T) {
 // disk. Now it is untrusted like any other plant; an unreadable manifest of a backup this server
 // recorded still stops retention.
 func TestRetentionNotStalledByAnUnreadablePlant(t *testing.T) {
-	s := localStore(t)
-	ctx := ctxOf(t)
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
 	key := newKey(t)
 	now := time.Now()
 	var real []*format.Manifest
@@ -239,7 +241,7 @@ func TestRetentionNotStalledByAnUnreadablePlant(t *testing.T) {
 	require.NoError(t, err)
 
 	tr := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
-	plan, err := PlanRetention(ctx, s, "local", Policy{KeepLast: 2}, tr, nil)
+	plan, err := backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 2}, tr, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{real[3].ID, real[2].ID}, ids(plan.Keep))
 	assert.Equal(t, []string{real[1].ID, real[0].ID}, ids(plan.Remove))
@@ -252,7 +254,7 @@ func TestRetentionNotStalledByAnUnreadablePlant(t *testing.T) {
 	_, err = s.Put(ctx, format.ManifestKey(damaged), strings.NewReader("{not json"))
 	require.NoError(t, err)
 	tr.Recorded = func(_, id string) (string, bool) { return "x", id == damaged }
-	_, err = PlanRetention(ctx, s, "local", Policy{KeepLast: 2}, tr, nil)
+	_, err = backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 2}, tr, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), damaged)
 }

@@ -1,4 +1,4 @@
-package backup
+package verify_test
 
 import (
 	"context"
@@ -14,20 +14,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup/backuptest"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
 // verifiedBackup takes a backup of a new fixture to a new local folder.
-func verifiedBackup(t *testing.T, encrypted bool, nfiles int) (*fixture, *local.Store, *format.Manifest) {
+func verifiedBackup(t *testing.T, encrypted bool, nfiles int) (*backuptest.Fixture, *local.Store, *format.Manifest) {
 	t.Helper()
-	requirePG(t)
-	f := newFixture(t, nfiles)
-	s := localStore(t)
-	ms, err := Run(ctxOf(t), f.options(encrypted, Destination{Name: "local", Store: s}))
-	require.NoError(t, err)
-	return f, s, ms["local"]
+	f := backuptest.NewFixture(t, nfiles)
+	s, m := f.Backup(t, encrypted)
+	return f, s, m
 }
 
 func checkNames(v *format.Verification) map[string]string {
@@ -43,9 +41,9 @@ func TestVerifyWithDrill(t *testing.T) {
 		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
 			f, s, m := verifiedBackup(t, encrypted, 60)
 			var progress []verify.Progress
-			v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{
-				Identities: f.ids(encrypted), PgRestore: pgTool(t, "pg_restore"),
-				Drill:    &verify.Drill{AdminURL: testPG.URL("postgres")},
+			v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, verify.Options{
+				Identities: f.Identities(encrypted), PgRestore: backuptest.PgTool(t, "pg_restore"),
+				Drill:    &verify.Drill{AdminURL: backuptest.RequirePG(t).URL("postgres")},
 				Progress: func(p verify.Progress) { progress = append(progress, p) },
 			})
 			require.NoError(t, err)
@@ -62,20 +60,20 @@ func TestVerifyWithDrill(t *testing.T) {
 			assert.Contains(t, v.Summary(), "passed")
 
 			// The drill database is gone.
-			conn, err := pgx.Connect(ctxOf(t), testPG.URL("postgres"))
+			conn, err := pgx.Connect(backuptest.Ctx(t), backuptest.RequirePG(t).URL("postgres"))
 			require.NoError(t, err)
 			defer conn.Close(context.Background())
 			var n int
-			require.NoError(t, conn.QueryRow(ctxOf(t), "SELECT count(*) FROM pg_database WHERE datname = $1", verify.DrillDatabaseName(m.ID)).Scan(&n))
+			require.NoError(t, conn.QueryRow(backuptest.Ctx(t), "SELECT count(*) FROM pg_database WHERE datname = $1", verify.DrillDatabaseName(m.ID)).Scan(&n))
 			assert.Zero(t, n, "the drill database is dropped")
 
-			require.NoError(t, format.WriteVerification(ctxOf(t), s, v))
-			read, err := format.ReadVerification(ctxOf(t), s, m.ID)
+			require.NoError(t, format.WriteVerification(backuptest.Ctx(t), s, v))
+			read, err := format.ReadVerification(backuptest.Ctx(t), s, m.ID)
 			require.NoError(t, err)
 			assert.Equal(t, v.Outcome, read.Outcome)
 			assert.Len(t, read.Checks, len(v.Checks))
 			// The sidecar is not part of the backup: listing and manifests are unchanged.
-			_, err = format.ReadManifest(ctxOf(t), s, m.ID)
+			_, err = format.ReadManifest(backuptest.Ctx(t), s, m.ID)
 			require.NoError(t, err)
 		})
 	}
@@ -83,8 +81,8 @@ func TestVerifyWithDrill(t *testing.T) {
 
 func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 	f, s, m := verifiedBackup(t, true, 30)
-	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{IndexIdentities: []age.Identity{f.indexID}, PgRestore: pgTool(t, "pg_restore"),
-		Drill: &verify.Drill{AdminURL: testPG.URL("postgres")}})
+	v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, verify.Options{IndexIdentities: []age.Identity{f.IndexID}, PgRestore: backuptest.PgTool(t, "pg_restore"),
+		Drill: &verify.Drill{AdminURL: backuptest.RequirePG(t).URL("postgres")}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePartial, v.Outcome)
 	assert.False(t, v.ContentsChecked)
@@ -98,7 +96,7 @@ func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 	// A wrong identity is refused before anything is read.
 	other, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	_, err = verify.Verify(ctxOf(t), s, m.ID, verify.Options{Identities: []age.Identity{other}})
+	_, err = verify.Verify(backuptest.Ctx(t), s, m.ID, verify.Options{Identities: []age.Identity{other}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not decrypt backup "+m.ID)
 	assert.NotContains(t, err.Error(), other.String())
@@ -108,13 +106,13 @@ func TestVerifyEncryptedWithoutIdentity(t *testing.T) {
 // objects, and damages the manifest: verify fails and names the object each time.
 func TestVerifyDetectsDamage(t *testing.T) {
 	f, s, m := verifiedBackup(t, false, 40)
-	opts := verify.Options{PgRestore: pgTool(t, "pg_restore")}
-	v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+	opts := verify.Options{PgRestore: backuptest.PgTool(t, "pg_restore")}
+	v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, opts)
 	require.NoError(t, err)
 	require.Equal(t, format.OutcomePassed, v.Outcome)
 	_ = f
 
-	pool := poolKeys(t, s)
+	pool := backuptest.Keys(t, s, format.PoolPrefix)
 	require.NotEmpty(t, pool)
 	kinds := map[string]string{
 		"database":   m.Object(format.ComponentDatabase).Key,
@@ -128,7 +126,7 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			path := filepath.Join(s.Root(), filepath.FromSlash(key))
 			undo := flipByte(t, path)
 			defer undo()
-			v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+			v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, opts)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, verify.ErrVerificationFailed), "%v", err)
 			require.NotNil(t, v)
@@ -142,7 +140,7 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, os.Remove(path))
 			defer func() { require.NoError(t, os.WriteFile(path, b, 0o600)) }()
-			v, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+			v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, opts)
 			require.ErrorIs(t, err, verify.ErrVerificationFailed)
 			assert.Contains(t, strings.Join(v.Problems, "\n"), key)
 			assert.Contains(t, strings.Join(v.Problems, "\n"), "missing")
@@ -170,18 +168,18 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			edited := c.edit(append([]byte(nil), orig...))
 			require.NotEqual(t, orig, edited)
 			require.NoError(t, os.WriteFile(manifestPath, edited, 0o600))
-			_, err := verify.Verify(ctxOf(t), s, m.ID, opts)
+			_, err := verify.Verify(backuptest.Ctx(t), s, m.ID, opts)
 			require.ErrorIs(t, err, verify.ErrVerificationFailed)
 			assert.Contains(t, err.Error(), c.want)
 			assert.Contains(t, err.Error(), "manifest")
 		})
 	}
 
-	_, err = verify.Verify(ctxOf(t), s, "20200101T000000Z-0000", opts)
+	_, err = verify.Verify(backuptest.Ctx(t), s, "20200101T000000Z-0000", opts)
 	require.ErrorIs(t, err, format.ErrNoBackup)
 
 	// After all that, the untouched backup still verifies.
-	v, err = verify.Verify(ctxOf(t), s, m.ID, opts)
+	v, err = verify.Verify(backuptest.Ctx(t), s, m.ID, opts)
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, v.Outcome)
 }
@@ -204,18 +202,18 @@ func flipByte(t *testing.T, path string) func() {
 // the SQL cannot change the URL's role, and that role is gone afterwards. Before, pg_restore
 // ran as the URL's role: ALTER ROLE CURRENT_USER changed it for good.
 func TestDrillCannotChangeTheDatabaseRole(t *testing.T) {
-	requirePG(t)
-	ctx := ctxOf(t)
-	mmRole := fmt.Sprintf("mm_role_%d", dbSeq.Add(1))
-	su, err := pgx.Connect(ctx, testPG.URL("postgres"))
+	pg := backuptest.RequirePG(t)
+	ctx := backuptest.Ctx(t)
+	mmRole := backuptest.UniqueName("mm_role")
+	su, err := pgx.Connect(ctx, pg.URL("postgres"))
 	require.NoError(t, err)
 	defer su.Close(context.Background())
 	_, err = su.Exec(ctx, "CREATE ROLE "+mmRole+" LOGIN CREATEDB CREATEROLE")
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+mmRole) })
 
-	f := newFixture(t, 3)
-	src, err := pgx.Connect(ctx, f.dbURL)
+	f := backuptest.NewFixture(t, 3)
+	src, err := pgx.Connect(ctx, f.DBURL)
 	require.NoError(t, err)
 	_, err = src.Exec(ctx, `CREATE FUNCTION public.evil() RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
@@ -232,13 +230,10 @@ END $$`)
 	_, err = src.Exec(ctx, `CREATE MATERIALIZED VIEW public.evil_mv AS SELECT public.evil() AS x`)
 	require.NoError(t, err)
 	src.Close(ctx)
-	s := localStore(t)
-	ms, err := Run(ctx, f.options(false, Destination{Name: "local", Store: s}))
-	require.NoError(t, err)
-	m := ms["local"]
+	s, m := f.Backup(t, false)
 
-	mmURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", mmRole, testPG.Port)
-	v, err := verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: mmURL}})
+	mmURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", mmRole, pg.Port)
+	v, err := verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: backuptest.PgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: mmURL}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 
@@ -254,10 +249,10 @@ END $$`)
 	_, err = su.Exec(ctx, "CREATE ROLE "+noCreateRole+" LOGIN CREATEDB")
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = su.Exec(context.Background(), "DROP ROLE IF EXISTS "+noCreateRole) })
-	ncURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", noCreateRole, testPG.Port)
-	_, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL}})
+	ncURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", noCreateRole, pg.Port)
+	_, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: backuptest.PgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL}})
 	assert.ErrorContains(t, err, "BackupDrillDatabaseURL")
-	v, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL, DedicatedUser: true}})
+	v, err = verify.Verify(ctx, s, m.ID, verify.Options{PgRestore: backuptest.PgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: ncURL, DedicatedUser: true}})
 	require.NoError(t, err)
 	assert.Equal(t, format.OutcomePassed, checkNames(v)["restore drill"], "%+v", v.Checks)
 }
@@ -268,7 +263,7 @@ func TestVerifyNeverDrillsAnUntrustedBackup(t *testing.T) {
 	_, s, m := verifiedBackup(t, false, 3)
 	key, err := format.GenerateSigningKey()
 	require.NoError(t, err)
-	v, err := verify.Verify(ctxOf(t), s, m.ID, verify.Options{PgRestore: pgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: testPG.URL("postgres")},
+	v, err := verify.Verify(backuptest.Ctx(t), s, m.ID, verify.Options{PgRestore: backuptest.PgTool(t, "pg_restore"), Drill: &verify.Drill{AdminURL: backuptest.RequirePG(t).URL("postgres")},
 		Trust: &format.Trust{Keys: []format.PublicKey{key.PublicKey()}}, Destination: "local"})
 	require.NoError(t, err)
 	var drill format.Check
