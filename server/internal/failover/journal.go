@@ -66,20 +66,9 @@ func decode(raw []byte) (*Run, error) {
 func (j *KVJournal) Update(_ context.Context, fn func(cur *Run) (*Run, error)) (*Run, error) {
 	var saved *Run
 	err := j.kv.SetAtomicWithRetries(KeyCurrent, func(old []byte) (any, error) {
-		cur, err := decode(old)
+		next, b, err := apply(old, fn)
 		if err != nil {
 			return nil, err
-		}
-		next, err := fn(cur)
-		if err != nil {
-			return nil, err
-		}
-		if next == nil {
-			return nil, errors.New("failover journal: refusing to delete the current runbook")
-		}
-		b, err := json.Marshal(next)
-		if err != nil {
-			return nil, fmt.Errorf("encode the runbook: %w", err)
 		}
 		saved = next
 		return b, nil
@@ -96,6 +85,26 @@ func (j *KVJournal) Update(_ context.Context, fn func(cur *Run) (*Run, error)) (
 		_, _ = j.kv.Set(KeyRunsPrefix+saved.ID, saved)
 	}
 	return saved, nil
+}
+
+// apply is one journal update: decode the stored run, let fn change it, encode the result.
+func apply(old []byte, fn func(cur *Run) (*Run, error)) (*Run, []byte, error) {
+	cur, err := decode(old)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := fn(cur)
+	if err != nil {
+		return nil, nil, err
+	}
+	if next == nil {
+		return nil, nil, errors.New("failover journal: refusing to delete the current runbook")
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode the runbook: %w", err)
+	}
+	return next, b, nil
 }
 
 // fnError finds an error of this package inside pluginapi's wrapping.

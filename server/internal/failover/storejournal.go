@@ -43,23 +43,23 @@ func NewStoreJournal(s storage.Store) (*StoreJournal, error) {
 
 // Load returns the current runbook, nil when none was ever started.
 func (j *StoreJournal) Load(ctx context.Context) (*Run, error) {
-	run, _, err := j.load(ctx)
-	return run, err
+	raw, _, err := j.raw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decode(raw)
 }
 
-func (j *StoreJournal) load(ctx context.Context) (*Run, string, error) {
+// raw returns the stored runbook and its version; nothing and "" when there is none.
+func (j *StoreJournal) raw(ctx context.Context) ([]byte, string, error) {
 	raw, version, err := j.s.Load(ctx, StoreKeyCurrent)
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return nil, "", nil
-	}
-	if err != nil {
+	case err != nil:
 		return nil, "", fmt.Errorf("read the failover journal: %w", err)
 	}
-	run, err := decode(raw)
-	if err != nil {
-		return nil, "", err
-	}
-	return run, version, nil
+	return raw, version, nil
 }
 
 // maxSwapTries bounds Update's retries when other writers keep coming first.
@@ -69,20 +69,13 @@ const maxSwapTries = 20
 // A run that fn finishes is also kept under its id.
 func (j *StoreJournal) Update(ctx context.Context, fn func(cur *Run) (*Run, error)) (*Run, error) {
 	for try := range maxSwapTries {
-		cur, version, err := j.load(ctx)
+		raw, version, err := j.raw(ctx)
 		if err != nil {
 			return nil, err
 		}
-		next, err := fn(cur)
+		next, b, err := apply(raw, fn)
 		if err != nil {
 			return nil, err
-		}
-		if next == nil {
-			return nil, errors.New("failover journal: refusing to delete the current runbook")
-		}
-		b, err := json.Marshal(next)
-		if err != nil {
-			return nil, fmt.Errorf("encode the runbook: %w", err)
 		}
 		_, err = j.s.Swap(ctx, StoreKeyCurrent, b, version)
 		switch {
