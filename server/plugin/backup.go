@@ -162,9 +162,11 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 	})
 	if err != nil {
 		msg := fmt.Sprintf(":warning: Backup `%s` failed after %s: %v\n\n%s", j.ID, time.Since(start).Round(time.Second), err, backupAdvice(err))
-		post.finish(msg)
 		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.fail", Target: j.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
-		_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+		j.Report(func() {
+			post.finish(msg)
+			_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+		})
 		return
 	}
 	var b strings.Builder
@@ -190,10 +192,12 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 	}
 	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s), signed by this server's key `%s`.\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components,
 		first.Provenance.Signer.Fingerprint(), b.String(), pruned)
-	post.finish(msg)
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
 		Details: map[string]string{"destinations": strings.Join(names, ","), "duration": time.Since(start).Round(time.Millisecond).String()}})
-	_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+	j.Report(func() {
+		post.finish(msg)
+		_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+	})
 }
 
 // recordBackupInfo keeps what /dr status and the metrics say about the newest backup.

@@ -481,7 +481,7 @@ func (p *Plugin) driveRunbook(id, actorID string) (*jobs.Job, error) {
 				msg = fmt.Sprintf(":warning: Runbook `%s` did not start here: another node holds the runbook lock (it runs the runbook, or died less than a minute ago). `/dr failover status`, then `/dr failover resume` if nothing runs it.", id)
 			}
 			p.API.LogWarn("Disaster Recovery runbook stopped", "run", id, "error", err.Error())
-			_ = p.notifier.OpsAndDirect(actorID, msg)
+			j.Report(func() { _ = p.notifier.OpsAndDirect(actorID, msg) })
 		}
 	})
 }

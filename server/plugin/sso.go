@@ -203,13 +203,13 @@ func (p *Plugin) ssoInBackground(what string, inv *slashcmd.Invocation, total in
 		p.ssoAdapter.Release()
 		if err != nil {
 			msg := fmt.Sprintf("SSO %s failed: %v", what, err)
-			_ = p.notifier.OpsAndDirect(actor.ID, msg)
+			j.Report(func() { _ = p.notifier.OpsAndDirect(actor.ID, msg) })
 			return
 		}
 		title := strings.ToUpper(what[:1]) + what[1:]
 		progressPost.Message = formatSSOReport(title, rep, false)
 		p.API.UpdateEphemeralPost(inv.Caller.UserID, progressPost)
-		p.postSSOSummary(what, actor, rep)
+		j.Report(func() { p.postSSOSummary(what, actor, rep) })
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,15 @@ type Job struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	progress string
+	reports  []func()
+}
+
+// Report runs f once the job has ended and its slot is free, so that whoever reads the result
+// (an admin, a test) can start the next job of the kind at once instead of finding it busy.
+func (j *Job) Report(f func()) {
+	j.mu.Lock()
+	j.reports = append(j.reports, f)
+	j.mu.Unlock()
 }
 
 // SetProgress replaces the job's progress text.
@@ -77,11 +86,17 @@ func (r *Runner) Start(kind, actorID string, fn func(ctx context.Context, j *Job
 	go func() {
 		defer r.wg.Done()
 		defer close(j.done)
-		defer cancel()
 		defer func() {
+			cancel()
 			r.mu.Lock()
 			delete(r.running, kind)
 			r.mu.Unlock()
+			j.mu.Lock()
+			reports := j.reports
+			j.mu.Unlock()
+			for _, f := range reports {
+				f()
+			}
 		}()
 		fn(ctx, j)
 	}()

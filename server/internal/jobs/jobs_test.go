@@ -54,3 +54,19 @@ func TestShutdownCancelsEverything(t *testing.T) {
 		t.Fatal("job still running after shutdown")
 	}
 }
+
+// Whoever reads a job's result must be able to start the next job of the kind at once: the
+// report runs after the slot is free (an SSO restore right after the fallback's post was busy).
+func TestReportRunsOnceTheSlotIsFree(t *testing.T) {
+	r := NewRunner()
+	next := make(chan error, 1)
+	j, err := r.Start("sso", "u1", func(_ context.Context, j *Job) {
+		j.Report(func() {
+			_, err := r.Start("sso", "u1", func(context.Context, *Job) {})
+			next <- err
+		})
+	})
+	require.NoError(t, err)
+	<-j.Done()
+	require.NoError(t, <-next, "the report saw the job still running")
+}
