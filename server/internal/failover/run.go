@@ -5,6 +5,11 @@
 // and the ones that need the Mattermost server (posts, node reports, settings, status) reach it
 // through the small interfaces in Deps, which the plugin implements.
 //
+// Service holds the rules around the engine (plan and preflight, start, confirm, resume, abort,
+// failback, the runbook lock and heartbeat) for both front ends: the plugin gives it every
+// capability; a runner without Mattermost (drctl) leaves the Mattermost steps as
+// StepForPlugin, and the plugin takes them over on its next resume.
+//
 // The journal (the Run stored in the plugin's KV store) is the single source of truth: a node
 // that dies mid-step leaves the step "running"; resuming runs that step again, and the step looks
 // at the real system first (is the target already the writer?) so that its effect is not
