@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failpoint"
@@ -58,21 +56,12 @@ func (p *Plugin) failoverCommands(t *slashcmd.Tree) {
 	})
 }
 
-// failoverRequest is what start and failback need.
-type failoverRequest struct {
-	Kind    failover.Kind
-	To      string
-	Mode    failover.Mode
-	Force   bool
-	ActorID string
-}
-
 func (p *Plugin) runFailoverPlan(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
 	mode, err := failover.ParseMode(inv.String("mode"))
 	if err != nil {
 		return nil, err
 	}
-	plan, err := p.failoverPlan(ctx, failoverRequest{Kind: failover.KindFailover, To: inv.String("to"), Mode: mode, ActorID: inv.Caller.UserID})
+	plan, err := p.failoverService().Plan(ctx, failover.Request{Kind: failover.KindFailover, To: inv.String("to"), Mode: mode, Actor: p.failoverActor(inv.Caller.UserID)})
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +73,7 @@ func (p *Plugin) runFailoverStart(ctx context.Context, inv *slashcmd.Invocation)
 	if err != nil {
 		return nil, err
 	}
-	req := failoverRequest{Kind: failover.KindFailover, To: inv.String("to"), Mode: mode, Force: inv.Bool("force"), ActorID: inv.Caller.UserID}
+	req := failover.Request{Kind: failover.KindFailover, To: inv.String("to"), Mode: mode, Force: inv.Bool("force"), Actor: p.failoverActor(inv.Caller.UserID)}
 	return p.startOrPlan(ctx, req, inv.Bool("confirm"), fmt.Sprintf("/dr failover start --to %s --mode %s", req.To, mode))
 }
 
@@ -93,14 +82,14 @@ func (p *Plugin) runFailback(ctx context.Context, inv *slashcmd.Invocation) (*sl
 	if err != nil {
 		return nil, err
 	}
-	req := failoverRequest{Kind: failover.KindFailback, Mode: mode, Force: inv.Bool("force"), ActorID: inv.Caller.UserID}
+	req := failover.Request{Kind: failover.KindFailback, Mode: mode, Force: inv.Bool("force"), Actor: p.failoverActor(inv.Caller.UserID)}
 	return p.startOrPlan(ctx, req, inv.Bool("confirm"), "/dr failback --mode "+string(mode))
 }
 
 // startOrPlan shows the plan without --confirm, and starts the runbook with it.
-func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed bool, how string) (*slashcmd.Response, error) {
+func (p *Plugin) startOrPlan(ctx context.Context, req failover.Request, confirmed bool, how string) (*slashcmd.Response, error) {
 	if !confirmed {
-		plan, err := p.failoverPlan(ctx, req)
+		plan, err := p.failoverService().Plan(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +98,7 @@ func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed
 		}
 		return &slashcmd.Response{Text: failover.PlanMarkdown(plan, how)}, nil
 	}
-	run, err := p.startRunbook(ctx, req)
+	run, err := p.failoverService().Start(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -118,14 +107,15 @@ func (p *Plugin) startOrPlan(ctx context.Context, req failoverRequest, confirmed
 }
 
 func (p *Plugin) runFailoverStatus(ctx context.Context, _ *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.failoverJournal().Load(ctx)
+	svc := p.failoverService()
+	run, err := svc.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if run == nil {
 		return &slashcmd.Response{Text: "No failover was ever started. `/dr failover plan --to <region>` shows what one would do."}, nil
 	}
-	text := failover.StatusMarkdown(run, p.failoverAlive(run.ID), time.Now())
+	text := failover.StatusMarkdown(run, svc.Alive(ctx, run.ID), time.Now())
 	if j := p.jobs.Running(failoverJob); j != nil && j.Progress() != "" {
 		text += "\nNow: " + j.Progress()
 	}
@@ -133,7 +123,7 @@ func (p *Plugin) runFailoverStatus(ctx context.Context, _ *slashcmd.Invocation) 
 }
 
 func (p *Plugin) runFailoverConfirm(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.confirmRunbook(ctx, inv.Caller.UserID)
+	run, err := p.failoverService().Confirm(ctx, p.failoverActor(inv.Caller.UserID))
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +131,7 @@ func (p *Plugin) runFailoverConfirm(ctx context.Context, inv *slashcmd.Invocatio
 }
 
 func (p *Plugin) runFailoverResume(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.resumeRunbook(ctx, inv.Caller.UserID)
+	run, err := p.failoverService().Resume(ctx, p.failoverActor(inv.Caller.UserID))
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +143,7 @@ func (p *Plugin) runFailoverResume(ctx context.Context, inv *slashcmd.Invocation
 }
 
 func (p *Plugin) runFailoverAbort(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.abortRunbook(ctx, inv.Caller.UserID)
+	run, err := p.failoverService().Abort(ctx, p.failoverActor(inv.Caller.UserID))
 	if err != nil {
 		return nil, err
 	}
@@ -163,31 +153,55 @@ func (p *Plugin) runFailoverAbort(ctx context.Context, inv *slashcmd.Invocation)
 	return &slashcmd.Response{Text: fmt.Sprintf("Abort requested: runbook `%s` stops before its next step (the current one, \"%s\", finishes first); the bot then posts what was done and how to undo it.", run.ID, run.Current().Title)}, nil
 }
 
-// failoverJournal is the runbook's journal in the KV store.
-func (p *Plugin) failoverJournal() *failover.KVJournal { return failover.NewKVJournal(&p.client.KV) }
-
-// failoverEngine wires the runbook engine to this plugin.
-func (p *Plugin) failoverEngine(actorID string) *failover.Engine {
-	return &failover.Engine{
-		Journal: p.failoverJournal(),
-		Steps: failover.Steps(failover.Deps{
-			Announce: failoverAnnouncer{p},
-			Nodes:    p.freshNodeReports,
-			Settings: failoverSettings{p},
-			Check:    func(ctx context.Context) (status.Report, error) { return p.report(ctx, true) },
-		}),
-		Live: func(context.Context) (failover.Live, error) {
-			cfg, _ := p.config()
-			return p.failoverLive(cfg), nil
-		},
-		Observer: p.failoverObserver(actorID),
-		Hit:      failpoint.Hit,
-		Node:     p.node,
+// failoverService wires the runbook service to this plugin: every capability, so it runs
+// every step itself (and takes over the ones a runbook started by drctl left to it).
+func (p *Plugin) failoverService() *failover.Service {
+	return &failover.Service{
+		Journal:      failover.NewKVJournal(&p.client.KV),
+		Lock:         failoverLock{p},
+		Config:       failoverConfig{p},
+		Prober:       failoverProbes{p},
+		Backups:      failoverProbes{p},
+		Runner:       failoverRunner{p},
+		Announcer:    failoverAnnouncer{p},
+		Settings:     failoverSettings{p},
+		Nodes:        failoverProbes{p},
+		Audit:        p.auditor,
+		Log:          p.API,
+		Node:         p.node,
+		Process:      os.Getpid(),
+		Hit:          failpoint.Hit,
+		LockExpiry:   kvstate.FailoverLock.TTL,
+		HeartbeatTTL: kvstate.FailoverAliveMark.TTL,
 	}
 }
 
-// failoverLive resolves the settings by region for the steps.
-func (p *Plugin) failoverLive(cfg settings.Config) failover.Live {
+// failoverActor is the admin acting, by user id.
+func (p *Plugin) failoverActor(userID string) failover.Actor {
+	a := p.actor(userID)
+	return failover.Actor{ID: a.ID, Name: a.Username}
+}
+
+// failoverConfig reads the plugin's settings for the runbook.
+type failoverConfig struct{ p *Plugin }
+
+func (f failoverConfig) Setup(context.Context) (failover.Setup, error) {
+	cfg, problems := f.p.config()
+	if cfg.DRTopology != string(nodes.TwoRegions) {
+		return failover.Setup{}, errors.New("a failover needs two regions: set the topology to two regions, and the primary and standby regions, under Replication in the plugin settings")
+	}
+	for _, pr := range problems {
+		// The settings the runbook reads; a bad metrics token must not hold a failover.
+		if strings.HasPrefix(pr.Setting, "DR") && pr.Setting != "DRMetricsToken" {
+			return failover.Setup{}, fmt.Errorf("fix the settings first: %s", pr)
+		}
+	}
+	return failover.Setup{Primary: cfg.DRPrimaryRegion, Standby: cfg.DRSecondaryRegion, BackupMaxAge: cfg.StaleAfter()}, nil
+}
+
+// Live resolves the settings by region for the steps.
+func (f failoverConfig) Live(context.Context) (failover.Live, error) {
+	cfg, _ := f.p.config()
 	live := failover.Live{
 		Regions: map[string]failover.RegionSettings{
 			cfg.DRPrimaryRegion: {AuroraCluster: strings.TrimSpace(cfg.DRAuroraPrimaryCluster), OpenSearchURL: strings.TrimSpace(cfg.DROpenSearchPrimaryURL),
@@ -209,372 +223,28 @@ func (p *Plugin) failoverLive(cfg settings.Config) failover.Live {
 	if roles := settings.SplitList(cfg.DROpenSearchRoles); len(roles) == 2 {
 		live.OpenSearch.Roles = &opensearchccr.Roles{LeaderClusterRole: roles[0], FollowerClusterRole: roles[1]}
 	}
-	if mm := p.API.GetUnsanitizedConfig(); mm != nil {
+	if mm := f.p.API.GetUnsanitizedConfig(); mm != nil {
 		live.Postgres.PrimaryDSN = deref(mm.SqlSettings.DataSource)
 		live.SiteURL = deref(mm.ServiceSettings.SiteURL)
 	}
-	return live
+	return live, nil
 }
 
-// failoverPlan lays out the runbook req asks for and runs the preflight checks.
-func (p *Plugin) failoverPlan(ctx context.Context, req failoverRequest) (failover.Plan, error) {
-	cfg, problems := p.config()
-	if cfg.DRTopology != string(nodes.TwoRegions) {
-		return failover.Plan{}, errors.New("a failover needs two regions: set the topology to two regions, and the primary and standby regions, under Replication in the plugin settings")
-	}
-	for _, pr := range problems {
-		// The settings the runbook reads; a bad metrics token must not hold a failover.
-		if strings.HasPrefix(pr.Setting, "DR") && pr.Setting != "DRMetricsToken" {
-			return failover.Plan{}, fmt.Errorf("fix the settings first: %s", pr)
-		}
-	}
-	last, err := p.failoverJournal().Load(ctx)
-	if err != nil {
-		return failover.Plan{}, err
-	}
-	var from, to string
-	// Steps the last runbook deferred (or carried and did not finish) run first in the next one,
-	// whichever way it goes: they bring the old region's side up to date before it leads again.
-	var carriedFrom *failover.Run
-	if last != nil && last.State.Terminal() {
-		carriedFrom = last
-	}
-	switch req.Kind {
-	case failover.KindFailback:
-		// A failback reverses the last runbook, completed or aborted half-way: every step
-		// checks what is in place, so it undoes exactly what was done.
-		switch {
-		case last == nil:
-			return failover.Plan{}, errors.New("no failover to fail back from: `/dr failover plan --to <region>` moves to the standby region")
-		case !last.State.Terminal():
-			return failover.Plan{}, fmt.Errorf("runbook `%s` is %s: resume it (`/dr failover resume`) or abort it (`/dr failover abort`) first", last.ID, last.State)
-		case last.Kind == failover.KindFailback && last.State == failover.RunCompleted:
-			return failover.Plan{}, fmt.Errorf("the last runbook (`%s`) was a completed failback to %s: there is nothing to fail back; `/dr failover plan --to %s` moves again", last.ID, last.To, cfg.DRSecondaryRegion)
-		}
-		from, to = last.To, last.From
-	default:
-		from, to = cfg.DRPrimaryRegion, cfg.DRSecondaryRegion
-		switch {
-		case strings.EqualFold(req.To, from):
-			return failover.Plan{}, fmt.Errorf("%s is the primary region already (the standby is %s)", from, to)
-		case !strings.EqualFold(req.To, to):
-			return failover.Plan{}, fmt.Errorf("unknown region %q: the primary region is %s and the standby %s", req.To, from, to)
-		}
-	}
-	plan := failover.Plan{}
-	if last != nil && !last.State.Terminal() {
-		plan.Notes = append(plan.Notes, fmt.Sprintf("Runbook `%s` is %s: a new one cannot start until it is resumed to its end or aborted.", last.ID, last.State))
-	}
-	live := p.failoverLive(cfg)
-	run := failover.NewRun(req.Kind, req.Mode, from, to, req.ActorID, p.actor(req.ActorID).Username, carriedFrom, time.Now())
-	p.failoverEngine(req.ActorID).Describe(live, run)
-	plan.Run = run
-	plan.Checks = p.preflight(ctx, cfg, live, run)
-	plan.Blocked = failover.Blocked(plan.Checks)
-	return plan, nil
+// failoverProbes are the status probes, the node reports and the verification record.
+type failoverProbes struct{ p *Plugin }
+
+func (f failoverProbes) Check(ctx context.Context) (status.Report, error) {
+	return f.p.report(ctx, true)
 }
 
-// preflight runs the status probes and the failover's own checks.
-func (p *Plugin) preflight(ctx context.Context, cfg settings.Config, live failover.Live, run *failover.Run) []failover.Check {
-	o := failover.PreflightOptions{Mode: run.Mode, Waived: map[string]string{}}
-	var extra []failover.Check
-	carriesOpenSearch := false
-	for _, s := range run.Steps {
-		if s.DeferredFrom != "" && s.Kind == failover.KindOpenSearchFollow {
-			carriesOpenSearch = true
-			o.Waived["opensearch"] = fmt.Sprintf("the deferred step makes %s's OpenSearch follow %s before anything else moves", s.From, s.To)
-		}
-	}
-	target := live.Regions[run.To]
-	if live.AuroraGlobalID != "" && target.AuroraCluster == "" {
-		extra = append(extra, failover.Check{Name: "Settings: the Aurora cluster of " + run.To, State: failover.CheckFail, Required: true,
-			Detail: "not set", Fix: "set the standby region's Aurora cluster under Replication"})
-	}
-	if live.OpenSearchConfigured() {
-		if target.OpenSearchURL == "" {
-			extra = append(extra, failover.Check{Name: "Settings: the OpenSearch cluster of " + run.To, State: failover.CheckFail, Required: true,
-				Detail: "not set", Fix: "set the OpenSearch URL of " + run.To + " under Replication"})
-		}
-		if live.Regions[run.From].OpenSearchAlias == "" {
-			extra = append(extra, failover.Check{Name: "Settings: the OpenSearch connection from " + run.From + " to " + run.To, State: failover.CheckFail,
-				Detail: "the name of " + run.From + "'s connection to " + run.To + "'s cluster is not set, so " + run.From + " cannot follow " + run.To + " afterwards",
-				Fix:    "set DROpenSearchReverseLeaderAlias (or DROpenSearchLeaderAlias) for that direction"})
-		}
-		if target.OpenSearchURL != "" && !carriesOpenSearch {
-			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			extra = append(extra, failover.FollowerCheckpoints(cctx, live, run.To))
-			cancel()
-		}
-	}
-	maxAge := cfg.StaleAfter()
-	if maxAge <= 0 {
-		maxAge = 26 * time.Hour
-	}
-	extra = append(extra, failover.BackupCheck(p.newestVerified(), maxAge, time.Now()))
-	rep, err := p.report(ctx, true)
-	if err != nil {
-		extra = append(extra, failover.Check{Name: "Status probes", State: failover.CheckFail, Detail: err.Error(), Fix: "see `/dr status`"})
-	}
-	return failover.Preflight(rep, o, extra...)
+func (f failoverProbes) NewestVerified(context.Context) (time.Time, error) {
+	t, _, err := kvstate.LastVerified.Get(f.p.state())
+	return t, err
 }
 
-func (p *Plugin) newestVerified() time.Time {
-	if t, ok, err := kvstate.LastVerified.Get(p.state()); err == nil && ok {
-		return t
-	}
-	return time.Time{}
-}
-
-// startRunbook journals a new runbook and runs it in the background.
-func (p *Plugin) startRunbook(ctx context.Context, req failoverRequest) (*failover.Run, error) {
-	// One runbook at a time: say so before spending time on the preflight.
-	if last, err := p.failoverJournal().Load(ctx); err != nil {
-		return nil, err
-	} else if last != nil && !last.State.Terminal() {
-		return nil, fmt.Errorf("%w: runbook `%s` (%s to %s) is %s; resume it (`/dr failover resume`) or abort it (`/dr failover abort`) first", failover.ErrActive, last.ID, last.From, last.To, last.State)
-	}
-	plan, err := p.failoverPlan(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if plan.Blocked && (!req.Force || failover.RequiredFailed(plan.Checks)) {
-		var failing []string
-		for _, c := range plan.Checks {
-			if c.State == failover.CheckFail {
-				failing = append(failing, fmt.Sprintf("- %s: %s", c.Name, c.Detail))
-			}
-		}
-		hint := "fix them, or add --force to go ahead anyway (recorded)"
-		if failover.RequiredFailed(plan.Checks) {
-			hint = "fix them: --force cannot skip these"
-		}
-		return nil, fmt.Errorf("preflight checks fail, %s:\n%s", hint, strings.Join(failing, "\n"))
-	}
-	run := plan.Run
-	run.Checks, run.Forced = plan.Checks, plan.Blocked
-	a := p.actor(req.ActorID)
-	eng := p.failoverEngine(req.ActorID)
-	created, err := eng.Create(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	details := map[string]string{"kind": string(run.Kind), "mode": string(run.Mode), "from": run.From, "to": run.To}
-	if run.Forced {
-		details["forced"] = "true"
-	}
-	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: a.Username, Action: "failover.start", Target: created.ID, Outcome: audit.OutcomeStarted, Details: details})
-	if _, err := p.driveRunbook(created.ID, req.ActorID); err != nil {
-		return nil, fmt.Errorf("runbook %s is journaled but could not start here: %w; `/dr failover resume` starts it", created.ID, err)
-	}
-	return created, nil
-}
-
-// confirmRunbook confirms the waiting step and goes on.
-func (p *Plugin) confirmRunbook(ctx context.Context, actorID string) (*failover.Run, error) {
-	a := p.actor(actorID)
-	run, err := p.failoverEngine(actorID).Confirm(ctx, a.Username)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "failover.confirm", Target: run.ID + "/" + run.Current().Name, Outcome: audit.OutcomeSucceeded})
-	if _, err := p.driveRunbook(run.ID, actorID); err != nil {
-		return nil, fmt.Errorf("confirmed, but the runbook could not go on here: %w; `/dr failover resume`", err)
-	}
-	return run, nil
-}
-
-// resumeRunbook goes on with a runbook that failed, waits, or was interrupted.
-func (p *Plugin) resumeRunbook(ctx context.Context, actorID string) (*failover.Run, error) {
-	run, err := p.failoverJournal().Load(ctx)
-	switch {
-	case err != nil:
-		return nil, err
-	case run == nil:
-		return nil, failover.ErrNoRun
-	case run.State.Terminal():
-		return nil, fmt.Errorf("runbook `%s` is %s: there is nothing to resume", run.ID, run.State)
-	case run.State == failover.RunRunning && p.failoverAlive(run.ID):
-		return nil, fmt.Errorf("runbook `%s` is running (node `%s`): `/dr failover status` shows where it is", run.ID, run.Node)
-	}
-	a := p.actor(actorID)
-	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "failover.resume", Target: run.ID, Outcome: audit.OutcomeStarted,
-		Details: map[string]string{"state": string(run.State)}})
-	if _, err := p.driveRunbook(run.ID, actorID); err != nil {
-		return nil, err
-	}
-	return run, nil
-}
-
-// abortRunbook ends the runbook at once when no node runs it, and otherwise asks the node that
-// does to stop before its next step.
-func (p *Plugin) abortRunbook(ctx context.Context, actorID string) (*failover.Run, error) {
-	a := p.actor(actorID)
-	eng := p.failoverEngine(actorID)
-	cur, err := p.failoverJournal().Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cur == nil {
-		return nil, failover.ErrNoRun
-	}
-	// A node that died holds the lock until it expires (about 15 s): wait that long when no node
-	// says it runs the runbook, so that an interrupted runbook ends now.
-	wait := 2 * time.Second
-	if !p.failoverAlive(cur.ID) {
-		wait = 25 * time.Second
-	}
-	var run *failover.Run
-	err = p.withRunbookLock(ctx, wait, func() error {
-		var err error
-		run, err = eng.Abort(ctx, a.Username, true)
-		return err
-	})
-	if errors.Is(err, errRunbookLocked) {
-		run, err = eng.Abort(ctx, a.Username, false)
-	}
-	if err != nil {
-		return nil, err
-	}
-	outcome := audit.OutcomeSucceeded
-	if run.State != failover.RunAborted {
-		outcome = audit.OutcomeStarted
-	}
-	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "failover.abort", Target: run.ID, Outcome: outcome,
-		Details: map[string]string{"state": string(run.State)}})
-	return run, nil
-}
-
-var errRunbookLocked = errors.New("another node is running the failover runbook")
-
-// withRunbookLock runs fn holding the cluster-wide runbook lock: one engine at a time.
-func (p *Plugin) withRunbookLock(ctx context.Context, wait time.Duration, fn func() error) error {
-	mu, err := kvstate.FailoverLock.New(p.API)
-	if err != nil {
-		return fmt.Errorf("runbook lock: %w", err)
-	}
-	lockCtx, cancel := context.WithTimeout(ctx, wait)
-	err = mu.LockWithContext(lockCtx)
-	cancel()
-	if err != nil {
-		return errRunbookLocked
-	}
-	defer mu.Unlock()
-	return fn()
-}
-
-// driveRunbook runs the runbook in the background on this node.
-func (p *Plugin) driveRunbook(id, actorID string) (*jobs.Job, error) {
-	return p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) {
-		j.SetProgress("waiting for the cluster-wide runbook lock")
-		// After a crash the dead node's lock lasts about 15 s more.
-		err := p.withRunbookLock(ctx, 40*time.Second, func() error {
-			stop := p.failoverHeartbeat(id)
-			defer stop()
-			eng := p.failoverEngine(actorID)
-			eng.Progress = j.SetProgress
-			_, err := eng.Run(ctx, id)
-			return err
-		})
-		if err != nil {
-			msg := fmt.Sprintf(":x: Runbook `%s` could not run: %v", id, err)
-			if errors.Is(err, errRunbookLocked) {
-				msg = fmt.Sprintf(":warning: Runbook `%s` did not start here: another node holds the runbook lock (it runs the runbook, or died less than a minute ago). `/dr failover status`, then `/dr failover resume` if nothing runs it.", id)
-			}
-			p.API.LogWarn("Disaster Recovery runbook stopped", "run", id, "error", err.Error())
-			j.Report(func() { _ = p.notifier.OpsAndDirect(actorID, msg) })
-		}
-	})
-}
-
-// failoverHeartbeat marks the runbook as run by this node until stop is called. A runbook that
-// says "running" without the mark was interrupted (its node died).
-func (p *Plugin) failoverHeartbeat(id string) (stop func()) {
-	mark := func() {
-		_ = kvstate.FailoverAliveMark.Set(p.state(), kvstate.FailoverAlive{Run: id, Node: p.node, Process: os.Getpid()})
-	}
-	mark()
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(kvstate.FailoverAliveMark.TTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				mark()
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		_ = kvstate.FailoverAliveMark.Delete(p.state())
-	}
-}
-
-// failoverAlive says whether a node runs runbook id now.
-func (p *Plugin) failoverAlive(id string) bool {
-	m, _, err := kvstate.FailoverAliveMark.Get(p.state())
-	if err != nil || m.Run != id {
-		return false
-	}
-	// This node's own mark from a plugin process that died (kill -9, crash) is stale at once.
-	if m.Node == p.node && m.Process != os.Getpid() {
-		return false
-	}
-	return true
-}
-
-// failoverObserver writes the audit trail and the bot's posts for the engine's events.
-func (p *Plugin) failoverObserver(actorID string) failover.Observer {
-	a := p.actor(actorID)
-	return failover.ObserverFunc(func(ev failover.Event) {
-		run := ev.Run
-		switch ev.Kind {
-		case failover.EventStepStarted:
-			s := ev.Step
-			_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "failover.step", Target: run.ID + "/" + s.Name, Outcome: audit.OutcomeStarted,
-				Details: map[string]string{"kind": string(run.Kind), "mode": string(run.Mode), "from": s.From, "to": s.To, "attempt": strconv.Itoa(s.Attempts)}})
-		case failover.EventStepFinished:
-			s := ev.Step
-			outcome := audit.OutcomeSucceeded
-			switch s.State {
-			case failover.StepFailed:
-				outcome = audit.OutcomeFailed
-			case failover.StepWaiting:
-				outcome = audit.OutcomeStarted
-			case failover.StepSkipped, failover.StepManual, failover.StepDeferred:
-				outcome = audit.OutcomeSkipped
-			}
-			_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "failover.step", Target: run.ID + "/" + s.Name, Outcome: outcome, Reason: s.Error,
-				Details: map[string]string{"state": string(s.State), "duration_ms": strconv.FormatInt(s.DurationMS, 10), "from": s.From, "to": s.To}})
-			if s.State.Finished() {
-				_ = p.notifier.Ops(fmt.Sprintf("%s `%s` step %d/%d **%s**: %s in %s. %s", titleWord(run.Kind), run.ID, ev.Index+1, len(run.Steps), s.Title, s.State,
-					s.Duration().Round(100*time.Millisecond), s.Detail))
-			}
-		case failover.EventRunStopped:
-			action := map[failover.RunState]string{failover.RunCompleted: "failover.complete", failover.RunFailed: "failover.fail", failover.RunWaiting: "failover.wait",
-				failover.RunAborted: "failover.abort", failover.RunInterrupted: "failover.interrupt"}[run.State]
-			outcome := map[failover.RunState]audit.Outcome{failover.RunCompleted: audit.OutcomeSucceeded, failover.RunFailed: audit.OutcomeFailed, failover.RunWaiting: audit.OutcomeStarted,
-				failover.RunAborted: audit.OutcomeSucceeded, failover.RunInterrupted: audit.OutcomeFailed}[run.State]
-			if action == "" {
-				return
-			}
-			_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: action, Target: run.ID, Outcome: outcome, Reason: run.Error,
-				Details: map[string]string{"kind": string(run.Kind), "mode": string(run.Mode), "from": run.From, "to": run.To, "elapsed": run.Elapsed(time.Now()).Round(time.Millisecond).String()}})
-			if err := p.notifier.OpsAndDirect(actorID, failover.SummaryMarkdown(run, time.Now())); err != nil {
-				p.API.LogWarn("Cannot post the runbook's result", "run", run.ID, "error", err.Error())
-			}
-		}
-	})
-}
-
-func titleWord(k failover.Kind) string {
-	return strings.ToUpper(string(k[:1])) + string(k[1:])
-}
-
-// freshNodeReports asks every node for its report now and reads them.
-func (p *Plugin) freshNodeReports(ctx context.Context) ([]nodes.NodeReport, error) {
+// Reports asks every node for its report now and reads them.
+func (f failoverProbes) Reports(ctx context.Context) ([]nodes.NodeReport, error) {
+	p := f.p
 	_ = p.API.PublishPluginClusterEvent(model.PluginClusterEvent{Id: nodeReportEvent}, model.PluginClusterEventSendOptions{SendType: model.PluginClusterEventSendTypeReliable})
 	p.publishNodeReport()
 	// The other nodes answer within a moment.
@@ -587,10 +257,58 @@ func (p *Plugin) freshNodeReports(ctx context.Context) ([]nodes.NodeReport, erro
 	return p.nodeReports(ctx)
 }
 
-// failoverAnnouncer posts the announcement as the bot.
+// failoverLock is the cluster-wide runbook lock (a pluginapi cluster mutex) and the mark of
+// the node running the runbook, both in the KV store.
+type failoverLock struct{ p *Plugin }
+
+func (f failoverLock) Acquire(ctx context.Context, wait time.Duration) (func(), error) {
+	mu, err := kvstate.FailoverLock.New(f.p.API)
+	if err != nil {
+		return nil, fmt.Errorf("runbook lock: %w", err)
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := mu.LockWithContext(lockCtx); err != nil {
+		return nil, failover.ErrLocked
+	}
+	return mu.Unlock, nil
+}
+
+func (f failoverLock) Beat(_ context.Context, hb failover.Heartbeat) error {
+	return kvstate.FailoverAliveMark.Set(f.p.state(), kvstate.FailoverAlive{Run: hb.Run, Node: hb.Node, Process: hb.Process, At: hb.At})
+}
+
+func (f failoverLock) LastBeat(context.Context) (*failover.Heartbeat, error) {
+	m, ok, err := kvstate.FailoverAliveMark.Get(f.p.state())
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &failover.Heartbeat{Run: m.Run, Node: m.Node, Process: m.Process, At: m.At}, nil
+}
+
+func (f failoverLock) ClearBeat(context.Context) error {
+	return kvstate.FailoverAliveMark.Delete(f.p.state())
+}
+
+// failoverRunner drives the runbook as this node's failover job.
+type failoverRunner struct{ p *Plugin }
+
+func (f failoverRunner) Go(actorID string, fn func(ctx context.Context, progress func(string))) error {
+	_, err := f.p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) { fn(ctx, j.SetProgress) })
+	return err
+}
+
+func titleWord(k failover.Kind) string {
+	return strings.ToUpper(string(k[:1])) + string(k[1:])
+}
+
 type failoverAnnouncer struct{ p *Plugin }
 
 func (f failoverAnnouncer) Ops(message string) error { return f.p.notifier.Ops(message) }
+
+func (f failoverAnnouncer) Direct(userID, message string) error {
+	return f.p.notifier.Direct(userID, message)
+}
 
 func (f failoverAnnouncer) Everyone(message string, done func(string) bool, mark func(string) error) (int, error) {
 	c, bot := f.p.client, f.p.notifier.BotID()
@@ -686,12 +404,13 @@ type failoverStartBody struct {
 func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 	user := func(r *http.Request) string { return r.Header.Get("Mattermost-User-ID") }
 	rt.Handle(http.MethodGet, "/failover", func(w http.ResponseWriter, r *http.Request) {
-		run, err := p.failoverJournal().Load(r.Context())
+		svc := p.failoverService()
+		run, err := svc.Current(r.Context())
 		if err != nil {
 			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		running := run != nil && p.failoverAlive(run.ID)
+		running := run != nil && svc.Alive(r.Context(), run.ID)
 		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"run": run, "running": running, "job": jobInfo(p.jobs.Running(failoverJob))})
 	})
 	rt.Handle(http.MethodGet, "/failover/plan", func(w http.ResponseWriter, r *http.Request) {
@@ -705,7 +424,7 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 		if q.Get("kind") == string(failover.KindFailback) {
 			kind = failover.KindFailback
 		}
-		plan, err := p.failoverPlan(r.Context(), failoverRequest{Kind: kind, To: q.Get("to"), Mode: mode, ActorID: user(r)})
+		plan, err := p.failoverService().Plan(r.Context(), failover.Request{Kind: kind, To: q.Get("to"), Mode: mode, Actor: p.failoverActor(user(r))})
 		if err != nil {
 			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
 			return
@@ -728,7 +447,7 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 				adminapi.WriteError(w, http.StatusBadRequest, `review GET /failover/plan first, then send "confirm": true`)
 				return
 			}
-			run, err := p.startRunbook(r.Context(), failoverRequest{Kind: kind, To: body.To, Mode: mode, Force: body.Force, ActorID: user(r)})
+			run, err := p.failoverService().Start(r.Context(), failover.Request{Kind: kind, To: body.To, Mode: mode, Force: body.Force, Actor: p.failoverActor(user(r))})
 			if err != nil {
 				writeFailoverError(w, err)
 				return
@@ -739,7 +458,7 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 	rt.Handle(http.MethodPost, "/failover/start", start(failover.KindFailover))
 	rt.Handle(http.MethodPost, "/failover/failback", start(failover.KindFailback))
 	rt.Handle(http.MethodPost, "/failover/confirm", func(w http.ResponseWriter, r *http.Request) {
-		run, err := p.confirmRunbook(r.Context(), user(r))
+		run, err := p.failoverService().Confirm(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
 			return
@@ -747,7 +466,7 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 		adminapi.WriteJSON(w, http.StatusAccepted, map[string]any{"run": run})
 	})
 	rt.Handle(http.MethodPost, "/failover/resume", func(w http.ResponseWriter, r *http.Request) {
-		run, err := p.resumeRunbook(r.Context(), user(r))
+		run, err := p.failoverService().Resume(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
 			return
@@ -755,7 +474,7 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 		adminapi.WriteJSON(w, http.StatusAccepted, map[string]any{"run": run})
 	})
 	rt.Handle(http.MethodPost, "/failover/abort", func(w http.ResponseWriter, r *http.Request) {
-		run, err := p.abortRunbook(r.Context(), user(r))
+		run, err := p.failoverService().Abort(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
 			return

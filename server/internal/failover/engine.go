@@ -20,8 +20,8 @@ type Step interface {
 
 // Result is how a step ended.
 type Result struct {
-	// State is StepDone (the zero value means done), StepWaiting, StepDeferred, StepSkipped or
-	// StepManual; with Err set the step failed.
+	// State is StepDone (the zero value means done), StepWaiting, StepDeferred, StepSkipped,
+	// StepManual or StepForPlugin; with Err set the step failed.
 	State  StepState
 	Detail string
 	Err    error
@@ -183,6 +183,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 			switch i := r.next(); {
 			case r.State.Terminal():
 				return nil, coded(ErrNotActive, "runbook %s is %s", r.ID, r.State)
+			case i < 0 && len(r.ForPlugin()) > 0:
+				r.State, r.UpdatedAt = RunForPlugin, now
+				stopped = true
 			case i < 0:
 				r.finish(RunCompleted, now)
 				stopped = true
@@ -295,6 +298,27 @@ func (e *Engine) runStep(ctx context.Context, run *Run, rec StepRecord) (res Res
 		return err
 	}
 	return st.Run(ctx, sc)
+}
+
+// TakeOver makes the steps of runbook id that wait for the plugin pending again, for an engine
+// that has what they need (Mattermost) to run them.
+func (e *Engine) TakeOver(ctx context.Context, id string) (*Run, error) {
+	return e.Journal.Update(ctx, func(r *Run) (*Run, error) {
+		switch {
+		case r == nil:
+			return nil, coded(ErrNoRun, "no runbook was started")
+		case r.ID != id:
+			return nil, coded(ErrOtherRun, "runbook %s was replaced by %s", id, r.ID)
+		case r.State.Terminal():
+			return nil, coded(ErrNotActive, "runbook %s is %s", r.ID, r.State)
+		}
+		for i := range r.Steps {
+			if s := &r.Steps[i]; s.State == StepForPlugin {
+				s.State, s.Detail = StepPending, ""
+			}
+		}
+		return r, nil
+	})
 }
 
 // Confirm marks the waiting step as confirmed by actor; the caller then runs the runbook.

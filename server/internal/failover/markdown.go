@@ -19,6 +19,7 @@ var checkIcon = map[CheckState]string{CheckPass: ":white_check_mark:", CheckWarn
 var stateIcon = map[StepState]string{
 	StepPending: ":white_circle:", StepRunning: ":hourglass_flowing_sand:", StepDone: ":white_check_mark:",
 	StepFailed: ":x:", StepWaiting: ":raised_hand:", StepDeferred: ":fast_forward:", StepSkipped: ":heavy_minus_sign:", StepManual: ":memo:",
+	StepForPlugin: ":electric_plug:",
 }
 
 func cell(s string) string {
@@ -89,10 +90,22 @@ func StatusMarkdown(r *Run, alive bool, now time.Time) string {
 			fmt.Fprintf(&b, "\n:raised_hand: **%s waits for you:** %s\n", s.Title, s.Next)
 		}
 	}
+	if waiting := r.ForPlugin(); len(waiting) > 0 && !r.State.Terminal() {
+		fmt.Fprintf(&b, "\n:electric_plug: **%d step(s) wait for the plugin** (they need Mattermost, which the runner did not have): %s. The plugin runs them once Mattermost is up in %s: `/dr failover resume`.\n",
+			len(waiting), titles(waiting), r.To)
+	}
 	if r.AbortRequested && !r.State.Terminal() {
 		fmt.Fprintf(&b, "\nAbort requested by @%s: the runbook stops before its next step.\n", r.AbortedBy)
 	}
 	return b.String()
+}
+
+func titles(steps []StepRecord) string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = "**" + s.Title + "**"
+	}
+	return strings.Join(out, ", ")
 }
 
 // StepsMarkdown is the step table with each step's measured duration.

@@ -5,6 +5,11 @@
 // and the ones that need the Mattermost server (posts, node reports, settings, status) reach it
 // through the small interfaces in Deps, which the plugin implements.
 //
+// Service holds the rules around the engine (plan and preflight, start, confirm, resume, abort,
+// failback, the runbook lock and heartbeat) for both front ends: the plugin gives it every
+// capability; a runner without Mattermost (drctl) leaves the Mattermost steps as
+// StepForPlugin, and the plugin takes them over on its next resume.
+//
 // The journal (the Run stored in the plugin's KV store) is the single source of truth: a node
 // that dies mid-step leaves the step "running"; resuming runs that step again, and the step looks
 // at the real system first (is the target already the writer?) so that its effect is not
@@ -71,12 +76,16 @@ const (
 	StepSkipped StepState = "skipped"
 	// StepManual: done by a person; the instructions are in Detail. It does not hold the runbook.
 	StepManual StepState = "manual"
+	// StepForPlugin: the step needs Mattermost (posts, node reports, the plugin's settings),
+	// which the runner did not have (drctl, with Mattermost down); the plugin runs it when it
+	// takes the runbook over. It does not hold the steps after it.
+	StepForPlugin StepState = "waiting-for-plugin"
 )
 
 // Finished says the engine does not run the step again.
 func (s StepState) Finished() bool {
 	switch s {
-	case StepDone, StepDeferred, StepSkipped, StepManual:
+	case StepDone, StepDeferred, StepSkipped, StepManual, StepForPlugin:
 		return true
 	}
 	return false
@@ -94,6 +103,9 @@ const (
 	RunInterrupted RunState = "interrupted"
 	RunAborted     RunState = "aborted"
 	RunCompleted   RunState = "completed"
+	// RunForPlugin: every step ran that could without Mattermost; the plugin runs the
+	// StepForPlugin ones once Mattermost is up. Not over: no other runbook may start.
+	RunForPlugin RunState = "waiting-for-plugin"
 )
 
 // Terminal says the runbook is over and another may start.
@@ -191,6 +203,17 @@ func (r *Run) Current() *StepRecord {
 		return &r.Steps[i]
 	}
 	return nil
+}
+
+// ForPlugin lists the steps that wait for the plugin.
+func (r *Run) ForPlugin() []StepRecord {
+	var out []StepRecord
+	for _, s := range r.Steps {
+		if s.State == StepForPlugin {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Deferred lists the steps a failback must run first: the ones this runbook deferred, and the

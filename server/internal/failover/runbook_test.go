@@ -37,15 +37,23 @@ const (
 var replicated = []string{"channels", "users", "files", "posts_2026_01_01", "posts_2026_01_02"}
 
 type announcer struct {
-	mu    sync.Mutex
-	ops   []string
-	teams map[string]int
+	mu     sync.Mutex
+	ops    []string
+	direct []string
+	teams  map[string]int
 }
 
 func (a *announcer) Ops(m string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ops = append(a.ops, m)
+	return nil
+}
+
+func (a *announcer) Direct(userID, m string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.direct = append(a.direct, userID+": "+m)
 	return nil
 }
 

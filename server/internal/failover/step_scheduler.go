@@ -17,12 +17,18 @@ type schedulerStep struct{ d Deps }
 
 func (schedulerStep) Title() string { return "Job scheduler: runs in the new region only" }
 
-func (schedulerStep) Calls(live Live, _ *Run, rec *StepRecord) string {
+func (s schedulerStep) Calls(live Live, _ *Run, rec *StepRecord) string {
+	if s.d.Nodes == nil {
+		return forPluginCalls(fmt.Sprintf("reads the nodes' reports and expects JobSettings.RunScheduler=true in %s", rec.To))
+	}
 	return fmt.Sprintf("nothing it can change: reads the nodes' reports and expects JobSettings.RunScheduler=true in %s and %v in %s; waits for `/dr failover confirm` until they say so",
 		rec.To, live.SchedulerInSecondary, rec.From)
 }
 
 func (s schedulerStep) Run(ctx context.Context, sc *StepContext) Result {
+	if s.d.Nodes == nil {
+		return forPlugin("the app nodes' reports")
+	}
 	from, to := sc.Step.From, sc.Step.To
 	reports, err := s.d.Nodes(ctx)
 	if err != nil {

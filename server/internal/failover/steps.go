@@ -23,10 +23,12 @@ const (
 	KindFinal             = "final"
 )
 
-// Announcer posts the announcement.
+// Announcer posts the announcement, and the runbook's progress.
 type Announcer interface {
 	// Ops posts to the ops channel.
 	Ops(message string) error
+	// Direct writes to one person: the admin who started or resumed the runbook.
+	Direct(userID, message string) error
 	// Everyone posts in every team's Town Square, skipping the teams done says are done and
 	// calling mark after each post (so a resumed step does not post twice). It returns how
 	// many teams it posted to.
@@ -41,7 +43,8 @@ type Settings interface {
 	MakePrimary(ctx context.Context, region string) error
 }
 
-// Deps are what the Mattermost-side steps need from the plugin.
+// Deps are what the Mattermost-side steps need from the plugin. Announce, Nodes and Settings
+// may be nil (no Mattermost: drctl): their steps are then recorded as StepForPlugin.
 type Deps struct {
 	Announce Announcer
 	// Nodes returns fresh node reports.
@@ -74,6 +77,16 @@ func Steps(d Deps) map[string]Step {
 	}
 }
 
+// forPlugin is the result of a step that needs what the runner does not have: Mattermost.
+func forPlugin(what string) Result {
+	return Result{State: StepForPlugin, Detail: "needs Mattermost (" + what + "): the plugin runs this step when it takes the runbook over"}
+}
+
+// forPluginCalls is what such a step calls, for the plan.
+func forPluginCalls(calls string) string {
+	return "needs Mattermost, so it waits for the plugin, which then " + calls
+}
+
 // verb is "failover" or "failback", for messages.
 func verb(r *Run) string { return string(r.Kind) }
 
@@ -81,14 +94,21 @@ type announceStep struct{ d Deps }
 
 func (announceStep) Title() string { return "Announce" }
 
-func (announceStep) Calls(live Live, _ *Run, _ *StepRecord) string {
+func (s announceStep) Calls(live Live, _ *Run, _ *StepRecord) string {
+	calls := "posts to the ops channel"
 	if live.AnnounceAll {
-		return "posts to the ops channel and to the Town Square of every team (DRFailoverAnnounceAll)"
+		calls = "posts to the ops channel and to the Town Square of every team (DRFailoverAnnounceAll)"
 	}
-	return "posts to the ops channel"
+	if s.d.Announce == nil {
+		return forPluginCalls(calls)
+	}
+	return calls
 }
 
 func (s announceStep) Run(_ context.Context, sc *StepContext) Result {
+	if s.d.Announce == nil {
+		return forPlugin("posts")
+	}
 	r := &sc.Run
 	msg := fmt.Sprintf(":rotating_light: **%s from %s to %s has started** (%s, runbook `%s`, by @%s). Mattermost may be unavailable or read-only for a few minutes; reconnect if your client says so.",
 		titleCase(verb(r)), r.From, r.To, r.Mode, r.ID, r.Actor)
@@ -140,11 +160,17 @@ type settingsStep struct{ d Deps }
 
 func (settingsStep) Title() string { return "Make the new region the primary in the plugin settings" }
 
-func (settingsStep) Calls(_ Live, r *Run, _ *StepRecord) string {
+func (s settingsStep) Calls(_ Live, r *Run, _ *StepRecord) string {
+	if s.d.Settings == nil {
+		return forPluginCalls(fmt.Sprintf("makes %s the primary region in the plugin settings", r.To))
+	}
 	return fmt.Sprintf("saves the plugin settings with %s as the primary region: swaps DRPrimaryRegion/DRSecondaryRegion and the per-region Aurora, OpenSearch and Route 53 settings, so that `/dr status` checks the new direction", r.To)
 }
 
 func (s settingsStep) Run(ctx context.Context, sc *StepContext) Result {
+	if s.d.Settings == nil {
+		return forPlugin("the plugin's settings")
+	}
 	to := sc.Run.To
 	next := fmt.Sprintf("Swap the primary and standby settings by hand (System Console > Plugins > Disaster Recovery > Replication): %s becomes the primary region, with its Aurora cluster, OpenSearch URL and Route 53 value; then `/dr failover resume`.", to)
 	undo := fmt.Sprintf("the failback swaps them back (`/dr failback`), or swap them by hand so that %s is the primary again", sc.Run.From)

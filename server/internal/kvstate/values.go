@@ -29,4 +29,6 @@ type FailoverAlive struct {
 	Run     string `json:"run"`
 	Node    string `json:"node"`
 	Process int    `json:"process"`
+	// At is when the node last refreshed it (absent from marks of older versions).
+	At time.Time `json:"at,omitzero"`
 }
