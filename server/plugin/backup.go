@@ -165,6 +165,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 		post.finish(msg)
 		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.fail", Target: j.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
 		_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+		p.alertBackupFailed(j.ID, msg)
 		return
 	}
 	var b strings.Builder

@@ -590,7 +590,7 @@ func (p *Plugin) freshNodeReports(ctx context.Context) ([]nodes.NodeReport, erro
 // failoverAnnouncer posts the announcement as the bot.
 type failoverAnnouncer struct{ p *Plugin }
 
-func (f failoverAnnouncer) Ops(message string) error { return f.p.notifier.Ops(message) }
+func (f failoverAnnouncer) Ops(message string) error { return f.p.opsAndAlertFailover(message) }
 
 func (f failoverAnnouncer) Everyone(message string, done func(string) bool, mark func(string) error) (int, error) {
 	c, bot := f.p.client, f.p.notifier.BotID()
