@@ -140,7 +140,7 @@ func (s *Sender) deliver(ctx context.Context, t Target, a Alert) (int, error) {
 				"attempt", attempt, "wait", wait.Round(time.Millisecond).String(), "error", t.redacted(err.Error()))
 		}
 		if serr := s.sleep(ctx, wait); serr != nil {
-			return attempt, fmt.Errorf("%w; gave up waiting: %v", err, serr)
+			return attempt, fmt.Errorf("%w; gave up waiting: %w", err, serr)
 		}
 	}
 }

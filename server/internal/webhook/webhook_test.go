@@ -277,7 +277,7 @@ func TestTargetString(t *testing.T) {
 func TestDispatcherSendsInTheBackgroundAndDeadLettersOnStop(t *testing.T) {
 	release := make(chan struct{})
 	var got atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		<-release
 		got.Add(1)
 	}))
@@ -306,7 +306,7 @@ func TestDispatcherSendsInTheBackgroundAndDeadLettersOnStop(t *testing.T) {
 }
 
 func TestDispatcherStopCancelsAfterTheGrace(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
 	defer srv.Close()
 	log := &logCapture{}
 	d := NewDispatcher(NewSender(nil, DefaultPolicy(), log), 10)
