@@ -166,6 +166,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 		j.Report(func() {
 			post.finish(msg)
 			_ = p.notifier.OpsAndDirect(req.ActorID, msg)
+			p.alertBackupFailed(j.ID, msg)
 		})
 		return
 	}

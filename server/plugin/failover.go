@@ -304,7 +304,7 @@ func titleWord(k failover.Kind) string {
 
 type failoverAnnouncer struct{ p *Plugin }
 
-func (f failoverAnnouncer) Ops(message string) error { return f.p.notifier.Ops(message) }
+func (f failoverAnnouncer) Ops(message string) error { return f.p.opsAndAlertFailover(message) }
 
 func (f failoverAnnouncer) Direct(userID, message string) error {
 	return f.p.notifier.Direct(userID, message)

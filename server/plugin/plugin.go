@@ -59,6 +59,7 @@ type Plugin struct {
 	backupCron *cluster.Job
 	status     statusService
 	stopNodes  chan struct{}
+	outside    outside
 
 	mu       sync.RWMutex
 	cfg      settings.Config
@@ -86,6 +87,7 @@ func (p *Plugin) OnActivate() error {
 
 	p.notifier = notify.New(notify.Adapt(p.client), botID, notify.Target{}).WithLog(p.client.Log.Warn)
 	p.applyConfig() // OnConfigurationChange ran before OnActivate, without the notifier
+	p.startOutsideAlerts()
 	p.trail = audit.New(&p.client.KV, p.node)
 	p.auditor = newAuditor(p.trail, p.API)
 	p.jobs = jobs.NewRunner()
@@ -141,6 +143,7 @@ func (p *Plugin) OnDeactivate() error {
 	if p.ssoAdapter != nil {
 		p.ssoAdapter.Release()
 	}
+	p.stopOutsideAlerts()
 	return nil
 }
 

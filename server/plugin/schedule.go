@@ -27,6 +27,7 @@ func (p *Plugin) backupTick() {
 	p.staleCheck(cfg, now)
 	p.statusAlert(cfg, now)
 	p.auditHeadPost(now)
+	p.heartbeat()
 }
 
 // dueSlot returns the newest scheduled time at or before now that is after last (zero if none).
@@ -81,7 +82,9 @@ func (p *Plugin) scheduledBackup(cfg settings.Config, now time.Time) {
 		_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "backup.schedule.missed", Target: slot.Format(time.RFC3339), Outcome: audit.OutcomeFailed, Reason: "late by " + late.Round(time.Minute).String()})
 	}
 	if _, err := p.startBackup(req); err != nil {
-		_ = p.notifier.Ops(fmt.Sprintf(":warning: The scheduled backup of %s could not start: %v", slot.Format(time.RFC3339), err))
+		msg := fmt.Sprintf(":warning: The scheduled backup of %s could not start: %v", slot.Format(time.RFC3339), err)
+		_ = p.notifier.Ops(msg)
+		p.alertBackupFailed(slot.Format(time.RFC3339), msg)
 	}
 }
 
@@ -89,11 +92,14 @@ func (p *Plugin) scheduledBackup(cfg settings.Config, now time.Time) {
 // backups work again.
 func (p *Plugin) recordSuccess(at time.Time) {
 	_ = kvstate.LastSuccess.Set(p.state(), at)
+	staleEnded := false
 	if alerted, _, err := kvstate.StaleAlerted.Get(p.state()); err == nil && alerted != "" {
 		if err := kvstate.StaleAlerted.Delete(p.state()); err == nil {
 			_ = p.notifier.Ops(":white_check_mark: Backups work again: a backup just succeeded.")
+			staleEnded = true
 		}
 	}
+	p.resolveBackupAlerts(staleEnded)
 }
 
 // staleCheck alerts once per StaleAfter period while no backup has succeeded for that long.
@@ -127,7 +133,9 @@ func (p *Plugin) staleCheck(cfg settings.Config, now time.Time) {
 	if last.OK() {
 		what = "The newest successful backup is from " + newest.UTC().Format(time.RFC3339) + ";"
 	}
-	_ = p.notifier.Ops(fmt.Sprintf(":rotating_light: %s for %s (alert threshold %s). Check `/dr backup list` and the failures above, then run `/dr backup now`.", what, age.Round(time.Minute), limit))
+	msg := fmt.Sprintf(":rotating_light: %s for %s (alert threshold %s). Check `/dr backup list` and the failures above, then run `/dr backup now`.", what, age.Round(time.Minute), limit)
+	_ = p.notifier.Ops(msg)
+	p.alertBackupStale(msg)
 }
 
 // firstSeen is when the plugin first ran on this server (kept in KV).

@@ -271,6 +271,8 @@ func (p *Plugin) statusAlert(cfg settings.Config, now time.Time) {
 		return
 	}
 	if alert != nil {
-		_ = p.notifier.Ops(status.AlertMarkdown(*alert, rep))
+		text := status.AlertMarkdown(*alert, rep)
+		_ = p.notifier.Ops(text)
+		p.alertStatus(*alert, text)
 	}
 }

@@ -40,6 +40,8 @@ var (
 		Doc: "the last slot of the verify schedule claimed by a node"}, UnixMilliString{}})
 	StaleAlerted = register(&Key[string]{Spec{Name: "backup/stale-alerted-period", Owner: "plugin (schedule.go)", Lifetime: "deleted when a backup succeeds",
 		Doc: "the stale period (age / threshold) already alerted"}, JSON[string]{}})
+	BackupFailAlerted = register(&Key[string]{Spec{Name: "backup/fail-alerted", Owner: "plugin (alerts.go)", Lifetime: "emptied when a backup succeeds",
+		Doc: "the failed backup whose webhook alert is still open (resolved by the next success)"}, JSON[string]{}})
 	FirstSeen = register(&Key[time.Time]{Spec{Name: "first-seen", Owner: "plugin (schedule.go)", Lifetime: forever,
 		Doc: "when the plugin first ran on this server (stale alerts count from it before any backup)"}, UnixMilliString{}})
 	BackupLock = register(&Mutex{Spec{Name: mutexPrefix + "backup-lock", Owner: "plugin (backup.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,

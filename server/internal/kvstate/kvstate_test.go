@@ -45,6 +45,7 @@ func storedByEarlierVersions() []struct {
 		{AnnouncedVersion, `"1.2.3"`, "1.2.3"},
 		{AuditPostDay, `"2024-05-06"`, "2024-05-06"},
 		{StaleAlerted, `"3"`, "3"},
+		{BackupFailAlerted, `"job1"`, "job1"},
 		{Pins, `{"b1":true}`, map[string]bool{"b1": true}},
 		{LastBackupInfo, `{"id":"b1","local_only":true,"unencrypted_secrets":false}`, BackupInfo{ID: "b1", LocalOnly: true}},
 		{Records, `{"b1":{"manifests":{"s3":"ab"},"recorded_at":"2024-05-06T07:08:09Z","adopted_by":"admin"}}`,

@@ -96,6 +96,11 @@ type Config struct {
 	DRRoute53SecondaryValue        string // and when the standby region serves
 	DRFailoverAnnounceAll          bool   // also announce failovers in every team's Town Square
 	DRFailoverPollInterval         string // how often the runbook polls while it waits; default 5s
+
+	// Alerts that do not depend on Mattermost (alerting.go).
+	AlertWebhookTargets          string // one target per line: generic <url>, pagerduty <routing key> [<url>], slack <url>
+	AlertHeartbeatURL            string // pinged on every status check (a dead man's switch)
+	AlertHeartbeatReportCritical bool   // ping <url>/fail while the status alert says critical
 }
 
 // Default is what a fresh install runs with before an admin saves anything.
@@ -162,6 +167,7 @@ func (c Config) Validate() Problems {
 	}
 	ps = append(ps, c.validateBackup()...)
 	ps = append(ps, c.validateStatus()...)
+	ps = append(ps, c.validateAlerting()...)
 	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {
 		if _, err := duration.Parse(c.SSOFallbackDefaultExpiry); err != nil {
 			ps = append(ps, Problem{"SSOFallbackDefaultExpiry", err.Error() + "; or 0 for no expiry"})

@@ -38,6 +38,9 @@ func TestURLProblemsNeverQuoteAPassword(t *testing.T) {
 		"BackupDrillDatabaseURL":   {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
 		// Key=value DSNs are allowed and checked by the probe, which names the server user@host/db.
 		"DRPostgresStandbyDataSource": {{"postgres://user:secret@db.example.com/mm", ""}},
+		// The whole heartbeat URL is a secret: its problems never quote it.
+		"AlertHeartbeatURL": {{"htps://user:secret@host.example.com", "use an https://"}, {"https://user:secret@host.example.com:notaport", "not a valid URL"},
+			{"user:secret@host.example.com", "use an https://"}, {"https://user:secret@", "no host name"}, {withCreds, ""}},
 	}
 	// Every setting that can hold a URL is in the table.
 	urlField := regexp.MustCompile(`(URL|Endpoint|DataSource)$`)
