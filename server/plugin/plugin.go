@@ -59,6 +59,7 @@ type Plugin struct {
 	backupCron *cluster.Job
 	status     statusService
 	stopNodes  chan struct{}
+	publishMu  sync.Mutex // one DR settings document write at a time on this node
 
 	mu       sync.RWMutex
 	cfg      settings.Config
@@ -120,6 +121,7 @@ func (p *Plugin) OnActivate() error {
 	go p.nodeReporter(p.stopNodes)
 
 	go p.announceInstall()
+	go p.publishSettings("")
 	return nil
 }
 

@@ -4,6 +4,7 @@
 //	drctl list    --from <folder|s3://bucket/prefix> [--trust-key KEY]
 //	drctl verify  --from … --id <id|latest> [--trust-key KEY] [--identity FILE] [--drill-database-url …]
 //	drctl restore --from … --id <id|latest> --trust-key KEY --database-url … --config-dir … --data-dir … [flags]
+//	drctl settings show --from … [--trust-key KEY] [--json]
 //
 // Backups are trusted by their signature (--trust-key: the public key `/dr version` shows);
 // see restore.Trust.
@@ -33,6 +34,7 @@ var commands = []command{
 	{"list", "list the complete backups at a destination", runList},
 	{"verify", "re-read a backup and check every checksum (and restore a drill)", runVerify},
 	{"restore", "restore a backup onto a new server: database, config, files", runRestore},
+	{"settings", "show the DR settings document the plugin keeps at a destination", runSettings},
 	{"version", "print drctl's version", func(_ context.Context, _ []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "drctl", version)
 		return err
