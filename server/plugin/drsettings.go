@@ -10,9 +10,8 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
-// settingsDocument is the DR settings document for cfg and this Mattermost: what drctl needs
-// when Mattermost is down (see drsettings).
-func (p *Plugin) settingsDocument(cfg settings.Config, dests []backup.Destination) (drsettings.Document, error) {
+// documentSources are what the DR settings document of cfg is made of, signing key aside.
+func (p *Plugin) documentSources(cfg settings.Config) drsettings.Sources {
 	src := drsettings.Sources{Config: cfg, ThisRegion: cfg.DRThisRegion}
 	if mm := p.API.GetUnsanitizedConfig(); mm != nil {
 		o := pgrepl.FromSQLSettings(&mm.SqlSettings)
@@ -20,6 +19,13 @@ func (p *Plugin) settingsDocument(cfg settings.Config, dests []backup.Destinatio
 		src.FileStorePrefix = deref(mm.FileSettings.AmazonS3PathPrefix)
 		src.Mattermost = mm
 	}
+	return src
+}
+
+// settingsDocument is the DR settings document for cfg and this Mattermost: what drctl needs
+// when Mattermost is down (see drsettings).
+func (p *Plugin) settingsDocument(cfg settings.Config, dests []backup.Destination) (drsettings.Document, error) {
+	src := p.documentSources(cfg)
 	for _, d := range dests {
 		if d.Name == "local" {
 			src.LocalBackupFolder = d.Store.String()
