@@ -193,6 +193,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 	}
 	msg := fmt.Sprintf(":white_check_mark: Backup `%s` completed in %s (%s), signed by this server's key `%s`.\n%s%s", first.ID, time.Since(start).Round(100*time.Millisecond), first.Components,
 		first.Provenance.Signer.Fingerprint(), b.String(), pruned)
+	p.publishSettings(req.Destination)
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.complete", Target: first.ID, Outcome: audit.OutcomeSucceeded,
 		Details: map[string]string{"destinations": strings.Join(names, ","), "duration": time.Since(start).Round(time.Millisecond).String()}})
 	j.Report(func() {

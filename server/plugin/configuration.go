@@ -33,6 +33,9 @@ func (p *Plugin) OnConfigurationChange() error {
 	p.cfg, p.problems, p.loaded = cfg, problems, true
 	p.mu.Unlock()
 	p.applyConfig()
+	if p.jobs != nil { // activated: OnActivate writes it the first time
+		go p.publishSettings("")
+	}
 	if changed := old.Changed(cfg); loaded && len(changed) > 0 && p.auditor != nil {
 		outcome := audit.OutcomeSucceeded
 		if len(problems) > 0 {

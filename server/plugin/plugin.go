@@ -60,6 +60,7 @@ type Plugin struct {
 	status     statusService
 	stopNodes  chan struct{}
 	outside    outside
+	publishMu  sync.Mutex // one DR settings document write at a time on this node
 
 	mu       sync.RWMutex
 	cfg      settings.Config
@@ -122,6 +123,7 @@ func (p *Plugin) OnActivate() error {
 	go p.nodeReporter(p.stopNodes)
 
 	go p.announceInstall()
+	go p.publishSettings("")
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/drsettings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
@@ -23,6 +24,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/metrics"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/probers"
 )
 
 const (
@@ -53,32 +55,28 @@ func (p *Plugin) statusRunner(cfg settings.Config) *status.Runner {
 	return p.status.runner
 }
 
-// funcProber adapts a function to status.Prober.
-type funcProber struct {
-	component, name string
-	fn              func(ctx context.Context) probe.Result
-}
-
-func (f funcProber) Component() string                      { return f.component }
-func (f funcProber) Name() string                           { return f.name }
-func (f funcProber) Probe(ctx context.Context) probe.Result { return f.fn(ctx) }
-
-// probers lists the checks the settings call for.
+// probers lists the checks the settings call for: the same as `drctl status` builds from the
+// DR settings document, plus what only Mattermost knows (node reports, the backup record, the
+// SSO fallback advice) and the credentials the document leaves out.
 func (p *Plugin) probers(cfg settings.Config) []status.Prober {
-	expect := nodes.Expect{Topology: nodes.Single}
-	if cfg.DRTopology == string(nodes.TwoRegions) {
-		expect = nodes.Expect{Topology: nodes.TwoRegions, PrimaryRegion: cfg.DRPrimaryRegion, SecondaryRegion: cfg.DRSecondaryRegion,
-			Scheduler: map[string]bool{cfg.DRPrimaryRegion: true, cfg.DRSecondaryRegion: cfg.DRSchedulerInSecondary}}
+	src := p.documentSources(cfg)
+	in := probers.Inputs{
+		Document:    drsettings.Build(src),
+		Credentials: p.credentials(cfg),
+		NodeReports: p.nodeReports,
+		Backups:     p.backupsInput,
+		WrapIdentityProviders: func(pr status.Prober) status.Prober {
+			return idpProber{Prober: pr, p: p}
+		},
 	}
-	ps := []status.Prober{
-		nodes.New(nodes.Options{Source: p.nodeReports, Expect: expect}),
-		backups.New(backups.Options{Input: p.backupsInput, Thresholds: backupThresholds(cfg)}),
+	if src.Mattermost != nil {
+		in.IdentityProviders = p.API.GetUnsanitizedConfig
 	}
-	return append(ps, p.replicationProbers(cfg)...)
+	return probers.Build(in)
 }
 
 // backupsInput reads what the backup and verify jobs recorded (no store access: fast).
-func (p *Plugin) backupsInput(context.Context) backups.Input {
+func (p *Plugin) backupsInput(context.Context) (backups.Input, error) {
 	in := backups.Input{Enabled: true}
 	if t, ok, err := kvstate.LastSuccess.Get(p.state()); err == nil && ok {
 		in.NewestSuccess = t
@@ -89,15 +87,7 @@ func (p *Plugin) backupsInput(context.Context) backups.Input {
 	if info, _, err := kvstate.LastBackupInfo.Get(p.state()); err == nil {
 		in.LocalOnly, in.UnencryptedSecrets = info.LocalOnly, info.UnencryptedSecrets
 	}
-	return in
-}
-
-func backupThresholds(cfg settings.Config) backups.Thresholds {
-	th := backups.Thresholds{}
-	if d := cfg.StaleAfter(); d > 0 {
-		th.MaxAge = d
-	}
-	return th
+	return in, nil
 }
 
 // nodeRegion is this node's region: DR_REGION in its environment, else the setting.

@@ -4,6 +4,8 @@
 //	drctl list    --from <folder|s3://bucket/prefix> [--trust-key KEY]
 //	drctl verify  --from … --id <id|latest> [--trust-key KEY] [--identity FILE] [--drill-database-url …]
 //	drctl restore --from … --id <id|latest> --trust-key KEY --database-url … --config-dir … --data-dir … [flags]
+//	drctl settings show --from … [--trust-key KEY] [--json]
+//	drctl status --from … [--trust-key KEY] [--json]   (exit 0 healthy, 1 degraded, 2 critical, 3 unknown)
 //
 // Backups are trusted by their signature (--trust-key: the public key `/dr version` shows);
 // see restore.Trust.
@@ -33,6 +35,8 @@ var commands = []command{
 	{"list", "list the complete backups at a destination", runList},
 	{"verify", "re-read a backup and check every checksum (and restore a drill)", runVerify},
 	{"restore", "restore a backup onto a new server: database, config, files", runRestore},
+	{"settings", "show the DR settings document the plugin keeps at a destination", runSettings},
+	{"status", "are we ready to lose a region? exit 0 healthy, 1 degraded, 2 critical, 3 unknown", runStatus},
 	{"version", "print drctl's version", func(_ context.Context, _ []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "drctl", version)
 		return err
@@ -69,7 +73,13 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], out)
+		var ee *exitError
 		switch {
+		case errors.As(err, &ee):
+			if ee.err != nil && !errors.Is(ee.err, flag.ErrHelp) {
+				fmt.Fprintln(errOut, "drctl "+c.name+":", ee.err)
+			}
+			return ee.code
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):

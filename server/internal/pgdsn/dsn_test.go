@@ -301,3 +301,18 @@ func TestWithDatabaseAndAsUser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "someone", u)
 }
+
+func TestStripPasswords(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://mm:s3cret@db:5433/mattermost?sslmode=require&sslpassword=k3ypw", "dbname='mattermost' host='db' port='5433' sslmode='require' user='mm'"},
+		{"host=db user=mm password='s3 cret' dbname=mm", "dbname='mm' host='db' user='mm'"},
+		{"postgres://mm@db/mm?passfile=%2Fpw", "dbname='mm' host='db' passfile='/pw' user='mm'"},
+	} {
+		got, err := StripPasswords(tc.in)
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got)
+	}
+	_, err := StripPasswords("postgres://mm:s3cret@db:notaport/mm")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+}

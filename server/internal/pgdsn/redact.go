@@ -94,3 +94,24 @@ func redactStructure(s string) string {
 	}
 	return scheme + "://" + urlPasswordRE.ReplaceAllString(rest, "${1}"+mask)
 }
+
+// WithoutPasswords is the DSN with its passwords (password, sslpassword) left out, for
+// documents that must hold no secret: whoever connects with it brings the password from
+// PGPASSWORD or ~/.pgpass.
+func (ds *DSN) WithoutPasswords() *DSN {
+	out := ds.with()
+	delete(out.params, "password")
+	delete(out.params, "sslpassword")
+	out.raw = out.String()
+	return out
+}
+
+// StripPasswords returns dsn in libpq's key=value form without its passwords. Its error never
+// quotes dsn.
+func StripPasswords(dsn string) (string, error) {
+	ds, err := Parse(dsn)
+	if err != nil {
+		return "", err
+	}
+	return ds.WithoutPasswords().String(), nil
+}
