@@ -89,7 +89,11 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if cur := p.API.GetConfig(); cur != nil && reflect.DeepEqual(cur.PluginSettings.Plugins[ID], next) {
 		return nil, nil
 	}
-	cfg, err := decodeSettings(next)
+	var stored map[string]any
+	if u := p.API.GetUnsanitizedConfig(); u != nil {
+		stored = u.PluginSettings.Plugins[ID]
+	}
+	cfg, err := decodeSettings(withStoredSecrets(next, stored))
 	if err != nil {
 		return nil, settingsError("Disaster Recovery settings: " + err.Error())
 	}
@@ -97,6 +101,26 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 		return nil, settingsError("Disaster Recovery " + problems.Error())
 	}
 	return nil, nil
+}
+
+// withStoredSecrets puts the saved value back wherever the save carries model.FakeSetting. The
+// System Console sends that placeholder for every secret setting the admin did not touch, and
+// the server restores the saved value only after this hook: checked as it is, a saved drill URL
+// would read "****" (not a postgres:// URL) and refuse every later save of the plugin's settings.
+func withStoredSecrets(next, stored map[string]any) map[string]any {
+	out := make(map[string]any, len(next))
+	for k, v := range next {
+		if v == model.FakeSetting {
+			for sk, sv := range stored {
+				if strings.EqualFold(sk, k) {
+					v = sv
+					break
+				}
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // settingsError is how a refusal reaches the admin: only a *model.AppError crosses the plugin

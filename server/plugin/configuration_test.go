@@ -1,0 +1,36 @@
+package plugin
+
+import (
+	"testing"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWithStoredSecrets(t *testing.T) {
+	stored := map[string]any{"backupdrilldatabaseurl": "postgres://drill:pw@db/postgres", "drmetricstoken": "0123456789abcdef0123"}
+	tests := []struct {
+		name string
+		next map[string]any
+		want map[string]any
+	}{
+		{"placeholder takes the saved value", map[string]any{"backupdrilldatabaseurl": model.FakeSetting, "backupkeeplast": 3},
+			map[string]any{"backupdrilldatabaseurl": "postgres://drill:pw@db/postgres", "backupkeeplast": 3}},
+		{"a new value is checked as it is", map[string]any{"backupdrilldatabaseurl": "mysql://x"},
+			map[string]any{"backupdrilldatabaseurl": "mysql://x"}},
+		{"keys match whatever their case", map[string]any{"DRMetricsToken": model.FakeSetting},
+			map[string]any{"DRMetricsToken": "0123456789abcdef0123"}},
+		{"nothing saved: the placeholder stays", map[string]any{"backupdatasource": model.FakeSetting},
+			map[string]any{"backupdatasource": model.FakeSetting}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, withStoredSecrets(tt.next, stored))
+		})
+	}
+	// The placeholder itself fails the check: the reason for putting the saved value back.
+	cfg, err := decodeSettings(map[string]any{"backupdrilldatabaseurl": model.FakeSetting})
+	require.NoError(t, err)
+	assert.NotEmpty(t, cfg.Normalize().Validate())
+}
