@@ -6,17 +6,9 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/webhook"
 )
 
-// consoleSecret is what the System Console sends back for a secret setting it did not change
-// (model.FakeSetting): ConfigurationWillBeSaved sees it before the server puts the stored value
-// back, so it cannot be checked and stands for the value already saved (checked then).
-const consoleSecret = "********************************"
-
 // AlertTargets are the webhook targets (AlertWebhookTargets); invalid lines are left out
 // (Validate reports them).
 func (c Config) AlertTargets() []webhook.Target {
-	if c.AlertWebhookTargets == consoleSecret {
-		return nil
-	}
 	ts, _ := webhook.ParseTargets(c.AlertWebhookTargets)
 	return ts
 }
@@ -24,7 +16,7 @@ func (c Config) AlertTargets() []webhook.Target {
 // HeartbeatURL is the dead man's switch URL, "" when none or invalid.
 func (c Config) HeartbeatURL() string {
 	u := strings.TrimSpace(c.AlertHeartbeatURL)
-	if u == "" || u == consoleSecret || webhook.CheckURL(u) != nil {
+	if u == "" || webhook.CheckURL(u) != nil {
 		return ""
 	}
 	return u
@@ -32,13 +24,13 @@ func (c Config) HeartbeatURL() string {
 
 func (c Config) validateAlerting() Problems {
 	var ps Problems
-	if c.AlertWebhookTargets != consoleSecret {
-		if _, err := webhook.ParseTargets(c.AlertWebhookTargets); err != nil {
-			msg := strings.ReplaceAll(err.Error(), "\n", "; ")
-			ps = append(ps, Problem{"AlertWebhookTargets", msg + " (one target per line: generic <URL>, pagerduty <routing key>, or slack <URL>)"})
-		}
+	// The System Console's placeholder for an untouched secret never gets here: the plugin's
+	// ConfigurationWillBeSaved puts the saved value back first (withStoredSecrets).
+	if _, err := webhook.ParseTargets(c.AlertWebhookTargets); err != nil {
+		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+		ps = append(ps, Problem{"AlertWebhookTargets", msg + " (one target per line: generic <URL>, pagerduty <routing key>, or slack <URL>)"})
 	}
-	if u := strings.TrimSpace(c.AlertHeartbeatURL); u != "" && u != consoleSecret {
+	if u := strings.TrimSpace(c.AlertHeartbeatURL); u != "" {
 		if err := webhook.CheckURL(u); err != nil {
 			ps = append(ps, Problem{"AlertHeartbeatURL", err.Error() + ", such as https://hc-ping.com/<your check's UUID>"})
 		}

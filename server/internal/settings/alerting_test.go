@@ -23,7 +23,6 @@ func TestValidateAlerting(t *testing.T) {
 		{"a short routing key", Config{AlertWebhookTargets: "pagerduty SECRETKEY"}, []string{"AlertWebhookTargets"}, "SECRETKEY"},
 		{"heartbeat without scheme", Config{AlertHeartbeatURL: "hc-ping.com/SECRETUUID"}, []string{"AlertHeartbeatURL"}, "SECRETUUID"},
 		{"report critical without URL", Config{AlertHeartbeatReportCritical: true}, []string{"AlertHeartbeatReportCritical"}, ""},
-		{"unchanged secrets from the System Console", Config{AlertWebhookTargets: consoleSecret, AlertHeartbeatURL: consoleSecret}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +44,5 @@ func TestAlertTargetsAndHeartbeatURL(t *testing.T) {
 	assert.Equal(t, []webhook.Target{{Format: webhook.Slack, URL: "https://hooks.slack.com/services/T/B/X"}}, c.AlertTargets(), "valid lines only")
 	assert.Equal(t, "https://hc-ping.com/uuid", c.HeartbeatURL())
 	assert.Empty(t, Config{AlertHeartbeatURL: "nope"}.HeartbeatURL())
-	assert.Empty(t, Config{AlertWebhookTargets: consoleSecret, AlertHeartbeatURL: consoleSecret}.AlertTargets())
 	assert.Empty(t, Default().HeartbeatURL())
 }
