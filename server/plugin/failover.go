@@ -293,8 +293,8 @@ func (f failoverLock) ClearBeat(context.Context) error {
 // failoverRunner drives the runbook as this node's failover job.
 type failoverRunner struct{ p *Plugin }
 
-func (f failoverRunner) Go(actorID string, fn func(ctx context.Context, progress func(string))) error {
-	_, err := f.p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) { fn(ctx, j.SetProgress) })
+func (f failoverRunner) Go(actorID string, fn func(ctx context.Context, job failover.Job)) error {
+	_, err := f.p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) { fn(ctx, j) })
 	return err
 }
 

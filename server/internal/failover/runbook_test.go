@@ -38,6 +38,7 @@ var replicated = []string{"channels", "users", "files", "posts_2026_01_01", "pos
 
 type announcer struct {
 	mu     sync.Mutex
+	onOps  func(string) // called with each ops post, outside the lock
 	ops    []string
 	direct []string
 	teams  map[string]int
@@ -45,8 +46,12 @@ type announcer struct {
 
 func (a *announcer) Ops(m string) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.ops = append(a.ops, m)
+	hook := a.onOps
+	a.mu.Unlock()
+	if hook != nil {
+		hook(m)
+	}
 	return nil
 }
 

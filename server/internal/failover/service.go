@@ -96,7 +96,16 @@ type Logger interface {
 // Runner runs fn in the background on this machine, one drive at a time; its error says why
 // it cannot start (another one runs). drctl runs fn in the foreground.
 type Runner interface {
-	Go(actorID string, fn func(ctx context.Context, progress func(string))) error
+	Go(actorID string, fn func(ctx context.Context, job Job)) error
+}
+
+// Job is the drive as its Runner runs it.
+type Job interface {
+	SetProgress(text string)
+	// Report runs f once the drive has ended and the runner is free again: the runbook's
+	// result is posted from there, so that an admin who reads it and answers at once (a
+	// failback) does not find the runbook still busy.
+	Report(f func())
 }
 
 // Clock tells the time.
@@ -135,12 +144,15 @@ func (s *Service) deps() Deps {
 }
 
 // engine wires the runbook engine; actor hears about its events.
-func (s *Service) engine(actor Actor) *Engine {
+func (s *Service) engine(actor Actor) *Engine { return s.engineReporting(actor, nil) }
+
+// engineReporting is engine whose final posts go through report (nil: at once).
+func (s *Service) engineReporting(actor Actor, report func(func())) *Engine {
 	return &Engine{
 		Journal:  s.Journal,
 		Steps:    Steps(s.deps()),
 		Live:     s.Config.Live,
-		Observer: s.observer(actor),
+		Observer: s.observer(actor, report),
 		Hit:      s.Hit,
 		Node:     s.Node,
 		Now:      s.now,
@@ -274,14 +286,14 @@ func (s *Service) Abort(ctx context.Context, actor Actor) (*Run, error) {
 
 // drive runs the runbook in the background, holding the lock and beating the heartbeat.
 func (s *Service) drive(id string, actor Actor) error {
-	return s.Runner.Go(actor.ID, func(ctx context.Context, progress func(string)) {
-		progress("waiting for the cluster-wide runbook lock")
+	return s.Runner.Go(actor.ID, func(ctx context.Context, job Job) {
+		job.SetProgress("waiting for the cluster-wide runbook lock")
 		// After a crash the dead holder's lock lasts a while more.
 		err := s.withLock(ctx, s.lockExpiry()+25*time.Second, func() error {
 			stop := s.heartbeat(ctx, id)
 			defer stop()
-			eng := s.engine(actor)
-			eng.Progress = progress
+			eng := s.engineReporting(actor, job.Report)
+			eng.Progress = job.SetProgress
 			if s.mattermost() {
 				if _, err := eng.TakeOver(ctx, id); err != nil {
 					return err
@@ -298,7 +310,7 @@ func (s *Service) drive(id string, actor Actor) error {
 			msg = fmt.Sprintf(":warning: Runbook `%s` did not start here: another node holds the runbook lock (it runs the runbook, or died less than a minute ago). `/dr failover status`, then `/dr failover resume` if nothing runs it.", id)
 		}
 		s.warn("Disaster Recovery runbook stopped", "run", id, "error", err.Error())
-		_ = s.opsAndDirect(actor.ID, msg)
+		job.Report(func() { _ = s.opsAndDirect(actor.ID, msg) })
 	})
 }
 

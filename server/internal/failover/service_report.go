@@ -9,8 +9,12 @@ import (
 )
 
 // observer writes the audit trail and the posts for the engine's events, and passes them on
-// to the front end's Observer.
-func (s *Service) observer(actor Actor) Observer {
+// to the front end's Observer. The result of a stopped runbook is posted through report (nil:
+// at once).
+func (s *Service) observer(actor Actor, report func(func())) Observer {
+	if report == nil {
+		report = func(f func()) { f() }
+	}
 	return ObserverFunc(func(ev Event) {
 		switch ev.Kind {
 		case EventStepStarted:
@@ -18,7 +22,7 @@ func (s *Service) observer(actor Actor) Observer {
 		case EventStepFinished:
 			s.stepFinished(actor, ev)
 		case EventRunStopped:
-			s.runStopped(actor, ev.Run)
+			s.runStopped(actor, ev.Run, report)
 		}
 		if s.Observer != nil {
 			s.Observer.Event(ev)
@@ -65,14 +69,17 @@ var runActions = map[RunState]struct {
 	RunInterrupted: {"failover.interrupt", audit.OutcomeFailed},
 }
 
-func (s *Service) runStopped(actor Actor, run *Run) {
+func (s *Service) runStopped(actor Actor, run *Run, report func(func())) {
 	a, ok := runActions[run.State]
 	if !ok {
 		return
 	}
 	s.audit(audit.Entry{ActorID: actor.ID, Actor: actor.Name, Action: a.action, Target: run.ID, Outcome: a.outcome, Reason: run.Error,
 		Details: map[string]string{"kind": string(run.Kind), "mode": string(run.Mode), "from": run.From, "to": run.To, "elapsed": run.Elapsed(s.now()).Round(time.Millisecond).String()}})
-	if err := s.opsAndDirect(actor.ID, SummaryMarkdown(run, s.now())); err != nil {
-		s.warn("Cannot post the runbook's result", "run", run.ID, "error", err.Error())
-	}
+	summary := SummaryMarkdown(run, s.now())
+	report(func() {
+		if err := s.opsAndDirect(actor.ID, summary); err != nil {
+			s.warn("Cannot post the runbook's result", "run", run.ID, "error", err.Error())
+		}
+	})
 }

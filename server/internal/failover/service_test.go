@@ -97,23 +97,45 @@ type fakeNodes struct{ src *nodeSource }
 func (n fakeNodes) Reports(ctx context.Context) ([]nodes.NodeReport, error) { return n.src.get(ctx) }
 
 // syncRunner drives in the foreground (as drctl does), so a call returns once the drive ended.
+// It runs the job's reports after the drive, as the plugin's job runner does once the slot is
+// free, and records whether it was busy at each post (busyAt).
 type syncRunner struct {
-	mu    sync.Mutex
-	busy  error
-	calls int
+	mu      sync.Mutex
+	busy    error
+	calls   int
+	running bool
 }
 
-func (r *syncRunner) Go(_ string, fn func(context.Context, func(string))) error {
+func (r *syncRunner) Go(_ string, fn func(context.Context, failover.Job)) error {
 	r.mu.Lock()
 	r.calls++
 	busy := r.busy
+	r.running = busy == nil
 	r.mu.Unlock()
 	if busy != nil {
 		return busy
 	}
-	fn(context.Background(), func(string) {})
+	j := &syncJob{}
+	fn(context.Background(), j)
+	r.mu.Lock()
+	r.running = false
+	r.mu.Unlock()
+	for _, f := range j.reports {
+		f()
+	}
 	return nil
 }
+
+func (r *syncRunner) isRunning() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
+type syncJob struct{ reports []func() }
+
+func (j *syncJob) SetProgress(string) {}
+func (j *syncJob) Report(f func())    { j.reports = append(j.reports, f) }
 
 type fakeAudit struct {
 	mu      sync.Mutex
@@ -420,6 +442,23 @@ func TestServiceConfirm(t *testing.T) {
 			assert.True(t, f.audit.has("failover.complete "+run.ID, "succeeded"))
 		})
 	}
+}
+
+// The result of a runbook is posted once the runner is free: an admin (or a test) who reads
+// "completed" and answers with a failback at once must not find the runbook still busy.
+func TestServiceResultPostedOnceTheRunnerIsFree(t *testing.T) {
+	f := newFixture()
+	f.start(t)
+	busyAtSummary := true
+	f.ann.onOps = func(m string) {
+		if strings.Contains(m, "completed") {
+			busyAtSummary = f.runner.isRunning()
+		}
+	}
+	_, err := f.svc.Confirm(context.Background(), failover.Actor{ID: "u2", Name: "bob"})
+	require.NoError(t, err)
+	require.Equal(t, failover.RunCompleted, f.load(t).State)
+	assert.False(t, busyAtSummary, "the completed summary was posted while the runner was still busy")
 }
 
 func TestServiceResume(t *testing.T) {
