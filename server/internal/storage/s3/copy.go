@@ -143,15 +143,7 @@ func (s *Store) CopyFrom(ctx context.Context, src CopySource, dstKey string) err
 			TaggingDirective:  types.TaggingDirectiveReplace,
 			ContentType:       aws.String("application/octet-stream"),
 		}
-		if s.cfg.StorageClass != "" {
-			in.StorageClass = types.StorageClass(s.cfg.StorageClass)
-		}
-		if s.cfg.SSE != "" {
-			in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
-		}
-		if s.cfg.SSEKMSKeyID != "" {
-			in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
-		}
+		in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = s.writeSettings()
 		_, err = s.client.CopyObject(ctx, in)
 	}
 	var e *Error
@@ -191,15 +183,7 @@ func (s *Store) copyParts(ctx context.Context, src CopySource, dstKey string) er
 		Key:         aws.String(full),
 		ContentType: aws.String("application/octet-stream"),
 	}
-	if s.cfg.StorageClass != "" {
-		create.StorageClass = types.StorageClass(s.cfg.StorageClass)
-	}
-	if s.cfg.SSE != "" {
-		create.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
-	}
-	if s.cfg.SSEKMSKeyID != "" {
-		create.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
-	}
+	create.StorageClass, create.ServerSideEncryption, create.SSEKMSKeyId = s.writeSettings()
 	tracker := &uploadTracker{Client: s.client}
 	fail := func(err error) error {
 		wrapped := s.copyError(src, dstKey, err)

@@ -191,15 +191,17 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (written int64
 
 // applyPutSettings sets the store's storage class and server-side encryption on a PutObject.
 func (s *Store) applyPutSettings(in *s3api.PutObjectInput) {
-	if s.cfg.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
-	}
-	if s.cfg.SSE != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
-	}
+	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = s.writeSettings()
+}
+
+// writeSettings are the store's storage class and server-side encryption, as every request
+// that writes an object (put, copy, multipart copy) sets them; empty ones leave the bucket's.
+func (s *Store) writeSettings() (types.StorageClass, types.ServerSideEncryption, *string) {
+	var kms *string
 	if s.cfg.SSEKMSKeyID != "" {
-		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
+		kms = aws.String(s.cfg.SSEKMSKeyID)
 	}
+	return types.StorageClass(s.cfg.StorageClass), types.ServerSideEncryption(s.cfg.SSE), kms
 }
 
 // smallPut is the largest object sent with a single PutObject.
