@@ -47,6 +47,8 @@ type lease struct {
 	Holder     Holder    `json:"holder"`
 	AcquiredAt time.Time `json:"acquired_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	// TTL is the holder's lease length: it renews every third of it.
+	TTL time.Duration `json:"ttl_ns,omitempty"`
 }
 
 // LockedError is ErrLocked with the holder, for the message.
@@ -150,13 +152,15 @@ func (l *StoreLock) Acquire(ctx context.Context, wait time.Duration) (func(), er
 // expired says whether a lease may be taken over: long past its expiry by this clock, or seen
 // unchanged for a whole lease (and more) by this process.
 func (l *StoreLock) expired(cur lease, unchangedFor time.Duration) bool {
-	return l.now().After(cur.ExpiresAt.Add(MaxClockSkew)) || unchangedFor > l.ttl+l.ttl/2
+	// The holder's lease length counts when it is longer: it renews less often.
+	ttl := max(l.ttl, min(cur.TTL, time.Hour))
+	return l.now().After(cur.ExpiresAt.Add(MaxClockSkew)) || unchangedFor > ttl+ttl/2
 }
 
 // take writes a new lease over version ("": create) and starts renewing it.
 func (l *StoreLock) take(ctx context.Context, version string) (*held, error) {
 	now := l.now().UTC()
-	ls := lease{Token: token(), Holder: l.holder, AcquiredAt: now, ExpiresAt: now.Add(l.ttl)}
+	ls := lease{Token: token(), Holder: l.holder, AcquiredAt: now, ExpiresAt: now.Add(l.ttl), TTL: l.ttl}
 	b, err := json.Marshal(ls)
 	if err != nil {
 		return nil, err

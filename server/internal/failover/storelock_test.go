@@ -210,3 +210,16 @@ func TestStoreLockLostIsReported(t *testing.T) {
 		t.Fatal("the holder did not hear that it lost the lease")
 	}
 }
+
+// A contender with a short lease does not take over a live holder whose lease is longer (it
+// renews less often than the contender would expect).
+func TestStoreLockRespectsTheHoldersLease(t *testing.T) {
+	s := localStore(t)
+	a := newLock(t, s, "host-a", 1500*time.Millisecond)
+	release, err := a.Acquire(context.Background(), 0)
+	require.NoError(t, err)
+	defer release()
+	b := newLock(t, s, "host-b", 100*time.Millisecond)
+	_, err = b.Acquire(context.Background(), 2*time.Second)
+	require.ErrorIs(t, err, failover.ErrLocked)
+}
