@@ -249,9 +249,7 @@ func (e *failoverEnv) result(ctx context.Context, f *failoverFlags, out io.Write
 			return err
 		}
 	} else {
-		fmt.Fprintln(out, failover.SummaryMarkdown(run, time.Now()))
-		fmt.Fprintln(out)
-		fmt.Fprintln(out, failover.StepsMarkdown(run))
+		fmt.Fprintln(out, failover.SummaryMarkdown(run, time.Now())) // the steps' table included
 	}
 	if msg := e.log.lastError(); msg != "" {
 		return e.explain(ctx, errors.New(msg))
