@@ -121,10 +121,11 @@ func (l *StoreLock) Acquire(ctx context.Context, wait time.Duration) (func(), er
 		case err != nil:
 			return nil, fmt.Errorf("read the runbook lock: %w", err)
 		default:
-			if err := json.Unmarshal(raw, &cur); err != nil {
-				// Not ours, or damaged: treat it as a lease that never expires by itself until
-				// it stays unchanged for a whole lease.
-				cur = lease{Token: "unreadable", Holder: Holder{Node: "an unreadable lock record"}}
+			var ok bool
+			if cur, ok = parseLease(raw); !ok {
+				// Not ours, or damaged: a lease that expires only once it stays unchanged
+				// for a whole lease.
+				cur = lease{Token: "unreadable", Holder: Holder{Node: "an unreadable lock record"}, ExpiresAt: l.now().Add(l.ttl)}
 			}
 		}
 		if version != seen.version || seen.since.IsZero() {
@@ -264,11 +265,16 @@ func (l *StoreLock) LastBeat(ctx context.Context) (*Heartbeat, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read the runbook heartbeat: %w", err)
 	}
+	return parseBeat(raw), nil
+}
+
+// parseBeat is the heartbeat in raw, nil when it says nothing usable.
+func parseBeat(raw []byte) *Heartbeat {
 	var hb Heartbeat
-	if err := json.Unmarshal(raw, &hb); err != nil || hb.Run == "" || hb.At.IsZero() {
-		return nil, nil
+	if json.Unmarshal(raw, &hb) != nil || hb.Run == "" || hb.At.IsZero() {
+		return nil
 	}
-	return &hb, nil
+	return &hb
 }
 
 // ClearBeat removes the heartbeat.
@@ -289,9 +295,15 @@ func (l *StoreLock) Holder(ctx context.Context) (Holder, time.Time, bool, error)
 	case err != nil:
 		return Holder{}, time.Time{}, false, fmt.Errorf("read the runbook lock: %w", err)
 	}
-	var cur lease
-	if err := json.Unmarshal(raw, &cur); err != nil || cur.Token == "" || l.now().After(cur.ExpiresAt) {
+	cur, ok := parseLease(raw)
+	if !ok || cur.Token == "" || l.now().After(cur.ExpiresAt) {
 		return Holder{}, time.Time{}, false, nil
 	}
 	return cur.Holder, cur.ExpiresAt, true, nil
+}
+
+// parseLease reads a lease record; ok is false when it is not one.
+func parseLease(raw []byte) (lease, bool) {
+	var cur lease
+	return cur, json.Unmarshal(raw, &cur) == nil
 }
