@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,9 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 )
 
 func localStore(t *testing.T) storage.Store {
@@ -31,8 +34,38 @@ func newLock(t *testing.T, s storage.Store, node string, ttl time.Duration) *fai
 	return l
 }
 
-// Each subtest is run on a fresh local folder; the same cases hold for any storage.Swapper.
+// Each case runs on a fresh local folder, and on MinIO below: the same cases hold for any
+// storage.Swapper.
 func TestStoreLock(t *testing.T) {
+	runStoreLockCases(t, localStore)
+}
+
+// The lease on real S3 conditional writes (If-None-Match / If-Match), each case under a prefix
+// of its own in one bucket.
+func TestStoreLockMinIO(t *testing.T) {
+	ctx := context.Background()
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
+	bin, err := harness.MinIOBinaries(ctx, root)
+	if err != nil {
+		harness.Unavailable(t, "MinIO", err)
+	}
+	m, err := harness.StartMinIO(ctx, bin)
+	if err != nil {
+		harness.Unavailable(t, "MinIO", err)
+	}
+	t.Cleanup(m.Stop)
+	require.NoError(t, m.MakeBucket(ctx, "locks"))
+	var n atomic.Int32
+	runStoreLockCases(t, func(t *testing.T) storage.Store {
+		s, err := s3.New(ctx, s3.Config{Bucket: "locks", Prefix: fmt.Sprintf("case-%d", n.Add(1)), Region: "us-east-1",
+			Endpoint: m.Endpoint, PathStyle: true, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey})
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func runStoreLockCases(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	for name, fn := range map[string]func(t *testing.T, s storage.Store){
 		"SecondHolderIsRefusedByName": testLockSecondHolder,
 		"ReleaseLetsTheNextIn":        testLockRelease,
@@ -42,7 +75,7 @@ func TestStoreLock(t *testing.T) {
 		"RaceHasExactlyOneWinner":     testLockRace,
 		"HeartbeatRoundTrip":          testLockHeartbeat,
 	} {
-		t.Run(name, func(t *testing.T) { fn(t, localStore(t)) })
+		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
 	}
 }
 
