@@ -162,11 +162,14 @@ func failoverResume(ctx context.Context, sub string, args []string, out, errOut 
 		return err
 	}
 	defer env.notify.flush()
-	run, err := env.svc.Resume(ctx, env.actor)
-	if err != nil {
+	// Say which runbook goes on before it does: the journal is only as trustworthy as the
+	// destination, and the operator sees who started it.
+	if cur, err := env.svc.Current(ctx); err == nil && cur != nil {
+		fmt.Fprintf(errOut, "resuming runbook %s (%s from %s to %s, started by %s at %s, %s)\n", cur.ID, cur.Kind, cur.From, cur.To, cur.Actor, cur.CreatedAt.UTC().Format(time.RFC3339), cur.State)
+	}
+	if _, err := env.svc.Resume(ctx, env.actor); err != nil {
 		return env.explain(ctx, err)
 	}
-	fmt.Fprintf(errOut, "resuming runbook %s (%s from %s to %s, started by %s at %s)\n", run.ID, run.Kind, run.From, run.To, run.Actor, run.CreatedAt.UTC().Format(time.RFC3339))
 	return env.result(ctx, &f, out)
 }
 

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,4 +83,37 @@ func TestFailoverRefusesUntrustedSettings(t *testing.T) {
 	code, _, stderr = drctl("failover", "plan", "--from", dir, "--to", "eu-west-1", "--mode", "failover", "--allow-untrusted")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `unknown region "eu-west-1"`)
+}
+
+// drctl status --notify sends a critical or degraded verdict to DR_WEBHOOK_TARGETS, once,
+// without showing the target.
+func TestStatusNotify(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]string
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var a map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		mu.Lock()
+		got = append(got, a)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	st, err := local.New(dir)
+	require.NoError(t, err)
+	// No backup at the destination: the backups probe is critical.
+	_, err = drsettings.Write(context.Background(), st, drsettings.Document{Topology: "two_regions",
+		Regions: drsettings.Regions{Primary: "us-east-1", Secondary: "us-west-2"}}, nil)
+	require.NoError(t, err)
+	t.Setenv(envWebhookTargets, "generic "+srv.URL+"/hooks/S3CRET-PATH-TOKEN")
+	code, stdout, stderr := drctl("status", "--from", dir, "--allow-untrusted", "--notify")
+	require.Contains(t, []int{exitDegraded, exitCritical}, code, stdout+stderr)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 1)
+	verdict := map[int]string{exitDegraded: "degraded", exitCritical: "critical"}[code]
+	assert.Equal(t, "status."+verdict, got[0]["event"])
+	assert.Equal(t, "status", got[0]["key"])
+	assert.Contains(t, got[0]["text"], "no backup has succeeded yet")
+	assert.NotContains(t, stdout+stderr, "S3CRET-PATH-TOKEN")
 }
