@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/drsettings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -116,4 +118,40 @@ func TestStatusNotify(t *testing.T) {
 	assert.Equal(t, "status", got[0]["key"])
 	assert.Contains(t, got[0]["text"], "no backup has succeeded yet")
 	assert.NotContains(t, stdout+stderr, "S3CRET-PATH-TOKEN")
+}
+
+// A runbook that failed with nobody running it is aborted at once; then nothing is left to
+// resume, and status shows it aborted.
+func TestFailoverAbort(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := local.New(dir)
+	require.NoError(t, err)
+	_, err = drsettings.Write(ctx, st, drsettings.Document{Topology: "two_regions",
+		Regions: drsettings.Regions{Primary: "us-east-1", Secondary: "us-west-2"}}, nil)
+	require.NoError(t, err)
+	j, err := failover.NewStoreJournal(st)
+	require.NoError(t, err)
+	run := failover.NewRun(failover.KindFailover, failover.Failover, "us-east-1", "us-west-2", "drctl:a@h", "a@h", nil, time.Now())
+	run.State = failover.RunFailed
+	_, err = j.Update(ctx, func(*failover.Run) (*failover.Run, error) { return run, nil })
+	require.NoError(t, err)
+
+	code, stdout, stderr := drctl("failover", "abort", "--from", dir, "--allow-untrusted")
+	require.Equal(t, 0, code, stdout+stderr)
+	assert.Contains(t, stdout, run.ID)
+	got, err := j.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, failover.RunAborted, got.State)
+
+	code, _, stderr = drctl("failover", "resume", "--from", dir, "--allow-untrusted")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "nothing to resume")
+	code, stdout, _ = drctl("failover", "status", "--from", dir, "--allow-untrusted", "--json")
+	require.Equal(t, 0, code)
+	var v struct {
+		Run *failover.Run `json:"run"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &v))
+	assert.Equal(t, failover.RunAborted, v.Run.State)
 }
