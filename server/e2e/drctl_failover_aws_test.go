@@ -143,20 +143,27 @@ func TestDrctlFailoverAurora(t *testing.T) {
 	assert.Equal(t, "failover", run.Step(failover.KindDatabase).Data["requested"])
 	assert.Equal(t, failover.StepDone, run.Step(failover.KindDNS).State)
 
-	// drctl waited for the notifications before it exited: one per step and one for the end,
-	// the first delivered on its second attempt.
+	assertNotified(t, hooks, run)
+}
+
+// assertNotified checks that drctl waited for the notifications before it exited: one per
+// step and one for the end, all under the runbook's key, the first delivered on its second
+// attempt.
+func assertNotified(t *testing.T, hooks *hookReceiver, run *failover.Run) {
 	hooks.mu.Lock()
 	defer hooks.mu.Unlock()
-	keys := map[string]int{}
+	require.Len(t, hooks.alerts, len(run.Steps)+2, "one per step, one for the result, and one retry")
+	summaries := map[string]int{}
 	for _, a := range hooks.alerts {
-		keys[a["key"]]++
+		summaries[a["summary"]]++
 		assert.Equal(t, "mattermost-disaster-recovery.alert.v1", a["schema"])
+		assert.Equal(t, "failover-"+run.ID, a["key"])
 	}
-	assert.Len(t, keys, len(run.Steps)+1, "one notification per step and one for the result: %v", keys)
-	assert.Len(t, hooks.alerts, len(run.Steps)+2, "and one retry")
-	require.NotEmpty(t, hooks.alerts)
-	assert.Equal(t, 2, keys[hooks.alerts[0]["key"]], "the first notification was retried after the 500")
-	last := hooks.alerts[len(hooks.alerts)-1]
-	assert.Equal(t, "failover.waiting-for-plugin", last["event"])
-	assert.Equal(t, "failover-"+run.ID, last["key"])
+	assert.Len(t, summaries, len(run.Steps)+1, "%v", summaries)
+	assert.Equal(t, 2, summaries[hooks.alerts[0]["summary"]], "the first notification was retried after the 500")
+	assert.Equal(t, hooks.alerts[0], hooks.alerts[1])
+	for i, st := range run.Steps {
+		assert.Equal(t, "failover.step."+string(st.State), hooks.alerts[i+1]["event"], "in order: %s", st.Name)
+	}
+	assert.Equal(t, "failover.waiting-for-plugin", hooks.alerts[len(hooks.alerts)-1]["event"])
 }

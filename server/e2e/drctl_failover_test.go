@@ -154,41 +154,77 @@ func TestDrctlFailoverPostgres(t *testing.T) {
 	}
 }
 
+// drctlRunner runs `drctl failover <sub>` against one destination with the shared flags.
+type drctlRunner struct {
+	bin  string
+	d    drctlDest
+	base []string
+}
+
+func (r drctlRunner) args(sub string, args ...string) []string {
+	return append(append([]string{"failover", sub}, r.base...), args...)
+}
+
+func (r drctlRunner) run(ctx context.Context, t *testing.T, sub string, args ...string) harness.DrctlResult {
+	t.Helper()
+	res, err := harness.RunDrctl(ctx, r.bin, r.d.env, r.args(sub, args...)...)
+	require.NoError(t, err)
+	return res
+}
+
 func testDrctlFailoverPostgres(ctx context.Context, t *testing.T, d drctlDest) {
 	bin, err := harness.BuildDrctl(ctx)
 	require.NoError(t, err)
 	pair := startPGPair(ctx, t)
 	key := writeSignedSettings(ctx, t, d.store, pgDocument(pair))
-	base := append([]string{"--from", d.from, "--trust-key", key.PublicKey().String(), "--poll", "200ms", "--lock-ttl", "8s"}, d.flags...)
-	drctl := func(env []string, sub string, args ...string) harness.DrctlResult {
-		res, err := harness.RunDrctl(ctx, bin, append(d.env, env...), append(append([]string{"failover", sub}, base...), args...)...)
-		require.NoError(t, err)
-		return res
-	}
+	r := drctlRunner{bin: bin, d: d, base: append([]string{"--from", d.from, "--trust-key", key.PublicKey().String(), "--poll", "200ms", "--lock-ttl", "8s"}, d.flags...)}
 	sdb := openDB(t, pair.standby.URL("mattermost"))
 	pair.primary.Kill() // the region is lost
 
-	plan := drctl(nil, "plan", "--to", "us-west-2", "--mode", "failover")
+	planChangesNothing(ctx, t, r, sdb)
+	winnerPid, run := startTwiceWithCrash(ctx, t, r)
+	require.False(t, inRecovery(ctx, t, sdb), "the standby was promoted before the crash")
+	db := run.Step(failover.KindDatabase)
+	require.Equal(t, failover.StepDone, db.State, db.Error)
+	require.Equal(t, 1, db.Attempts)
+	assert.Equal(t, failover.RunRunning, run.State)
+	assert.Equal(t, "drctl:", run.ActorID[:6])
+
+	// While the dead drctl's lease lasts, another start is refused and names it.
+	again := r.run(ctx, t, "start", "--to", "us-west-2", "--mode", "failover", "--confirm")
+	require.Equal(t, 1, again.Code, again.Stdout+again.Stderr)
+	assert.Contains(t, again.Stderr, "(process "+strconv.Itoa(winnerPid))
+
+	resumeAfterCrash(ctx, t, r, sdb)
+	plantedJournalRefused(ctx, t, r)
+}
+
+// planChangesNothing: the plan and an unconfirmed start show what would run, and do nothing.
+func planChangesNothing(ctx context.Context, t *testing.T, r drctlRunner, sdb *sql.DB) {
+	plan := r.run(ctx, t, "plan", "--to", "us-west-2", "--mode", "failover")
 	require.Equal(t, 0, plan.Code, plan.Stdout+plan.Stderr)
 	assert.Contains(t, plan.Stdout, "pg_promote")
 	assert.Contains(t, plan.Stdout, "waits for the plugin")
 	assert.Contains(t, plan.Stdout, "signed by", "the preflight says the settings are trusted")
-	unconfirmed := drctl(nil, "start", "--to", "us-west-2", "--mode", "failover")
+	unconfirmed := r.run(ctx, t, "start", "--to", "us-west-2", "--mode", "failover")
 	require.Equal(t, 2, unconfirmed.Code, unconfirmed.Stdout+unconfirmed.Stderr)
 	assert.Contains(t, unconfirmed.Stderr, "add --confirm")
 	require.True(t, inRecovery(ctx, t, sdb), "nothing was done without --confirm")
+}
 
-	// Two operators start at once; the one that gets the runbook dies between two steps.
+// startTwiceWithCrash: two operators start at once; exactly one gets the runbook, and it dies
+// between two steps (after the promotion). It returns the dead one's pid and the journal.
+func startTwiceWithCrash(ctx context.Context, t *testing.T, r drctlRunner) (int, *failover.Run) {
 	fp := filepath.Join(t.TempDir(), "failpoints")
 	require.NoError(t, os.WriteFile(fp, []byte("failover.after-opensearch-promote\n"), 0o600))
 	starts := make([]*harness.Drctl, 2)
 	results := make([]harness.DrctlResult, 2)
-	var wg sync.WaitGroup
 	for i := range starts {
-		starts[i] = &harness.Drctl{Bin: bin, Env: append(d.env, failpoint.EnvVar+"="+fp),
-			Args: append(append([]string{"failover", "start"}, base...), "--to", "us-west-2", "--mode", "failover", "--confirm")}
+		starts[i] = &harness.Drctl{Bin: r.bin, Env: append(r.d.env, failpoint.EnvVar+"="+fp),
+			Args: r.args("start", "--to", "us-west-2", "--mode", "failover", "--confirm")}
 		require.NoError(t, starts[i].Start(ctx))
 	}
+	var wg sync.WaitGroup
 	for i := range starts {
 		wg.Add(1)
 		go func() {
@@ -205,28 +241,19 @@ func testDrctlFailoverPostgres(ctx context.Context, t *testing.T, d drctlDest) {
 	}
 	require.Equal(t, syscall.SIGKILL, results[winner].Signal, "one start ran into the failpoint: %+v", results)
 	require.Equal(t, 1, results[loser].Code, "the other was refused: %+v", results[loser])
-	run := journal(ctx, t, d.store)
+	run := journal(ctx, t, r.d.store)
 	assert.Contains(t, results[loser].Stderr, run.ID, "the refusal names the runbook that runs")
-	assert.NotContains(t, results[loser].Stdout+results[loser].Stderr, "pg_promote returned")
+	return starts[winner].Pid(), run
+}
 
-	require.False(t, inRecovery(ctx, t, sdb), "the standby was promoted before the crash")
-	db := run.Step(failover.KindDatabase)
-	require.Equal(t, failover.StepDone, db.State, db.Error)
-	require.Equal(t, 1, db.Attempts)
-	assert.Equal(t, failover.RunRunning, run.State)
-	assert.Equal(t, "drctl:", run.ActorID[:6])
-
-	// While the dead drctl's lease lasts, another start is refused and names it.
-	again := drctl(nil, "start", "--to", "us-west-2", "--mode", "failover", "--confirm")
-	require.Equal(t, 1, again.Code, again.Stdout+again.Stderr)
-	assert.Contains(t, again.Stderr, "(process "+strconv.Itoa(starts[winner].Pid()))
-
-	resumed := drctl(nil, "resume")
+// resumeAfterCrash: resume finishes what drctl can do, without promoting again.
+func resumeAfterCrash(ctx context.Context, t *testing.T, r drctlRunner, sdb *sql.DB) {
+	resumed := r.run(ctx, t, "resume")
 	t.Logf("drctl failover resume:\n%s\n%s", resumed.Stderr, resumed.Stdout)
 	require.Equal(t, 0, resumed.Code, resumed.Stdout+resumed.Stderr)
-	run = journal(ctx, t, d.store)
+	run := journal(ctx, t, r.d.store)
 	assert.Equal(t, failover.RunForPlugin, run.State)
-	db = run.Step(failover.KindDatabase)
+	db := run.Step(failover.KindDatabase)
 	assert.Equal(t, 1, db.Attempts, "resume does not promote again")
 	assert.Equal(t, "pg_promote", db.Data["requested"])
 	assert.Equal(t, 2, run.Step(failover.KindOpenSearchPromote).Attempts, "the interrupted step ran again")
@@ -234,22 +261,24 @@ func testDrctlFailoverPostgres(ctx context.Context, t *testing.T, d drctlDest) {
 		assert.Equal(t, failover.StepForPlugin, run.Step(k).State, k)
 	}
 	assert.Contains(t, resumed.Stdout, "waiting-for-plugin")
-	_, err = sdb.ExecContext(ctx, `INSERT INTO posts (message) VALUES ('after the failover')`)
+	_, err := sdb.ExecContext(ctx, `INSERT INTO posts (message) VALUES ('after the failover')`)
 	require.NoError(t, err, "the promoted standby takes writes")
 
-	status := drctl(nil, "status")
+	status := r.run(ctx, t, "status")
 	require.Equal(t, 0, status.Code, status.Stderr)
 	assert.Contains(t, status.Stdout, run.ID)
 	assert.NotContains(t, status.Stdout, "held by", "nobody holds the lock any more")
+}
 
-	// A journal planted at the destination (other regions) does not steer drctl.
-	planted := *run
+// plantedJournalRefused: a journal planted at the destination (other regions) does not steer drctl.
+func plantedJournalRefused(ctx context.Context, t *testing.T, r drctlRunner) {
+	planted := *journal(ctx, t, r.d.store)
 	planted.From, planted.To = "eu-west-1", "us-west-2"
 	b, err := json.Marshal(planted)
 	require.NoError(t, err)
-	_, err = d.store.Put(ctx, failover.StoreKeyCurrent, strings.NewReader(string(b)))
+	_, err = r.d.store.Put(ctx, failover.StoreKeyCurrent, strings.NewReader(string(b)))
 	require.NoError(t, err)
-	refused := drctl(nil, "resume")
+	refused := r.run(ctx, t, "resume")
 	require.Equal(t, 1, refused.Code, refused.Stdout+refused.Stderr)
 	assert.Contains(t, refused.Stderr, "drctl will not act on it")
 }

@@ -77,7 +77,8 @@ func stepAlert(ev failover.Event, source string) webhook.Alert {
 	if s.Next != "" {
 		text += "\nNext: " + s.Next
 	}
-	return webhook.Alert{Event: "failover.step." + string(s.State), Key: "failover-" + r.ID + "-" + s.Name, Action: webhook.Trigger, Severity: sev,
+	// One key per runbook: PagerDuty shows the steps as updates of one incident.
+	return webhook.Alert{Event: "failover.step." + string(s.State), Key: "failover-" + r.ID, Action: webhook.Trigger, Severity: sev,
 		Summary: summary, Text: text, Source: source, Time: time.Now()}
 }
 
