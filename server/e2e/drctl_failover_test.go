@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -69,10 +70,18 @@ func minioDest(ctx context.Context, t *testing.T) drctlDest {
 		env:   []string{"AWS_ACCESS_KEY_ID=" + m.AccessKey, "AWS_SECRET_ACCESS_KEY=" + m.SecretKey}}
 }
 
-// pgPair is a primary and its streaming standby, started for one test.
+// pgPair is a primary and its streaming standby, started for one test. The settings name
+// them as pgRole, whose password only PGPASSWORD gives drctl.
 type pgPair struct {
 	primary *harness.Postgres
 	standby *harness.Standby
+}
+
+const pgRole, pgRolePassword = "mm_drctl", "pg-Drctl-Secret-41"
+
+// roleURL is a connection string as the settings document holds one: no password.
+func roleURL(pg *harness.Postgres) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/mattermost?sslmode=disable", pgRole, pg.Port)
 }
 
 func startPGPair(ctx context.Context, t *testing.T) pgPair {
@@ -86,9 +95,12 @@ func startPGPair(ctx context.Context, t *testing.T) pgPair {
 	primary, err := harness.StartPostgres(ctx, filepath.Join(dir, "primary"))
 	require.NoError(t, err)
 	t.Cleanup(primary.Stop)
-	require.NoError(t, primary.CreateDatabase(ctx, "mattermost"))
+	// The role needs its password over TCP (pg_hba.conf, copied to the standby), and may promote.
+	_, err = primary.PasswordRole(ctx, pgRole, pgRolePassword, "mattermost")
+	require.NoError(t, err)
 	db := openDB(t, primary.URL("mattermost"))
-	_, err = db.ExecContext(ctx, `CREATE TABLE posts (id serial PRIMARY KEY, message text); INSERT INTO posts (message) SELECT 'post ' || g FROM generate_series(1, 50) g`)
+	_, err = db.ExecContext(ctx, `CREATE TABLE posts (id serial PRIMARY KEY, message text); INSERT INTO posts (message) SELECT 'post ' || g FROM generate_series(1, 50) g;
+		GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO `+pgRole)
 	require.NoError(t, err)
 	standby, err := primary.StartStandby(ctx, filepath.Join(dir, "standby"), "dr_drctl_e2e")
 	require.NoError(t, err)
@@ -121,7 +133,7 @@ func writeSignedSettings(ctx context.Context, t *testing.T, st storage.Store, d 
 func pgDocument(p pgPair) drsettings.Document {
 	return drsettings.Document{Topology: "two_regions",
 		Regions:  drsettings.Regions{Primary: "us-east-1", Secondary: "us-west-2", This: "us-east-1"},
-		Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: p.primary.URL("mattermost"), StandbyDSN: p.standby.URL("mattermost")}}}
+		Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: roleURL(p.primary), StandbyDSN: roleURL(p.standby.Postgres)}}}
 }
 
 // journal reads the runbook drctl keeps at the destination.
@@ -167,8 +179,9 @@ func (r drctlRunner) args(sub string, args ...string) []string {
 
 func (r drctlRunner) run(ctx context.Context, t *testing.T, sub string, args ...string) harness.DrctlResult {
 	t.Helper()
-	res, err := harness.RunDrctl(ctx, r.bin, r.d.env, r.args(sub, args...)...)
+	res, err := harness.RunDrctl(ctx, r.bin, append(r.d.env, "PGPASSWORD="+pgRolePassword), r.args(sub, args...)...)
 	require.NoError(t, err)
+	assert.NotContains(t, res.Stdout+res.Stderr, pgRolePassword, "the password from the environment is never shown")
 	return res
 }
 
@@ -220,7 +233,7 @@ func startTwiceWithCrash(ctx context.Context, t *testing.T, r drctlRunner) (int,
 	starts := make([]*harness.Drctl, 2)
 	results := make([]harness.DrctlResult, 2)
 	for i := range starts {
-		starts[i] = &harness.Drctl{Bin: r.bin, Env: append(r.d.env, failpoint.EnvVar+"="+fp),
+		starts[i] = &harness.Drctl{Bin: r.bin, Env: append(r.d.env, failpoint.EnvVar+"="+fp, "PGPASSWORD="+pgRolePassword),
 			Args: r.args("start", "--to", "us-west-2", "--mode", "failover", "--confirm")}
 		require.NoError(t, starts[i].Start(ctx))
 	}
