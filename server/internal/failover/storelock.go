@@ -128,8 +128,15 @@ func (l *StoreLock) Acquire(ctx context.Context, wait time.Duration) (func(), er
 				cur = lease{Token: "unreadable", Holder: Holder{Node: "an unreadable lock record"}, ExpiresAt: l.now().Add(l.ttl)}
 			}
 		}
+		// A lease that changes while this process watches, to another live lease, is renewed
+		// (or taken): its holder is alive and keeps it for its whole runbook, so waiting longer
+		// only delays the answer.
+		renewed := !seen.since.IsZero() && version != seen.version && version != "" && cur.Token != ""
 		if version != seen.version || seen.since.IsZero() {
 			seen.version, seen.since = version, time.Now()
+		}
+		if renewed {
+			return nil, &LockedError{Holder: cur.Holder, ExpiresAt: cur.ExpiresAt}
 		}
 		if version == "" || cur.Token == "" || l.expired(cur, time.Since(seen.since)) {
 			h, err := l.take(ctx, version)

@@ -256,3 +256,18 @@ func TestStoreLockRespectsTheHoldersLease(t *testing.T) {
 	_, err = b.Acquire(context.Background(), 2*time.Second)
 	require.ErrorIs(t, err, failover.ErrLocked)
 }
+
+// A contender that sees the lease renewed knows its holder is alive and answers at once
+// instead of waiting out the whole wait (which is meant for a holder that died).
+func TestStoreLockLiveHolderAnswersEarly(t *testing.T) {
+	s := localStore(t)
+	a := newLock(t, s, "host-a", 300*time.Millisecond)
+	release, err := a.Acquire(context.Background(), 0)
+	require.NoError(t, err)
+	defer release()
+	b := newLock(t, s, "host-b", 300*time.Millisecond)
+	start := time.Now()
+	_, err = b.Acquire(context.Background(), time.Minute)
+	require.ErrorIs(t, err, failover.ErrLocked)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
