@@ -147,13 +147,12 @@ type foregroundRunner struct {
 
 	mu     sync.Mutex
 	cancel context.CancelCauseFunc
-	ran    bool
 }
 
 func (r *foregroundRunner) Go(_ string, fn func(ctx context.Context, progress func(string))) error {
 	ctx, cancel := context.WithCancelCause(r.ctx)
 	r.mu.Lock()
-	r.cancel, r.ran = cancel, true
+	r.cancel = cancel
 	r.mu.Unlock()
 	defer cancel(nil)
 	fn(ctx, func(s string) { fmt.Fprintln(r.errOut, "  …", s) })
