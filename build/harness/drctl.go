@@ -94,13 +94,5 @@ func RunDrctl(ctx context.Context, bin string, env []string, args ...string) (Dr
 	return d.Wait()
 }
 
-// Kill kills the cluster's processes with SIGKILL, as a region that goes away would: no
-// shutdown checkpoint, connections cut.
-func (pg *Postgres) Kill() {
-	if pg != nil && pg.proc != nil {
-		pg.proc.stop(syscall.SIGKILL, 5*time.Second)
-	}
-}
-
 // Pid is the started process's id.
 func (d *Drctl) Pid() int { return d.cmd.Process.Pid }
