@@ -149,15 +149,30 @@ type foregroundRunner struct {
 	cancel context.CancelCauseFunc
 }
 
-func (r *foregroundRunner) Go(_ string, fn func(ctx context.Context, progress func(string))) error {
+func (r *foregroundRunner) Go(_ string, fn func(ctx context.Context, job failover.Job)) error {
 	ctx, cancel := context.WithCancelCause(r.ctx)
 	r.mu.Lock()
 	r.cancel = cancel
 	r.mu.Unlock()
 	defer cancel(nil)
-	fn(ctx, func(s string) { fmt.Fprintln(r.errOut, "  …", s) })
+	job := &foregroundJob{errOut: r.errOut}
+	fn(ctx, job)
+	// The drive has ended: what it left to report runs now, in order.
+	for _, f := range job.reports {
+		f()
+	}
 	return nil
 }
+
+// foregroundJob is the drive as drctl runs it: progress on stderr.
+type foregroundJob struct {
+	errOut  io.Writer
+	reports []func()
+}
+
+func (j *foregroundJob) SetProgress(text string) { fmt.Fprintln(j.errOut, "  …", text) }
+
+func (j *foregroundJob) Report(f func()) { j.reports = append(j.reports, f) }
 
 // lost stops the drive: another holder took the lock over.
 func (r *foregroundRunner) lost(err error) {
