@@ -5,7 +5,8 @@
 //	drctl verify  --from … --id <id|latest> [--trust-key KEY] [--identity FILE] [--drill-database-url …]
 //	drctl restore --from … --id <id|latest> --trust-key KEY --database-url … --config-dir … --data-dir … [flags]
 //	drctl settings show --from … [--trust-key KEY] [--json]
-//	drctl status --from … [--trust-key KEY] [--json]   (exit 0 healthy, 1 degraded, 2 critical, 3 unknown)
+//	drctl status --from … [--trust-key KEY] [--json] [--notify]   (exit 0 healthy, 1 degraded, 2 critical, 3 unknown)
+//	drctl failover plan|start|status|resume|abort --from … (drctl failover -h)
 //
 // Backups are trusted by their signature (--trust-key: the public key `/dr version` shows);
 // see restore.Trust.
@@ -29,15 +30,18 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, out io.Writer) error
+	// runIO is run for commands that also write progress to stderr.
+	runIO func(ctx context.Context, args []string, out, errOut io.Writer) error
 }
 
 var commands = []command{
-	{"list", "list the complete backups at a destination", runList},
-	{"verify", "re-read a backup and check every checksum (and restore a drill)", runVerify},
-	{"restore", "restore a backup onto a new server: database, config, files", runRestore},
-	{"settings", "show the DR settings document the plugin keeps at a destination", runSettings},
-	{"status", "are we ready to lose a region? exit 0 healthy, 1 degraded, 2 critical, 3 unknown", runStatus},
-	{"version", "print drctl's version", func(_ context.Context, _ []string, out io.Writer) error {
+	{name: "list", summary: "list the complete backups at a destination", run: runList},
+	{name: "verify", summary: "re-read a backup and check every checksum (and restore a drill)", run: runVerify},
+	{name: "restore", summary: "restore a backup onto a new server: database, config, files", run: runRestore},
+	{name: "settings", summary: "show the DR settings document the plugin keeps at a destination", run: runSettings},
+	{name: "status", summary: "are we ready to lose a region? exit 0 healthy, 1 degraded, 2 critical, 3 unknown", runIO: runStatus},
+	{name: "failover", summary: "run the failover runbook without Mattermost: plan, start, status, resume, abort", runIO: runFailover},
+	{name: "version", summary: "print drctl's version", run: func(_ context.Context, _ []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "drctl", version)
 		return err
 	}},
@@ -72,7 +76,12 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], out)
+		var err error
+		if c.runIO != nil {
+			err = c.runIO(ctx, args[1:], out, errOut)
+		} else {
+			err = c.run(ctx, args[1:], out)
+		}
 		var ee *exitError
 		switch {
 		case errors.As(err, &ee):

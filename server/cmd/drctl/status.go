@@ -14,7 +14,6 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/probers"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
@@ -49,8 +48,8 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-func runStatus(ctx context.Context, args []string, out io.Writer) error {
-	err := status0(ctx, args, out)
+func runStatus(ctx context.Context, args []string, out, errOut io.Writer) error {
+	err := status0(ctx, args, out, errOut)
 	var ee *exitError
 	if errors.Is(err, flag.ErrHelp) || errors.As(err, &ee) {
 		return err
@@ -60,13 +59,14 @@ func runStatus(ctx context.Context, args []string, out io.Writer) error {
 
 // status0 runs the check; it always ends in an error: the verdict's exitError, or why it
 // could not check.
-func status0(ctx context.Context, args []string, out io.Writer) error {
+func status0(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var src settingsSource
 	src.register(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON (the same as GET /plugins/…/api/v1/status)")
 	verbose := fs.Bool("verbose", false, "show every component's table, healthy ones too")
+	notify := fs.Bool("notify", false, "send the verdict to the webhooks in $"+envWebhookTargets+" when it is critical or degraded")
 	osUser := fs.String("opensearch-username", os.Getenv(envOpenSearchUser), "OpenSearch user (default $"+envOpenSearchUser+")")
 	osPassword := fs.String("opensearch-password", "", "OpenSearch password (prefer $"+envOpenSearchPassword+": an argument shows in the process list)")
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +75,11 @@ func status0(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
+	if *notify {
+		if targets, err := webhookTargets(); err != nil || len(targets) == 0 {
+			return orUsage(err, "--notify sends to the targets in $%s (one per line: generic <url> | pagerduty <routing key> [<url>] | slack <url>), which is not set", envWebhookTargets)
+		}
+	}
 	st, err := src.load(ctx)
 	if err != nil {
 		return err
@@ -82,18 +87,11 @@ func status0(ctx context.Context, args []string, out io.Writer) error {
 	if !*asJSON {
 		fmt.Fprintln(out, st.decision.Note)
 	}
-	in := probers.Inputs{Document: st.Document, Credentials: probers.Credentials{
-		OpenSearchUsername: *osUser, OpenSearchPassword: orEnv(*osPassword, envOpenSearchPassword)}}
-	backupStore := st.store
-	if backupStore == nil {
-		if backupStore, err = documentDestination(ctx, st.Document, &src.s3); err != nil {
-			return err
-		}
+	probes, err := statusProbes(ctx, st, &src.s3, *osUser, orEnv(*osPassword, envOpenSearchPassword))
+	if err != nil {
+		return err
 	}
-	if backupStore != nil {
-		in.Backups = probers.DestinationBackups(backupStore, backupKeys(st), st.Document.Backups.S3 != nil)
-	}
-	rep, err := status.NewRunner(probers.Build(in), status.WithCacheTTL(0)).Fresh(ctx)
+	rep, err := probes.Check(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,7 +104,13 @@ func status0(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		fmt.Fprintln(out, status.Markdown(rep, status.MarkdownOptions{Verbose: *verbose}))
 	}
-	return &exitError{code: verdictCode(rep.Verdict)}
+	code := verdictCode(rep.Verdict)
+	if *notify && (code == exitDegraded || code == exitCritical) {
+		if err := notifyStatus(ctx, errOut, string(rep.Verdict), status.Markdown(rep, status.MarkdownOptions{})); err != nil {
+			return &exitError{code: code, err: err}
+		}
+	}
+	return &exitError{code: code}
 }
 
 // verdictCode is the exit status of a verdict.

@@ -47,6 +47,8 @@ type Service struct {
 	LockExpiry time.Duration
 	// HeartbeatTTL is how long a heartbeat counts (default 30 s); the holder beats every third.
 	HeartbeatTTL time.Duration
+	// Checks are added to every preflight (drctl: whether the settings document is trusted).
+	Checks []Check
 }
 
 // Config reads the deployment's settings each time the service needs them: the plugin's

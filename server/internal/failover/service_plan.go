@@ -80,7 +80,7 @@ func (s *Service) preflight(ctx context.Context, setup Setup, live Live, run *Ru
 			o.Waived["opensearch"] = fmt.Sprintf("the deferred step makes %s's OpenSearch follow %s before anything else moves", st.From, st.To)
 		}
 	}
-	extra := settingsChecks(live, run)
+	extra := append(settingsChecks(live, run), s.Checks...)
 	if target := live.Regions[run.To]; live.OpenSearchConfigured() && target.OpenSearchURL != "" && !carriesOpenSearch {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		extra = append(extra, FollowerCheckpoints(cctx, live, run.To))
