@@ -24,6 +24,10 @@ type Adoption struct {
 	Reported bool `json:"reported,omitempty"`
 }
 
+// adopterGrace is how long the other nodes leave a hand-over to its adopter before they
+// resume it themselves (the adopter died half-way).
+const adopterGrace = 2 * time.Minute
+
 // ErrAdopted says another node adopted the runbook first.
 var ErrAdopted = errors.New("another node adopted the runbook")
 
@@ -50,8 +54,10 @@ type Handover struct {
 // Outcome is what Consider did with the runbook at one destination.
 type Outcome struct {
 	Run *Run
-	// Adopted: this node took the runbook over (or finished a hand-over that had stopped).
+	// Adopted: this node took the runbook over now (its adoption mark won).
 	Adopted bool
+	// Resumed: this node went on with a hand-over that had stopped (a crash).
+	Resumed bool
 	// Refused says why a runbook that asks for the plugin is not adopted: for the ops channel.
 	Refused string
 	// Skipped says why there is nothing to do (over, adopted, still running): for the log.
@@ -116,7 +122,7 @@ func (h *Handover) Consider(ctx context.Context, src Source) (Outcome, error) {
 	if err != nil {
 		return Outcome{Run: run}, err
 	}
-	return h.finish(ctx, src, marked)
+	return h.finish(ctx, src, marked, false)
 }
 
 // check applies the rules, then asks the plugin's journal and the database: ok when run may be
@@ -214,6 +220,9 @@ func (h *Handover) mark(ctx context.Context, src Source, run *Run) (*Run, error)
 // that (checking the rules again: the mark is the destination's word too), and drive it when
 // nobody does. A runbook copied and since finished or replaced is left alone.
 func (h *Handover) resume(ctx context.Context, src Source, run *Run) (Outcome, error) {
+	if !strings.EqualFold(run.Adopted.Node, h.Service.Node) && h.Service.now().Sub(run.Adopted.At) < adopterGrace {
+		return Outcome{Run: run, Skipped: fmt.Sprintf("node %s adopted runbook %s moments ago", run.Adopted.Node, run.ID)}, nil
+	}
 	mine, err := h.Service.Journal.Load(ctx)
 	if err != nil {
 		return Outcome{}, err
@@ -233,7 +242,7 @@ func (h *Handover) resume(ctx context.Context, src Source, run *Run) (Outcome, e
 		// A person's turn: `/dr failover resume` or confirm, as for a runbook started in chat.
 		return Outcome{Run: mine, Skipped: fmt.Sprintf("runbook %s is %s: `/dr failover status`", mine.ID, mine.State)}, nil
 	}
-	return h.finish(ctx, src, run)
+	return h.finish(ctx, src, run, true)
 }
 
 // recheck applies the rules to a marked runbook the plugin's journal does not have yet.
@@ -244,12 +253,12 @@ func (h *Handover) recheck(ctx context.Context, src Source, run *Run) (Outcome, 
 		out.Run = run
 		return out, err
 	}
-	return h.finish(ctx, src, run)
+	return h.finish(ctx, src, run, true)
 }
 
 // finish copies the marked runbook into the plugin's journal, audits and posts the hand-over
 // once, and drives the steps left in the failover job.
-func (h *Handover) finish(ctx context.Context, src Source, marked *Run) (Outcome, error) {
+func (h *Handover) finish(ctx context.Context, src Source, marked *Run, resumed bool) (Outcome, error) {
 	copied, err := h.copyIn(ctx, marked)
 	if err != nil {
 		return Outcome{Run: marked}, err
@@ -267,10 +276,11 @@ func (h *Handover) finish(ctx context.Context, src Source, marked *Run) (Outcome
 	if err := h.report(ctx, copied); err != nil {
 		return Outcome{Run: copied}, err
 	}
+	out := Outcome{Run: copied, Adopted: !resumed, Resumed: resumed}
 	if err := h.Service.drive(copied.ID, h.actor()); err != nil {
-		return Outcome{Run: copied, Adopted: true}, fmt.Errorf("runbook %s is adopted but could not start here: %w; `/dr failover resume` starts it", copied.ID, err)
+		return out, fmt.Errorf("runbook %s is adopted but could not start here: %w; `/dr failover resume` starts it", copied.ID, err)
 	}
-	return Outcome{Run: copied, Adopted: true}, nil
+	return out, nil
 }
 
 // copyIn puts the runbook into the plugin's journal, unless it is there already.
