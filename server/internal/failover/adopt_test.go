@@ -54,7 +54,10 @@ func TestJudge(t *testing.T) {
 		{name: "region case differs", run: runWith(nil), region: strings.ToUpper(west)},
 		{name: "waiting for the plugin, heartbeat fresh", run: runWith(nil), region: west, held: true},
 		{name: "interrupted, runner gone", run: runWith(func(r *failover.Run) { r.State = failover.RunInterrupted }), region: west},
-		{name: "failed after the database, runner gone", run: runWith(func(r *failover.Run) { r.State = failover.RunFailed; r.Step(failover.KindDNS).State = failover.StepFailed }), region: west},
+		{name: "failed after the database, runner gone", run: runWith(func(r *failover.Run) {
+			r.State = failover.RunFailed
+			r.Step(failover.KindDNS).State = failover.StepFailed
+		}), region: west},
 		{name: "running, runner alive", run: runWith(func(r *failover.Run) { r.State = failover.RunRunning }), region: west, held: true, skips: "runner is alive"},
 		{name: "completed", run: runWith(func(r *failover.Run) { r.State = failover.RunCompleted }), region: west, skips: "completed"},
 		{name: "aborted", run: runWith(func(r *failover.Run) { r.State = failover.RunAborted }), region: west, skips: "aborted"},
@@ -68,7 +71,9 @@ func TestJudge(t *testing.T) {
 		{name: "database failed", run: runWith(setStep(failover.KindDatabase, failover.StepFailed)), region: west, refused: "database step is failed"},
 		{name: "database waits for a person", run: runWith(setStep(failover.KindDatabase, failover.StepWaiting)), region: west, refused: "database step is waiting"},
 		{name: "database left for the plugin", run: runWith(setStep(failover.KindDatabase, failover.StepForPlugin)), region: west, refused: "not done"},
-		{name: "no database step", run: runWith(func(r *failover.Run) { r.Step(failover.KindDatabase).Kind, r.Step(failover.KindDatabase).Name = "x", "x" }), region: west, refused: "no database step"},
+		{name: "no database step", run: runWith(func(r *failover.Run) {
+			r.Step(failover.KindDatabase).Kind, r.Step(failover.KindDatabase).Name = "x", "x"
+		}), region: west, refused: "no database step"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := failover.Judge(tc.run, setup, tc.region, tc.held)
