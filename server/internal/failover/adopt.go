@@ -35,7 +35,8 @@ var ErrAdopted = errors.New("another node adopted the runbook")
 type Source struct {
 	Name    string
 	Journal Journal
-	// Beats reads the heartbeat of the runner journaling there; nil when it keeps none.
+	// Beats reads the heartbeat of the runner journaling there (drctl's StoreLock). Without it
+	// only a runbook that says it waits for the plugin is adopted.
 	Beats interface {
 		LastBeat(ctx context.Context) (*Heartbeat, error)
 	}
@@ -146,8 +147,12 @@ func (h *Handover) check(ctx context.Context, run *Run, held bool) (Outcome, boo
 
 // held says whether a runner still drives the runbook: its heartbeat there is fresh.
 func (h *Handover) held(ctx context.Context, src Source, run *Run) (bool, error) {
-	if src.Beats == nil || run.State == RunForPlugin {
+	if run.State == RunForPlugin {
 		return false, nil
+	}
+	if src.Beats == nil {
+		// Without the runner's heartbeat nothing says it stopped: leave the runbook to it.
+		return true, nil
 	}
 	hb, err := src.Beats.LastBeat(ctx)
 	if err != nil {
