@@ -338,3 +338,20 @@ func (h *Handover) report(ctx context.Context, run *Run) error {
 	}
 	return nil
 }
+
+// MirrorEnd writes the end of an adopted runbook back where drctl found it, so that drctl (its
+// status, its next start) sees it over rather than still waiting for the plugin. Only the
+// runbook that was adopted from there is replaced.
+func MirrorEnd(ctx context.Context, src Journal, run *Run) error {
+	if run.Adopted == nil || !run.State.Terminal() {
+		return nil
+	}
+	_, err := src.Update(ctx, func(cur *Run) (*Run, error) {
+		if cur == nil || cur.ID != run.ID || cur.Adopted == nil {
+			return nil, coded(ErrOtherRun, "the destination holds another runbook than %s", run.ID)
+		}
+		c := *run
+		return &c, nil
+	})
+	return err
+}

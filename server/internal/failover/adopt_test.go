@@ -195,6 +195,13 @@ func TestHandoverAdoptsAndFinishes(t *testing.T) {
 	assert.Equal(t, 1, x.audits("failover.step "+run.ID+"/database succeeded"), "drctl's database step is audited once, from the hand-over")
 	assert.Equal(t, 1, x.audits("failover.complete "+run.ID))
 
+	// The end is written back for drctl; a runbook that replaced it there is left alone.
+	require.NoError(t, failover.MirrorEnd(context.Background(), x.dest, run))
+	assert.Equal(t, failover.RunCompleted, x.atDest(t).State)
+	other := *run
+	other.ID = "someone-else"
+	require.ErrorIs(t, failover.MirrorEnd(context.Background(), x.dest, &other), failover.ErrOtherRun)
+
 	// A restart: nothing again.
 	posts, audits := len(x.ann.ops), len(x.audit.entries)
 	out = x.consider(t)
