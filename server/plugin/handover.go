@@ -124,8 +124,8 @@ func refusalMarkdown(dest string, out failover.Outcome) string {
 // spans and no mentions (a planted region named "@all" must not notify anyone).
 func defused(s string) string {
 	s = strings.NewReplacer("`", "'", "@", "@\u200b").Replace(s)
-	if len(s) > 600 {
-		s = s[:600] + "…"
+	if r := []rune(s); len(r) > 600 {
+		s = string(r[:600]) + "…"
 	}
 	return s
 }
@@ -138,8 +138,8 @@ func plain(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > 80 {
-		s = s[:80] + "…"
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
 	}
 	if s == "" {
 		return "(empty)"
