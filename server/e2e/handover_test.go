@@ -192,7 +192,8 @@ func TestHandover(t *testing.T) {
 	assert.Regexp(t, `Database: make the new region the writer \| :white_check_mark: done \| `+hoActor+` \| [0-9.]+m?s \|`, status)
 	assert.Regexp(t, `Make the new region the primary in the plugin settings \| :white_check_mark: done \| dr-plugin@[^|]+ \| [0-9.]+m?s \|`, status)
 
-	audit := cmd(ctx, t, env, "/dr audit --action failover. --limit 100")
+	// The table escapes @ so that it mentions nobody.
+	audit := strings.ReplaceAll(cmd(ctx, t, env, "/dr audit --action failover. --limit 100"), `\@`, "@")
 	for _, want := range []string{"failover.adopt", "drctl: " + hoActor, run.ID + "/database", "failover.complete"} {
 		assert.Contains(t, audit, want)
 	}
