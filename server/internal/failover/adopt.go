@@ -131,7 +131,7 @@ func (h *Handover) Consider(ctx context.Context, src Source) (Outcome, error) {
 func (h *Handover) check(ctx context.Context, run *Run, held bool) (Outcome, bool, error) {
 	setup, err := h.Service.Config.Setup(ctx)
 	if err != nil {
-		return Outcome{Run: run, Refused: "the plugin settings do not say which regions are ours: " + err.Error()}, false, nil
+		return refused(run, "the plugin settings do not say which regions are ours: "+err.Error())
 	}
 	if v := Judge(run, setup, h.Region, held); !v.Adopt {
 		return Outcome{Run: run, Refused: v.Refused, Skipped: v.Skipped}, false, nil
@@ -140,9 +140,15 @@ func (h *Handover) check(ctx context.Context, run *Run, held bool) (Outcome, boo
 		return Outcome{Run: run, Refused: why}, false, err
 	}
 	if err := h.reality(ctx, run); err != nil {
-		return Outcome{Run: run, Refused: err.Error()}, false, nil
+		return refused(run, err.Error())
 	}
 	return Outcome{}, true, nil
+}
+
+// refused is check's answer for a runbook it will not adopt: a finding for the ops channel,
+// not an error of this node.
+func refused(run *Run, why string) (Outcome, bool, error) {
+	return Outcome{Run: run, Refused: why}, false, nil
 }
 
 // held says whether a runner still drives the runbook: its heartbeat there is fresh.
