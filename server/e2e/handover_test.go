@@ -158,6 +158,10 @@ func TestHandover(t *testing.T) {
 	}))
 
 	run := drctlFailover(ctx, t, dest, sb.URL("mattermost"))
+	store, err := local.New(dest)
+	require.NoError(t, err)
+	j, err := failover.NewStoreJournal(store)
+	require.NoError(t, err)
 	db := run.Step(failover.KindDatabase)
 	require.Equal(t, failover.StepDone, db.State, db.Error)
 	assert.Equal(t, hoActor, db.Actor)
@@ -168,10 +172,21 @@ func TestHandover(t *testing.T) {
 	require.NoError(t, standby.QueryRowContext(ctx, `SELECT pg_is_in_recovery()`).Scan(&recovering))
 	require.False(t, recovering, "drctl's step promoted the standby")
 
+	// The plugin dies right after its adoption mark (kill -9): back up, it finishes the hand-over.
 	since := model.GetMillis()
+	require.NoError(t, env.SetFailpoints("failover.handover.marked"))
 	require.NoError(t, env.RestartPlugin(ctx))
+	pid := pluginPID(t, env)
+	require.Eventually(t, func() bool { return !processAlive(pid) }, time.Minute, 100*time.Millisecond, "the plugin died after its mark")
+	require.NoError(t, env.SetFailpoints())
+	marked, err := j.Load(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, marked.Adopted, "the intent was recorded first")
+	assert.False(t, marked.Adopted.Copied)
+	waitPluginBack(ctx, t, env)
 	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, since, ":handshake: **Failover `"+run.ID+"`", time.Minute)
 	require.NoError(t, err, env.MM.LogTail(30))
+	assert.Equal(t, 1, opsPostsSince(ctx, t, env, since, ":handshake:"), "posted once")
 	for _, want := range []string{"was started by drctl (`" + hoActor + "`)", "**What drctl did:**", "Database: make the new region the writer", "| " + hoActor + " |", "pg_is_in_recovery() is false"} {
 		assert.Contains(t, post.Message, want)
 	}
@@ -202,10 +217,6 @@ func TestHandover(t *testing.T) {
 	assert.Equal(t, "us-west-2", cfg.PluginSettings.Plugins[harness.PluginID]["drprimaryregion"], "the settings swap happened")
 
 	// drctl sees the end at the destination.
-	store, err := local.New(dest)
-	require.NoError(t, err)
-	j, err := failover.NewStoreJournal(store)
-	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		at, err := j.Load(ctx)
 		return err == nil && at.State == failover.RunCompleted && at.Adopted != nil
@@ -214,6 +225,7 @@ func TestHandover(t *testing.T) {
 	// A second restart adopts, posts and audits nothing.
 	since = model.GetMillis()
 	auditBefore := strings.Count(cmd(ctx, t, env, "/dr audit --action failover.adopt --limit 100"), "failover.adopt")
+	assert.Equal(t, 1, auditBefore, "one adoption, although the plugin died half-way through it")
 	require.NoError(t, env.RestartPlugin(ctx))
 	time.Sleep(10 * time.Second) // the look runs 3 s after activation
 	assert.Equal(t, 0, opsPostsSince(ctx, t, env, since, run.ID), "nothing new about the runbook")

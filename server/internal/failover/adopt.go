@@ -270,6 +270,10 @@ func (h *Handover) recheck(ctx context.Context, src Source, run *Run) (Outcome, 
 // finish copies the marked runbook into the plugin's journal, audits and posts the hand-over
 // once, and drives the steps left in the failover job.
 func (h *Handover) finish(ctx context.Context, src Source, marked *Run, resumed bool) (Outcome, error) {
+	if h.Service.Hit != nil {
+		// A kill here leaves the mark without the copy: the next look must finish the hand-over.
+		h.Service.Hit("failover.handover.marked")
+	}
 	copied, err := h.copyIn(ctx, marked)
 	if err != nil {
 		return Outcome{Run: marked}, err
