@@ -11,17 +11,13 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/mattermost/mattermost/server/public/pluginapi"
-
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 )
 
 // handoverDelay debounces the look for a runbook drctl left: a burst of configuration changes
 // (a save, then the server's own reload) makes one look.
 const handoverDelay = 3 * time.Second
-
-// handoverRefusedPrefix keys the refusals already posted, so each is posted once.
-const handoverRefusedPrefix = "failover/handover-refused/"
 
 // handover schedules and runs the look for runbooks drctl left waiting for the plugin
 // (issue #14): at activation and after every configuration change, in the background.
@@ -98,8 +94,7 @@ func (p *Plugin) handoverOutcome(dest string, out failover.Outcome, err error) {
 // runbook refused for the same reason is posted once across the cluster and restarts.
 func (p *Plugin) postRefusalOnce(dest string, out failover.Outcome) {
 	sum := sha256.Sum256([]byte(dest + "\x00" + out.Run.ID + "\x00" + out.Refused))
-	key := handoverRefusedPrefix + hex.EncodeToString(sum[:16])
-	ok, err := p.client.KV.Set(key, time.Now().UTC(), pluginapi.SetAtomic(nil))
+	ok, err := kvstate.HandoverRefusals.Key(hex.EncodeToString(sum[:16])).Create(p.state(), time.Now().UTC())
 	if err != nil || !ok {
 		return
 	}
