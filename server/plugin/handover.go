@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +68,13 @@ func (p *Plugin) lookForHandover() {
 		if err != nil {
 			continue // this destination cannot hold drctl's journal either
 		}
-		out, err := h.Consider(ctx, failover.Source{Name: d.Name, Journal: j})
+		src := failover.Source{Name: d.Name, Journal: j}
+		// drctl's lease there: its heartbeat says whether drctl still drives a runbook that
+		// does not wait for the plugin yet. Only read here.
+		if lock, err := failover.NewStoreLock(d.Store, failover.Holder{Node: p.node, Process: os.Getpid()}, 0); err == nil {
+			src.Beats = lock
+		}
+		out, err := h.Consider(ctx, src)
 		p.handoverOutcome(d.Name, out, err)
 		if out.Adopted || out.Resumed {
 			return // one runbook at a time
