@@ -61,6 +61,7 @@ type Plugin struct {
 	stopNodes  chan struct{}
 	outside    outside
 	publishMu  sync.Mutex // one DR settings document write at a time on this node
+	handover   handover   // adopting a runbook drctl left (handover.go)
 
 	mu       sync.RWMutex
 	cfg      settings.Config
@@ -124,12 +125,14 @@ func (p *Plugin) OnActivate() error {
 
 	go p.announceInstall()
 	go p.publishSettings("")
+	p.kickHandover()
 	return nil
 }
 
 // OnDeactivate stops background work; jobs cancelled here are resumable by running their
 // command again.
 func (p *Plugin) OnDeactivate() error {
+	p.stopHandover()
 	if p.stopNodes != nil {
 		close(p.stopNodes)
 		p.stopNodes = nil

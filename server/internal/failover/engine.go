@@ -111,8 +111,10 @@ type Engine struct {
 	Live     func(ctx context.Context) (Live, error)
 	Observer Observer
 	// Hit is the failpoint hook; AfterStep names are "failover.after-<step>".
-	Hit      func(name string)
-	Node     string
+	Hit  func(name string)
+	Node string
+	// Actor is recorded on each step it starts.
+	Actor    string
 	Progress func(string)
 	Now      func() time.Time
 }
@@ -197,7 +199,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 				stopped = true
 			default:
 				s := &r.Steps[i]
-				s.State, s.Attempts, s.StartedAt = StepRunning, s.Attempts+1, &now
+				s.State, s.Attempts, s.StartedAt, s.Actor = StepRunning, s.Attempts+1, &now, e.Actor
 				s.Error, s.Next = "", ""
 				r.State, r.Node, r.UpdatedAt, r.Error = RunRunning, e.Node, now, ""
 				idx = i

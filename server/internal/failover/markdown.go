@@ -81,6 +81,7 @@ func StatusMarkdown(r *Run, alive bool, now time.Time) string {
 		fmt.Fprintf(&b, "; node `%s`", r.Node)
 	}
 	b.WriteString(".\n\n")
+	b.WriteString(handoverLine(r))
 	b.WriteString(StepsMarkdown(r))
 	if s := r.Current(); s != nil && !r.State.Terminal() {
 		switch s.State {
@@ -111,7 +112,7 @@ func titles(steps []StepRecord) string {
 // StepsMarkdown is the step table with each step's measured duration.
 func StepsMarkdown(r *Run) string {
 	var b strings.Builder
-	b.WriteString("| # | step | state | took | detail |\n|---|---|---|---|---|\n")
+	b.WriteString("| # | step | state | by | took | detail |\n|---|---|---|---|---|---|\n")
 	for i, s := range r.Steps {
 		detail := s.Detail
 		if s.Error != "" {
@@ -121,7 +122,7 @@ func StepsMarkdown(r *Run) string {
 		if s.DurationMS > 0 || s.State.Finished() || s.State == StepFailed {
 			took = s.Duration().Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s %s | %s | %s |\n", i+1, cell(s.Title), stateIcon[s.State], s.State, took, cell(detail))
+		fmt.Fprintf(&b, "| %d | %s | %s %s | %s | %s | %s |\n", i+1, cell(s.Title), stateIcon[s.State], s.State, cell(s.Actor), took, cell(detail))
 	}
 	return b.String()
 }
@@ -132,6 +133,7 @@ func SummaryMarkdown(r *Run, now time.Time) string {
 	switch r.State {
 	case RunCompleted:
 		fmt.Fprintf(&b, ":white_check_mark: **%s `%s` from %s to %s completed** in %s (%s).\n\n", titleCase(string(r.Kind)), r.ID, r.From, r.To, r.Elapsed(now).Round(100*time.Millisecond), r.Mode)
+		b.WriteString(handoverLine(r))
 		b.WriteString(StepsMarkdown(r))
 		var manual, deferred []string
 		for _, s := range r.Steps {

@@ -128,12 +128,14 @@ type StepRecord struct {
 	Next   string    `json:"next,omitempty"` // what to do, when failed or waiting
 	Undo   string    `json:"undo,omitempty"` // how to undo it, once done
 
-	Attempts    int        `json:"attempts"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	DurationMS  int64      `json:"duration_ms"` // running time over all attempts
-	Confirmed   bool       `json:"confirmed,omitempty"`
-	ConfirmedBy string     `json:"confirmed_by,omitempty"`
+	Attempts   int        `json:"attempts"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS int64      `json:"duration_ms"` // running time over all attempts
+	// Actor is who ran the step last: the admin in chat, or drctl's user@host.
+	Actor       string `json:"actor,omitempty"`
+	Confirmed   bool   `json:"confirmed,omitempty"`
+	ConfirmedBy string `json:"confirmed_by,omitempty"`
 	// DeferredFrom is the runbook that deferred this step to this one.
 	DeferredFrom string `json:"deferred_from,omitempty"`
 	// Data are facts the step journaled while it ran (a request sent, a change id), so that a
@@ -167,6 +169,9 @@ type Run struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	// Adopted is set once the plugin took over a runbook it found at a backup destination
+	// (started by drctl); see Handover.
+	Adopted *Adoption `json:"adopted,omitempty"`
 }
 
 // NewID returns a runbook id: sortable by time, unique enough across nodes.

@@ -157,6 +157,7 @@ func (s *Service) engineReporting(actor Actor, report func(func())) *Engine {
 		Observer: s.observer(actor, report),
 		Hit:      s.Hit,
 		Node:     s.Node,
+		Actor:    actor.Name,
 		Now:      s.now,
 	}
 }
@@ -340,7 +341,7 @@ func (s *Service) opsAndDirect(userID, message string) error {
 		return nil
 	}
 	opsErr := s.Announcer.Ops(message)
-	if userID != "" {
+	if userID != "" && userID != audit.ActorSystem { // the plugin itself (a hand-over) has no inbox
 		if err := s.Announcer.Direct(userID, message); err != nil && opsErr == nil {
 			return err
 		}

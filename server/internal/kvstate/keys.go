@@ -70,6 +70,8 @@ var (
 		Lifetime: "expires 30 s after the running node's last refresh; deleted when the runbook stops", Doc: "the node and process running the runbook now"}, JSON[FailoverAlive]{}})
 	FailoverLock = register(&Mutex{Spec{Name: mutexPrefix + "failover-runbook", Owner: "plugin (failover.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,
 		Lifetime: "expires 15 s after its holder stops refreshing it", Doc: "one runbook step at a time across the cluster"}})
+	HandoverRefusals = register(&Family[time.Time]{Spec{Name: "failover/handover-refused/", Family: true, Owner: "plugin (handover.go)", Lifetime: forever,
+		Doc: "by hash of destination, runbook and reason, when the ops channel was told a runbook found at a destination was not adopted"}, JSON[time.Time]{}})
 )
 
 // Keys the owning packages read and write behind their own KV interfaces.
