@@ -123,11 +123,13 @@ func fnError(err error) error {
 
 // Errors of the journal's state transitions; test with errors.Is.
 var (
-	ErrNoRun      = errors.New("no runbook was started")
-	ErrActive     = errors.New("a runbook is active")
-	ErrNotActive  = errors.New("the runbook is over")
-	ErrNotWaiting = errors.New("no step waits for a confirmation")
-	ErrOtherRun   = errors.New("another runbook replaced this one")
+	ErrNoRun  = errors.New("no runbook was started")
+	ErrActive = errors.New("a runbook is active")
+	// ErrPluginDrives: the plugin took the runbook over from drctl; only the plugin drives it now.
+	ErrPluginDrives = errors.New("the plugin took this runbook over")
+	ErrNotActive    = errors.New("the runbook is over")
+	ErrNotWaiting   = errors.New("no step waits for a confirmation")
+	ErrOtherRun     = errors.New("another runbook replaced this one")
 )
 
 // codedError carries one of the errors above with a message for the admin.

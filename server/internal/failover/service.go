@@ -241,6 +241,9 @@ func (s *Service) Resume(ctx context.Context, actor Actor) (*Run, error) {
 	case run.State == RunRunning && s.Alive(ctx, run.ID):
 		return nil, fmt.Errorf("runbook `%s` is running (node `%s`): `/dr failover status` shows where it is", run.ID, run.Node)
 	}
+	if err := s.adoptedByPlugin(run); err != nil {
+		return nil, err
+	}
 	s.audit(audit.Entry{ActorID: actor.ID, Actor: actor.Name, Action: "failover.resume", Target: run.ID, Outcome: audit.OutcomeStarted,
 		Details: map[string]string{"state": string(run.State)}})
 	if err := s.drive(run.ID, actor); err != nil {
@@ -259,6 +262,9 @@ func (s *Service) Abort(ctx context.Context, actor Actor) (*Run, error) {
 	}
 	if cur == nil {
 		return nil, ErrNoRun
+	}
+	if err := s.adoptedByPlugin(cur); err != nil {
+		return nil, err
 	}
 	// A holder that died keeps the lock until it expires: wait that long when nobody says it
 	// runs the runbook, so that an interrupted runbook ends now.
@@ -315,6 +321,17 @@ func (s *Service) drive(id string, actor Actor) error {
 		s.warn("Disaster Recovery runbook stopped", "run", id, "error", err.Error())
 		job.Report(func() { _ = s.opsAndDirect(actor.ID, msg) })
 	})
+}
+
+// adoptedByPlugin refuses, outside Mattermost, to drive a runbook the plugin took over: the
+// plugin runs its remaining steps, and two drivers would run them twice.
+func (s *Service) adoptedByPlugin(run *Run) error {
+	if s.mattermost() || run.Adopted == nil || run.State.Terminal() {
+		return nil
+	}
+	a := run.Adopted
+	return fmt.Errorf("%w: node %s (%s) took runbook %s over at %s and runs its remaining steps; follow it with `/dr failover status`, and resume or abort it there", ErrPluginDrives,
+		a.Node, a.Region, run.ID, a.At.UTC().Format(time.RFC3339))
 }
 
 // mattermost says whether the service can run every step (it has what Mattermost gives).

@@ -740,3 +740,26 @@ func TestServiceWithoutMattermostLeavesStepsToThePlugin(t *testing.T) {
 	assert.Equal(t, 1, f.announcements())
 	assert.Equal(t, west, f.settings.PrimaryRegion())
 }
+
+// Once the plugin adopted a runbook, drctl (no Mattermost) neither resumes nor aborts it: the
+// plugin runs the remaining steps, and a second driver would run them too.
+func TestServiceWithoutMattermostLeavesAdoptedRunsAlone(t *testing.T) {
+	f := newFixture()
+	shell := f.withoutMattermost()
+	ctx := context.Background()
+	f.start(t)
+	f.set(t, func(r *failover.Run) {
+		r.State = failover.RunForPlugin
+		r.Adopted = &failover.Adoption{Source: "s3", Node: "app-west-1", Region: west, At: time.Now()}
+	})
+	_, err := shell.Resume(ctx, failover.Actor{Name: "ops@laptop"})
+	require.ErrorIs(t, err, failover.ErrPluginDrives)
+	assert.Contains(t, err.Error(), "app-west-1")
+	_, err = shell.Abort(ctx, failover.Actor{Name: "ops@laptop"})
+	require.ErrorIs(t, err, failover.ErrPluginDrives)
+	assert.Equal(t, failover.RunForPlugin, f.load(t).State, "nothing changed")
+
+	_, err = f.svc.Resume(ctx, admin)
+	require.NoError(t, err, "the plugin itself drives it")
+	assert.NotEqual(t, failover.RunForPlugin, f.load(t).State, "the plugin went on with it")
+}
