@@ -137,7 +137,9 @@ func (p *Plugin) OnPluginClusterEvent(_ *mmplugin.Context, ev model.PluginCluste
 	}
 }
 
-// nodeReporter publishes this node's report every minute until stop is closed.
+// nodeReporter publishes this node's report every minute until stop is closed. In two regions
+// it also looks for a runbook drctl left: one still running when this node started is adopted
+// once it waits for the plugin, without a restart or a settings change.
 func (p *Plugin) nodeReporter(stop <-chan struct{}) {
 	p.publishNodeReport()
 	t := time.NewTicker(time.Minute)
@@ -148,6 +150,9 @@ func (p *Plugin) nodeReporter(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			p.publishNodeReport()
+			if cfg, _ := p.config(); cfg.DRTopology == "two_regions" {
+				p.kickHandover()
+			}
 		}
 	}
 }
