@@ -90,24 +90,30 @@ func (p *Plugin) handoverOutcome(dest string, out failover.Outcome, err error) {
 	case out.Adopted || out.Resumed:
 		p.API.LogInfo("Disaster Recovery took over the runbook left by drctl", "destination", dest, "run", out.Run.ID, "resumed", out.Resumed)
 	case out.Refused != "":
-		p.API.LogWarn("Disaster Recovery did not adopt the runbook found at a backup destination", "destination", dest, "run", out.Run.ID, "reason", out.Refused)
-		p.postRefusalOnce(dest, out)
+		// Warned once (with the post); the looks of every minute after that only debug.
+		log := p.API.LogDebug
+		if p.postRefusalOnce(dest, out) {
+			log = p.API.LogWarn
+		}
+		log("Disaster Recovery did not adopt the runbook found at a backup destination", "destination", dest, "run", out.Run.ID, "reason", out.Refused)
 	case out.Skipped != "":
 		p.API.LogDebug("Disaster Recovery leaves the runbook at a backup destination alone", "destination", dest, "reason", out.Skipped)
 	}
 }
 
 // postRefusalOnce tells the ops channel what was found and why it was not adopted; the same
-// runbook refused for the same reason is posted once across the cluster and restarts.
-func (p *Plugin) postRefusalOnce(dest string, out failover.Outcome) {
+// runbook refused for the same reason is posted once across the cluster and restarts. It says
+// whether this call was that once.
+func (p *Plugin) postRefusalOnce(dest string, out failover.Outcome) bool {
 	sum := sha256.Sum256([]byte(dest + "\x00" + out.Run.ID + "\x00" + out.Refused))
 	ok, err := kvstate.HandoverRefusals.Key(hex.EncodeToString(sum[:16])).Create(p.state(), time.Now().UTC())
 	if err != nil || !ok {
-		return
+		return false
 	}
 	if err := p.opsAndAlertFailover(refusalMarkdown(dest, out)); err != nil {
 		p.API.LogWarn("Cannot post to the ops channel", "error", err.Error())
 	}
+	return true
 }
 
 // refusalMarkdown says what was found and why it was not adopted. What the runbook says comes
