@@ -66,3 +66,23 @@ func RunWithPostgres(m *testing.M, prefix string, setup func(pg *Postgres, missi
 	}
 	return m.Run()
 }
+
+// RequireMinIO starts a MinIO server of the test's own, stopped when the test ends; when MinIO
+// cannot be built or started the test is Unavailable (skipped locally, failed on CI).
+func RequireMinIO(ctx context.Context, t testing.TB) *MinIO {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := MinIOBinaries(ctx, root)
+	if err != nil {
+		Unavailable(t, "MinIO", err)
+	}
+	m, err := StartMinIO(ctx, bin)
+	if err != nil {
+		Unavailable(t, "MinIO", err)
+	}
+	t.Cleanup(m.Stop)
+	return m
+}

@@ -50,17 +50,7 @@ func folderDest(t *testing.T) drctlDest {
 }
 
 func minioDest(ctx context.Context, t *testing.T) drctlDest {
-	root, err := harness.RepoRoot()
-	require.NoError(t, err)
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		harness.Unavailable(t, "MinIO", err)
-	}
-	m, err := harness.StartMinIO(ctx, bin)
-	if err != nil {
-		harness.Unavailable(t, "MinIO", err)
-	}
-	t.Cleanup(m.Stop)
+	m := harness.RequireMinIO(ctx, t)
 	require.NoError(t, m.MakeBucket(ctx, "dr-drctl"))
 	st, err := s3.New(ctx, s3.Config{Bucket: "dr-drctl", Prefix: "prod", Region: "us-east-1", Endpoint: m.Endpoint, PathStyle: true,
 		AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey})

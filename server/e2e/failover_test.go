@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -512,17 +510,7 @@ func TestFailoverSelfHostedPostgres(t *testing.T) {
 	env := harness.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "dr-failover-standby-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	sb, err := env.PG.StartStandby(ctx, filepath.Join(dir, "standby"), "dr_failover_e2e")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if err := sb.DropSlot(context.Background()); err != nil {
-			t.Logf("drop the standby's slot: %v", err)
-		}
-	})
+	sb, _ := standbyOf(ctx, t, env, "dr_failover_e2e")
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_, _ = env.Command(ctx, env.Admin, "", "/dr failover abort")

@@ -132,19 +132,9 @@ func TestHandover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	env := harness.Require(t)
-	dir, err := os.MkdirTemp("", "dr-handover-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
+	sb, dir := standbyOf(ctx, t, env, "dr_handover_e2e")
 	dest := filepath.Join(dir, "backups")
 	require.NoError(t, os.MkdirAll(dest, 0o777))
-	sb, err := env.PG.StartStandby(ctx, filepath.Join(dir, "standby"), "dr_handover_e2e")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if err := sb.DropSlot(context.Background()); err != nil {
-			t.Logf("drop the standby's slot: %v", err)
-		}
-	})
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_, _ = env.Command(ctx, env.Admin, "", "/dr failover abort")

@@ -107,3 +107,21 @@ func processAlive(pid int) bool {
 	fields := strings.Fields(string(b))
 	return len(fields) > 2 && fields[2] != "Z" // a zombie has died
 }
+
+// standbyOf starts a streaming standby of the deployment's database in a folder of its own
+// (returned: the postgres user can read it), removed with the standby's slot when the test ends.
+func standbyOf(ctx context.Context, t *testing.T, env *harness.Env, slot string) (*harness.Standby, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dr-"+strings.ReplaceAll(slot, "_", "-")+"-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	sb, err := env.PG.StartStandby(ctx, filepath.Join(dir, "standby"), slot)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := sb.DropSlot(context.Background()); err != nil {
+			t.Logf("drop the standby's slot: %v", err)
+		}
+	})
+	return sb, dir
+}

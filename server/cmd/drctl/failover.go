@@ -152,12 +152,21 @@ func showPlan(ctx context.Context, env *failoverEnv, f *failoverFlags, req failo
 	return nil
 }
 
-func failoverResume(ctx context.Context, sub string, args []string, out, errOut io.Writer) error {
-	var f failoverFlags
+// openFailover parses a subcommand's flags and wires the service for it.
+func openFailover(ctx context.Context, sub string, args []string, out, errOut io.Writer) (*failoverFlags, *failoverEnv, error) {
+	f := &failoverFlags{}
 	if _, err := f.parse(sub, args, out); err != nil {
-		return err
+		return nil, nil, err
 	}
-	env, err := newFailoverEnv(ctx, &f, errOut)
+	env, err := newFailoverEnv(ctx, f, errOut)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, env, nil
+}
+
+func failoverResume(ctx context.Context, sub string, args []string, out, errOut io.Writer) error {
+	f, env, err := openFailover(ctx, sub, args, out, errOut)
 	if err != nil {
 		return err
 	}
@@ -170,15 +179,11 @@ func failoverResume(ctx context.Context, sub string, args []string, out, errOut 
 	if _, err := env.svc.Resume(ctx, env.actor); err != nil {
 		return env.explain(ctx, err)
 	}
-	return env.result(ctx, &f, out)
+	return env.result(ctx, f, out)
 }
 
 func failoverAbort(ctx context.Context, sub string, args []string, out, errOut io.Writer) error {
-	var f failoverFlags
-	if _, err := f.parse(sub, args, out); err != nil {
-		return err
-	}
-	env, err := newFailoverEnv(ctx, &f, errOut)
+	f, env, err := openFailover(ctx, sub, args, out, errOut)
 	if err != nil {
 		return err
 	}
@@ -199,11 +204,7 @@ func failoverAbort(ctx context.Context, sub string, args []string, out, errOut i
 }
 
 func failoverStatus(ctx context.Context, sub string, args []string, out, errOut io.Writer) error {
-	var f failoverFlags
-	if _, err := f.parse(sub, args, out); err != nil {
-		return err
-	}
-	env, err := newFailoverEnv(ctx, &f, errOut)
+	f, env, err := openFailover(ctx, sub, args, out, errOut)
 	if err != nil {
 		return err
 	}

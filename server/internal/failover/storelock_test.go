@@ -44,17 +44,7 @@ func TestStoreLock(t *testing.T) {
 // of its own in one bucket.
 func TestStoreLockMinIO(t *testing.T) {
 	ctx := context.Background()
-	root, err := harness.RepoRoot()
-	require.NoError(t, err)
-	bin, err := harness.MinIOBinaries(ctx, root)
-	if err != nil {
-		harness.Unavailable(t, "MinIO", err)
-	}
-	m, err := harness.StartMinIO(ctx, bin)
-	if err != nil {
-		harness.Unavailable(t, "MinIO", err)
-	}
-	t.Cleanup(m.Stop)
+	m := harness.RequireMinIO(ctx, t)
 	require.NoError(t, m.MakeBucket(ctx, "locks"))
 	var n atomic.Int32
 	runStoreLockCases(t, func(t *testing.T) storage.Store {
