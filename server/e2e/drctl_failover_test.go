@@ -249,8 +249,33 @@ func startTwiceWithCrash(ctx context.Context, t *testing.T, r drctlRunner) (int,
 	return starts[winner].Pid(), run
 }
 
+// crashAfterEveryStep: drctl dies (SIGKILL) after each of the steps that follow the first
+// crash in turn, with the step's effect done and the journal not saying so, and is resumed
+// each time: every such step runs twice (it checks what is in place first), none more. Their
+// lease lasts 1 s, so that each resume takes the dead one's over without a long wait.
+func crashAfterEveryStep(ctx context.Context, t *testing.T, r drctlRunner, after string) []string {
+	run := journal(ctx, t, r.d.store)
+	var crashed []string
+	seen := false
+	for _, st := range run.Steps {
+		if !seen {
+			seen = st.Name == after
+			continue
+		}
+		fp := filepath.Join(t.TempDir(), "failpoints")
+		require.NoError(t, os.WriteFile(fp, []byte("failover.after-"+st.Name+"\n"), 0o600))
+		res, err := harness.RunDrctl(ctx, r.bin, append(r.d.env, failpoint.EnvVar+"="+fp, "PGPASSWORD="+pgRolePassword), r.args("resume", "--lock-ttl", "1s")...)
+		require.NoError(t, err)
+		require.Equal(t, syscall.SIGKILL, res.Signal, "drctl died after step %s: %+v", st.Name, res)
+		crashed = append(crashed, st.Name)
+	}
+	require.NotEmpty(t, crashed)
+	return crashed
+}
+
 // resumeAfterCrash: resume finishes what drctl can do, without promoting again.
 func resumeAfterCrash(ctx context.Context, t *testing.T, r drctlRunner, sdb *sql.DB) {
+	crashed := crashAfterEveryStep(ctx, t, r, failover.KindOpenSearchPromote)
 	resumed := r.run(ctx, t, "resume")
 	t.Logf("drctl failover resume:\n%s\n%s", resumed.Stderr, resumed.Stdout)
 	require.Equal(t, 0, resumed.Code, resumed.Stdout+resumed.Stderr)
@@ -260,6 +285,9 @@ func resumeAfterCrash(ctx context.Context, t *testing.T, r drctlRunner, sdb *sql
 	assert.Equal(t, 1, db.Attempts, "resume does not promote again")
 	assert.Equal(t, "pg_promote", db.Data["requested"])
 	assert.Equal(t, 2, run.Step(failover.KindOpenSearchPromote).Attempts, "the interrupted step ran again")
+	for _, name := range crashed {
+		assert.Equal(t, 2, run.Step(name).Attempts, "step %s: once before the crash, once after", name)
+	}
 	for _, k := range []string{failover.KindAnnounce, failover.KindScheduler, failover.KindSettings} {
 		assert.Equal(t, failover.StepForPlugin, run.Step(k).State, k)
 	}

@@ -60,7 +60,10 @@ func newRegionLoss(ctx context.Context, t *testing.T) *regionLoss {
 		"drtopology": "two_regions", "drprimaryregion": rlPrimary, "drsecondaryregion": rlStandby, "drthisregion": rlPrimary,
 		"drpostgresstandbydatasource": w.sb.URL("mattermost"), "drfailoverpollinterval": "200ms",
 	}))
-	ensureVerifiedBackup(ctx, t, a)
+	// A's own backup (ensureVerifiedBackup is the shared deployment's), verified: drctl trusts
+	// the settings document because the key that signs these backups signed it.
+	runBackup(ctx, t, a, "")
+	require.Contains(t, runVerify(ctx, t, a, "latest"), "verified")
 	// The document drctl needs is off-site, beside the backups.
 	require.Eventually(t, func() bool {
 		_, err := w.minio.MC(ctx, "stat", "local/"+rlBucket+"/"+rlPrefix+"/dr-settings.json")
