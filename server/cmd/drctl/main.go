@@ -46,7 +46,7 @@ var commands = []command{
 	{name: "version", summary: "print drctl's version (also drctl --version)", run: runVersion},
 }
 
-func runVersion(_ context.Context, args []string, out, errOut io.Writer) error {
+func runVersion(_ context.Context, args []string, out, _ io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	if err := parseFlags(fs, args, out, "drctl version: print drctl's version, as `drctl <version>`"); err != nil {
 		return err
