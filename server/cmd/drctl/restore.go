@@ -100,7 +100,7 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) error
 	res, err := restore.Run(ctx, o)
 	tap.flush()
 	if f.asJSON {
-		rep := newRestoreReport(ctx, &f, o, res, tap.steps, err)
+		rep := newRestoreReport(ctx, &f, o, res, tap, err)
 		if jerr := writeJSON(out, rep); jerr != nil {
 			return errors.Join(err, jerr)
 		}

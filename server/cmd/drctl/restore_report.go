@@ -31,8 +31,10 @@ type restoreReport struct {
 	Error             string             `json:"error,omitempty"`
 }
 
-func newRestoreReport(ctx context.Context, f *restoreFlags, o restore.Options, res *restore.Result, steps []string, err error) restoreReport {
-	rep := restoreReport{DryRun: f.dryRun, OK: err == nil, Destination: o.From.String(), TargetVersion: o.TargetVersion, Steps: steps}
+// newRestoreReport says what restore.Run did; the trust line and the steps are the ones it printed.
+func newRestoreReport(ctx context.Context, f *restoreFlags, o restore.Options, res *restore.Result, tap *stepTap, err error) restoreReport {
+	rep := restoreReport{DryRun: f.dryRun, OK: err == nil, Destination: o.From.String(), TargetVersion: o.TargetVersion,
+		Trust: tap.trust, Steps: tap.steps}
 	if rep.Steps == nil {
 		rep.Steps = []string{}
 	}
@@ -44,26 +46,31 @@ func newRestoreReport(ctx context.Context, f *restoreFlags, o restore.Options, r
 	}
 	rep.BackupID, rep.Done, rep.Skipped, rep.Files, rep.Bytes = res.BackupID, res.Done, res.Skipped, res.Files, res.Bytes
 	rep.TookSeconds = res.Took.Seconds()
-	// The manifest is read again for what the Result does not carry; restore.Run has just read
-	// and trusted it, so a failure here only leaves these fields out.
-	if m, merr := format.ReadManifest(ctx, o.From, res.BackupID); merr == nil {
+	// The manifest is read again for what the Result does not carry. The storage may have
+	// changed it since restore.Run read it: a copy that is not trusted now is not reported from.
+	trust := restore.Trust{Key: o.TrustKey, AllowUntrusted: o.AllowUntrusted}
+	m, merr := format.ReadManifest(ctx, o.From, res.BackupID)
+	if merr == nil && m.ID == res.BackupID && (trust.Untrusted(m, time.Now()) == "" || o.AllowUntrusted) {
 		started := m.StartedAt.UTC()
 		rep.Components, rep.MattermostVersion, rep.StartedAt = &m.Components, m.MattermostVersion, &started
-		rep.Trust = restore.Trust{Key: o.TrustKey, AllowUntrusted: o.AllowUntrusted}.Describe(m, time.Now())
 	}
 	return rep
 }
 
 // stepTap passes restore's progress lines on to w and keeps the plan a dry run prints
-// ("step N: …"): restore.Result does not carry it.
+// ("step N: …") and the trust decision ("trust: …"): restore.Result carries neither.
 type stepTap struct {
 	w     io.Writer
 	line  bytes.Buffer
 	steps []string
+	trust string
 }
 
-// progressStep is a plan line of restore's progress: "[   0.0s] step 2: verify: …".
-var progressStep = regexp.MustCompile(`^\[\s*[0-9.]+s\] step [0-9]+: (.+)$`)
+// Lines of restore's progress: "[   0.0s] step 2: verify: …", "[   0.0s] trust: backup … is signed by …".
+var (
+	progressStep  = regexp.MustCompile(`^\[\s*[0-9.]+s\] step [0-9]+: (.+)$`)
+	progressTrust = regexp.MustCompile(`^\[\s*[0-9.]+s\] trust: (.+)$`)
+)
 
 func (t *stepTap) Write(p []byte) (int, error) {
 	for _, b := range p {
@@ -79,6 +86,9 @@ func (t *stepTap) Write(p []byte) (int, error) {
 func (t *stepTap) endLine() {
 	if m := progressStep.FindStringSubmatch(t.line.String()); m != nil {
 		t.steps = append(t.steps, m[1])
+	}
+	if m := progressTrust.FindStringSubmatch(t.line.String()); m != nil && t.trust == "" {
+		t.trust = m[1]
 	}
 	t.line.Reset()
 }
