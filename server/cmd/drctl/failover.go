@@ -25,6 +25,8 @@ DEST is a folder or s3://bucket/prefix; the DR settings document there must be t
 as for drctl status). Credentials come from the environment: the AWS chain, PGPASSWORD or ~/.pgpass,
 DR_OPENSEARCH_USERNAME/PASSWORD; DR_WEBHOOK_TARGETS sends each step and the result to webhooks.
 Steps that need Mattermost (posts, node reports, the plugin's settings) wait for the plugin.
+Results go to stdout (--json: one JSON document: the plan, the run, or {"run", "alive", "lock_holder"}
+for status), each step's progress to stderr.
 Exit status: 0 the runbook completed or waits only for the plugin, 1 failure, 2 usage.`
 
 // failoverFlags are the flags the failover subcommands share.
@@ -54,13 +56,9 @@ func (f *failoverFlags) register(fs *flag.FlagSet, sub string) {
 // parse reads the flags of sub and checks what does not need the destination.
 func (f *failoverFlags) parse(sub string, args []string, out io.Writer) (failover.Mode, error) {
 	fs := flag.NewFlagSet("failover "+sub, flag.ContinueOnError)
-	fs.SetOutput(out)
 	f.register(fs, sub)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", usageErr("%v", err)
+	if err := parseFlags(fs, args, out, failoverUsage); err != nil {
+		return "", err
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -88,11 +86,12 @@ func (f *failoverFlags) parse(sub string, args []string, out io.Writer) (failove
 
 // runFailover dispatches the subcommands.
 func runFailover(ctx context.Context, args []string, out, errOut io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		fmt.Fprintln(errOut, failoverUsage)
+		return usageErr("say which: plan, start, status, resume or abort")
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(out, failoverUsage)
-		if len(args) == 0 {
-			return usageErr("say which: plan, start, status, resume or abort")
-		}
 		return nil
 	}
 	subs := map[string]func(context.Context, string, []string, io.Writer, io.Writer) error{

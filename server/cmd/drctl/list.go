@@ -10,17 +10,55 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/restore"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
-func runList(ctx context.Context, args []string, out io.Writer) error {
+const listHelp = `drctl list --from <folder|s3://bucket/prefix> [--trust-key KEY] [--json]: list the complete
+backups at a destination, newest first, with each one's signer and last verification.
+
+--json prints one document:
+  {"destination": "s3://…",
+   "backups": [{"id", "started_at", "finished_at", "duration_seconds", "components": {"database", "config", "files"},
+                "size_bytes", "encrypted", "mattermost_version",
+                "verification": {"outcome", "finished_at"} (absent: never verified),
+                "signer": fingerprint or "unsigned", "signed_by_trust_key", "untrusted": why (absent: trusted),
+                "dated_in_future"}],
+   "error": some backups could not be read (absent: none; exit status 1)}`
+
+// listedBackup is one backup of drctl list --json.
+type listedBackup struct {
+	ID                string            `json:"id"`
+	StartedAt         time.Time         `json:"started_at"`
+	FinishedAt        time.Time         `json:"finished_at"`
+	DurationSeconds   float64           `json:"duration_seconds"`
+	Components        format.Components `json:"components"`
+	SizeBytes         int64             `json:"size_bytes"`
+	Encrypted         bool              `json:"encrypted"`
+	MattermostVersion string            `json:"mattermost_version"`
+	Verification      *listedCheck      `json:"verification,omitempty"`
+	Signer            string            `json:"signer"`
+	SignedByTrustKey  bool              `json:"signed_by_trust_key"`
+	Untrusted         string            `json:"untrusted,omitempty"`
+	DatedInFuture     bool              `json:"dated_in_future"`
+}
+
+type listedCheck struct {
+	Outcome    string    `json:"outcome"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+func runList(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	fs.SetOutput(out)
 	from := fs.String("from", "", "backup destination: a folder or s3://bucket/prefix")
 	trustKey := fs.String("trust-key", "", trustKeyHelp+" (marks them)")
+	asJSON := fs.Bool("json", false, "print one JSON document (its shape is above)")
 	var s3f s3Flags
 	s3f.register(fs, "s3-", "--from")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, out, listHelp); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	key, err := loadTrustKey(*trustKey)
 	if err != nil {
@@ -31,34 +69,77 @@ func runList(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	ms, listErr := format.List(ctx, st)
+	backups := describeBackups(ctx, st, ms, key)
+	if *asJSON {
+		err = writeListJSON(out, st, backups, listErr)
+	} else {
+		err = writeListText(out, errOut, st, backups, key, ms)
+	}
+	if err != nil {
+		return err
+	}
+	if listErr != nil {
+		return fmt.Errorf("some backups could not be read: %w", listErr)
+	}
+	return nil
+}
+
+// describeBackups reads what list shows of each backup.
+func describeBackups(ctx context.Context, st storage.Store, ms []*format.Manifest, key format.PublicKey) []listedBackup {
 	now := time.Now()
-	untrusted := false
+	out := make([]listedBackup, 0, len(ms))
+	for _, m := range ms {
+		b := listedBackup{ID: m.ID, StartedAt: m.StartedAt.UTC(), FinishedAt: m.FinishedAt.UTC(),
+			DurationSeconds: m.FinishedAt.Sub(m.StartedAt).Round(time.Second).Seconds(), Components: m.Components,
+			SizeBytes: m.Size(), Encrypted: m.Encryption.Encrypted, MattermostVersion: m.MattermostVersion,
+			Signer: restore.Signer(m), SignedByTrustKey: !key.IsZero() && m.Provenance.SignedBy(key),
+			Untrusted: (restore.Trust{Key: key}).Untrusted(m, now), DatedInFuture: format.DatedInFuture(m, now)}
+		if v, err := format.ReadVerification(ctx, st, m.ID); err == nil && v != nil {
+			b.Verification = &listedCheck{Outcome: v.Outcome, FinishedAt: v.FinishedAt.UTC()}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func writeListJSON(out io.Writer, st storage.Store, backups []listedBackup, listErr error) error {
+	v := struct {
+		Destination string         `json:"destination"`
+		Backups     []listedBackup `json:"backups"`
+		Error       string         `json:"error,omitempty"`
+	}{Destination: st.String(), Backups: backups}
+	if listErr != nil {
+		v.Error = listErr.Error()
+	}
+	return writeJSON(out, v)
+}
+
+// writeListText prints the table to out; what to make of untrusted backups goes to errOut.
+func writeListText(out, errOut io.Writer, st storage.Store, backups []listedBackup, key format.PublicKey, ms []*format.Manifest) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tDURATION\tCOMPONENTS\tSIZE\tENCRYPTED\tMATTERMOST\tVERIFIED\tSIGNER")
-	for _, m := range ms {
+	untrusted := false
+	for i, b := range backups {
 		verified := "never"
-		if v, err := format.ReadVerification(ctx, st, m.ID); err == nil && v != nil {
-			verified = v.Outcome + " " + v.FinishedAt.UTC().Format("2006-01-02")
+		if b.Verification != nil {
+			verified = b.Verification.Outcome + " " + b.Verification.FinishedAt.Format("2006-01-02")
 		}
-		started := m.StartedAt.UTC().Format("2006-01-02 15:04")
-		if format.DatedInFuture(m, now) {
+		started := b.StartedAt.Format("2006-01-02 15:04")
+		if b.DatedInFuture {
 			started += " (IN THE FUTURE)"
 		}
-		untrusted = untrusted || (restore.Trust{Key: key}).Untrusted(m, now) != ""
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d MB\t%v\t%s\t%s\t%s\n", m.ID, started,
-			m.FinishedAt.Sub(m.StartedAt).Round(time.Second), m.Components, m.Size()>>20, m.Encryption.Encrypted, m.MattermostVersion, verified, signerColumn(m, key))
+		untrusted = untrusted || b.Untrusted != ""
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d MB\t%v\t%s\t%s\t%s\n", b.ID, started, time.Duration(b.DurationSeconds)*time.Second,
+			b.Components, b.SizeBytes>>20, b.Encrypted, b.MattermostVersion, verified, signerColumn(ms[i], key))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(ms) == 0 && listErr == nil {
-		fmt.Fprintf(out, "no complete backups at %s\n", st)
+	if len(backups) == 0 {
+		fmt.Fprintf(errOut, "no complete backups at %s\n", st)
 	}
 	if untrusted {
-		fmt.Fprintln(out, "Unsigned backups were taken before the plugin signed its backups, or written by someone who can write this storage; a backup dated in the future has a forged manifest or a wrong clock. `drctl restore --id latest` never picks them; name one with --id and add --allow-untrusted to restore it anyway.")
-	}
-	if listErr != nil {
-		return fmt.Errorf("some backups could not be read: %w", listErr)
+		fmt.Fprintln(errOut, "Unsigned backups were taken before the plugin signed its backups, or written by someone who can write this storage; a backup dated in the future has a forged manifest or a wrong clock. `drctl restore --id latest` never picks them; name one with --id and add --allow-untrusted to restore it anyway.")
 	}
 	return nil
 }

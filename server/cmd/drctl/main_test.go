@@ -143,7 +143,8 @@ func TestDrctlTrust(t *testing.T) {
 		assertLine(t, out, d.signedA, fa)
 		assertLine(t, out, d.signedB, fb)
 		assertLine(t, out, d.unsigned, "unsigned")
-		assert.Contains(t, out, "add --allow-untrusted to restore it anyway")
+		assert.Contains(t, errOut, "add --allow-untrusted to restore it anyway")
+		assert.NotContains(t, out, "--allow-untrusted", "notes go to stderr")
 
 		code, out, errOut = drctl("list", "--from", d.dir, "--trust-key", d.a.PublicKey().String())
 		require.Equal(t, 0, code, errOut)
@@ -164,14 +165,14 @@ func TestDrctlTrust(t *testing.T) {
 		args, configDir := d.restoreArgs(t, "--trust-key", d.keyFile)
 		code, out, errOut := drctl(args...)
 		require.Equal(t, 0, code, errOut+out)
-		trustAt := strings.Index(out, "trust: backup "+d.signedA+" is signed by "+fa+", the --trust-key")
-		require.GreaterOrEqual(t, trustAt, 0, out)
+		trustAt := strings.Index(errOut, "trust: backup "+d.signedA+" is signed by "+fa+", the --trust-key")
+		require.GreaterOrEqual(t, trustAt, 0, errOut)
 		for _, change := range []string{"database: ", "config: "} {
-			at := strings.Index(out, change)
-			require.GreaterOrEqual(t, at, 0, out)
+			at := strings.Index(errOut, change)
+			require.GreaterOrEqual(t, at, 0, errOut)
 			assert.Less(t, trustAt, at, "the signer is printed before %q", change)
 		}
-		assert.Contains(t, out, "restored backup "+d.signedA)
+		assert.True(t, strings.HasPrefix(out, "restored backup "+d.signedA+" in "), "stdout holds only the result:\n%s", out)
 		assert.FileExists(t, filepath.Join(configDir, "config.json"))
 	})
 	t.Run("restore --id of an unsigned backup needs --allow-untrusted and says why", func(t *testing.T) {
@@ -185,7 +186,7 @@ func TestDrctlTrust(t *testing.T) {
 		args, configDir = d.restoreArgs(t, "--id", d.unsigned, "--allow-untrusted")
 		code, out, errOut = drctl(args...)
 		require.Equal(t, 0, code, errOut+out)
-		first, _, _ := strings.Cut(out, "\n")
+		first, _, _ := strings.Cut(errOut, "\n")
 		assert.Contains(t, first, "trust: backup "+d.unsigned+" is NOT trusted: it is not signed")
 		assert.Contains(t, out, "restored backup "+d.unsigned)
 		assert.FileExists(t, filepath.Join(configDir, "config.json"))
@@ -204,12 +205,14 @@ func TestDrctlTrust(t *testing.T) {
 	t.Run("verify reports the signer; a drill of an untrusted backup needs --allow-untrusted", func(t *testing.T) {
 		code, out, errOut := drctl("verify", "--from", d.dir)
 		require.Equal(t, 0, code, errOut+out)
-		assert.Contains(t, out, "verifying backup "+d.unsigned)
+		assert.Contains(t, errOut, "verifying backup "+d.unsigned)
+		assert.Contains(t, out, "backup "+d.unsigned)
 		assert.Contains(t, out, "signer: unsigned: NOT trusted: it is not signed")
 
 		code, out, errOut = drctl("verify", "--from", d.dir, "--trust-key", d.keyFile)
 		require.Equal(t, 0, code, errOut+out)
-		assert.Contains(t, out, "verifying backup "+d.signedA)
+		assert.Contains(t, errOut, "verifying backup "+d.signedA)
+		assert.Contains(t, out, "backup "+d.signedA)
 		assert.Contains(t, out, "signer: "+fa+" (the --trust-key)")
 
 		drill := testPG.URL("postgres")

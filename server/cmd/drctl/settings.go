@@ -71,16 +71,26 @@ func (s *settingsSource) load(ctx context.Context) (*drSettings, error) {
 	return out, nil
 }
 
-func runSettings(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "show" {
+const settingsHelp = `drctl settings show --from <folder|s3://bucket/prefix> | --settings FILE [--trust-key KEY] [--json]:
+print the DR settings document drctl uses (status and failover read it too), where it came from and who
+signed it. Credentials are never in it.
+
+--json prints one document:
+  {"source": where it was read, "signer": fingerprint (absent: unsigned), "trusted",
+   "note": who vouched for it, "document": the settings as the plugin wrote them}`
+
+func runSettings(ctx context.Context, args []string, out, _ io.Writer) error {
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		args = []string{"show", "-h"}
+	case len(args) == 0 || args[0] != "show":
 		return usageErr("drctl settings show --from <folder|s3://bucket/prefix> [--json]: print the DR settings document drctl uses")
 	}
 	fs := flag.NewFlagSet("settings show", flag.ContinueOnError)
-	fs.SetOutput(out)
 	var src settingsSource
 	src.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON: the document, where it came from and who signed it")
-	if err := fs.Parse(args[1:]); err != nil {
+	asJSON := fs.Bool("json", false, "print one JSON document (its shape is above)")
+	if err := parseFlags(fs, args[1:], out, settingsHelp); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -93,6 +103,7 @@ func runSettings(ctx context.Context, args []string, out io.Writer) error {
 	if *asJSON {
 		return writeSettingsJSON(out, st)
 	}
+	// Who vouched for the document is part of what is shown.
 	fmt.Fprintln(out, st.decision.Note)
 	return writeSettingsText(out, st.Document)
 }

@@ -24,8 +24,21 @@ const (
 	exitHealthy  = 0
 	exitDegraded = 1
 	exitCritical = 2
-	exitUnknown  = 3 // also a usage error, an unreadable or untrusted settings document
+	exitUnknown  = 3 // could not check: an unreadable destination, an unreadable or untrusted settings document
 )
+
+const statusHelp = `drctl status --from <folder|s3://bucket/prefix> | --settings FILE [--trust-key KEY] [--json] [--verbose] [--notify]:
+run the probes of /dr status from the DR settings document and print the report. Credentials come from the
+environment: the AWS chain, PGPASSWORD or ~/.pgpass, DR_OPENSEARCH_USERNAME/PASSWORD.
+
+Exit status (the Nagios convention): 0 healthy, 1 degraded, 2 critical, 3 unknown (drctl could not check:
+no, unreadable or untrusted settings document, unreadable destination). A usage error (a bad or missing
+flag) also exits 2, and prints no report.
+
+--json prints one document, the JSON of GET /plugins/…/api/v1/status:
+  {"verdict": healthy|degraded|critical, "reasons": [{"component", "probe", "state", "message", "fix"}] (worst first),
+   "results": [{"component", "name", "state", "summary", "findings", "table", "metrics", "checked_at", "duration_ns"}],
+   "checked_at", "duration_ns", "cached"}`
 
 // Environment variables of the OpenSearch credentials.
 const (
@@ -51,25 +64,24 @@ func (e *exitError) Unwrap() error { return e.err }
 func runStatus(ctx context.Context, args []string, out, errOut io.Writer) error {
 	err := status0(ctx, args, out, errOut)
 	var ee *exitError
-	if errors.Is(err, flag.ErrHelp) || errors.As(err, &ee) {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) || errors.As(err, &ee) {
 		return err
 	}
-	return &exitError{code: exitUnknown, err: err} // drctl could not tell: unknown, usage errors too
+	return &exitError{code: exitUnknown, err: err} // drctl could not tell: unknown
 }
 
 // status0 runs the check; it always ends in an error: the verdict's exitError, or why it
 // could not check.
 func status0(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(out)
 	var src settingsSource
 	src.register(fs)
-	asJSON := fs.Bool("json", false, "print the report as JSON (the same as GET /plugins/…/api/v1/status)")
+	asJSON := fs.Bool("json", false, "print one JSON document (its shape is above)")
 	verbose := fs.Bool("verbose", false, "show every component's table, healthy ones too")
 	notify := fs.Bool("notify", false, "send the verdict to the webhooks in $"+envWebhookTargets+" when it is critical or degraded")
 	osUser := fs.String("opensearch-username", os.Getenv(envOpenSearchUser), "OpenSearch user (default $"+envOpenSearchUser+")")
 	osPassword := fs.String("opensearch-password", "", "OpenSearch password (prefer $"+envOpenSearchPassword+": an argument shows in the process list)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, out, statusHelp); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -84,9 +96,7 @@ func status0(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !*asJSON {
-		fmt.Fprintln(out, st.decision.Note)
-	}
+	fmt.Fprintln(errOut, st.decision.Note)
 	probes, err := statusProbes(ctx, st, &src.s3, *osUser, orEnv(*osPassword, envOpenSearchPassword))
 	if err != nil {
 		return err

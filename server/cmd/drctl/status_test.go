@@ -152,10 +152,10 @@ func TestDrctlStatus(t *testing.T) {
 				assert.Contains(t, r.Summary, probers.NotAvailable)
 			}
 		}
-		// The human form is the plugin's markdown, after the line about who signed the settings.
-		code, out, _ = drctl(append([]string{"status", "--from", from}, s3args...)...)
+		// The human form is the plugin's markdown on stdout; who signed the settings goes to stderr.
+		code, out, errOut = drctl(append([]string{"status", "--from", from}, s3args...)...)
 		assert.Equal(t, wantCode, code)
-		assert.Contains(t, out, key.PublicKey().Fingerprint())
+		assert.Contains(t, errOut, key.PublicKey().Fingerprint())
 		assert.Contains(t, out, status.Title(wantVerdict))
 	}
 
@@ -189,7 +189,7 @@ func TestDrctlStatus(t *testing.T) {
 		assert.Equal(t, probe.Critical, plugin.Verdict)
 		assert.Equal(t, reasonLines(plugin.Reasons), reasonLines(rep.Reasons))
 	})
-	t.Run("unknown: no settings, untrusted settings, bad usage", func(t *testing.T) {
+	t.Run("unknown: no settings, untrusted settings; bad usage exits 2", func(t *testing.T) {
 		code, _, errOut := drctl(append([]string{"status", "--from", "s3://drstatus/nothing-here"}, s3args...)...)
 		assert.Equal(t, exitUnknown, code)
 		assert.Contains(t, errOut, "no DR settings document")
@@ -200,8 +200,8 @@ func TestDrctlStatus(t *testing.T) {
 		assert.Equal(t, exitUnknown, code)
 		assert.Contains(t, errOut, "not by the --trust-key")
 		code, _, _ = drctl("status")
-		assert.Equal(t, exitUnknown, code)
+		assert.Equal(t, 2, code)
 		code, _, _ = drctl("status", "--from", from, "extra")
-		assert.Equal(t, exitUnknown, code)
+		assert.Equal(t, 2, code)
 	})
 }

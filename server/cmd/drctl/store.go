@@ -28,7 +28,7 @@ func (f *s3Flags) register(fs *flag.FlagSet, prefix, what string) {
 	fs.StringVar(&f.region, prefix+"region", "", "S3 region of "+what+" (empty: from the AWS environment)")
 	fs.BoolVar(&f.pathStyle, prefix+"path-style", false, "path-style S3 addressing for "+what+" (MinIO)")
 	fs.StringVar(&f.accessKey, prefix+"access-key-id", "", "S3 access key of "+what+" (empty: the AWS credential chain)")
-	fs.StringVar(&f.secretKey, prefix+"secret-access-key", "", "S3 secret key of "+what+" (prefer AWS_SECRET_ACCESS_KEY in the environment)")
+	fs.StringVar(&f.secretKey, prefix+"secret-access-key", "", "S3 secret key of "+what+" (prefer AWS_SECRET_ACCESS_KEY in the environment: an argument shows in the process list)")
 }
 
 // parseS3URL splits s3://bucket/prefix.

@@ -15,73 +15,142 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/verify"
 )
 
-func runVerify(ctx context.Context, args []string, out io.Writer) error {
+const verifyHelp = `drctl verify --from <folder|s3://bucket/prefix> [--id <id|latest>] [--trust-key KEY] [--identity FILE]
+[--drill-database-url postgres://…] [--save] [--json]: re-read a backup and check every object's checksum and
+the dump's catalogue; with --drill-database-url also restore the dump into a scratch database and count rows.
+Exit status 1 when the backup is damaged or could not be checked.
+
+--json prints one document:
+  {"backup_id", "destination", "signer": fingerprint or "unsigned", "signed_by_trust_key",
+   "untrusted": why it is not trusted (absent: signed, and by the --trust-key if given),
+   "saved": verification.json was written (--save),
+   "verification": {"backup_id", "started_at", "finished_at", "outcome": passed|failed|partial,
+                    "drill", "contents_checked", "checks": [{"name", "outcome", "detail"}], "problems": […],
+                    "duration_ms", "drill_restore_ms", "objects_read", "bytes_read"},
+   "error": why verify failed (absent: it did not)}`
+
+// verifyFlags are drctl verify's options.
+type verifyFlags struct {
+	from, id, identity, drillURL, pgRestore, trustKey string
+	save, allowUntrusted, asJSON                      bool
+	s3                                                s3Flags
+}
+
+func (f *verifyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.from, "from", "", "backup destination: a folder or s3://bucket/prefix")
+	fs.StringVar(&f.id, "id", "latest", "backup ID, or latest")
+	fs.StringVar(&f.identity, "identity", "", "age identity file that decrypts the backup (or DR_AGE_IDENTITY_FILE in the environment)")
+	fs.StringVar(&f.drillURL, "drill-database-url", "", "also restore the dump into a scratch database on this PostgreSQL server (postgres://… whose user may create databases; the password in PGPASSWORD)")
+	fs.StringVar(&f.pgRestore, "pg-restore", "", "pg_restore to use (default: the newest installed)")
+	fs.BoolVar(&f.save, "save", false, "store the result beside the manifest (verification.json), as the plugin does")
+	fs.StringVar(&f.trustKey, "trust-key", "", trustKeyHelp)
+	fs.BoolVar(&f.allowUntrusted, "allow-untrusted", false, "drill (--drill-database-url) the backup --id names even though it is not trusted")
+	fs.BoolVar(&f.asJSON, "json", false, "print one JSON document (its shape is above)")
+	f.s3.register(fs, "s3-", "--from")
+}
+
+func runVerify(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(out)
-	from := fs.String("from", "", "backup destination: a folder or s3://bucket/prefix")
-	id := fs.String("id", "latest", "backup ID, or latest")
-	identity := fs.String("identity", "", "age identity file that decrypts the backup (or DR_AGE_IDENTITY in the environment)")
-	drillURL := fs.String("drill-database-url", "", "also restore the dump into a scratch database on this PostgreSQL server (postgres://… whose user may create databases)")
-	pgRestore := fs.String("pg-restore", "", "pg_restore to use (default: the newest installed)")
-	save := fs.Bool("save", false, "store the result beside the manifest (verification.json), as the plugin does")
-	trustKey := fs.String("trust-key", "", trustKeyHelp)
-	allowUntrusted := fs.Bool("allow-untrusted", false, "drill (--drill-database-url) the backup --id names even though it is not trusted")
-	var s3f s3Flags
-	s3f.register(fs, "s3-", "--from")
-	if err := fs.Parse(args); err != nil {
+	var f verifyFlags
+	f.register(fs)
+	if err := parseFlags(fs, args, out, verifyHelp); err != nil {
 		return err
 	}
-	key, err := loadTrustKey(*trustKey)
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	key, err := loadTrustKey(f.trustKey)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *from, &s3f)
+	st, err := openStore(ctx, f.from, &f.s3)
 	if err != nil {
 		return err
 	}
-	ids, err := loadIdentities(*identity)
+	ids, err := loadIdentities(f.identity)
 	if err != nil {
 		return err
 	}
-	trust := restore.Trust{Key: key, AllowUntrusted: *allowUntrusted}
-	m, err := pickToVerify(ctx, st, *id, trust, *drillURL != "", out)
+	trust := restore.Trust{Key: key, AllowUntrusted: f.allowUntrusted}
+	m, err := pickToVerify(ctx, st, f.id, trust, f.drillURL != "", errOut)
 	if err != nil {
 		return err
 	}
-	bid := m.ID
 	opts := verify.Options{Identities: ids}
-	if p, err := pgdump.FindPgRestore(*pgRestore); err == nil {
+	if p, err := pgdump.FindPgRestore(f.pgRestore); err == nil {
 		opts.PgRestore = p
-	} else if *drillURL != "" || *pgRestore != "" {
+	} else if f.drillURL != "" || f.pgRestore != "" {
 		return err
 	}
-	if *drillURL != "" {
-		opts.Drill = &verify.Drill{AdminURL: *drillURL}
+	if f.drillURL != "" {
+		opts.Drill = &verify.Drill{AdminURL: f.drillURL}
 	}
-	fmt.Fprintf(out, "verifying backup %s at %s\n", bid, st)
-	fmt.Fprintf(out, "  signer: %s\n", signerReport(m, trust))
-	v, err := verify.Verify(ctx, st, bid, opts)
-	if v != nil {
-		for _, c := range v.Checks {
-			fmt.Fprintf(out, "  %-7s %s: %s\n", c.Outcome, c.Name, c.Detail)
-		}
-		for _, p := range v.Problems {
-			fmt.Fprintf(out, "  PROBLEM %s\n", p)
-		}
-		fmt.Fprintf(out, "%s\n", v.Summary())
-		if *save {
-			if werr := format.WriteVerification(ctx, st, v); werr != nil {
-				return errors.Join(err, werr)
-			}
+	fmt.Fprintf(errOut, "verifying backup %s at %s\n", m.ID, st)
+	v, err := verify.Verify(ctx, st, m.ID, opts)
+	saved := false
+	if v != nil && f.save {
+		if werr := format.WriteVerification(ctx, st, v); werr != nil {
+			err = errors.Join(err, fmt.Errorf("save verification.json: %w", werr))
+		} else {
+			saved = true
 		}
 	}
-	if err != nil {
+	if v == nil {
 		return err
 	}
-	if v.Outcome == format.OutcomePartial {
-		fmt.Fprintln(out, "contents were NOT checked: the backup is encrypted; give --identity FILE to check them")
+	report := verifyReport{m: m, st: st, trust: trust, v: v, saved: saved, err: err}
+	if f.asJSON {
+		if jerr := report.writeJSON(out); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+	} else {
+		report.writeText(out)
 	}
-	return nil
+	if err == nil && v.Outcome == format.OutcomePartial {
+		fmt.Fprintln(errOut, "contents were NOT checked: the backup is encrypted; give --identity FILE to check them")
+	}
+	return err
+}
+
+// verifyReport is what drctl verify found.
+type verifyReport struct {
+	m     *format.Manifest
+	st    storage.Store
+	trust restore.Trust
+	v     *format.Verification
+	saved bool
+	err   error
+}
+
+func (r verifyReport) writeText(out io.Writer) {
+	fmt.Fprintf(out, "backup %s at %s\n", r.m.ID, r.st)
+	fmt.Fprintf(out, "  signer: %s\n", signerReport(r.m, r.trust))
+	for _, c := range r.v.Checks {
+		fmt.Fprintf(out, "  %-7s %s: %s\n", c.Outcome, c.Name, c.Detail)
+	}
+	for _, p := range r.v.Problems {
+		fmt.Fprintf(out, "  PROBLEM %s\n", p)
+	}
+	fmt.Fprintf(out, "%s\n", r.v.Summary())
+}
+
+func (r verifyReport) writeJSON(out io.Writer) error {
+	why := r.trust.Untrusted(r.m, time.Now())
+	doc := struct {
+		BackupID     string               `json:"backup_id"`
+		Destination  string               `json:"destination"`
+		Signer       string               `json:"signer"`
+		SignedByKey  bool                 `json:"signed_by_trust_key"`
+		Untrusted    string               `json:"untrusted,omitempty"`
+		Saved        bool                 `json:"saved"`
+		Verification *format.Verification `json:"verification"`
+		Error        string               `json:"error,omitempty"`
+	}{BackupID: r.m.ID, Destination: r.st.String(), Signer: restore.Signer(r.m), SignedByKey: !r.trust.Key.IsZero() && r.m.Provenance.SignedBy(r.trust.Key),
+		Untrusted: why, Saved: r.saved, Verification: r.v}
+	if r.err != nil {
+		doc.Error = r.err.Error()
+	}
+	return writeJSON(out, doc)
 }
 
 // pickToVerify reads the manifest of the backup to verify. Reading an untrusted backup is
