@@ -94,13 +94,11 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) error
 	if err != nil {
 		return err
 	}
-	tap := &stepTap{w: errOut} // progress to stderr; the dry run's steps are also its result
-	o.Out = tap
+	o.Out = errOut // progress; the result goes to out
 	start := time.Now()
 	res, err := restore.Run(ctx, o)
-	tap.flush()
 	if f.asJSON {
-		rep := newRestoreReport(ctx, &f, o, res, tap, err)
+		rep := newRestoreReport(&f, o, res, err)
 		if jerr := writeJSON(out, rep); jerr != nil {
 			return errors.Join(err, jerr)
 		}
@@ -111,7 +109,7 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) error
 	}
 	if f.dryRun {
 		fmt.Fprintf(out, "dry run of the restore of backup %s: the checks passed, nothing was changed. A restore would:\n", res.BackupID)
-		for i, s := range tap.steps {
+		for i, s := range res.Plan {
 			fmt.Fprintf(out, "  %d. %s\n", i+1, s)
 		}
 		return nil

@@ -87,11 +87,17 @@ const (
 // Result says what was restored.
 type Result struct {
 	BackupID string
-	Done     []string      // steps finished by this run or an earlier one
-	Skipped  []string      // steps skipped because the backup lacks the component or no target was given
-	Files    int64         // files restored (or already in place)
-	Bytes    int64         // their bytes
-	Took     time.Duration // wall time of this run
+	// What the backup is, as its trusted manifest says.
+	Components        format.Components
+	MattermostVersion string
+	StartedAt         time.Time
+	Trust             string        // why the backup is trusted (or used anyway)
+	Plan              []string      // the steps, in order, as a dry run prints them
+	Done              []string      // steps finished by this run or an earlier one
+	Skipped           []string      // steps skipped because the backup lacks the component or no target was given
+	Files             int64         // files restored (or already in place)
+	Bytes             int64         // their bytes
+	Took              time.Duration // wall time of this run
 }
 
 // ErrRefused is wrapped when a check refuses the restore; nothing was changed.
@@ -115,7 +121,8 @@ func (r *restorer) printf(format string, args ...any) {
 	}
 }
 
-// Run restores a backup. Its error says what was and was not restored.
+// Run restores a backup. Its error says what was and was not restored; a run the checks refuse
+// still returns what it would have restored (nil only when no backup could be chosen).
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
@@ -124,8 +131,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := r.resolve(ctx); err != nil {
 		return nil, err
 	}
-	r.res.BackupID = r.m.ID
+	r.res.BackupID, r.res.Components, r.res.MattermostVersion, r.res.StartedAt = r.m.ID, r.m.Components, r.m.MattermostVersion, r.m.StartedAt.UTC()
 	steps := r.plan()
+	r.res.Plan = steps
 	if o.DryRun {
 		r.printf("dry run: backup %s (%s, Mattermost %s, taken %s); nothing will be changed", r.m.ID, r.m.Components, r.m.MattermostVersion, r.m.StartedAt.UTC().Format(time.RFC3339))
 		for i, s := range steps {
@@ -133,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	if err := r.check(ctx); err != nil {
-		return nil, err
+		return r.res, err // what it would have restored, and why not
 	}
 	if o.DryRun {
 		r.printf("dry run: the checks passed; run again without --dry-run to restore")
@@ -237,7 +245,8 @@ func (r *restorer) resolve(ctx context.Context) error {
 		}
 		r.m = m
 	}
-	r.printf("trust: %s", t.Describe(r.m, now))
+	r.res.Trust = t.Describe(r.m, now)
+	r.printf("trust: %s", r.res.Trust)
 	return nil
 }
 

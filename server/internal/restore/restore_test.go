@@ -214,10 +214,14 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o, out := s.options(t)
 			tt.change(&o)
-			_, err := Run(context.Background(), o)
+			res, err := Run(context.Background(), o)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.ErrorIs(t, err, ErrRefused)
+			if tt.name != "unknown id" {
+				require.NotNil(t, res, "a refused run says what it would have restored")
+				assert.NotEmpty(t, res.Plan)
+			}
 			// Nothing changed: no config written, no files, the source database untouched.
 			_, statErr := os.Stat(filepath.Join(o.ConfigDir, "config.json"))
 			assert.True(t, os.IsNotExist(statErr), "config.json written after a refusal; output: %s", out.String())
@@ -229,9 +233,15 @@ func TestRestoreRefuses(t *testing.T) {
 	t.Run("dry run changes nothing", func(t *testing.T) {
 		o, out := s.options(t)
 		o.DryRun = true
-		_, err := Run(context.Background(), o)
+		res, err := Run(context.Background(), o)
 		require.NoError(t, err)
 		assert.Contains(t, out.String(), "step 3: database: pg_restore -j 2")
+		// The result says what the output said, for drctl restore --dry-run --json.
+		require.Len(t, res.Plan, strings.Count(out.String(), "] step "))
+		assert.Equal(t, "database: pg_restore -j 2", res.Plan[2][:len("database: pg_restore -j 2")])
+		assert.Contains(t, out.String(), "trust: "+res.Trust)
+		assert.True(t, res.Components.Database)
+		assert.False(t, res.StartedAt.IsZero())
 		assert.NoFileExists(t, filepath.Join(o.ConfigDir, "config.json"))
 	})
 	t.Run("force says what it drops, then restores", func(t *testing.T) {
