@@ -185,6 +185,10 @@ func TestBadSettingsRejectedOrReported(t *testing.T) {
 	}, 15*time.Second, 250*time.Millisecond)
 
 	// Invalid settings saved while the plugin is disabled: it still activates and says what to fix.
+	// A secret setting is saved too: enabling saves the config with it in clear, where the console
+	// sends the placeholder, and both are "unchanged".
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"drmetricstoken": "e2e-metrics-token-0123456789"}))
+	t.Cleanup(func() { _ = env.PatchPluginSettings(context.Background(), map[string]any{"drmetricstoken": ""}) })
 	_, err := env.Admin.Client.DisablePlugin(ctx, harness.PluginID)
 	require.NoError(t, err)
 	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"opsteamname": harness.TeamName, "opschannelname": "Bad Name!"}))

@@ -87,14 +87,17 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if !ok {
 		return nil, nil
 	}
-	if cur := p.API.GetConfig(); cur != nil && reflect.DeepEqual(cur.PluginSettings.Plugins[ID], next) {
-		return nil, nil
-	}
 	var stored map[string]any
 	if u := p.API.GetUnsanitizedConfig(); u != nil {
 		stored = u.PluginSettings.Plugins[ID]
 	}
-	cfg, err := decodeSettings(withStoredSecrets(next, stored))
+	// Compared unsanitized on both sides: the console sends the placeholder for secrets, the
+	// server's own saves (enabling a plugin) send them in clear.
+	next = withStoredSecrets(next, stored)
+	if reflect.DeepEqual(stored, next) {
+		return nil, nil
+	}
+	cfg, err := decodeSettings(next)
 	if err != nil {
 		return nil, settingsError("Disaster Recovery settings: " + err.Error())
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -33,4 +34,27 @@ func TestWithStoredSecrets(t *testing.T) {
 	cfg, err := decodeSettings(map[string]any{"backupdrilldatabaseurl": model.FakeSetting})
 	require.NoError(t, err)
 	assert.NotEmpty(t, cfg.Normalize().Validate())
+}
+
+// A save that leaves this plugin's settings as they are passes even when they hold a problem,
+// whether it carries the secrets as the console does (the placeholder) or in clear as the
+// server's own saves do (enabling the plugin); a real change is checked.
+func TestUnchangedSettingsAlwaysSave(t *testing.T) {
+	stored := map[string]any{"opschannelname": "Bad Name!", "backups3secretaccesskey": "s3-secret", "drmetricstoken": ""}
+	api := &plugintest.API{}
+	api.On("GetUnsanitizedConfig").Return(&model.Config{PluginSettings: model.PluginSettings{Plugins: map[string]map[string]any{ID: stored}}})
+	p := &Plugin{}
+	p.SetAPI(api)
+	save := func(settings map[string]any) error {
+		_, err := p.ConfigurationWillBeSaved(&model.Config{PluginSettings: model.PluginSettings{Plugins: map[string]map[string]any{ID: settings}}})
+		if err == nil {
+			return nil // a nil *AppError is not a nil error
+		}
+		return err
+	}
+	assert.NoError(t, save(map[string]any{"opschannelname": "Bad Name!", "backups3secretaccesskey": "s3-secret", "drmetricstoken": ""}), "in clear")
+	assert.NoError(t, save(map[string]any{"opschannelname": "Bad Name!", "backups3secretaccesskey": model.FakeSetting, "drmetricstoken": model.FakeSetting}), "placeholders")
+	err := save(map[string]any{"opschannelname": "Bad Name!", "backups3secretaccesskey": model.FakeSetting, "drmetricstoken": "short"})
+	require.Error(t, err, "a change is checked")
+	assert.Contains(t, err.Error(), "DRMetricsToken")
 }
