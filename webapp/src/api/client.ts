@@ -4,6 +4,7 @@ import type {
     AuditRecord,
     BackupEntry,
     BackupList,
+    FallbackList,
     FallbackRecord,
     JobInfo,
     SSOReport,
@@ -191,7 +192,8 @@ export class DrClient {
     }
 
     async fallbacks(signal?: AbortSignal): Promise<FallbackRecord[]> {
-        return array<FallbackRecord>(await this.request<unknown>('GET', '/sso/fallbacks', undefined, signal));
+        const r = await this.request<Partial<FallbackList>>('GET', '/sso/fallbacks', undefined, signal);
+        return array<FallbackRecord>(r.fallbacks);
     }
 
     async restoreSSO(req: SSORestoreRequest): Promise<SSOReport> {

@@ -8,6 +8,7 @@ import type {
     BackupList,
     BackupManifest,
     DestinationVerification,
+    FallbackList,
     FallbackRecord,
     JobInfo,
     ProbeFinding,
@@ -243,7 +244,7 @@ export const STATUS_REPORT = obj<StatusReport>({
 export const VERSION_INFO = obj<VersionInfo>({plugin: str(), server: str(), node: str(), problems: arr(str())});
 
 /** GET /sso/fallbacks */
-export const FALLBACKS = arr(obj<FallbackRecord>({
+const fallbackRecord = obj<FallbackRecord>({
     user_id: str(),
     username: str(),
     auth_service: str(),
@@ -258,7 +259,13 @@ export const FALLBACKS = arr(obj<FallbackRecord>({
     delivered_at: opt(num()),
     expires_at: opt(num()),
     reminded_at: opt(num()),
-}));
+});
+
+/** GET /sso/fallbacks */
+export const FALLBACKS = obj<FallbackList>({
+    fallbacks: arr(fallbackRecord),
+    running: nullable(jobInfo),
+});
 
 /** GET /audit */
 export const AUDIT_RECORDS = arr(obj<AuditRecord>({

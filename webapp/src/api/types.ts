@@ -161,6 +161,12 @@ export interface StatusReport {
     cached?: boolean;
 }
 
+/** GET /sso/fallbacks: who is in fallback, and the SSO job of this node, if one runs. */
+export interface FallbackList {
+    fallbacks: FallbackRecord[];
+    running: JobInfo | null;
+}
+
 /** A user in SSO fallback (server/internal/ssofallback/record.go). Times are ms since the epoch. */
 export interface FallbackRecord {
     user_id: string;

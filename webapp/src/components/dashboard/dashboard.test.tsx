@@ -18,7 +18,7 @@ function healthyServer(): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}});
 }
@@ -201,7 +201,7 @@ describe('Dashboard healthy', () => {
 
     it('says when nothing has been backed up and nobody is in fallback', async () => {
         api.on('GET', '/backups', {status: 200, body: {backups: [], problems: null, running: null}});
-        api.on('GET', '/sso/fallbacks', {status: 200, body: []});
+        api.on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: [], running: null}});
         api.on('GET', '/audit', {status: 200, body: []});
         renderDashboard();
         await ready();

@@ -17,7 +17,7 @@ function server(): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: VERSION});
 }
