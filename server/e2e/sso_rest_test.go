@@ -48,9 +48,14 @@ func TestSSORESTConventions(t *testing.T) {
 	for _, n := range []string{"oidc1", "oidc2", "oidc3"} {
 		ids[ssoUser(ctx, t, env, uniq(n), "openid", uniq(n)+"-subject").Id] = true
 	}
+	// post answers the status and, for an error, its message; else the body.
 	post := func(path, body string) (int, string) {
 		status, out, err := env.PluginRequest(ctx, env.Admin, http.MethodPost, path, strings.NewReader(body))
 		require.NoError(t, err, path)
+		var e struct{ Error string }
+		if status >= 400 && json.Unmarshal(out, &e) == nil && e.Error != "" {
+			return status, e.Error
+		}
 		return status, string(out)
 	}
 	for body, says := range map[string]string{

@@ -349,4 +349,3 @@ func (p *Plugin) checkSSOExpiry() {
 			name, r.Actor, r.Reason, r.Expires().Format(time.RFC3339), name))
 	}
 }
-

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
@@ -232,7 +233,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 		o := opts
 		o.Destination = name
 		o.Progress = func(pr verify.Progress) {
-			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
+			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, bytesize.Format(pr.BytesRead))
 			if pr.PoolTotal > 0 {
 				s += fmt.Sprintf(", pool %d/%d", pr.PoolDone, pr.PoolTotal)
 			}
