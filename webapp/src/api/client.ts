@@ -155,7 +155,7 @@ export class DrClient {
     /** The plugin's version and the problems with its settings and ops channel. */
     async version(signal?: AbortSignal): Promise<VersionInfo> {
         const r = await this.request<Partial<VersionInfo>>('GET', '/version', undefined, signal);
-        return {plugin: r.plugin ?? '', server: r.server ?? '', node: r.node ?? '', problems: array(r.problems)};
+        return {plugin: r.plugin ?? '', server: r.server ?? '', node: r.node ?? '', pg_dump: r.pg_dump ?? '', problems: array(r.problems)};
     }
 
     async backups(signal?: AbortSignal): Promise<BackupList> {

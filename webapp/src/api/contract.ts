@@ -241,7 +241,7 @@ export const STATUS_REPORT = obj<StatusReport>({
 });
 
 /** GET /version */
-export const VERSION_INFO = obj<VersionInfo>({plugin: str(), server: str(), node: str(), problems: arr(str())});
+export const VERSION_INFO = obj<VersionInfo>({plugin: str(), server: str(), node: str(), pg_dump: str(), problems: arr(str())});
 
 /** GET /sso/fallbacks */
 const fallbackRecord = obj<FallbackRecord>({

@@ -145,7 +145,11 @@ export interface VersionInfo {
     server: string;
     node: string;
 
-    // Every problem with the settings and the ops channel, as /dr version lists them.
+    // The pg_dump database backups run ("/usr/lib/postgresql/16/bin/pg_dump (16)"), "" when
+    // none is found: problems then says what to do (in a container: add it to the image).
+    pg_dump: string;
+
+    // Every problem with the settings, the ops channel and the tools, as /dr version lists them.
     problems: string[];
 }
 
