@@ -32,6 +32,7 @@ func (p *Plugin) routes() *adminapi.Router {
 	p.ssoRoutes(rt)
 	p.auditRoutes(rt)
 	p.failoverRoutes(rt)
+	p.actionRoutes(rt)
 	return rt
 }
 

@@ -258,8 +258,21 @@ func (p *Plugin) postSSOSummary(what string, actor ssofallback.Actor, rep *ssofa
 		msg += "\n" + strings.Join(lines, "\n")
 	}
 	p.alertSSO(what, msg)
-	if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {
-		p.API.LogWarn("Cannot post the SSO summary", "error", err.Error())
+	if what != "fallback" {
+		if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {
+			p.API.LogWarn("Cannot post the SSO summary", "error", err.Error())
+		}
+		return
+	}
+	post, err := p.ssoFallbackPost(msg, rep) // with a Restore now button
+	if err != nil {
+		p.API.LogWarn("Cannot add the Restore now button to the SSO summary", "error", err.Error())
+	}
+	if err := p.notifier.OpsPost(post); err != nil {
+		p.API.LogWarn("Cannot post the SSO summary to the ops channel", "error", err.Error())
+	}
+	if err := p.notifier.Direct(actor.ID, msg); err != nil {
+		p.API.LogWarn("Cannot send the SSO summary to its admin", "error", err.Error())
 	}
 }
 
