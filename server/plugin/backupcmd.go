@@ -488,8 +488,12 @@ func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
+		problems := l.Problems
+		if problems == nil {
+			problems = []string{} // a list, like every list the API answers
+		}
 		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": l.Backups, "untrusted": l.Untrusted, "signing_key": pk,
-			"problems": l.Problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
+			"problems": problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
 	})
 	rt.Handle(http.MethodPost, "/backups", func(w http.ResponseWriter, r *http.Request) {
 		var body backupStartRequest

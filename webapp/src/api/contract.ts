@@ -77,14 +77,6 @@ export function nullable<V>(s: Spec<V>): Spec<V | null> {
     return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
 }
 
-/**
- * A field the server sends as null when empty although types.ts does not allow null: DrClient
- * turns it into its empty value. Named here, so that the exception stays visible.
- */
-export function nullOnWire<V>(s: Spec<V>): Spec<V> {
-    return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
-}
-
 export function arr<V>(s: Spec<V>): Spec<V[]> {
     return {
         optional: false,
@@ -205,7 +197,7 @@ const backupEntry = obj<BackupEntry>({
 /** GET /backups */
 export const BACKUP_LIST = obj<BackupList>({
     backups: arr(backupEntry),
-    problems: nullOnWire(arr(str())), // null when there are none
+    problems: arr(str()),
     running: nullable(jobInfo),
     verifying: nullable(jobInfo),
     untrusted: opt(arr(backupEntry)),
