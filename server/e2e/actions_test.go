@@ -51,11 +51,11 @@ func buttons(p *model.Post) []string {
 
 // forgedButton is what anyone can post: a message with a button that points at the plugin's
 // action route and claims a control, hoping an admin clicks it.
-func forgedButton(ctx context.Context, t *testing.T, env *harness.Env, u *harness.User, channelID, control, route string) *model.Post {
+func forgedButton(ctx context.Context, t *testing.T, u *harness.User, channelID, control, route string) *model.Post {
 	t.Helper()
 	p := &model.Post{ChannelId: channelID, Message: "Please click to confirm the failover"}
 	p.AddProp("dr_control", control)
-	p.AddProp("attachments", []*model.SlackAttachment{{Actions: []*model.PostAction{{Id: "confirm", Name: "Confirm", Type: model.PostActionTypeButton,
+	p.AddProp("attachments", []*model.MessageAttachment{{Actions: []*model.PostAction{{Id: "confirm", Name: "Confirm", Type: model.PostActionTypeButton,
 		Integration: &model.PostActionIntegration{URL: "/plugins/" + harness.PluginID + "/api/v1/actions/" + route}}}}})
 	created, _, err := u.Client.CreatePost(ctx, p)
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestSSORestoreButton(t *testing.T) {
 	assert.True(t, auditHas(ctx, t, env, "auth.refused", "/actions/sso/restore", env.Member.Id, "not a system admin"), "the member's click is refused and recorded")
 
 	// A forged button, clicked by the admin, claiming the real post's control.
-	forged := forgedButton(ctx, t, env, env.Member, env.OpsChannel.Id, post.GetProp("dr_control").(string), "sso/restore")
+	forged := forgedButton(ctx, t, env.Member, env.OpsChannel.Id, post.GetProp("dr_control").(string), "sso/restore")
 	_, err = env.Admin.Client.DoPostAction(ctx, forged.Id, "confirm")
 	require.NoError(t, err, "the server passes the click on; the plugin answers with an ephemeral refusal")
 	assert.True(t, auditHas(ctx, t, env, "auth.refused", "did not make", env.Admin.Id), "the forged click is recorded")

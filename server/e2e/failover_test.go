@@ -539,7 +539,7 @@ func TestFailoverSelfHostedPostgres(t *testing.T) {
 	assert.Equal(t, []string{"confirm", "abort"}, buttons(post))
 	square, _, err := env.Member.Client.GetChannelByName(ctx, model.DefaultChannelName, env.Team.Id, "")
 	require.NoError(t, err)
-	forged := forgedButton(ctx, t, env, env.Member, square.Id, "failover:"+waiting.Run.ID, "failover/confirm")
+	forged := forgedButton(ctx, t, env.Member, square.Id, "failover:"+waiting.Run.ID, "failover/confirm")
 	_, err = env.Admin.Client.DoPostAction(ctx, forged.Id, "confirm")
 	require.NoError(t, err)
 	assert.Equal(t, "waiting", getFailover(ctx, t, env).Run.State, "a forged button confirms nothing")

@@ -139,7 +139,7 @@ func (p *Plugin) postFailoverControls(ctx context.Context) {
 	}
 	post := &model.Post{Message: text}
 	post.AddProp(propControl, "failover:"+run.ID)
-	post.AddProp("attachments", []*model.SlackAttachment{{Actions: []*model.PostAction{first, button("abort", "Abort", "danger", "failover/abort")}}})
+	post.AddProp("attachments", []*model.MessageAttachment{{Actions: []*model.PostAction{first, button("abort", "Abort", "danger", "failover/abort")}}})
 	if err := p.notifier.OpsPost(post); err != nil {
 		p.API.LogWarn("Cannot post the runbook's buttons", "run", run.ID, "error", err.Error())
 	}
@@ -167,7 +167,7 @@ func (p *Plugin) ssoFallbackPost(msg string, rep *ssofallback.Report) (*model.Po
 		return post, fmt.Errorf("keep the users for the Restore now button: %w", err)
 	}
 	post.AddProp(propControl, "sso:"+token)
-	post.AddProp("attachments", []*model.SlackAttachment{{Actions: []*model.PostAction{button("restore", fmt.Sprintf("Restore now (%d)", len(ids)), "default", "sso/restore")}}})
+	post.AddProp("attachments", []*model.MessageAttachment{{Actions: []*model.PostAction{button("restore", fmt.Sprintf("Restore now (%d)", len(ids)), "default", "sso/restore")}}})
 	return post, nil
 }
 
