@@ -12,6 +12,8 @@ command -v zstd >/dev/null || need+=(zstd)
 # The System Console dashboard's real-browser test (server/e2e/console_test.go) drives Debian's
 # Chromium with playwright-core; it never downloads a browser of its own.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# promtool checks and unit-tests the shipped alert rules; prometheus runs them in an e2e test.
+command -v promtool >/dev/null || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
