@@ -22,6 +22,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/idp"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
@@ -47,6 +48,11 @@ type statusService struct {
 func (p *Plugin) statusRunner(cfg settings.Config) *status.Runner {
 	b, _ := json.Marshal(cfg)
 	key := string(b)
+	// The identity provider probe exists only while Mattermost has SSO enabled: turning a
+	// provider on or off there rebuilds the probes too, not only a change of these settings.
+	if mm := p.API.GetConfig(); mm != nil {
+		key += fmt.Sprint(idp.Enabled(mm))
+	}
 	p.status.mu.Lock()
 	defer p.status.mu.Unlock()
 	if p.status.runner == nil || p.status.key != key {
