@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
@@ -34,4 +35,27 @@ func TestSettingGauges(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// The runbook's finished steps are counted by outcome and every event still reaches the
+// next observer (the handover mirror).
+func TestStepCounter(t *testing.T) {
+	count := func(outcome string) float64 {
+		for _, m := range events.Metrics() {
+			if m.Name == "dr_failover_steps_total" && m.Labels["outcome"] == outcome {
+				return m.Value
+			}
+		}
+		return 0
+	}
+	done, failed := count("done"), count("failed")
+	var seen []failover.EventKind
+	c := stepCounter{failover.ObserverFunc(func(ev failover.Event) { seen = append(seen, ev.Kind) })}
+	c.Event(failover.Event{Kind: failover.EventStepStarted, Step: &failover.StepRecord{State: failover.StepRunning}})
+	c.Event(failover.Event{Kind: failover.EventStepFinished, Step: &failover.StepRecord{}}) // zero state: done
+	c.Event(failover.Event{Kind: failover.EventStepFinished, Step: &failover.StepRecord{State: failover.StepFailed}})
+	c.Event(failover.Event{Kind: failover.EventRunStopped})
+	assert.InDelta(t, done+1, count("done"), 0)
+	assert.InDelta(t, failed+1, count("failed"), 0)
+	assert.Equal(t, []failover.EventKind{failover.EventStepStarted, failover.EventStepFinished, failover.EventStepFinished, failover.EventRunStopped}, seen)
 }

@@ -49,7 +49,7 @@ var Catalog = []Description{
 	{"dr_verify_runs_total", "counter", []string{"outcome"}, Node, "Backup verifications this node finished since the plugin started, by outcome (success, failure)."},
 	{"dr_sso_switches_total", "counter", []string{"direction"}, Node, "Users this node switched since the plugin started, by direction (to_fallback: SSO to email/password, to_sso: back)."},
 	{"dr_failover_steps_total", "counter", []string{"outcome"}, Node, "Failover runbook steps this node finished since the plugin started, by outcome (done, waiting, deferred, skipped, failed)."},
-	{"dr_alerts_total", "counter", nil, Node, "Alerts this node raised (ops channel and webhook targets) since the plugin started."},
+	{"dr_alerts_total", "counter", nil, Node, "Alerts this node raised since the plugin started (status critical, backup failed or stale, SSO fallback, runbook announcements; not their resolutions), whether or not webhook targets are configured."},
 	{"dr_sso_fallback_users", "gauge", nil, Cluster, "Users switched to email/password by the SSO outage fallback."},
 
 	{"dr_nodes", "gauge", []string{"region"}, Cluster, "Mattermost nodes with a recent report, by region."},
