@@ -191,7 +191,7 @@ func (p *Plugin) failoverService() *failover.Service {
 		Nodes:        failoverProbes{p},
 		Audit:        p.auditor,
 		Log:          p.API,
-		Observer:     handoverMirror{p},
+		Observer:     stepCounter{handoverMirror{p}},
 		Node:         p.node,
 		Process:      os.Getpid(),
 		Hit:          failpoint.Hit,

@@ -257,6 +257,7 @@ func (p *Plugin) postSSOSummary(what string, actor ssofallback.Actor, rep *ssofa
 		}
 		msg += "\n" + strings.Join(lines, "\n")
 	}
+	events.SSOSwitches(what == "fallback", rep.Count(ssofallback.Done))
 	p.alertSSO(what, msg)
 	if what != "fallback" {
 		if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {

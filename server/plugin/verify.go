@@ -124,6 +124,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg settings.Config
 	if err != nil {
 		msg := fmt.Sprintf(":warning: Verification of backup `%s` could not run: %v", req.ID, err)
 		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.fail", Target: req.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+		events.VerifyRun(false, time.Now())
 		j.Report(func() { _ = p.notifier.OpsAndDirect(req.ActorID, msg) })
 		return
 	}
@@ -173,6 +174,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg settings.Config
 			}
 		}
 	}
+	events.VerifyRun(!failed, time.Now())
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.complete", Target: req.ID, Outcome: outcome,
 		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "duration": time.Since(start).Round(time.Millisecond).String()}})
 	j.Report(func() { _ = p.notifier.OpsAndDirect(req.ActorID, head+"\n"+b.String()) })

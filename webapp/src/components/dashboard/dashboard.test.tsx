@@ -109,7 +109,7 @@ describe('Dashboard healthy', () => {
         expect(rows.map((r) => [r.querySelector('th')?.textContent, r.querySelector('td')?.textContent])).toEqual([
             ['Database', 'Healthy'],
             ['S3', 'Healthy'],
-            ['OpenSearch', 'Not configured'],
+            ['OpenSearch', 'Not set up'],
             ['Job scheduler', 'Healthy'],
             ['Identity provider', 'Healthy'],
             ['Backups', 'Healthy'],
