@@ -22,7 +22,7 @@ import (
 // a click counts only on a post the bot made with the control it names.
 
 // propControl marks the bot's posts that carry buttons: "failover:<run id>" or "sso:<token>".
-const propControl = "dr_control"
+const propControl = "disaster_recovery_control"
 
 func actionURL(name string) string { return "/plugins/" + ID + adminapi.Prefix + "/actions/" + name }
 
