@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
@@ -163,7 +165,7 @@ func (p *Plugin) ssoFallbackPost(msg string, rep *ssofallback.Report) (*model.Po
 		return post, nil
 	}
 	token := model.NewId()
-	if _, err := p.client.KV.Set(ssoButtonKey(token), ids); err != nil {
+	if _, err := p.client.KV.Set(ssoButtonKey(token), ids, pluginapi.SetExpiry(kvstate.SSOButtonTTL)); err != nil {
 		return post, fmt.Errorf("keep the users for the Restore now button: %w", err)
 	}
 	post.AddProp(propControl, "sso:"+token)
