@@ -4,8 +4,12 @@ import type {
     AuditRecord,
     BackupEntry,
     BackupList,
+    FailoverActionResult,
+    FailoverStatus,
+    FailoverStep,
     FallbackRecord,
     JobInfo,
+    SSOFallbackRequest,
     SSOReport,
     SSORestoreRequest,
     StatusReport,
@@ -197,6 +201,24 @@ export class DrClient {
     async restoreSSO(req: SSORestoreRequest): Promise<SSOReport> {
         const r = await this.request<Partial<SSOReport>>('POST', '/sso/restore', req);
         return {results: array(r.results), duration: r.duration ?? 0};
+    }
+
+    /** Switches named users to email/password; never all (that stays a chat command). */
+    async startSSOFallback(req: SSOFallbackRequest): Promise<SSOReport> {
+        const r = await this.request<Partial<SSOReport>>('POST', '/sso/fallback', {...req, all: false, service: ''});
+        return {results: array(r.results), duration: r.duration ?? 0};
+    }
+
+    /** The current or last failover runbook. */
+    async failover(signal?: AbortSignal): Promise<FailoverStatus> {
+        const r = await this.request<Partial<FailoverStatus>>('GET', '/failover', undefined, signal);
+        const run = r.run ? {...r.run, steps: array<FailoverStep>(r.run.steps)} : null;
+        return {run, running: r.running ?? false, job: r.job ?? null};
+    }
+
+    /** Confirm the step that waits, resume after a failure or a crash, or abort the runbook. */
+    failoverAction(action: 'confirm' | 'resume' | 'abort'): Promise<FailoverActionResult> {
+        return this.request<FailoverActionResult>('POST', `/failover/${action}`);
     }
 
     async audit(limit: number, signal?: AbortSignal): Promise<AuditRecord[]> {

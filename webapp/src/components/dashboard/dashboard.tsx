@@ -1,15 +1,16 @@
 import React, {useCallback, useState} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {BackupList, SSOReport} from '../../api/types';
+import type {BackupList, FailoverRun, SSOFallbackRequest, SSOReport} from '../../api/types';
 
 import AuditSection from './audit_section';
 import BackupsSection from './backups_section';
 import {describeError, toApiError, type Notice} from './common';
 import ConfirmDialog from './confirm_dialog';
+import FailoverPanel, {currentStep, type FailoverAction} from './failover_panel';
 import {formatDuration, formatTime} from './format';
 import {pageLagHistory, type LagHistory} from './lag_history';
-import SSOSection from './sso_section';
+import SSOSection, {DELIVERY_LABELS} from './sso_section';
 import StatusSection from './status_section';
 import {DASHBOARD_CSS} from './styles';
 import {useDashboardPolling} from './use_dashboard_polling';
@@ -28,7 +29,7 @@ export interface DashboardProps {
     auditLimit?: number;
 }
 
-type Section = 'backups' | 'sso';
+type Section = 'backups' | 'sso' | 'failover';
 
 interface Confirmation {
     title: string;
@@ -198,6 +199,60 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
         action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true})),
     });
 
+    // The same count and wording as `/dr sso fallback` asks before it switches users.
+    const onStartFallback = (req: SSOFallbackRequest): void => {
+        const names = req.usernames.map((u) => `@${u}`).join(', ');
+        const delivery = req.delivery || 'the server\'s default';
+        ask({
+            title: `Switch ${req.usernames.length} user(s) to email/password?`,
+            body: (
+                <>
+                    <p>{`${req.usernames.length} user(s) would be switched to email/password (delivery: ${delivery}): ${names}.`}</p>
+                    <p>{`${DELIVERY_LABELS[req.delivery]}. ${req.expires ? `The fallback window is ${req.expires}` : 'The fallback window is the settings\' default'}; Restore puts them back on SSO. Their SSO sign-in stops working until then.`}</p>
+                </>
+            ),
+            confirmLabel: `Switch ${req.usernames.length} user(s)`,
+            danger: true,
+            section: 'sso',
+            action: async () => reportNotice(`Fallback of ${names}`, await client.startSSOFallback(req)),
+        });
+    };
+
+    const failoverDialogs: Record<FailoverAction, (run: FailoverRun) => Pick<Confirmation, 'title' | 'body' | 'confirmLabel' | 'danger'>> = {
+        confirm: (run) => {
+            const step = currentStep(run);
+            return {
+                title: `Confirm "${step?.title ?? 'the waiting step'}"?`,
+                body: <p>{`Confirm only once it is done: ${step?.next ?? ''} Runbook ${run.id} then goes on to its next step.`}</p>,
+                confirmLabel: 'Confirm and go on',
+                danger: false,
+            };
+        },
+        resume: (run) => ({
+            title: `Resume runbook ${run.id}?`,
+            body: <p>{`The runbook goes on at "${currentStep(run)?.title ?? 'its end'}"; finished steps are not run again, and a step that already took effect is checked, not repeated.`}</p>,
+            confirmLabel: 'Resume',
+            danger: false,
+        }),
+        abort: (run) => ({
+            title: `Abort runbook ${run.id}?`,
+            body: <p>{'The runbook stops before its next step (a step that runs now finishes first). The bot then posts what was done and how to undo it. Steps already done are not undone.'}</p>,
+            confirmLabel: 'Abort the runbook',
+            danger: true,
+        }),
+    };
+
+    const onFailoverAction = (action: FailoverAction, run: FailoverRun): void => ask({
+        ...failoverDialogs[action](run),
+        section: 'failover',
+        action: async () => {
+            const res = await client.failoverAction(action);
+            const words = {confirm: 'Confirmed', resume: 'Resumed', abort: 'Abort requested for'}[action];
+            return {kind: 'info', text: action === 'abort' && res.message ? res.message : `${words} runbook ${res.run.id}: it is now ${res.run.state}.`};
+        },
+        startsJob: action !== 'abort',
+    });
+
     const onConfirm = (): void => {
         if (confirm) {
             setConfirm(undefined);
@@ -253,6 +308,13 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                         now={snap.updatedAt}
                         pollSeconds={pollSlowMs / 1000}
                     />
+                    <FailoverPanel
+                        failover={snap.failover}
+                        notice={notices.failover}
+                        busy={busy}
+                        now={snap.updatedAt}
+                        onAction={onFailoverAction}
+                    />
                     <BackupsSection
                         backups={snap.backups}
                         notice={notices.backups}
@@ -271,6 +333,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                         now={snap.updatedAt}
                         onRestore={onRestore}
                         onRestoreAll={onRestoreAll}
+                        onStartFallback={onStartFallback}
                     />
                     <AuditSection
                         audit={snap.audit}
