@@ -439,7 +439,7 @@ func checkFailoverPanel(ctx context.Context, t *testing.T, w *foWorld, fo browse
 	assert.Contains(t, fo.Before.Steps, "database|done")
 	assert.Contains(t, fo.Before.Next, "waits for you")
 	assert.Contains(t, fo.DialogText, "Confirm only once it is done")
-	assert.Regexp(t, `^Confirmed runbook \S+: it is now (running|completed|waiting)\.$`, fo.Notice)
+	assert.Regexp(t, `^Confirmed "Job scheduler: [^"]+"; runbook \S+ goes on\.$`, fo.Notice)
 
 	r := waitRunState(ctx, t, env, "completed")
 	assert.Equal(t, "completed", fo.EndState, "the panel followed the runbook to its end")

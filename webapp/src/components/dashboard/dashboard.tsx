@@ -246,9 +246,15 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
         ...failoverDialogs[action](run),
         section: 'failover',
         action: async () => {
+            // The answer is the runbook as the action left it; the next polls follow it on.
             const res = await client.failoverAction(action);
-            const words = {confirm: 'Confirmed', resume: 'Resumed', abort: 'Abort requested for'}[action];
-            return {kind: 'info', text: action === 'abort' && res.message ? res.message : `${words} runbook ${res.run.id}: it is now ${res.run.state}.`};
+            const step = currentStep(res.run)?.title;
+            const text = {
+                confirm: `Confirmed "${step ?? 'the waiting step'}"; runbook ${res.run.id} goes on.`,
+                resume: `Runbook ${res.run.id} resumes at ${step ? `"${step}"` : 'its end'}; finished steps are not run again.`,
+                abort: res.message ?? `Abort requested: runbook ${res.run.id} stops before its next step.`,
+            }[action];
+            return {kind: 'info', text};
         },
         startsJob: action !== 'abort',
     });

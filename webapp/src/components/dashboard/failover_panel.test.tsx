@@ -116,7 +116,7 @@ describe('Failover panel', () => {
 
         api.on('GET', '/failover', {status: 200, body: confirmed});
         call.release(json(202, {run: confirmed.run}));
-        await waitFor(() => expect(panel.getByRole('status').textContent).toBe('Confirmed runbook 20260302-100000-abc123: it is now running.'));
+        await waitFor(() => expect(panel.getByRole('status').textContent).toBe('Confirmed "Job scheduler in the new region"; runbook 20260302-100000-abc123 goes on.'));
         await waitFor(() => expect(panel.getByTestId('dr-failover-summary').textContent).toContain('Running'));
         expect(button(panel, 'Confirm…').disabled).toBe(true); // nothing waits any more
         expect(button(panel, 'Abort…').disabled).toBe(false);
