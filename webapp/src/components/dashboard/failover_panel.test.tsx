@@ -83,6 +83,7 @@ describe('Failover panel', () => {
             ['4', 'DNS: point chat.example.com at the new region', 'Pending', '', '', ''],
         ]);
         expect(rows[2]?.getAttribute('aria-current')).toBe('step');
+        expect(rows[1]?.querySelector('td:last-child')?.innerHTML).toBe('mm-west is the writer');
         expect(panel.getByTestId('dr-failover-next').textContent).toBe(
             'What to do next: Job scheduler in the new region waits for you: set RunScheduler=true on the us-west-2 nodes and false on the us-east-1 nodes. ' +
             'Then Confirm (you did it) or Resume (the runbook checks it itself).',
@@ -166,6 +167,18 @@ describe('Failover panel', () => {
         expect(panel.getByTestId('dr-failover-next').textContent).toContain('No node is running it');
         expect(button(panel, 'Confirm…').disabled).toBe(true);
         expect(button(panel, 'Resume…').disabled).toBe(false);
+    });
+
+    it('shows the server\'s Markdown marks in a detail as code and bold', async () => {
+        const base = waitingRunbook().run;
+        if (!base) {
+            throw new Error('fixture');
+        }
+        const steps = base.steps.map((s) => (s.name === 'database' ? {...s, detail: 'verdict: **critical**: run `/dr status`'} : s));
+        api = server({run: {...base, steps}, running: false, job: null});
+        const panel = await renderPanel();
+        const cell = panel.getByRole('row', {name: /Database: make the new region the writer/}).querySelector('td:last-child');
+        expect(cell?.innerHTML).toBe('verdict: <strong>critical</strong>: run <code>/dr status</code>');
     });
 
     it('says what failed and what to do, from the step', async () => {
