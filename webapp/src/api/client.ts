@@ -216,9 +216,13 @@ export class DrClient {
         return {run, running: r.running ?? false, job: r.job ?? null};
     }
 
-    /** Confirm the step that waits, resume after a failure or a crash, or abort the runbook. */
-    failoverAction(action: 'confirm' | 'resume' | 'abort'): Promise<FailoverActionResult> {
-        return this.request<FailoverActionResult>('POST', `/failover/${action}`);
+    /**
+     * Confirm the step that waits, resume after a failure or a crash, or abort the runbook. The
+     * body names the runbook and step the admin saw, so that a server that checks them can
+     * refuse an action meant for a step another admin has moved on from.
+     */
+    failoverAction(action: 'confirm' | 'resume' | 'abort', seen: {run: string; step: string}): Promise<FailoverActionResult> {
+        return this.request<FailoverActionResult>('POST', `/failover/${action}`, seen);
     }
 
     async audit(limit: number, signal?: AbortSignal): Promise<AuditRecord[]> {

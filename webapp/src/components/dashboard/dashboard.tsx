@@ -247,7 +247,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
         section: 'failover',
         action: async () => {
             // The answer is the runbook as the action left it; the next polls follow it on.
-            const res = await client.failoverAction(action);
+            const res = await client.failoverAction(action, {run: run.id, step: currentStep(run)?.name ?? ''});
             const step = currentStep(res.run)?.title;
             const text = {
                 confirm: `Confirmed "${step ?? 'the waiting step'}"; runbook ${res.run.id} goes on.`,

@@ -111,6 +111,7 @@ describe('Failover panel', () => {
         fireEvent.click(within(dialog).getByRole('button', {name: 'Confirm and go on'}));
         await waitFor(() => expect(api.count('POST', '/failover/confirm')).toBe(1));
         expect(api.last('POST', '/failover/confirm')?.headers['X-CSRF-Token']).toBe('csrf-token-123');
+        expect(api.last('POST', '/failover/confirm')?.body).toEqual({run: '20260302-100000-abc123', step: 'scheduler'});
         for (const name of ['Confirm…', 'Resume…', 'Abort…']) {
             expect(button(panel, name).disabled).toBe(true);
         }
