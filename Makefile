@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 40m
 # Go packages of this project (webapp/node_modules ships Go files of its own).
 GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e contract-fixtures demo clean bench
+.PHONY: help all deps demo-deps dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e contract-fixtures demo clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -75,7 +75,13 @@ services: ## Build (once, cached by version) the Mattermost server and MinIO the
 	bash build/scripts/mattermost-server.sh >/dev/null
 	bash build/scripts/minio.sh >/dev/null
 
-test: check-style unit-test webapp-test e2e ## Everything: lint, unit tests (-race), webapp tests, end-to-end tests on a real server
+deps: ## Install what a new Debian machine lacks for the tests (as root; otherwise prints the apt-get line to run)
+	bash build/scripts/install-deps.sh test
+
+demo-deps:
+	bash build/scripts/install-deps.sh demo
+
+test: deps check-style unit-test webapp-test e2e ## Everything: lint, unit tests (-race), webapp tests, end-to-end tests on a real server
 
 unit-test: services ## Go unit tests with the race detector (storage tests use a real MinIO)
 	$(GO) test -race -count=1 -timeout 20m $(GO_PACKAGES)
@@ -89,7 +95,7 @@ e2e: dist services ## End-to-end tests on a throwaway PostgreSQL + Mattermost (b
 contract-fixtures: dist services ## Refresh webapp/src/api/__fixtures__ (GET answers of a real server the webapp's contract test checks types.ts against)
 	DR_SAVE_CONTRACT=$(CURDIR)/webapp/src/api/__fixtures__ $(GO) test -tags e2e -count=1 -p 1 -run '^TestContractWebappAPI$$' -v ./server/e2e/
 
-demo: dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)
+demo: demo-deps dist ## Start PostgreSQL + Mattermost with the plugin, run the main job; Ctrl-C ends it (DEMO_EXIT=1 to return after the job)
 	$(GO) run ./build/cmd/demo
 
 clean: ## Remove build output

@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Installs what a new Debian machine lacks to build and test the plugin: PostgreSQL's server
-# (for the throwaway test clusters). Go and Node.js are expected on the machine.
-# Safe to run again: it installs only what is missing.
+# Installs what a new Debian machine lacks to run the demo or the tests; `make demo` and
+# `make test` (and .ci/run) run it first. Safe to run again: it installs only what is missing.
+#   install-deps.sh demo   PostgreSQL (server and client) for the throwaway cluster
+#   install-deps.sh [test] also what the tests drive: age, zstd, Chromium, Prometheus
+# As root it runs apt-get; otherwise it prints the one apt-get line to run and fails.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:-test}
+case $mode in demo|test) ;; *) echo "usage: $0 [demo|test]" >&2; exit 2 ;; esac
 
 need=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
-command -v age >/dev/null || need+=(age)   # tests decrypt backups with the stock tools an admin has
-command -v zstd >/dev/null || need+=(zstd)
-# The System Console dashboard's real-browser test (server/e2e/console_test.go) drives Debian's
-# Chromium with playwright-core; it never downloads a browser of its own.
-[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ "$mode" = test ]; then
+  command -v age >/dev/null || need+=(age)   # tests decrypt backups with the stock tools an admin has
+  command -v zstd >/dev/null || need+=(zstd)
+  # The System Console dashboard's real-browser test (server/e2e/console_test.go) drives Debian's
+  # Chromium with playwright-core; it never downloads a browser of its own.
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  # promtool checks and unit-tests the shipped alert rules; a real Prometheus scrapes the plugin.
+  command -v promtool >/dev/null || need+=(prometheus)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: missing ${need[*]}: install them (sudo apt-get install -y ${need[*]})" >&2
+    echo "install-deps: missing ${need[*]}; run this, then again what you ran:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${need[*]}" >&2
     exit 1
   fi
   echo "install-deps: apt-get install ${need[*]}"
@@ -24,7 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+go_need=$(sed -n 's/^go \([0-9.]*\)$/\1/p' go.mod)
 for tool in go node npm; do
-  command -v "$tool" >/dev/null || { echo "install-deps: $tool is required (Go 1.25+, Node.js 20+)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "install-deps: $tool is required (Go $go_need+, Node.js 20+): https://go.dev/dl/, https://nodejs.org/" >&2; exit 1; }
 done
-echo "install-deps: ok ($(go version | cut -d' ' -f3), node $(node --version), $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' '))"
+echo "install-deps: ok for $mode ($(go version | cut -d' ' -f3), node $(node --version), $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' '))"

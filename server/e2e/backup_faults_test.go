@@ -25,6 +25,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -131,7 +132,28 @@ func TestBackupFaults(t *testing.T) {
 	t.Run("pg_dump missing", func(t *testing.T) {
 		require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"backuppgdumppath": "/nonexistent/pg_dump"}))
 		msg := failurePost(ctx, t, env, startBackup(ctx, t, env, "--only database"))
+		// /dr version and the dashboard's /version say it before any backup fails, with the
+		// fix for where the server runs (the test runs beside it).
+		fix := "on Debian/Ubuntu `apt-get install postgresql-client-N`"
+		if pgdump.InContainer() {
+			fix = "add postgresql-client-N to the image"
+		}
+		version := cmd(ctx, t, env, "/dr version")
+		for _, want := range []string{"database backups cannot run: pg_dump not found", fix, "BackupPgDumpPath"} {
+			assert.Contains(t, version, want)
+		}
+		status, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/version", nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		var info struct {
+			PgDump   string   `json:"pg_dump"`
+			Problems []string `json:"problems"`
+		}
+		require.NoError(t, json.Unmarshal(body, &info))
+		assert.Empty(t, info.PgDump)
+		assert.Contains(t, strings.Join(info.Problems, "\n"), fix)
 		check(t, msg, "pg_dump", "postgresql-client-15", "Install the PostgreSQL client")
+		assert.Regexp(t, "\\| pg_dump \\| `/[^`]+pg_dump \\(\\d+\\)`", cmd(ctx, t, env, "/dr version"), "names the pg_dump once found")
 	})
 	t.Run("database unreachable", func(t *testing.T) {
 		require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"backupdatasource": "postgres://mmuser:Sup3rSecret@127.0.0.1:1/mattermost?sslmode=disable"}))

@@ -90,7 +90,10 @@ func TestBackupLocalDefault(t *testing.T) {
 	assert.Contains(t, list, id2)
 	show := cmd(ctx, t, env, "/dr backup show latest")
 	assert.Contains(t, show, id2)
-	assert.Contains(t, show, "database.dump.zst")
+	assert.Contains(t, show, "`--verbose` lists them")
+	assert.NotContains(t, show, "database.dump.zst", "the object table is behind --verbose")
+	assert.Contains(t, cmd(ctx, t, env, "/dr backup show latest --verbose"), "database.dump.zst")
+	assert.Regexp(t, `\| `+"`"+id2+"`"+` \|[^\n]*\| (yes|no) \| (yes|no) \|`, list, "booleans read yes/no")
 
 	// Pin, refuse to delete while pinned, unpin, delete.
 	assert.Contains(t, cmd(ctx, t, env, "/dr backup pin "+id), "pinned")

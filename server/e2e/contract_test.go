@@ -261,7 +261,7 @@ func TestContractWebappAPI(t *testing.T) {
 			mine := func(e map[string]any) bool { return e["id"] == backup }
 			return keepField("untrusted", func(map[string]any) bool { return false })(keepField("backups", mine)(v))
 		}},
-		{file: "sso_fallbacks.json", path: "/api/v1/sso/fallbacks", own: keepElements(func(e map[string]any) bool { return e["user_id"] == userID })},
+		{file: "sso_fallbacks.json", path: "/api/v1/sso/fallbacks", own: keepField("fallbacks", func(e map[string]any) bool { return e["user_id"] == userID })},
 		{file: "audit.json", path: "/api/v1/audit?limit=100&since=" + started.Format(time.RFC3339)},
 		{file: "version.json", path: "/api/v1/version"},
 	}

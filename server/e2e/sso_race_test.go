@@ -53,13 +53,8 @@ func ssoCall(ctx context.Context, t *testing.T, env *harness.Env, u *harness.Use
 
 // fallbackRecords reads every record over REST, by user id.
 func fallbackRecords(ctx context.Context, t *testing.T, env *harness.Env) map[string]ssofallback.Record {
-	status, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/sso/fallbacks", nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, status, string(body))
-	var recs []ssofallback.Record
-	require.NoError(t, json.Unmarshal(body, &recs))
 	out := map[string]ssofallback.Record{}
-	for _, r := range recs {
+	for _, r := range getSSOList(ctx, t, env).Fallbacks {
 		out[r.UserID] = r
 	}
 	return out

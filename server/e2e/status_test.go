@@ -64,15 +64,33 @@ func TestStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	text := cmd(ctx, t, env, "/dr status --fresh --verbose")
+	// A default single-server install: what is not set up says so, and what that means for DR,
+	// apart from the checks and without making the verdict worse.
+	text := cmd(ctx, t, env, "/dr status --fresh")
+	assert.Contains(t, text, "**Not set up** (not checked, not counted in the verdict):")
+	assert.Contains(t, text, "- **database**: no database replica: losing the database server loses everything since the last backup")
+	assert.Contains(t, text, "- **s3**: no file store replication")
+	assert.NotContains(t, text, "Not reported")
+	st := getStatus(ctx, t, env, true)
+	for _, c := range []string{"database", "s3", "opensearch", "idp"} {
+		state, summary := resultOf(st, c)
+		assert.Equal(t, "not_configured", state, c)
+		assert.True(t, strings.HasPrefix(summary, "not set up: "), summary)
+	}
+	for _, r := range st.Reasons {
+		assert.NotContains(t, []string{"database", "s3", "opensearch", "idp"}, r.Component, "not set up is no reason: %s", r.Message)
+	}
+
+	text = cmd(ctx, t, env, "/dr status --fresh --verbose")
 	assert.Regexp(t, `(?i)\*\*(healthy|degraded|critical)\*\*`, text)
+	assert.Contains(t, text, "#### database: not set up")
 	assert.Contains(t, text, "scheduler")
 	hostname, _ := os.Hostname()
 	assert.Contains(t, text, hostname, "the node's own report is in the scheduler table")
 
 	// A local-only, unencrypted backup: /dr status says it is not off-site and holds secrets in clear.
 	runBackup(ctx, t, env, "--only database,config")
-	st := getStatus(ctx, t, env, true)
+	st = getStatus(ctx, t, env, true)
 	assert.Contains(t, []string{"healthy", "degraded", "critical"}, st.Verdict)
 	var backupReasons []string
 	for _, r := range st.Reasons {
@@ -91,7 +109,8 @@ func TestStatus(t *testing.T) {
 	code, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/metrics", nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, string(body))
-	for _, want := range []string{"dr_status_verdict", "dr_probe_up{", "dr_nodes{", "dr_backup_age_seconds", "dr_sso_fallback_users"} {
+	for _, want := range []string{"dr_status_verdict", "dr_probe_up{", "dr_nodes{", "dr_backup_last_success_timestamp_seconds", "dr_backup_runs_total{outcome=\"success\"}",
+		"dr_component_configured{component=\"database\"} 0", "dr_sso_fallback_users"} {
 		assert.Contains(t, string(body), want)
 	}
 	token := "scrape-" + strings.Repeat("x7", 12)

@@ -44,6 +44,9 @@ func (p *Plugin) stopOutsideAlerts() {
 
 // alert queues a to every webhook target; it never waits for them.
 func (p *Plugin) alert(a webhook.Alert) {
+	if a.Action == webhook.Trigger { // a resolution is no new alert
+		events.Alert()
+	}
 	cfg, _ := p.config()
 	targets := cfg.AlertTargets()
 	if len(targets) == 0 || p.outside.outbox == nil {

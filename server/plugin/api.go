@@ -11,6 +11,7 @@ type VersionInfo struct {
 	Plugin   string   `json:"plugin"`
 	Server   string   `json:"server"`
 	Node     string   `json:"node"`
+	PgDump   string   `json:"pg_dump"` // the pg_dump backups run, "" when none is found (problems says what to do)
 	Problems []string `json:"problems"`
 }
 
@@ -31,13 +32,15 @@ func (p *Plugin) routes() *adminapi.Router {
 	p.ssoRoutes(rt)
 	p.auditRoutes(rt)
 	p.failoverRoutes(rt)
+	p.actionRoutes(rt)
 	return rt
 }
 
 func (p *Plugin) handleVersion(w http.ResponseWriter, _ *http.Request) {
-	problems := p.configProblems()
+	problems := append(p.configProblems(), p.toolProblems()...)
 	if problems == nil {
 		problems = []string{}
 	}
-	adminapi.WriteJSON(w, http.StatusOK, VersionInfo{Plugin: Version, Server: p.API.GetServerVersion(), Node: p.node, Problems: problems})
+	pgDump, _ := p.pgDump()
+	adminapi.WriteJSON(w, http.StatusOK, VersionInfo{Plugin: Version, Server: p.API.GetServerVersion(), Node: p.node, PgDump: pgDump, Problems: problems})
 }

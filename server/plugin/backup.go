@@ -17,6 +17,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
@@ -160,6 +161,7 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 		pruned = p.applyRetention(ctx, cfg, destinationNames(manifests))
 		return nil
 	})
+	events.BackupRun(err == nil, time.Now())
 	if err != nil {
 		msg := fmt.Sprintf(":warning: Backup `%s` failed after %s: %v\n\n%s", j.ID, time.Since(start).Round(time.Second), err, backupAdvice(err))
 		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.fail", Target: j.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
@@ -178,11 +180,11 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 		if first == nil {
 			first = m
 		}
-		fmt.Fprintf(&b, "- **%s**: %s stored", name, humanBytes(m.Size()))
+		fmt.Fprintf(&b, "- **%s**: %s stored", name, bytesize.Format(m.Size()))
 		if m.Files != nil {
-			fmt.Fprintf(&b, ", %d files (%d new in the pool, %s uploaded", m.Files.Count, m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+			fmt.Fprintf(&b, ", %d files (%d new in the pool, %s uploaded", m.Files.Count, m.Files.NewPoolObjects, bytesize.Format(m.Files.BytesUploaded))
 			if m.Files.ServerSideCopied > 0 {
-				fmt.Fprintf(&b, ", %s copied server-side from the file store", humanBytes(m.Files.BytesCopied))
+				fmt.Fprintf(&b, ", %s copied server-side from the file store", bytesize.Format(m.Files.BytesCopied))
 			}
 			b.WriteString(")")
 		}
@@ -473,14 +475,14 @@ func (pp *progressPost) update(pr backup.Progress) {
 	pp.last = time.Now()
 	rate := ""
 	if s := pr.Elapsed.Seconds(); s > 0 {
-		rate = fmt.Sprintf(", %s/s", humanBytes(int64(float64(pr.BytesRead)/s)))
+		rate = fmt.Sprintf(", %s/s", bytesize.Format(int64(float64(pr.BytesRead)/s)))
 	}
 	pct := ""
 	if pr.Percent >= 0 && pr.FilesCounted {
 		pct = fmt.Sprintf(" (%.0f%% of files)", pr.Percent)
 	}
 	pp.post.Message = fmt.Sprintf("Backup running: **%s**, %s read, %s written, %d/%d files%s%s, %s elapsed. `/dr backup cancel` stops it.",
-		pr.Phase, humanBytes(pr.BytesRead), humanBytes(pr.BytesWritten), pr.FilesDone, pr.FilesTotal, pct, rate, pr.Elapsed.Round(time.Second))
+		pr.Phase, bytesize.Format(pr.BytesRead), bytesize.Format(pr.BytesWritten), pr.FilesDone, pr.FilesTotal, pct, rate, pr.Elapsed.Round(time.Second))
 	pp.post = pp.p.API.UpdateEphemeralPost(pp.userID, pp.post)
 }
 
@@ -492,17 +494,4 @@ func (pp *progressPost) finish(msg string) {
 	}
 	pp.post.Message = msg
 	pp.p.API.UpdateEphemeralPost(pp.userID, pp.post)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
@@ -29,7 +30,8 @@ func (p *Plugin) backupCommands(t *slashcmd.Tree) {
 		Run: p.runBackupNow,
 	})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
-	t.Add([]string{"backup"}, &slashcmd.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, checksums", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1, Run: p.runBackupShow})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, verification", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
+		Flags: []slashcmd.Flag{{Name: "verbose", Kind: slashcmd.Bool, Help: "also list every object with its size and SHA-256"}}, Run: p.runBackupShow})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "cancel", Summary: "Stop the running backup (nothing of it is kept), or else the running verification", Run: p.runBackupCancel})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
 		Flags: []slashcmd.Flag{{Name: "confirm", Kind: slashcmd.Bool, Help: "really delete"}}, Run: p.runBackupDelete})
@@ -228,7 +230,7 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *slashcmd.Invocation) (*sl
 					verified += " (drill)"
 				}
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %v | %v | %s |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), humanBytes(size), m.Encryption.Encrypted, e.Pinned, verified)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), bytesize.Format(size), yesNo(m.Encryption.Encrypted), yesNo(e.Pinned), verified)
 		}
 	}
 	if len(l.Untrusted) > 0 {
@@ -306,16 +308,23 @@ func (p *Plugin) runBackupShow(ctx context.Context, inv *slashcmd.Invocation) (*
 	sort.Strings(names)
 	for _, n := range names {
 		m := e.Manifests[n]
-		fmt.Fprintf(&b, "\n**%s**%s: %s → %s (%s), Mattermost %s, schema %s, %s, encrypted: %v\n", n, map[bool]string{true: " (off-site)", false: " (not off-site)"}[m.OffSite],
-			m.StartedAt.UTC().Format(time.RFC3339), m.FinishedAt.UTC().Format(time.RFC3339), m.FinishedAt.Sub(m.StartedAt).Round(time.Second), m.MattermostVersion, m.DatabaseSchemaVersion, m.Components, m.Encryption.Encrypted)
-		fmt.Fprintf(&b, "| object | size | plain | sha256 |\n|---|---|---|---|\n")
-		for _, o := range m.Objects {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | `%s…` |\n", o.Key, humanBytes(o.Size), humanBytes(o.PlainSize), o.SHA256[:16])
+		fmt.Fprintf(&b, "\n**%s**%s: %s → %s (%s), Mattermost %s, schema %s, %s, encrypted: %s\n", n, map[bool]string{true: " (off-site)", false: " (not off-site)"}[m.OffSite],
+			m.StartedAt.UTC().Format(time.RFC3339), m.FinishedAt.UTC().Format(time.RFC3339), m.FinishedAt.Sub(m.StartedAt).Round(time.Second), m.MattermostVersion, m.DatabaseSchemaVersion, m.Components, yesNo(m.Encryption.Encrypted))
+		fmt.Fprintf(&b, "%d objects, %s stored", len(m.Objects), bytesize.Format(m.Size()))
+		if !inv.Bool("verbose") {
+			b.WriteString(" (`--verbose` lists them)")
+		}
+		b.WriteString("\n")
+		if inv.Bool("verbose") {
+			fmt.Fprintf(&b, "| object | size | plain | sha256 |\n|---|---|---|---|\n")
+			for _, o := range m.Objects {
+				fmt.Fprintf(&b, "| `%s` | %s | %s | `%s…` |\n", o.Key, bytesize.Format(o.Size), bytesize.Format(o.PlainSize), o.SHA256[:16])
+			}
 		}
 		if m.Files != nil {
-			fmt.Fprintf(&b, "Files: %d (%s), %d new pool objects, %s uploaded", m.Files.Count, humanBytes(m.Files.Bytes), m.Files.NewPoolObjects, humanBytes(m.Files.BytesUploaded))
+			fmt.Fprintf(&b, "Files: %d (%s), %d new pool objects, %s uploaded", m.Files.Count, bytesize.Format(m.Files.Bytes), m.Files.NewPoolObjects, bytesize.Format(m.Files.BytesUploaded))
 			if m.Files.ServerSideCopied > 0 {
-				fmt.Fprintf(&b, ", %d (%s) copied server-side from the file store", m.Files.ServerSideCopied, humanBytes(m.Files.BytesCopied))
+				fmt.Fprintf(&b, ", %d (%s) copied server-side from the file store", m.Files.ServerSideCopied, bytesize.Format(m.Files.BytesCopied))
 			}
 			fmt.Fprintf(&b, "; tables: %d\n", len(m.TableRowCounts))
 		}
@@ -479,8 +488,12 @@ func (p *Plugin) backupRoutes(rt *adminapi.Router) {
 			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
+		problems := l.Problems
+		if problems == nil {
+			problems = []string{} // a list, like every list the API answers
+		}
 		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"backups": l.Backups, "untrusted": l.Untrusted, "signing_key": pk,
-			"problems": l.Problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
+			"problems": problems, "running": jobInfo(p.jobs.Running(backupJob)), "verifying": jobInfo(p.jobs.Running(verifyJob))})
 	})
 	rt.Handle(http.MethodPost, "/backups", func(w http.ResponseWriter, r *http.Request) {
 		var body backupStartRequest
@@ -566,9 +579,9 @@ func (p *Plugin) runBackupTrust(ctx context.Context, inv *slashcmd.Invocation) (
 		fmt.Fprintf(&b, "Backup `%s` was not made by this server as far as it can tell (%s).\n\n", e.ID, e.notMadeHere())
 		for _, d := range destinationNames(e.Manifests) {
 			m := e.Manifests[d]
-			fmt.Fprintf(&b, "- **%s**: started %s, finished %s, %s, plugin %s, Mattermost %s, %s, encrypted: %v, manifest SHA-256 `%s`\n", d,
+			fmt.Fprintf(&b, "- **%s**: started %s, finished %s, %s, plugin %s, Mattermost %s, %s, encrypted: %s, manifest SHA-256 `%s`\n", d,
 				m.StartedAt.UTC().Format(time.RFC3339), m.FinishedAt.UTC().Format(time.RFC3339), m.Components, m.PluginVersion, m.MattermostVersion,
-				humanBytes(m.Size()), m.Encryption.Encrypted, m.Provenance.SHA256)
+				bytesize.Format(m.Size()), yesNo(m.Encryption.Encrypted), m.Provenance.SHA256)
 		}
 		fmt.Fprintf(&b, "\nAdopt it only if you know this server made it (check the audit trail: `/dr audit`). "+
 			"Run the same command with `--confirm` to record and sign it: it then counts as this server's backup, can be restored and drilled, and retention manages it.")
@@ -606,4 +619,12 @@ func (p *Plugin) adoptBackup(ctx context.Context, actorID string, e *backupEntry
 	_, _ = p.auditor.Append(audit.Entry{ActorID: actorID, Actor: a.Username, Action: "backup.trust", Target: e.ID, Outcome: audit.OutcomeSucceeded,
 		Details: map[string]string{"destinations": strings.Join(destinationNames(signed), ",")}})
 	return nil
+}
+
+// yesNo is how a message says a boolean: admins read "yes", not "true".
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

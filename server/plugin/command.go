@@ -80,7 +80,10 @@ func (p *Plugin) runVersion(_ context.Context, _ *slashcmd.Invocation) (*slashcm
 	if pk, err := p.publicKey(); err == nil {
 		fmt.Fprintf(&b, "| Backup signing key | `%s` (`%s`) |\n", pk.Fingerprint, pk.PublicKey)
 	}
-	if problems := p.configProblems(); len(problems) > 0 {
+	if pgDump, err := p.pgDump(); err == nil {
+		fmt.Fprintf(&b, "| pg_dump | `%s` |\n", pgDump)
+	}
+	if problems := append(p.configProblems(), p.toolProblems()...); len(problems) > 0 {
 		fmt.Fprintf(&b, "\n**Settings need attention** (System Console > Plugins > Disaster Recovery):\n")
 		for _, pr := range problems {
 			fmt.Fprintf(&b, "- %s\n", pr)

@@ -123,34 +123,57 @@ func (p *Plugin) runFailoverStatus(ctx context.Context, _ *slashcmd.Invocation) 
 }
 
 func (p *Plugin) runFailoverConfirm(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.failoverService().Confirm(ctx, p.failoverActor(inv.Caller.UserID))
-	if err != nil {
-		return nil, err
-	}
-	return &slashcmd.Response{Text: fmt.Sprintf("Confirmed \"%s\"; runbook `%s` goes on. `/dr failover status` shows where it is.", run.Current().Title, run.ID)}, nil
+	return p.failoverOpResponse(ctx, "confirm", inv.Caller.UserID)
 }
 
 func (p *Plugin) runFailoverResume(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.failoverService().Resume(ctx, p.failoverActor(inv.Caller.UserID))
-	if err != nil {
-		return nil, err
-	}
-	step := "its end"
-	if s := run.Current(); s != nil {
-		step = "\"" + s.Title + "\""
-	}
-	return &slashcmd.Response{Text: fmt.Sprintf("Runbook `%s` resumes at %s; finished steps are not run again. `/dr failover status` shows where it is.", run.ID, step)}, nil
+	return p.failoverOpResponse(ctx, "resume", inv.Caller.UserID)
 }
 
 func (p *Plugin) runFailoverAbort(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
-	run, err := p.failoverService().Abort(ctx, p.failoverActor(inv.Caller.UserID))
+	return p.failoverOpResponse(ctx, "abort", inv.Caller.UserID)
+}
+
+func (p *Plugin) failoverOpResponse(ctx context.Context, op, userID string) (*slashcmd.Response, error) {
+	text, err := p.failoverOp(ctx, op, userID)
 	if err != nil {
 		return nil, err
 	}
-	if run.State == failover.RunAborted {
-		return &slashcmd.Response{Text: failover.AbortMarkdown(run)}, nil
+	return &slashcmd.Response{Text: text}, nil
+}
+
+// failoverOp confirms, resumes or aborts the current runbook as userID: the commands, the
+// REST routes' callers and the buttons on the bot's posts all come here.
+func (p *Plugin) failoverOp(ctx context.Context, op, userID string) (string, error) {
+	svc, actor := p.failoverService(), p.failoverActor(userID)
+	switch op {
+	case "confirm":
+		run, err := svc.Confirm(ctx, actor)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Confirmed \"%s\"; runbook `%s` goes on. `/dr failover status` shows where it is.", run.Current().Title, run.ID), nil
+	case "resume":
+		run, err := svc.Resume(ctx, actor)
+		if err != nil {
+			return "", err
+		}
+		step := "its end"
+		if s := run.Current(); s != nil {
+			step = "\"" + s.Title + "\""
+		}
+		return fmt.Sprintf("Runbook `%s` resumes at %s; finished steps are not run again. `/dr failover status` shows where it is.", run.ID, step), nil
+	case "abort":
+		run, err := svc.Abort(ctx, actor)
+		if err != nil {
+			return "", err
+		}
+		if run.State == failover.RunAborted {
+			return failover.AbortMarkdown(run), nil
+		}
+		return fmt.Sprintf("Abort requested: runbook `%s` stops before its next step (the current one, \"%s\", finishes first); the bot then posts what was done and how to undo it.", run.ID, run.Current().Title), nil
 	}
-	return &slashcmd.Response{Text: fmt.Sprintf("Abort requested: runbook `%s` stops before its next step (the current one, \"%s\", finishes first); the bot then posts what was done and how to undo it.", run.ID, run.Current().Title)}, nil
+	return "", fmt.Errorf("unknown runbook operation %q: use confirm, resume or abort", op)
 }
 
 // failoverService wires the runbook service to this plugin: every capability, so it runs
@@ -168,7 +191,7 @@ func (p *Plugin) failoverService() *failover.Service {
 		Nodes:        failoverProbes{p},
 		Audit:        p.auditor,
 		Log:          p.API,
-		Observer:     handoverMirror{p},
+		Observer:     stepCounter{handoverMirror{p}},
 		Node:         p.node,
 		Process:      os.Getpid(),
 		Hit:          failpoint.Hit,
@@ -295,7 +318,11 @@ func (f failoverLock) ClearBeat(context.Context) error {
 type failoverRunner struct{ p *Plugin }
 
 func (f failoverRunner) Go(actorID string, fn func(ctx context.Context, job failover.Job)) error {
-	_, err := f.p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) { fn(ctx, j) })
+	_, err := f.p.jobs.Start(failoverJob, actorID, func(ctx context.Context, j *jobs.Job) {
+		fn(ctx, j)
+		// After the runbook's summary: the buttons it needs if it stopped for a person.
+		j.Report(func() { f.p.postFailoverControls(context.Background()) })
+	})
 	return err
 }
 

@@ -49,9 +49,10 @@ type Plugin struct {
 	auditor  *auditor
 	jobs     *jobs.Runner
 
-	serverOnce sync.Once
-	serverEnv  *serverenv.Server
-	serverErr  error
+	serverOnce  sync.Once
+	pgDumpCache pgDumpCheck
+	serverEnv   *serverenv.Server
+	serverErr   error
 
 	sso        *ssofallback.Service
 	ssoAdapter *ssofallback.Adapter

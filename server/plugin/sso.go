@@ -3,13 +3,11 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
@@ -131,7 +129,7 @@ func (p *Plugin) runSSOFallback(_ context.Context, inv *slashcmd.Invocation) (*s
 		if sel.All && !inv.Bool("confirm") {
 			return &slashcmd.Response{Text: fmt.Sprintf("%d %s user(s) would be switched to email/password (delivery: %s). Run the same command with `--confirm` to go ahead.", len(ids), sel.Service, req.Delivery)}, nil
 		}
-		return p.ssoInBackground("fallback", inv, len(ids), func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
+		return p.ssoCommandJob("fallback", inv, len(ids), func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
 			return p.sso.Fallback(ctx, req, progress)
 		})
 	}
@@ -152,19 +150,13 @@ func (p *Plugin) runSSORestore(_ context.Context, inv *slashcmd.Invocation) (*sl
 	req := ssofallback.RestoreRequest{Selection: sel, Actor: p.actor(inv.Caller.UserID), KeepSessions: inv.Bool("keep-sessions")}
 	if sel.All || len(sel.Usernames) > maxInline {
 		if sel.All && !inv.Bool("confirm") {
-			recs, err := p.sso.List()
+			n, err := p.countInFallback(sel.Service)
 			if err != nil {
 				return nil, err
 			}
-			n := 0
-			for _, r := range recs {
-				if sel.Service == "" || r.AuthService == sel.Service {
-					n++
-				}
-			}
 			return &slashcmd.Response{Text: fmt.Sprintf("%d user(s) in fallback would be restored to SSO. Run the same command with `--confirm` to go ahead.", n)}, nil
 		}
-		return p.ssoInBackground("restore", inv, -1, func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
+		return p.ssoCommandJob("restore", inv, -1, func(ctx context.Context, progress func(int, int)) (*ssofallback.Report, error) {
 			return p.sso.Restore(ctx, req, progress)
 		})
 	}
@@ -184,20 +176,61 @@ func (p *Plugin) releaseSSOSessions() {
 	}
 }
 
-// ssoInBackground runs a large fallback or restore as a job, updating one ephemeral post with
-// progress and posting the result to the ops channel and the admin.
-func (p *Plugin) ssoInBackground(what string, inv *slashcmd.Invocation, total int, run func(context.Context, func(int, int)) (*ssofallback.Report, error)) (*slashcmd.Response, error) {
-	actor := p.actor(inv.Caller.UserID)
-	progressPost := &model.Post{UserId: p.notifier.BotID(), ChannelId: inv.Caller.ChannelID, Message: fmt.Sprintf("SSO %s: starting…", what)}
-	_, err := p.jobs.Start(ssoJob, inv.Caller.UserID, func(ctx context.Context, j *jobs.Job) {
-		progressPost = p.API.SendEphemeralPost(inv.Caller.UserID, progressPost)
+// countInFallback counts the users in fallback, of one service or ("") all.
+func (p *Plugin) countInFallback(service string) (int, error) {
+	recs, err := p.sso.List()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if service == "" || r.AuthService == service {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ssoRun is a fallback or restore that reports progress as (done, total).
+type ssoRun func(ctx context.Context, progress func(done, total int)) (*ssofallback.Report, error)
+
+// ssoCommandJob runs a large fallback or restore for a command in the background, updating
+// one ephemeral post with progress.
+func (p *Plugin) ssoCommandJob(what string, inv *slashcmd.Invocation, total int, run ssoRun) (*slashcmd.Response, error) {
+	callerID := inv.Caller.UserID
+	post := &model.Post{UserId: p.notifier.BotID(), ChannelId: inv.Caller.ChannelID, Message: fmt.Sprintf("SSO %s: starting…", what)}
+	show := func(msg string) {
+		post.Message = msg
+		if post.Id == "" {
+			post = p.API.SendEphemeralPost(callerID, post)
+			return
+		}
+		post = p.API.UpdateEphemeralPost(callerID, post)
+	}
+	if _, err := p.startSSOJob(what, p.actor(callerID), run, show); err != nil {
+		return nil, err
+	}
+	n := "the users in fallback"
+	if total >= 0 {
+		n = fmt.Sprintf("%d user(s)", total)
+	}
+	return &slashcmd.Response{Text: fmt.Sprintf("SSO %s of %s started in the background; progress follows here and the result goes to the ops channel.", what, n)}, nil
+}
+
+// startSSOJob runs a fallback or restore as the node's SSO job: progress goes to the job (and
+// to show, at most once a second, when not nil), the result to the ops channel and the actor.
+func (p *Plugin) startSSOJob(what string, actor ssofallback.Actor, run ssoRun, show func(string)) (*jobs.Job, error) {
+	if show == nil {
+		show = func(string) {}
+	}
+	return p.jobs.Start(ssoJob, actor.ID, func(ctx context.Context, j *jobs.Job) {
+		show(fmt.Sprintf("SSO %s: starting…", what))
 		last := time.Time{}
 		rep, err := run(ctx, func(done, total int) {
 			j.SetProgress(fmt.Sprintf("%d/%d users", done, total))
 			if time.Since(last) > time.Second || done == total {
 				last = time.Now()
-				progressPost.Message = fmt.Sprintf("SSO %s: %d of %d users done (%d%%). `/dr sso cancel` stops it.", what, done, total, done*100/max(total, 1))
-				progressPost = p.API.UpdateEphemeralPost(inv.Caller.UserID, progressPost)
+				show(fmt.Sprintf("SSO %s: %d of %d users done (%d%%). `/dr sso cancel` stops it.", what, done, total, done*100/max(total, 1)))
 			}
 		})
 		p.ssoAdapter.Release()
@@ -206,19 +239,9 @@ func (p *Plugin) ssoInBackground(what string, inv *slashcmd.Invocation, total in
 			j.Report(func() { _ = p.notifier.OpsAndDirect(actor.ID, msg) })
 			return
 		}
-		title := strings.ToUpper(what[:1]) + what[1:]
-		progressPost.Message = formatSSOReport(title, rep, false)
-		p.API.UpdateEphemeralPost(inv.Caller.UserID, progressPost)
+		show(formatSSOReport(strings.ToUpper(what[:1])+what[1:], rep, false))
 		j.Report(func() { p.postSSOSummary(what, actor, rep) })
 	})
-	if err != nil {
-		return nil, err
-	}
-	n := "the users in fallback"
-	if total >= 0 {
-		n = fmt.Sprintf("%d user(s)", total)
-	}
-	return &slashcmd.Response{Text: fmt.Sprintf("SSO %s of %s started in the background; progress follows here and the result goes to the ops channel.", what, n)}, nil
 }
 
 // postSSOSummary tells the ops channel and the acting admin what happened, without passwords.
@@ -234,9 +257,23 @@ func (p *Plugin) postSSOSummary(what string, actor ssofallback.Actor, rep *ssofa
 		}
 		msg += "\n" + strings.Join(lines, "\n")
 	}
+	events.SSOSwitches(what == "fallback", rep.Count(ssofallback.Done))
 	p.alertSSO(what, msg)
-	if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {
-		p.API.LogWarn("Cannot post the SSO summary", "error", err.Error())
+	if what != "fallback" {
+		if err := p.notifier.OpsAndDirect(actor.ID, msg); err != nil {
+			p.API.LogWarn("Cannot post the SSO summary", "error", err.Error())
+		}
+		return
+	}
+	post, err := p.ssoFallbackPost(msg, rep) // with a Restore now button
+	if err != nil {
+		p.API.LogWarn("Cannot add the Restore now button to the SSO summary", "error", err.Error())
+	}
+	if err := p.notifier.OpsPost(post); err != nil {
+		p.API.LogWarn("Cannot post the SSO summary to the ops channel", "error", err.Error())
+	}
+	if err := p.notifier.Direct(actor.ID, msg); err != nil {
+		p.API.LogWarn("Cannot send the SSO summary to its admin", "error", err.Error())
 	}
 }
 
@@ -325,85 +362,4 @@ func (p *Plugin) checkSSOExpiry() {
 		_ = p.notifier.OpsAndDirect(r.ActorID, fmt.Sprintf("The SSO fallback of @%s (started by @%s, reason: %q) expired at %s. When the identity provider works again, run `/dr sso restore @%s`.",
 			name, r.Actor, r.Reason, r.Expires().Format(time.RFC3339), name))
 	}
-}
-
-// REST
-
-type ssoRequest struct {
-	Usernames    []string `json:"usernames"`
-	Service      string   `json:"service"`
-	All          bool     `json:"all"`
-	Reason       string   `json:"reason"`
-	Expires      string   `json:"expires"`
-	Delivery     string   `json:"delivery"`
-	KeepSessions bool     `json:"keep_sessions"`
-}
-
-func (p *Plugin) ssoRoutes(rt *adminapi.Router) {
-	rt.Handle(http.MethodGet, "/sso/fallbacks", func(w http.ResponseWriter, _ *http.Request) {
-		recs, err := p.sso.List()
-		if err != nil {
-			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		if recs == nil {
-			recs = []ssofallback.Record{}
-		}
-		adminapi.WriteJSON(w, http.StatusOK, recs)
-	})
-	rt.Handle(http.MethodPost, "/sso/fallback", p.handleSSO(true))
-	rt.Handle(http.MethodPost, "/sso/restore", p.handleSSO(false))
-}
-
-func (p *Plugin) handleSSO(fallback bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req ssoRequest
-		if err := adminapi.DecodeJSON(r, &req); err != nil {
-			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		sel := ssofallback.Selection{Usernames: trimAt(req.Usernames), Service: req.Service, All: req.All}
-		if !sel.All && len(sel.Usernames) == 0 {
-			adminapi.WriteError(w, http.StatusBadRequest, "give usernames, or all with a service")
-			return
-		}
-		actor := p.actor(r.Header.Get("Mattermost-User-ID"))
-		var rep *ssofallback.Report
-		var err error
-		if fallback {
-			cfg, _ := p.config()
-			fr := ssofallback.FallbackRequest{Selection: sel, Actor: actor, Reason: req.Reason, Expires: cfg.SSOFallbackExpiry(), Delivery: ssofallback.Delivery(req.Delivery)}
-			if req.Expires != "" {
-				if fr.Expires, err = time.ParseDuration(req.Expires); err != nil {
-					adminapi.WriteError(w, http.StatusBadRequest, "bad expires: use a duration such as 24h")
-					return
-				}
-			}
-			if fr.Delivery == "" {
-				fr.Delivery = p.defaultDelivery()
-			}
-			rep, err = p.sso.Fallback(r.Context(), fr, nil)
-			p.releaseSSOSessions()
-		} else {
-			rep, err = p.sso.Restore(r.Context(), ssofallback.RestoreRequest{Selection: sel, Actor: actor, KeepSessions: req.KeepSessions}, nil)
-		}
-		if err != nil {
-			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		what := "restore"
-		if fallback {
-			what = "fallback"
-		}
-		p.postSSOSummary(what, actor, rep)
-		adminapi.WriteJSON(w, http.StatusOK, rep)
-	}
-}
-
-func trimAt(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		out = append(out, strings.ToLower(strings.TrimPrefix(strings.TrimSpace(n), "@")))
-	}
-	return out
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +18,11 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/drsettings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/idp"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/nodes"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
@@ -44,6 +48,11 @@ type statusService struct {
 func (p *Plugin) statusRunner(cfg settings.Config) *status.Runner {
 	b, _ := json.Marshal(cfg)
 	key := string(b)
+	// The identity provider probe exists only while Mattermost has SSO enabled: turning a
+	// provider on or off there rebuilds the probes too, not only a change of these settings.
+	if mm := p.API.GetConfig(); mm != nil {
+		key += fmt.Sprint(idp.Enabled(mm))
+	}
 	p.status.mu.Lock()
 	defer p.status.mu.Unlock()
 	if p.status.runner == nil || p.status.key != key {
@@ -192,9 +201,26 @@ func (p *Plugin) statusCommands(t *slashcmd.Tree) {
 	})
 }
 
-// extraMetrics are the plugin's own samples beside the probes'.
+// events counts what this plugin process finished (backups, verifications, SSO switches,
+// runbook steps, alerts) for /metrics. Per process, so per node; it restarts at 0 with the
+// plugin, which Prometheus' rate and increase expect of counters.
+var events = metrics.NewEvents()
+
+// stepCounter counts the runbook's finished steps, then passes every event on.
+type stepCounter struct{ next failover.Observer }
+
+func (s stepCounter) Event(ev failover.Event) {
+	if ev.Kind == failover.EventStepFinished && ev.Step != nil {
+		events.FailoverStep(string(ev.Step.State))
+	}
+	s.next.Event(ev)
+}
+
+// extraMetrics are the plugin's own samples beside the probes': the counters, and the
+// settings alert rules compare against, so that the rules hold no numbers of their own.
 func (p *Plugin) extraMetrics() []probe.Metric {
-	var out []probe.Metric
+	cfg, _ := p.config()
+	out := append(events.Metrics(), settingGauges(cfg, time.Now())...)
 	if recs, err := p.sso.List(); err == nil {
 		out = append(out, probe.Metric{Name: "dr_sso_fallback_users", Help: "Users switched to email/password by the SSO outage fallback.", Type: "gauge", Value: float64(len(recs))})
 	}
@@ -202,6 +228,27 @@ func (p *Plugin) extraMetrics() []probe.Metric {
 		out = append(out,
 			probe.Metric{Name: "dr_backup_last_size_bytes", Help: "Stored size of the newest successful backup.", Type: "gauge", Value: float64(st.SizeBytes)},
 			probe.Metric{Name: "dr_backup_last_duration_seconds", Help: "Duration of the newest successful backup.", Type: "gauge", Value: st.DurationSeconds})
+	}
+	return out
+}
+
+// settingGauges are the thresholds an admin set, as gauges (help from the catalog).
+func settingGauges(cfg settings.Config, now time.Time) []probe.Metric {
+	interval := 0.0
+	if sched, loc, err := cfg.Schedule(); err == nil && sched != nil {
+		// The time between the next two runs: exact for the usual fixed-rate schedules.
+		next := sched.Next(now.In(loc))
+		interval = sched.Next(next).Sub(next).Seconds()
+	}
+	values := map[string]float64{
+		"dr_backup_stale_after_seconds":       cfg.StaleAfter().Seconds(),
+		"dr_backup_schedule_interval_seconds": interval,
+		"dr_rpo_lag_budget_seconds":           cfg.RPOLagThreshold().Seconds(),
+	}
+	var out []probe.Metric
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		d, _ := metrics.Lookup(name)
+		out = append(out, probe.Metric{Name: name, Type: d.Type, Help: d.Help, Value: values[name]})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/audit"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/jobs"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
@@ -123,6 +124,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg settings.Config
 	if err != nil {
 		msg := fmt.Sprintf(":warning: Verification of backup `%s` could not run: %v", req.ID, err)
 		_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.fail", Target: req.ID, Outcome: audit.OutcomeFailed, Reason: err.Error()})
+		events.VerifyRun(false, time.Now())
 		j.Report(func() { _ = p.notifier.OpsAndDirect(req.ActorID, msg) })
 		return
 	}
@@ -172,6 +174,7 @@ func (p *Plugin) runVerify(ctx context.Context, j *jobs.Job, cfg settings.Config
 			}
 		}
 	}
+	events.VerifyRun(!failed, time.Now())
 	_, _ = p.auditor.Append(audit.Entry{ActorID: req.ActorID, Actor: req.Actor, Action: "backup.verify.complete", Target: req.ID, Outcome: outcome,
 		Details: map[string]string{"drill": fmt.Sprint(req.Drill), "duration": time.Since(start).Round(time.Millisecond).String()}})
 	j.Report(func() { _ = p.notifier.OpsAndDirect(req.ActorID, head+"\n"+b.String()) })
@@ -232,7 +235,7 @@ func (p *Plugin) verifyOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 		o := opts
 		o.Destination = name
 		o.Progress = func(pr verify.Progress) {
-			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, humanBytes(pr.BytesRead))
+			s := fmt.Sprintf("%s: %s, %d objects, %s read", name, pr.Phase, pr.ObjectsRead, bytesize.Format(pr.BytesRead))
 			if pr.PoolTotal > 0 {
 				s += fmt.Sprintf(", pool %d/%d", pr.PoolDone, pr.PoolTotal)
 			}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/restore"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
@@ -129,8 +130,8 @@ func writeListText(out, errOut io.Writer, st storage.Store, backups []listedBack
 			started += " (IN THE FUTURE)"
 		}
 		untrusted = untrusted || b.Untrusted != ""
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d MB\t%v\t%s\t%s\t%s\n", b.ID, started, time.Duration(b.DurationSeconds)*time.Second,
-			b.Components, b.SizeBytes>>20, b.Encrypted, b.MattermostVersion, verified, signerColumn(ms[i], key))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, started, time.Duration(b.DurationSeconds)*time.Second,
+			b.Components, bytesize.Format(b.SizeBytes), yesNo(b.Encrypted), b.MattermostVersion, verified, signerColumn(ms[i], key))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -155,4 +156,12 @@ func signerColumn(m *format.Manifest, key format.PublicKey) string {
 		s += " (NOT the --trust-key)"
 	}
 	return s
+}
+
+// yesNo is how a table says a boolean: admins read "yes", not "true".
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -136,7 +136,35 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusForbidden, "forbidden: the Disaster Recovery API is for system admins only")
 		return
 	}
-	rt.mux.ServeHTTP(w, r)
+	rt.serve(w, r)
+}
+
+// serve runs the matching route, and answers in JSON, like every other error, when none
+// matches: ServeMux's own 404 and 405 are plain text that a client's JSON decoding trips on.
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := rt.mux.Handler(r); pattern != "" {
+		rt.mux.ServeHTTP(w, r)
+		return
+	}
+	if allow := rt.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		WriteError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+": use "+strings.Join(allow, " or "))
+		return
+	}
+	WriteError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path+" (the routes are listed in the plugin's README, REST API)")
+}
+
+// allowed lists the methods some route serves at r's path.
+func (rt *Router) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := rt.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (rt *Router) refused(r *http.Request, userID, reason string) {

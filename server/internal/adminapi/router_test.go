@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -133,4 +134,40 @@ func TestRouterRefusesOtherPlugins(t *testing.T) {
 		":request from the plugin com.example.evil (claiming user none)",
 		"bob:not a system admin", ":not logged in",
 	}, refusals)
+}
+
+// A client that decodes every answer as JSON must be able to read why a path or method is
+// wrong; a non-admin still learns nothing about which routes exist.
+func TestRouterUnknownRoutesAnswerJSON(t *testing.T) {
+	rt := New(admins{"admin": true}, nil)
+	rt.Handle(http.MethodGet, "/backups/{id}", func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, "ok") })
+	rt.Handle(http.MethodDelete, "/backups/{id}", func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, "ok") })
+	tests := []struct {
+		name, method, path, user string
+		want                     int
+		allow, says              string
+	}{
+		{"matched", http.MethodGet, "/api/v1/backups/x", "admin", http.StatusOK, "", "ok"},
+		{"unknown path", http.MethodGet, "/api/v1/nope", "admin", http.StatusNotFound, "", "no such route: GET /api/v1/nope"},
+		{"wrong method", http.MethodPost, "/api/v1/backups/x", "admin", http.StatusMethodNotAllowed, "GET, DELETE", "use GET or DELETE"},
+		{"outside the prefix", http.MethodGet, "/elsewhere", "admin", http.StatusNotFound, "", "under /api/v1/"},
+		{"non-admin on an unknown path", http.MethodGet, "/api/v1/nope", "bob", http.StatusForbidden, "", "system admins only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			req.Header.Set("Mattermost-User-ID", tt.user)
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code)
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+			assert.Contains(t, rec.Body.String(), tt.says)
+			assert.Equal(t, tt.allow, rec.Header().Get("Allow"))
+			if tt.want != http.StatusOK {
+				var body ErrorBody
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+				assert.NotEmpty(t, body.Error)
+			}
+		})
+	}
 }

@@ -247,6 +247,19 @@ func (n *Notifier) Ops(message string) error {
 	return n.post(id, message)
 }
 
+// OpsPost posts p, as the bot, to the ops channel: for posts with props such as buttons.
+func (n *Notifier) OpsPost(p *model.Post) error {
+	id, err := n.OpsChannel()
+	if err != nil {
+		return err
+	}
+	p.UserId, p.ChannelId = n.botID, id
+	if err := n.mm.CreatePost(p); err != nil {
+		return fmt.Errorf("post to channel %s: %w", id, err)
+	}
+	return nil
+}
+
 // Direct sends markdown to one user as a direct message from the bot.
 func (n *Notifier) Direct(userID, message string) error {
 	ch, err := n.mm.DirectChannel(userID, n.botID)

@@ -31,9 +31,37 @@ const settingHint = `the plugin setting "pg_dump to use" (BackupPgDumpPath)`
 
 const pgdgHint = "https://wiki.postgresql.org/wiki/Apt"
 
+// containerMarks are files a container runtime leaves in the root of its containers (Docker,
+// Podman); Kubernetes sets KUBERNETES_SERVICE_HOST in every pod. Variables for the tests.
+var (
+	containerMarks = []string{"/.dockerenv", "/run/.containerenv"}
+	getenv         = os.Getenv
+)
+
+// InContainer says whether this process looks like it runs in a container, where pg_dump is
+// missing for a different reason (the image does not ship it) and apt-get is not the fix.
+func InContainer() bool {
+	if getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return true
+	}
+	for _, m := range containerMarks {
+		if _, err := os.Stat(m); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // installHint tells the administrator which package to install for a server
 // of major version serverMajor (0: unknown).
 func installHint(serverMajor int) string {
+	n := "N"
+	if serverMajor > 0 {
+		n = strconv.Itoa(serverMajor)
+	}
+	if InContainer() {
+		return containerHint(n)
+	}
 	if serverMajor <= 0 {
 		return "install the PostgreSQL client programs of your database server's major version N: " +
 			"on Debian/Ubuntu `apt-get install postgresql-client-N` (if apt does not know that version, " +
@@ -43,6 +71,17 @@ func installHint(serverMajor int) string {
 	return fmt.Sprintf("install postgresql-client-%[1]d: on Debian/Ubuntu `apt-get install postgresql-client-%[1]d` "+
 		"(if apt does not know that version, add the PostgreSQL project's PGDG apt repository first, %[2]s), "+
 		"or set %[3]s to the full path of a pg_dump %[1]d or newer", serverMajor, pgdgHint, settingHint)
+}
+
+// containerHint is the fix where the Mattermost image has no PostgreSQL client (the official
+// images do not): installing into a running container is lost at its next restart.
+func containerHint(n string) string {
+	return fmt.Sprintf("Mattermost runs in a container whose image has no pg_dump %[1]s: add postgresql-client-%[1]s to the image "+
+		"(a layer on your Mattermost image: `USER root`, `RUN apt-get update && apt-get install -y postgresql-client-%[1]s`, `USER mattermost`; "+
+		"with the PGDG repository if the image's apt lacks that version, %[2]s), and deploy that image with Docker or in the Kubernetes "+
+		"Deployment or Mattermost Operator; or mount a pg_dump %[1]s or newer from an init container into a shared volume. "+
+		"If pg_dump is not in PATH there, set %[3]s to its full path. Installing into the running container is lost at its next restart",
+		n, pgdgHint, settingHint)
 }
 
 // notFoundError says what was looked at; Dump fills in the server's major

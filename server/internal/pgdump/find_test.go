@@ -32,6 +32,7 @@ func TestParsePgDumpVersion(t *testing.T) {
 }
 
 func TestCheckCompatible(t *testing.T) {
+	onHost(t)
 	cases := []struct {
 		pgDump, server int
 		want           string // "" for compatible
@@ -70,6 +71,7 @@ func hidePgDump(t *testing.T) {
 }
 
 func TestFindPgDumpMissing(t *testing.T) {
+	onHost(t)
 	_, _, err := FindPgDump("/nonexistent/bin/pg_dump")
 	require.ErrorIs(t, err, ErrPgDumpNotFound)
 	assert.Contains(t, err.Error(), `PgDumpPath "/nonexistent/bin/pg_dump"`)
@@ -121,6 +123,7 @@ func fakePgDump(t *testing.T, version, body string) string {
 
 func TestDumpPgDumpMissing(t *testing.T) {
 	requirePG(t)
+	onHost(t)
 	_, url := createDB(t, "missing")
 	for _, tc := range []struct {
 		name     string
@@ -144,6 +147,7 @@ func TestDumpPgDumpMissing(t *testing.T) {
 }
 
 func TestDumpPgDumpTooOld(t *testing.T) {
+	onHost(t)
 	requirePG(t)
 	_, url := createDB(t, "tooold")
 	old := fakePgDump(t, "14.9", "exit 3")
@@ -158,3 +162,50 @@ func TestDumpPgDumpTooOld(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// In a container, apt-get in the running container is not the fix (it is gone at the next
+// restart): the message says to add the client to the image, and which setting to set.
+func TestFindPgDumpMissingInContainer(t *testing.T) {
+	tests := []struct {
+		name  string
+		marks []string
+		env   map[string]string
+		want  bool
+	}{
+		{"a Docker container", []string{"dockerenv"}, nil, true},
+		{"a Kubernetes pod", nil, map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, true},
+		{"a plain host", nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			onHost(t)
+			containerMarks = []string{filepath.Join(dir, "dockerenv"), filepath.Join(dir, "containerenv")}
+			for _, m := range tt.marks {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, m), nil, 0o600))
+			}
+			getenv = func(k string) string { return tt.env[k] }
+			require.Equal(t, tt.want, InContainer())
+
+			_, _, err := FindPgDump("/nonexistent/bin/pg_dump")
+			require.ErrorIs(t, err, ErrPgDumpNotFound)
+			if tt.want {
+				assert.Contains(t, err.Error(), "add postgresql-client-N to the image")
+				assert.Contains(t, err.Error(), "init container")
+				assert.Contains(t, err.Error(), "BackupPgDumpPath")
+				assert.NotContains(t, err.Error(), "on Debian/Ubuntu `apt-get install", "not the host's fix")
+			} else {
+				assert.Contains(t, err.Error(), "on Debian/Ubuntu `apt-get install postgresql-client-N`")
+				assert.NotContains(t, err.Error(), "image")
+			}
+		})
+	}
+}
+
+// onHost makes the tests see a plain host, also when they run in a container (CI may).
+func onHost(t *testing.T) {
+	oldMarks, oldGetenv := containerMarks, getenv
+	t.Cleanup(func() { containerMarks, getenv = oldMarks, oldGetenv })
+	containerMarks = []string{filepath.Join(t.TempDir(), "no-such-mark")}
+	getenv = func(string) string { return "" }
+}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 )
 
@@ -48,7 +49,7 @@ func (r *restorer) files(ctx context.Context) error {
 			case <-stop:
 				return
 			case <-t.C:
-				r.printf("files: %d/%d (%d already in place), %d MB", done.Load(), total, kept.Load(), bytes.Load()>>20)
+				r.printf("files: %d/%d (%d already in place), %s", done.Load(), total, kept.Load(), bytesize.Format(bytes.Load()))
 			}
 		}
 	}()
@@ -109,7 +110,7 @@ func (r *restorer) files(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%d of %d files were restored: %w", done.Load(), total, err)
 	}
-	r.printf("files: %d files (%d MB) restored, every SHA-256 checked (%d were already in place)", done.Load(), bytes.Load()>>20, kept.Load())
+	r.printf("files: %d files (%s) restored, every SHA-256 checked (%d were already in place)", done.Load(), bytesize.Format(bytes.Load()), kept.Load())
 	return nil
 }
 

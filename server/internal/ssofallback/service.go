@@ -138,9 +138,9 @@ type FallbackRequest struct {
 	Delivery Delivery
 }
 
-// maxShow bounds DeliverShow: the admin has to hand every password over by hand, and a post
+// MaxShow bounds DeliverShow: the admin has to hand every password over by hand, and a post
 // holds at most 16k characters.
-const maxShow = 50
+const MaxShow = 50
 
 // Resolve turns a selection into user ids, with a result for each username that does not
 // resolve. For a service, it lists the users currently bound to it.
@@ -187,8 +187,8 @@ func (s *Service) Fallback(ctx context.Context, req FallbackRequest, progress fu
 	if err != nil {
 		return nil, err
 	}
-	if req.Delivery == DeliverShow && len(ids) > maxShow {
-		return nil, fmt.Errorf("--deliver show is for at most %d users (you selected %d): use --deliver dm or reset-link", maxShow, len(ids))
+	if req.Delivery == DeliverShow && len(ids) > MaxShow {
+		return nil, fmt.Errorf("--deliver show is for at most %d users (you selected %d): use --deliver dm or reset-link", MaxShow, len(ids))
 	}
 	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.fallbackOne(ctx, req, id) })...)
 	return &Report{Results: sortResults(results), Duration: s.now().Sub(start)}, nil

@@ -49,7 +49,7 @@ func Markdown(rep Report, opts MarkdownOptions) string {
 	for _, g := range groupByComponent(rep.Results) {
 		switch {
 		case g.state == probe.NotConfigured && !opts.Verbose:
-			unconfigured = append(unconfigured, g.component)
+			unconfigured = append(unconfigured, notSetUpLines(g)...)
 		case g.state == probe.Healthy && !opts.Verbose:
 			quiet = append(quiet, fmt.Sprintf("- **%s** healthy: %s", escapeInline(g.component), escapeInline(groupSummary(g))))
 		default:
@@ -62,12 +62,29 @@ func Markdown(rep Report, opts MarkdownOptions) string {
 		b.WriteString("\n")
 	}
 	if len(unconfigured) > 0 {
-		fmt.Fprintf(&b, "\nNot configured: %s\n", escapeInline(strings.Join(unconfigured, ", ")))
+		// Apart from the checks, so that "not set up" never reads like "broken"; what it costs
+		// in a disaster is said, since that is the admin's decision to make.
+		b.WriteString("\n**Not set up** (not checked, not counted in the verdict):\n")
+		b.WriteString(strings.Join(unconfigured, "\n"))
+		b.WriteString("\n")
 	}
 	if hidden || len(quiet) > 0 {
 		b.WriteString("\nUse `/dr status --verbose` for every table.\n")
 	}
 	return b.String()
+}
+
+// notSetUpLines are one line per check of a component that is not set up, with what that means.
+func notSetUpLines(g componentGroup) []string {
+	var out []string
+	for _, r := range g.results {
+		what := strings.TrimPrefix(r.Summary, "not set up: ")
+		if what == "" {
+			what = "nothing to check"
+		}
+		out = append(out, fmt.Sprintf("- **%s**: %s", escapeInline(g.component), escapeInline(what)))
+	}
+	return out
 }
 
 // Title is a state as a capitalised word: "Healthy", "Not configured".
@@ -214,7 +231,14 @@ func writeTable(b *strings.Builder, t probe.Table, limit int) bool {
 	return false
 }
 
-func stateWord(s probe.State) string { return strings.ReplaceAll(string(s), "_", " ") }
+// stateWord is a state in a sentence; NotConfigured reads "not set up", the admin's choice,
+// unlike unknown, which is a check that did not answer.
+func stateWord(s probe.State) string {
+	if s == probe.NotConfigured {
+		return "not set up"
+	}
+	return strings.ReplaceAll(string(s), "_", " ")
+}
 
 // escapeCell keeps a value inside its table cell: a pipe would end it and a newline the row.
 func escapeCell(s string) string {

@@ -18,7 +18,7 @@ func sampleReport() Report {
 	s3 := probe.Result{Component: "s3", Name: "bucket mm-files", State: probe.Degraded, Summary: "replication 20m behind",
 		Table: &probe.Table{Columns: []string{"Bucket", "Pending"}, Rows: [][]string{{"mm-files", "1204"}}}}
 	s3.Add(probe.Degraded, "check the replication rule", "replication to mm-files-us is 20m behind")
-	os := probe.Result{Component: "opensearch", Name: "domain", State: probe.NotConfigured, Summary: "not configured"}
+	os := probe.Result{Component: "opensearch", Name: "domain", State: probe.NotConfigured, Summary: "not set up: no follower: search after a failover needs a reindex"}
 	return NewReport([]probe.Result{db, s3, os}, at, 1200*time.Millisecond)
 }
 
@@ -36,7 +36,8 @@ func TestMarkdownShort(t *testing.T) {
 		"\n" +
 		"- **database** healthy: secondary 40ms behind\n" +
 		"\n" +
-		"Not configured: opensearch\n" +
+		"**Not set up** (not checked, not counted in the verdict):\n" +
+		"- **opensearch**: no follower: search after a failover needs a reindex\n" +
 		"\n" +
 		"Use `/dr status --verbose` for every table.\n"
 	assert.Equal(t, want, Markdown(sampleReport(), MarkdownOptions{}))
@@ -49,7 +50,7 @@ func TestMarkdownVerbose(t *testing.T) {
 	assert.Contains(t, got, "in 1.2s, cached)")
 	assert.Contains(t, got, "#### database: healthy\n**Aurora mm-global** healthy: secondary 40ms behind\n\n| Cluster | Role | Lag |\n")
 	assert.Contains(t, got, "| mm-us | secondary | 40ms |\n")
-	assert.Contains(t, got, "#### opensearch: not configured\n")
+	assert.Contains(t, got, "#### opensearch: not set up\n")
 	assert.NotContains(t, got, "--verbose", "nothing is hidden")
 	assert.Less(t, strings.Index(got, "#### s3"), strings.Index(got, "#### database"), "worst component first")
 }

@@ -7,11 +7,14 @@ import type {
     FailoverActionResult,
     FailoverStatus,
     FailoverStep,
+    FallbackList,
     FallbackRecord,
     JobInfo,
     SSOFallbackRequest,
+    SSOOutcome,
     SSOReport,
     SSORestoreRequest,
+    SSOStarted,
     StatusReport,
     VersionInfo,
 } from './types';
@@ -158,7 +161,7 @@ export class DrClient {
     /** The plugin's version and the problems with its settings and ops channel. */
     async version(signal?: AbortSignal): Promise<VersionInfo> {
         const r = await this.request<Partial<VersionInfo>>('GET', '/version', undefined, signal);
-        return {plugin: r.plugin ?? '', server: r.server ?? '', node: r.node ?? '', problems: array(r.problems)};
+        return {plugin: r.plugin ?? '', server: r.server ?? '', node: r.node ?? '', pg_dump: r.pg_dump ?? '', problems: array(r.problems)};
     }
 
     async backups(signal?: AbortSignal): Promise<BackupList> {
@@ -195,18 +198,26 @@ export class DrClient {
     }
 
     async fallbacks(signal?: AbortSignal): Promise<FallbackRecord[]> {
-        return array<FallbackRecord>(await this.request<unknown>('GET', '/sso/fallbacks', undefined, signal));
+        const r = await this.request<Partial<FallbackList>>('GET', '/sso/fallbacks', undefined, signal);
+        return array<FallbackRecord>(r.fallbacks);
     }
 
-    async restoreSSO(req: SSORestoreRequest): Promise<SSOReport> {
-        const r = await this.request<Partial<SSOReport>>('POST', '/sso/restore', req);
-        return {results: array(r.results), duration: r.duration ?? 0};
+    // The server answers a small run with its report (200), a large one with its job (202).
+    private async ssoRun(path: string, body: unknown): Promise<SSOOutcome> {
+        const r = await this.request<Partial<SSOReport & SSOStarted>>('POST', path, body);
+        if (r.job) {
+            return {started: {job: r.job, users: r.users ?? -1}};
+        }
+        return {report: {results: array(r.results), duration: r.duration ?? 0}};
+    }
+
+    restoreSSO(req: SSORestoreRequest): Promise<SSOOutcome> {
+        return this.ssoRun('/sso/restore', req);
     }
 
     /** Switches named users to email/password; never all (that stays a chat command). */
-    async startSSOFallback(req: SSOFallbackRequest): Promise<SSOReport> {
-        const r = await this.request<Partial<SSOReport>>('POST', '/sso/fallback', {...req, all: false, service: ''});
-        return {results: array(r.results), duration: r.duration ?? 0};
+    startSSOFallback(req: SSOFallbackRequest): Promise<SSOOutcome> {
+        return this.ssoRun('/sso/fallback', {...req, all: false, service: ''});
     }
 
     /** The current or last failover runbook. */

@@ -39,7 +39,7 @@ describe('types.ts against the server\'s JSON', () => {
         expect(backups.backups.length).toBeGreaterThan(0);
         expect(backups.backups.some((b) => b.verification)).toBe(true);
         expect(backups.running).not.toBeNull();
-        expect((fixture('sso_fallbacks.json') as unknown[]).length).toBeGreaterThan(0);
+        expect((fixture('sso_fallbacks.json') as {fallbacks: unknown[]}).fallbacks.length).toBeGreaterThan(0);
         expect((fixture('audit.json') as unknown[]).length).toBeGreaterThan(0);
         expect((fixture('status.json') as {results: unknown[]}).results.length).toBeGreaterThan(0);
     });

@@ -8,6 +8,7 @@ import type {
     BackupList,
     BackupManifest,
     DestinationVerification,
+    FallbackList,
     FallbackRecord,
     JobInfo,
     ProbeFinding,
@@ -73,14 +74,6 @@ export function opt<V>(s: Spec<V>): Spec<V | undefined> {
 }
 
 export function nullable<V>(s: Spec<V>): Spec<V | null> {
-    return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
-}
-
-/**
- * A field the server sends as null when empty although types.ts does not allow null: DrClient
- * turns it into its empty value. Named here, so that the exception stays visible.
- */
-export function nullOnWire<V>(s: Spec<V>): Spec<V> {
     return {optional: s.optional, check: (v, path, errors) => (v === null ? undefined : s.check(v, path, errors))};
 }
 
@@ -204,7 +197,7 @@ const backupEntry = obj<BackupEntry>({
 /** GET /backups */
 export const BACKUP_LIST = obj<BackupList>({
     backups: arr(backupEntry),
-    problems: nullOnWire(arr(str())), // null when there are none
+    problems: arr(str()),
     running: nullable(jobInfo),
     verifying: nullable(jobInfo),
     untrusted: opt(arr(backupEntry)),
@@ -240,10 +233,10 @@ export const STATUS_REPORT = obj<StatusReport>({
 });
 
 /** GET /version */
-export const VERSION_INFO = obj<VersionInfo>({plugin: str(), server: str(), node: str(), problems: arr(str())});
+export const VERSION_INFO = obj<VersionInfo>({plugin: str(), server: str(), node: str(), pg_dump: str(), problems: arr(str())});
 
 /** GET /sso/fallbacks */
-export const FALLBACKS = arr(obj<FallbackRecord>({
+const fallbackRecord = obj<FallbackRecord>({
     user_id: str(),
     username: str(),
     auth_service: str(),
@@ -258,7 +251,13 @@ export const FALLBACKS = arr(obj<FallbackRecord>({
     delivered_at: opt(num()),
     expires_at: opt(num()),
     reminded_at: opt(num()),
-}));
+});
+
+/** GET /sso/fallbacks */
+export const FALLBACKS = obj<FallbackList>({
+    fallbacks: arr(fallbackRecord),
+    running: nullable(jobInfo),
+});
 
 /** GET /audit */
 export const AUDIT_RECORDS = arr(obj<AuditRecord>({

@@ -145,7 +145,11 @@ export interface VersionInfo {
     server: string;
     node: string;
 
-    // Every problem with the settings and the ops channel, as /dr version lists them.
+    // The pg_dump database backups run ("/usr/lib/postgresql/16/bin/pg_dump (16)"), "" when
+    // none is found: problems then says what to do (in a container: add it to the image).
+    pg_dump: string;
+
+    // Every problem with the settings, the ops channel and the tools, as /dr version lists them.
     problems: string[];
 }
 
@@ -159,6 +163,12 @@ export interface StatusReport {
 
     // The server answered from its cache of the last run rather than running the probes.
     cached?: boolean;
+}
+
+/** GET /sso/fallbacks: who is in fallback, and the SSO job of this node, if one runs. */
+export interface FallbackList {
+    fallbacks: FallbackRecord[];
+    running: JobInfo | null;
 }
 
 /** A user in SSO fallback (server/internal/ssofallback/record.go). Times are ms since the epoch. */
@@ -192,12 +202,22 @@ export interface SSOReport {
     duration: number;
 }
 
-/** POST /sso/restore: usernames, or all (optionally of one service). */
+/** POST /sso/restore: usernames, or all (optionally of one service; needs confirm). */
 export interface SSORestoreRequest {
     usernames: string[];
     service: string;
     all: boolean;
+    confirm?: boolean;
 }
+
+/** The 202 answer of an SSO run that went to the background (all, or more than 50 users). */
+export interface SSOStarted {
+    job: JobInfo;
+    users: number; // -1: every user in fallback, counted as the job runs
+}
+
+/** What POST /sso/fallback or /sso/restore did: the per-user report, or a background job. */
+export type SSOOutcome = {report: SSOReport; started?: undefined} | {started: SSOStarted; report?: undefined};
 
 /** One record of the plugin's audit trail (server/internal/audit). */
 export interface AuditRecord {

@@ -76,3 +76,32 @@ describe('normalizeVerdict', () => {
         expect(normalizeVerdict(value)).toBe('unknown');
     });
 });
+
+describe('StatusBadge, components not set up', () => {
+    it('lists them apart, neutral, and keeps the verdict', () => {
+        const {container} = render(
+            <StatusBadge
+                verdict='healthy'
+                reasons={[]}
+                notSetUp={['Database', 'S3']}
+            />,
+        );
+
+        expect(screen.getByRole('status').textContent).toBe('Healthy');
+        expect(screen.queryByRole('list')).toBeNull();
+        const line = container.querySelector('.DisasterRecoveryStatusBadge__notSetUp');
+        expect(line?.textContent).toBe('Not set up (not counted in the verdict): Database, S3');
+        expect((line as HTMLElement).style.color).not.toContain('dnd-indicator');
+    });
+
+    it('says nothing when everything is set up', () => {
+        const {container} = render(
+            <StatusBadge
+                verdict='degraded'
+                reasons={['replica lag 45s']}
+            />,
+        );
+
+        expect(container.querySelector('.DisasterRecoveryStatusBadge__notSetUp')).toBeNull();
+    });
+});

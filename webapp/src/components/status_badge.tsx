@@ -5,6 +5,9 @@ export type Verdict = 'healthy' | 'degraded' | 'critical' | 'unknown';
 export interface StatusBadgeProps {
     verdict: Verdict;
     reasons: React.ReactNode[];
+
+    /** Components the admin has not set up: shown apart and neutral, since they are a choice, not a failure. */
+    notSetUp?: string[];
 }
 
 const LABELS: Record<Verdict, string> = {
@@ -32,7 +35,10 @@ export function normalizeVerdict(value: unknown): Verdict {
     return typeof value === 'string' && Object.prototype.hasOwnProperty.call(LABELS, value) ? value as Verdict : 'unknown';
 }
 
-const StatusBadge = ({verdict, reasons}: StatusBadgeProps): React.JSX.Element => {
+/** The neutral look of a component the admin has not set up: muted, no colour, unlike an error. */
+export const NOT_SET_UP_COLOR = 'rgba(var(--center-channel-color-rgb, 63, 67, 80), 0.64)';
+
+const StatusBadge = ({verdict, reasons, notSetUp = []}: StatusBadgeProps): React.JSX.Element => {
     const known = normalizeVerdict(verdict);
 
     return (
@@ -57,6 +63,14 @@ const StatusBadge = ({verdict, reasons}: StatusBadgeProps): React.JSX.Element =>
                         <li key={index}>{reason}</li>
                     ))}
                 </ul>
+            )}
+            {notSetUp.length > 0 && (
+                <p
+                    className='DisasterRecoveryStatusBadge__notSetUp'
+                    style={{color: NOT_SET_UP_COLOR, margin: '4px 0 0'}}
+                >
+                    {`Not set up (not counted in the verdict): ${notSetUp.join(', ')}`}
+                </p>
             )}
         </div>
     );

@@ -5,7 +5,6 @@ package backups
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -128,18 +127,17 @@ func Analyze(in Input, th Thresholds, now time.Time) probe.Result {
 	t.Rows = append(t.Rows, []string{"Secrets encrypted", yesNo(!in.UnencryptedSecrets), "yes"})
 	r.Table = t
 
-	// A missing backup is infinitely old, so "age > limit" alert rules fire without a
-	// separate rule for the missing series.
-	last, ageV, vageV := 0.0, math.Inf(1), math.Inf(1)
+	// Timestamps, not ages (Prometheus' convention: the rule computes time() - t, and no +Inf);
+	// 0 when there is none yet, which reads as very old.
+	last, verified := 0.0, 0.0
 	if !in.NewestSuccess.IsZero() {
-		last, ageV = float64(in.NewestSuccess.UnixNano())/1e9, age.Seconds()
+		last = float64(in.NewestSuccess.UnixNano()) / 1e9
 	}
 	if !in.NewestVerified.IsZero() {
-		vageV = vage.Seconds()
+		verified = float64(in.NewestVerified.UnixNano()) / 1e9
 	}
 	r.Gauge("dr_backup_last_success_timestamp_seconds", "When the newest successful backup finished, in seconds since the epoch (0: none).", last, nil)
-	r.Gauge("dr_backup_age_seconds", "Age of the newest successful backup, in seconds (+Inf: none).", ageV, nil)
-	r.Gauge("dr_backup_last_verified_age_seconds", "Age of the newest verified backup, in seconds (+Inf: none).", vageV, nil)
+	r.Gauge("dr_backup_last_verified_timestamp_seconds", "When the newest verified backup's verification finished, in seconds since the epoch (0: none).", verified, nil)
 
 	r.Summary = summary(in, now)
 	r.SortFindings()

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/clients/opensearchccr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 )
@@ -292,7 +293,7 @@ func (p *Probe) checkIndices(res *probe.Result, targets []indexResult, alias str
 			following[t.name] = true
 			progress := ""
 			if b := st.Bootstrap; b != nil {
-				progress = fmt.Sprintf(" (%.0f%% of %s copied)", b.BytesPercent, bytes(b.BytesTotal))
+				progress = fmt.Sprintf(" (%.0f%% of %s copied)", b.BytesPercent, bytesize.Format(b.BytesTotal))
 			}
 			res.Add(probe.Degraded,
 				fmt.Sprintf("Wait for the initial copy to finish; if it does not progress, check GET _plugins/_replication/%s/_status?verbose=true and the follower's log.", t.name),
@@ -436,19 +437,6 @@ func list(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:most], ", "), len(names)-most)
-}
-
-func bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func table(targets []indexResult, unfollowed []string) *probe.Table {

@@ -132,9 +132,3 @@ func TestFromSQLSettings(t *testing.T) {
 	assert.Empty(t, FromSQLSettings(&cfg.SqlSettings).PrimaryDSN, "MySQL does not stream this way")
 	assert.Empty(t, FromSQLSettings(nil).PrimaryDSN)
 }
-
-func TestHumanBytes(t *testing.T) {
-	for in, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 16 << 20: "16.0 MiB", 3 << 30: "3.0 GiB"} {
-		assert.Equal(t, want, humanBytes(in))
-	}
-}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 )
 
@@ -545,7 +546,7 @@ func (e *evaluation) lagFindings(label, metricLabel string, l lag, row []string)
 		e.lagMeasured = true
 		if e.o.MaxLagBytes > 0 && l.bytes > float64(e.o.MaxLagBytes) {
 			e.res.Add(probe.Degraded, "Check the standby's disk and CPU, the network to it, and long queries on it that hold replay back; check that replay is not paused.",
-				fmt.Sprintf("%s is %s behind the primary (threshold %s)", label, humanBytes(l.bytes), humanBytes(float64(e.o.MaxLagBytes))))
+				fmt.Sprintf("%s is %s behind the primary (threshold %s)", label, bytesize.Format(int64(l.bytes)), bytesize.Format(e.o.MaxLagBytes)))
 		}
 	}
 	if l.secondsOK {
@@ -582,25 +583,12 @@ func (e *evaluation) summarize() {
 	}
 	parts := []string{fmt.Sprintf("%d of %d standbys streaming", e.streaming, total)}
 	if e.lagMeasured {
-		parts = append(parts, fmt.Sprintf("largest lag %s, %.1f s", humanBytes(e.maxBytes), e.maxSeconds))
+		parts = append(parts, fmt.Sprintf("largest lag %s, %.1f s", bytesize.Format(int64(e.maxBytes)), e.maxSeconds))
 	}
 	if r.State != probe.Healthy {
 		parts = append(parts, fmt.Sprintf("%d problem(s)", len(r.Findings)))
 	}
 	r.Summary = strings.Join(parts, "; ")
-}
-
-func humanBytes(b float64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%.0f B", b)
-	}
-	div, exp := float64(unit), 0
-	for n := b / unit; n >= unit && exp < 4; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", b/div, "KMGTP"[exp])
 }
 
 func deref[T any](p *T) T {

@@ -10,6 +10,9 @@
 //	                                        degraded or critical), 0 when it could not (unknown)
 //	dr_probe_state{component,probe,state}   1 for the probe's state, 0 for the other three
 //	dr_probe_duration_seconds{component,probe}
+//	dr_component_configured{component}      1 when set up and checked, 0 when not set up
+//
+// Catalog (catalog.go) documents every family; the README's table is generated from it.
 //
 // dr_probe_up follows Prometheus' own up: it says whether the check worked, not whether the
 // thing checked is fine, so "the replica is down" (up 1, state critical) and "we cannot reach
@@ -116,6 +119,7 @@ func (b *builder) addBuiltins(rep status.Report) {
 			Value: float64(rep.CheckedAt.UnixNano()) / 1e9,
 			Help:  "When the status probes last ran, in seconds since the epoch."}, "status")
 	}
+	b.addConfigured(rep)
 	for _, res := range rep.Results {
 		if res.State == probe.NotConfigured {
 			continue
@@ -138,6 +142,27 @@ func (b *builder) addBuiltins(rep status.Report) {
 		}
 		b.add(probe.Metric{Name: "dr_probe_duration_seconds", Type: "gauge", Labels: labels, Value: res.Duration.Seconds(),
 			Help: "How long the probe took, in seconds."}, "status")
+	}
+}
+
+// addConfigured says which components are set up, so that a dashboard and alert rules tell
+// "not set up" (0) from "set up but not answering" (1, with dr_probe_up 0).
+func (b *builder) addConfigured(rep status.Report) {
+	configured := map[string]bool{}
+	var order []string
+	for _, res := range rep.Results {
+		if _, seen := configured[res.Component]; !seen {
+			order = append(order, res.Component)
+		}
+		configured[res.Component] = configured[res.Component] || res.State != probe.NotConfigured
+	}
+	for _, c := range order {
+		v := 0.0
+		if configured[c] {
+			v = 1
+		}
+		b.add(probe.Metric{Name: "dr_component_configured", Type: "gauge", Value: v, Labels: map[string]string{"component": c},
+			Help: "1 when the component is set up and checked, 0 when it is not set up."}, "status")
 	}
 }
 

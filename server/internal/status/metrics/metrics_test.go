@@ -70,7 +70,10 @@ func TestExactText(t *testing.T) {
 	rep := status.NewReport([]probe.Result{res}, at, time.Second)
 	got, err := render(t, rep)
 	require.NoError(t, err)
-	want := `# HELP dr_probe_duration_seconds How long the probe took, in seconds.
+	want := `# HELP dr_component_configured 1 when the component is set up and checked, 0 when it is not set up.
+# TYPE dr_component_configured gauge
+dr_component_configured{component="database"} 1
+# HELP dr_probe_duration_seconds How long the probe took, in seconds.
 # TYPE dr_probe_duration_seconds gauge
 dr_probe_duration_seconds{component="database",probe="Aurora"} 0.25
 # HELP dr_probe_state 1 for the probe's state (healthy, degraded, critical, unknown), 0 for the others.
@@ -128,6 +131,9 @@ func TestBuiltins(t *testing.T) {
 				assert.InDelta(t, want, value(t, mfs, "dr_probe_state", map[string]string{"component": "idp", "probe": "Keycloak", "state": string(s)}), 0, s)
 			}
 			assert.Len(t, mfs["dr_probe_up"].GetMetric(), 1, "no series for a probe that is not configured")
+			// Set up but not answering (up 0) and not set up (configured 0) read differently.
+			assert.InDelta(t, 1, value(t, mfs, "dr_component_configured", map[string]string{"component": "idp"}), 0)
+			assert.InDelta(t, 0, value(t, mfs, "dr_component_configured", map[string]string{"component": "opensearch"}), 0)
 		})
 	}
 }

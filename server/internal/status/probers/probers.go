@@ -82,7 +82,7 @@ func Build(in Inputs) []status.Prober {
 	} else {
 		ps = append(ps, notAvailable(backups.Component, "Backups", "give the backup destination with --from"))
 	}
-	return append(ps, replication(in)...)
+	return withNotSetUp(append(ps, replication(in)...))
 }
 
 // backupsProber judges the catalogue read reports, or says why it could not be read.

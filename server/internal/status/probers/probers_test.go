@@ -3,7 +3,9 @@ package probers
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,6 +13,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/drsettings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/local"
 )
 
@@ -20,18 +23,23 @@ func TestBuildFollowsTheDocument(t *testing.T) {
 		doc  drsettings.Document
 		want []string
 	}{
-		"nothing":           {drsettings.Document{Topology: "single"}, []string{"scheduler", "backups"}},
-		"standby":           {drsettings.Document{Database: drsettings.Database{PostgreSQL: pg}}, []string{"scheduler", "backups", "database"}},
-		"primary, single":   {drsettings.Document{Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: "host=p"}}}, []string{"scheduler", "backups"}},
-		"primary, two":      {drsettings.Document{Topology: "two_regions", Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: "host=p"}}}, []string{"scheduler", "backups", "database"}},
-		"aurora":            {drsettings.Document{Database: drsettings.Database{Aurora: &drsettings.Aurora{GlobalClusterID: "g"}}}, []string{"scheduler", "backups", "database"}},
-		"s3 and opensearch": {drsettings.Document{S3Replication: &drsettings.S3Replication{PrimaryBucket: "a", SecondaryBucket: "b"}, OpenSearch: &drsettings.OpenSearch{SecondaryURL: "https://os:9200"}}, []string{"scheduler", "backups", "s3", "opensearch"}},
-		"idp":               {drsettings.Document{IdentityProviders: &drsettings.IdentityProviders{LDAP: &drsettings.LDAP{Server: "ldap"}}}, []string{"scheduler", "backups", "idp"}},
+		// Components that are not set up come last, as not-configured results (starred here).
+		"nothing":           {drsettings.Document{Topology: "single"}, []string{"scheduler", "backups", "database*", "s3*", "opensearch*", "idp*"}},
+		"standby":           {drsettings.Document{Database: drsettings.Database{PostgreSQL: pg}}, []string{"scheduler", "backups", "database", "s3*", "opensearch*", "idp*"}},
+		"primary, single":   {drsettings.Document{Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: "host=p"}}}, []string{"scheduler", "backups", "database*", "s3*", "opensearch*", "idp*"}},
+		"primary, two":      {drsettings.Document{Topology: "two_regions", Database: drsettings.Database{PostgreSQL: &drsettings.PostgreSQL{PrimaryDSN: "host=p"}}}, []string{"scheduler", "backups", "database", "s3*", "opensearch*", "idp*"}},
+		"aurora":            {drsettings.Document{Database: drsettings.Database{Aurora: &drsettings.Aurora{GlobalClusterID: "g"}}}, []string{"scheduler", "backups", "database", "s3*", "opensearch*", "idp*"}},
+		"s3 and opensearch": {drsettings.Document{S3Replication: &drsettings.S3Replication{PrimaryBucket: "a", SecondaryBucket: "b"}, OpenSearch: &drsettings.OpenSearch{SecondaryURL: "https://os:9200"}}, []string{"scheduler", "backups", "s3", "opensearch", "database*", "idp*"}},
+		"idp":               {drsettings.Document{IdentityProviders: &drsettings.IdentityProviders{LDAP: &drsettings.LDAP{Server: "ldap"}}}, []string{"scheduler", "backups", "idp", "database*", "s3*", "opensearch*"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var got []string
 			for _, p := range Build(Inputs{Document: tc.doc}) {
-				got = append(got, p.Component())
+				c := p.Component()
+				if f, ok := p.(fn); ok && f.run != nil && strings.HasPrefix(f.run(context.Background()).Summary, NotSetUpPrefix) {
+					c += "*"
+				}
+				got = append(got, c)
 			}
 			assert.Equal(t, tc.want, got)
 		})
@@ -61,4 +69,28 @@ func TestDestinationBackupsEmpty(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, in.Enabled)
 	assert.True(t, in.NewestSuccess.IsZero(), "no trusted backup: none counts")
+}
+
+// A component the admin has not set up is a not-configured result that says what that means
+// for DR; it does not change the verdict.
+func TestNotSetUpSaysWhatItMeansAndKeepsTheVerdict(t *testing.T) {
+	healthy := func(context.Context) (backups.Input, error) { return backups.Input{Enabled: true}, nil }
+	ps := Build(Inputs{Document: drsettings.Document{Topology: "single"}, Backups: healthy})
+	var results []probe.Result
+	for _, p := range ps {
+		results = append(results, p.Probe(context.Background()))
+	}
+	meaning := map[string]string{}
+	for _, r := range results {
+		if strings.HasPrefix(r.Summary, NotSetUpPrefix) {
+			assert.Equal(t, probe.NotConfigured, r.State, r.Component)
+			meaning[r.Component] = r.Summary
+		}
+	}
+	assert.Contains(t, meaning["database"], "losing the database server loses everything since the last backup")
+	assert.Contains(t, meaning["s3"], "DRS3PrimaryBucket")
+	assert.Contains(t, meaning["opensearch"], "DROpenSearchSecondaryURL")
+	assert.Contains(t, meaning["idp"], "no SSO provider")
+	without := results[:2]
+	assert.Equal(t, status.NewReport(without, time.Time{}, 0).Verdict, status.NewReport(results, time.Time{}, 0).Verdict)
 }

@@ -18,7 +18,7 @@ function healthyServer(): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}}).
         on('GET', '/failover', {status: 200, body: NO_RUNBOOK});
@@ -110,7 +110,7 @@ describe('Dashboard healthy', () => {
         expect(rows.map((r) => [r.querySelector('th')?.textContent, r.querySelector('td')?.textContent])).toEqual([
             ['Database', 'Healthy'],
             ['S3', 'Healthy'],
-            ['OpenSearch', 'Not configured'],
+            ['OpenSearch', 'Not set up'],
             ['Job scheduler', 'Healthy'],
             ['Identity provider', 'Healthy'],
             ['Backups', 'Healthy'],
@@ -202,7 +202,7 @@ describe('Dashboard healthy', () => {
 
     it('says when nothing has been backed up and nobody is in fallback', async () => {
         api.on('GET', '/backups', {status: 200, body: {backups: [], problems: null, running: null}});
-        api.on('GET', '/sso/fallbacks', {status: 200, body: []});
+        api.on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: [], running: null}});
         api.on('GET', '/audit', {status: 200, body: []});
         renderDashboard();
         await ready();
@@ -596,7 +596,20 @@ describe('Dashboard confirmation dialogs', () => {
         expect((await section('dr-sso').findByRole('alert')).textContent).toBe(
             'Restore of all users: 1 done, 0 already, 0 skipped, 1 failed (3 s). @bob: failed, AuthData already used by another user',
         );
-        expect(api.last('POST', '/sso/restore')?.body).toEqual({usernames: [], service: '', all: true});
+        expect(api.last('POST', '/sso/restore')?.body).toEqual({usernames: [], service: '', all: true, confirm: true});
+    });
+
+    it('says so when the server runs Restore all in the background', async () => {
+        api.on('POST', '/sso/restore', {status: 202, body: {job: {id: 'job-7', started: '2026-03-02T10:00:00Z', progress: ''}, users: -1}});
+        renderDashboard();
+        await ready();
+
+        fireEvent.click(screen.getByRole('button', {name: 'Restore all (2)'}));
+        fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', {name: 'Restore all 2'}));
+
+        expect((await section('dr-sso').findByRole('status')).textContent).toBe(
+            'Restore of all users runs in the background (job job-7); the bot posts the result in the ops channel. /dr sso cancel stops it.',
+        );
     });
 
     it('shows the refusal when the session lost its rights during an action', async () => {

@@ -1,7 +1,7 @@
 import React, {useCallback, useState} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {BackupList, FailoverRun, SSOFallbackRequest, SSOReport} from '../../api/types';
+import type {BackupList, FailoverRun, SSOFallbackRequest, SSOOutcome, SSOReport} from '../../api/types';
 
 import AuditSection from './audit_section';
 import BackupsSection from './backups_section';
@@ -41,7 +41,16 @@ interface Confirmation {
     startsJob?: boolean;
 }
 
-function reportNotice(what: string, rep: SSOReport): Notice {
+function reportNotice(what: string, outcome: SSOOutcome): Notice {
+    if (outcome.started) {
+        const {job, users} = outcome.started;
+        const count = users >= 0 ? `, ${users} user(s)` : '';
+        return {kind: 'info', text: `${what} runs in the background (job ${job.id}${count}); the bot posts the result in the ops channel. /dr sso cancel stops it.`};
+    }
+    return runNotice(what, outcome.report);
+}
+
+function runNotice(what: string, rep: SSOReport): Notice {
     const count = (o: string): number => rep.results.filter((r) => r.outcome === o).length;
     const failed = count('failed');
     const lines = rep.results.filter((r) => r.outcome === 'failed' || r.outcome === 'skipped').map((r) => `@${r.username}: ${r.outcome}, ${r.detail}`);
@@ -196,7 +205,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
         confirmLabel: `Restore all ${count}`,
         danger: true,
         section: 'sso',
-        action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true})),
+        action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true, confirm: true})),
     });
 
     // The same count and wording as `/dr sso fallback` asks before it switches users.

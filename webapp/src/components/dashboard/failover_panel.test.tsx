@@ -19,7 +19,7 @@ function server(failover: FailoverStatus): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}}).
         on('GET', '/failover', {status: 200, body: failover});

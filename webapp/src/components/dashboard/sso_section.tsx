@@ -33,7 +33,8 @@ export function parseUsernames(text: string): {names: string[]; error?: string} 
     return {names: [...new Set(names)]};
 }
 
-const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+// Go durations, and days and weeks as the server reads them (30m, 24h, 3d, 2w).
+const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d|w))+$/;
 
 export const DELIVERY_LABELS: Record<SSODelivery, string> = {
     '': 'Server default (reset-link when email works, else dm)',
@@ -58,7 +59,7 @@ const StartFallbackForm = ({busy, onStart}: {busy: boolean; onStart: SSOSectionP
             return;
         }
         if (exp !== '' && !DURATION.test(exp)) {
-            setError(`Expires: "${exp}" is not a duration: use one such as 24h or 90m, or leave it empty for the settings' default window.`);
+            setError(`Expires: "${exp}" is not a duration: use one such as 90m, 24h or 3d, or leave it empty for the settings' default window.`);
             return;
         }
         setError(undefined);

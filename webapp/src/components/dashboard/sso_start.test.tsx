@@ -19,7 +19,7 @@ function server(): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}}).
         on('GET', '/failover', {status: 200, body: NO_RUNBOOK});
@@ -126,7 +126,7 @@ describe('Starting an SSO fallback from the dashboard', () => {
     it.each([
         [{users: ''}, 'Name the users to switch, such as @alice @bob.'],
         [{users: 'Carol Smith <carol@example.com>'}, 'Not a username: <carol@example.com>. Use usernames (@alice), not display names or email addresses.'],
-        [{users: 'carol', expires: 'tomorrow'}, 'Expires: "tomorrow" is not a duration: use one such as 24h or 90m, or leave it empty for the settings\' default window.'],
+        [{users: 'carol', expires: 'tomorrow'}, 'Expires: "tomorrow" is not a duration: use one such as 90m, 24h or 3d, or leave it empty for the settings\' default window.'],
     ])('refuses %j before asking: %s', async (fields, message) => {
         api = server();
         const sso = await renderForm();
@@ -135,6 +135,15 @@ describe('Starting an SSO fallback from the dashboard', () => {
         expect(sso.getByRole('alert').textContent).toBe(message);
         expect(screen.queryByRole('dialog')).toBeNull();
         expect(api.count('POST', '/sso/fallback')).toBe(0);
+    });
+
+    it('says so when the server runs a long list in the background (more than 50 users)', async () => {
+        api = server().on('POST', '/sso/fallback', {status: 202, body: {job: {id: 'job-9', started: '2026-03-02T10:00:00Z', progress: ''}, users: 51}});
+        const sso = await renderForm();
+        fill(sso, {users: Array.from({length: 51}, (_, i) => `@u${i}`).join(' ')});
+        fireEvent.click(start(sso));
+        fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', {name: 'Switch 51 user(s)'}));
+        await waitFor(() => expect(sso.getByRole('status').textContent).toContain('runs in the background (job job-9, 51 user(s)); the bot posts the result in the ops channel.'));
     });
 
     it('shows the server\'s error', async () => {

@@ -1,7 +1,7 @@
 import React from 'react';
 
 import type {ProbeResult, StatusReport} from '../../api/types';
-import StatusBadge, {normalizeVerdict} from '../status_badge';
+import StatusBadge, {NOT_SET_UP_COLOR, normalizeVerdict} from '../status_badge';
 
 import {ErrorAlert, ServerText, StateLabel, type Loaded} from './common';
 import {formatBytes, formatDuration, formatTime} from './format';
@@ -28,6 +28,28 @@ export function worstState(results: ProbeResult[]): string {
     return results.reduce<string>((worst, r) => ((RANK[r.state] ?? 0) > (RANK[worst] ?? 0) ? r.state : worst), 'not_configured');
 }
 
+/** The summary's prefix for a component the admin has not set up (probers.NotSetUpPrefix). */
+export const NOT_SET_UP_PREFIX = 'not set up: ';
+
+/**
+ * A component's state as the table shows it: a component the admin has not set up reads
+ * "Not set up" in a neutral look, apart from "Unknown" (set up but not answering) and from
+ * "Not reported" (no result at all).
+ */
+const ComponentState = ({state}: {state: string}): React.JSX.Element => {
+    if (state === 'not_configured') {
+        return (
+            <span
+                className='DrState DrState--not_set_up'
+                style={{color: NOT_SET_UP_COLOR}}
+            >
+                {'Not set up'}
+            </span>
+        );
+    }
+    return <StateLabel state={state}/>;
+};
+
 function lagFormat(unit: string): (v: number) => string {
     switch (unit) {
     case 'seconds':
@@ -49,14 +71,14 @@ export interface StatusSectionProps {
 const ComponentRow = ({label, results}: {label: string; results: ProbeResult[]}): React.JSX.Element => (
     <tr>
         <th scope='row'>{label}</th>
-        <td><StateLabel state={worstState(results)}/></td>
+        <td><ComponentState state={worstState(results)}/></td>
         <td>
             {results.length === 0 && <span className='DrMuted'>No check reported for this component.</span>}
             {results.map((r, i) => (
                 <div key={`${i}:${r.name}`}>
                     <strong>{r.name}</strong>
                     {r.summary ? ': ' : ''}
-                    <ServerText text={r.summary}/>
+                    <ServerText text={r.state === 'not_configured' && r.summary.startsWith(NOT_SET_UP_PREFIX) ? r.summary.slice(NOT_SET_UP_PREFIX.length) : r.summary}/>
                     {(r.findings ?? []).length > 0 && (
                         <ul>
                             {(r.findings ?? []).map((f, j) => (
@@ -85,6 +107,7 @@ const StatusSection = ({status, lag, now, pollSeconds}: StatusSectionProps): Rea
     const known = new Set(COMPONENTS.map((c) => c.key));
     const extra = [...new Set((report?.results ?? []).map((r) => r.component).filter((c) => !known.has(c)))].sort();
     const rows = [...COMPONENTS, ...extra.map((key) => ({key, label: key}))];
+    const notSetUp = rows.filter((c) => worstState((report?.results ?? []).filter((r) => r.component === c.key)) === 'not_configured').map((c) => c.label);
 
     return (
         <section
@@ -102,6 +125,7 @@ const StatusSection = ({status, lag, now, pollSeconds}: StatusSectionProps): Rea
                 <>
                     <StatusBadge
                         verdict={normalizeVerdict(report.verdict)}
+                        notSetUp={notSetUp}
                         reasons={report.reasons.map((r, i) => (
                             <React.Fragment key={i}>
                                 {`${r.component}: `}

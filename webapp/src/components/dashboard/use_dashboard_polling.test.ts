@@ -8,7 +8,7 @@ import {AUDIT, FALLBACKS, NO_RUNBOOK, backupList, degradedStatus, healthyStatus}
 import {LagHistory} from './lag_history';
 import {useDashboardPolling, type PollingOptions} from './use_dashboard_polling';
 
-const VERSION = {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []};
+const VERSION = {plugin: '0.1.0', server: '11.4.0', node: 'app-1', pg_dump: '/usr/lib/postgresql/16/bin/pg_dump (16)', problems: []};
 const JOB = {id: 'job-1', started: '2026-03-02T10:00:00Z', progress: 'dumping the database'};
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,7 +17,7 @@ function server(): FakeApi {
     return new FakeApi().
         on('GET', '/status', {status: 200, body: healthyStatus()}).
         on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: FALLBACKS}).
+        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
         on('GET', '/version', {status: 200, body: VERSION}).
         on('GET', '/failover', {status: 200, body: NO_RUNBOOK});
