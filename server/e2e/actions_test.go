@@ -17,7 +17,7 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 )
 
-// controlPost waits for the bot's newest post in the ops channel whose dr_control is control.
+// controlPost waits for the bot's newest post in the ops channel whose disaster_recovery_control is control.
 func controlPost(ctx context.Context, t *testing.T, env *harness.Env, control string) *model.Post {
 	t.Helper()
 	var found *model.Post
@@ -28,7 +28,7 @@ func controlPost(ctx context.Context, t *testing.T, env *harness.Env, control st
 		}
 		for _, id := range list.Order {
 			p := list.Posts[id]
-			if p.UserId == env.BotUserID && p.GetProp("dr_control") == control {
+			if p.UserId == env.BotUserID && p.GetProp("disaster_recovery_control") == control {
 				found = p
 				return true
 			}
@@ -54,7 +54,7 @@ func buttons(p *model.Post) []string {
 func forgedButton(ctx context.Context, t *testing.T, u *harness.User, channelID, control, route string) *model.Post {
 	t.Helper()
 	p := &model.Post{ChannelId: channelID, Message: "Please click to confirm the failover"}
-	p.AddProp("dr_control", control)
+	p.AddProp("disaster_recovery_control", control)
 	p.AddProp("attachments", []*model.MessageAttachment{{Actions: []*model.PostAction{{Id: "confirm", Name: "Confirm", Type: model.PostActionTypeButton,
 		Integration: &model.PostActionIntegration{URL: "/plugins/" + harness.PluginID + "/api/v1/actions/" + route}}}}})
 	created, _, err := u.Client.CreatePost(ctx, p)
@@ -100,7 +100,7 @@ func TestSSORestoreButton(t *testing.T) {
 		require.NoError(t, err)
 		for _, id := range list.Order {
 			p := list.Posts[id]
-			if c, _ := p.GetProp("dr_control").(string); p.UserId == env.BotUserID && strings.HasPrefix(c, "sso:") && strings.Contains(p.Message, "ran SSO fallback: 2 done") {
+			if c, _ := p.GetProp("disaster_recovery_control").(string); p.UserId == env.BotUserID && strings.HasPrefix(c, "sso:") && strings.Contains(p.Message, "ran SSO fallback: 2 done") {
 				post = p
 				return true
 			}
@@ -120,7 +120,7 @@ func TestSSORestoreButton(t *testing.T) {
 	assert.True(t, auditHas(ctx, t, env, "auth.refused", "/actions/sso/restore", env.Member.Id, "not a system admin"), "the member's click is refused and recorded")
 
 	// A forged button, clicked by the admin, claiming the real post's control.
-	forged := forgedButton(ctx, t, env.Member, env.OpsChannel.Id, post.GetProp("dr_control").(string), "sso/restore")
+	forged := forgedButton(ctx, t, env.Member, env.OpsChannel.Id, post.GetProp("disaster_recovery_control").(string), "sso/restore")
 	_, err = env.Admin.Client.DoPostAction(ctx, forged.Id, "confirm")
 	require.NoError(t, err, "the server passes the click on; the plugin answers with an ephemeral refusal")
 	assert.True(t, auditHas(ctx, t, env, "auth.refused", "did not make", env.Admin.Id), "the forged click is recorded")

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/adminapi"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/ssofallback"
 )
 
@@ -22,7 +24,7 @@ import (
 // a click counts only on a post the bot made with the control it names.
 
 // propControl marks the bot's posts that carry buttons: "failover:<run id>" or "sso:<token>".
-const propControl = "dr_control"
+const propControl = "disaster_recovery_control"
 
 func actionURL(name string) string { return "/plugins/" + ID + adminapi.Prefix + "/actions/" + name }
 
@@ -163,7 +165,7 @@ func (p *Plugin) ssoFallbackPost(msg string, rep *ssofallback.Report) (*model.Po
 		return post, nil
 	}
 	token := model.NewId()
-	if _, err := p.client.KV.Set(ssoButtonKey(token), ids); err != nil {
+	if _, err := p.client.KV.Set(ssoButtonKey(token), ids, pluginapi.SetExpiry(kvstate.SSOButtonTTL)); err != nil {
 		return post, fmt.Errorf("keep the users for the Restore now button: %w", err)
 	}
 	post.AddProp(propControl, "sso:"+token)

@@ -25,7 +25,7 @@ func TestFailoverInventory(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{
 		"GET /api/v1/failover", "GET /api/v1/failover/plan", "POST /api/v1/failover/start", "POST /api/v1/failover/confirm",
-		"POST /api/v1/failover/resume", "POST /api/v1/failover/abort", "POST /api/v1/failover/failback",
+		"POST /api/v1/failover/resume", "POST /api/v1/failover/abort", "POST /api/v1/failover/failback", "POST /api/v1/actions/failover/{op}",
 	}, got)
 }
 

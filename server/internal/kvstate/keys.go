@@ -84,8 +84,16 @@ var (
 		Doc: "by user id, a user switched to email/password and the SSO binding to restore"}})
 	_ = register(&Owned{Spec{Name: "sso/lock/", Family: true, Owner: "internal/ssofallback", TTL: 15 * time.Second,
 		Lifetime: "expires 15 s after its holder's last refresh; deleted on release", Doc: "by user id, the lease of a fallback or restore of that user"}})
+	_ = register(&Owned{Spec{Name: "sso/button/", Family: true, Owner: "plugin (actions.go)", TTL: ssoButtonTTL,
+		Lifetime: "expires 30 days after its fallback", Doc: "by random token, the user ids a fallback switched, for the Restore now button of its post"}})
 	_ = register(&Owned{Spec{Name: "failover/current", Owner: "internal/failover", Lifetime: replaced,
 		Doc: "the journal of the current (or last) failover runbook"}})
 	_ = register(&Owned{Spec{Name: "failover/runs/", Family: true, Owner: "internal/failover", Lifetime: forever,
 		Doc: "by run id, finished runbooks, for the record"}})
 )
+
+// ssoButtonTTL is how long a fallback's Restore now button works (then /dr sso restore does).
+const ssoButtonTTL = 30 * 24 * time.Hour
+
+// SSOButtonTTL is ssoButtonTTL, for the plugin that writes the keys.
+const SSOButtonTTL = ssoButtonTTL
