@@ -224,6 +224,7 @@ func TestConsoleDashboardInBrowser(t *testing.T) {
 	w := newFoWorld(ctx, t)
 	require.Contains(t, cmd(ctx, t, env, "/dr failover start --to us-west-2 --mode switchover --confirm"), "started")
 	waitRunState(ctx, t, env, "waiting")
+	checkFailoverContract(ctx, t, env)
 	ssoData := "Console.User@Example.COM"
 	ssoU := ssoUser(ctx, t, env, uniq("ssoconsole"), "saml", ssoData)
 	strictCSRF(ctx, t, env)
@@ -558,4 +559,21 @@ func copyDocs(t *testing.T, env *harness.Env, res browserResult) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(docs, filepath.Base(shot)), b, 0o644))
 	}
+}
+
+// checkFailoverContract holds GET /failover, with a runbook that waits for a confirm, to the
+// fixture the webapp's contract test checks types.ts against (webapp/src/api/contract.test.ts).
+// With DR_SAVE_CONTRACT=dir it writes the fixture instead; `make contract-fixtures` runs only
+// TestContractWebappAPI, so refresh this one with
+// DR_SAVE_CONTRACT=$PWD/webapp/src/api/__fixtures__ go test -tags e2e -run TestConsoleDashboardInBrowser ./server/e2e/.
+func checkFailoverContract(ctx context.Context, t *testing.T, env *harness.Env) {
+	t.Helper()
+	r := contractFixture{file: "failover.json", path: "/api/v1/failover"}
+	answer := contractAnswer(ctx, t, env, r)
+	if dir := os.Getenv("DR_SAVE_CONTRACT"); dir != "" {
+		writeContractFixture(t, filepath.Join(dir, r.file), answer)
+		return
+	}
+	fixture := readContractFixture(t, filepath.Join(env.Root, contractDir, r.file))
+	assert.Empty(t, contractDiff(fixture, answer), "GET %s no longer has the shape of %s/%s: refresh it (DR_SAVE_CONTRACT, see checkFailoverContract), then make webapp/src/api/types.ts follow", r.path, contractDir, r.file)
 }

@@ -279,8 +279,8 @@ export interface FailoverCheck {
 /** A runbook: a failover or a failback (failover.Run). */
 export interface FailoverRun {
     id: string;
-    kind: 'failover' | 'failback';
-    mode: 'switchover' | 'failover';
+    kind: string; // failover or failback
+    mode: string; // switchover or failover
     from: string;
     to: string;
     actor_id: string;
@@ -296,7 +296,17 @@ export interface FailoverRun {
     created_at: string;
     updated_at: string;
     finished_at?: string;
-    adopted?: {source: string; node: string; region: string; at: string; copied?: boolean; reported?: boolean};
+    adopted?: FailoverAdoption;
+}
+
+/** The plugin took over a runbook that drctl ran while Mattermost was down (failover.Adoption). */
+export interface FailoverAdoption {
+    source: string;
+    node: string;
+    region: string;
+    at: string;
+    copied?: boolean;
+    reported?: boolean;
 }
 
 /** GET /failover: the current or last runbook, whether a node runs it now, and its job. */
