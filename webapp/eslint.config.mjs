@@ -67,7 +67,7 @@ export default defineConfig([
     {
         // The real-browser test's host page runs in Chromium; the functions console.mjs passes
         // to page.evaluate do too.
-        files: ['e2e/host.js', 'e2e/console.mjs'],
+        files: ['e2e/host.js', 'e2e/settings_page.js', 'e2e/console.mjs'],
         languageOptions: {
             globals: globals.browser,
         },

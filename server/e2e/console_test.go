@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	awsfake "github.com/mattermost/mattermost-plugin-disaster-recovery/build/fakes/aws"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 )
 
@@ -54,6 +56,13 @@ type browserResult struct {
 		State       string            `json:"state"`
 		HostCalls   []json.RawMessage `json:"hostCalls"`
 		Screenshots []string          `json:"screenshots"`
+		Failover    browserFailover   `json:"failover"`
+		SSO         struct {
+			DialogText     string `json:"dialogText"`
+			FallbackNotice string `json:"fallbackNotice"`
+			Row            string `json:"row"`
+			RestoreNotice  string `json:"restoreNotice"`
+		} `json:"sso"`
 	} `json:"admin"`
 	Member struct {
 		User        struct{ ID, Username, Roles string } `json:"user"`
@@ -62,8 +71,42 @@ type browserResult struct {
 		VisibleText string                               `json:"visibleText"`
 		Screenshots []string                             `json:"screenshots"`
 	} `json:"member"`
-	PageErrors    []string `json:"pageErrors"`
-	ConsoleErrors []string `json:"consoleErrors"`
+	Settings      []browserSection `json:"settings"`
+	PageErrors    []string         `json:"pageErrors"`
+	ConsoleErrors []string         `json:"consoleErrors"`
+}
+
+// browserFailover is what the failover panel showed, and what confirming in it did.
+type browserFailover struct {
+	Before struct {
+		Summary string   `json:"summary"`
+		Next    string   `json:"next"`
+		Steps   []string `json:"steps"` // "name|state"
+	} `json:"before"`
+	DialogText  string   `json:"dialogText"`
+	Notice      string   `json:"notice"`
+	EndState    string   `json:"endState"`
+	After       []string `json:"after"`
+	Screenshots []string `json:"screenshots"`
+}
+
+// browserSection is one section of the settings page as a laptop screen showed it.
+type browserSection struct {
+	Key      string `json:"key"`
+	Title    string `json:"title"`
+	Count    int    `json:"count"`
+	Viewport struct {
+		Width  int `json:"width"`
+		Height int `json:"height"`
+	} `json:"viewport"`
+	ScrollWidth int      `json:"scrollWidth"`
+	Height      int      `json:"height"`
+	Clipped     []string `json:"clipped"`
+	Settings    []struct {
+		Key, Label, Placeholder, Value string
+	} `json:"settings"`
+	Text       string `json:"text"`
+	Screenshot string `json:"screenshot"`
 }
 
 // dashboardSetting is the custom setting of plugin.json the System Console renders as the
@@ -173,9 +216,18 @@ func TestConsoleDashboardInBrowser(t *testing.T) {
 	_, err = os.Stat(filepath.Join(webapp, "node_modules", "playwright-core", "package.json"))
 	require.NoError(t, err, "playwright-core is missing: run `npm ci` in webapp/ (make dist does)")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	setting := dashboardSetting(t, env)
+
+	// A real runbook for the failover panel: a switchover on the wire-format AWS and OpenSearch
+	// servers that waits at the job scheduler step for a confirm; and an SAML user to switch.
+	w := newFoWorld(ctx, t)
+	require.Contains(t, cmd(ctx, t, env, "/dr failover start --to us-west-2 --mode switchover --confirm"), "started")
+	waitRunState(ctx, t, env, "waiting")
+	checkFailoverContract(ctx, t, env)
+	ssoData := "Console.User@Example.COM"
+	ssoU := ssoUser(ctx, t, env, uniq("ssoconsole"), "saml", ssoData)
 	strictCSRF(ctx, t, env)
 
 	// What the dashboard must show about the status and about a non-admin.
@@ -198,7 +250,7 @@ func TestConsoleDashboardInBrowser(t *testing.T) {
 		"DR_ADMIN_USERNAME="+env.Admin.Username, "DR_ADMIN_PASSWORD="+env.Admin.Password,
 		"DR_MEMBER_USERNAME="+env.Member.Username, "DR_MEMBER_PASSWORD="+env.Member.Password,
 		"DR_SETTING_KEY="+setting.Key, "DR_SETTING_LABEL="+setting.DisplayName,
-		"DR_ARTIFACTS="+artifacts, "DR_CHROMIUM="+chromium,
+		"DR_ARTIFACTS="+artifacts, "DR_CHROMIUM="+chromium, "DR_SSO_USERNAME="+ssoU.Username,
 	)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -213,12 +265,12 @@ func TestConsoleDashboardInBrowser(t *testing.T) {
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		step, isReady := strings.CutPrefix(line, "READY ")
 		switch rest, isResult := strings.CutPrefix(line, "RESULT "); {
-		case line == "READY backup":
-			holdBackupLock(ctx, t, env, 5*time.Second)
+		case isReady:
+			prepareBrowserStep(ctx, t, env, step, ssoU, ssoData)
 			_, err := fmt.Fprintln(stdin, "GO")
 			require.NoError(t, err)
-			require.NoError(t, stdin.Close())
 		case isResult:
 			require.NoError(t, json.Unmarshal([]byte(rest), &res))
 		default:
@@ -343,10 +395,207 @@ func TestConsoleDashboardInBrowser(t *testing.T) {
 	assert.Contains(t, res.Member.VisibleText, "Disaster recovery dashboard")
 	assert.Contains(t, res.Member.VisibleText, refusal.Error)
 
+	checkFailoverPanel(ctx, t, w, res.Admin.Failover)
+	checkSSOFromDashboard(ctx, t, env, ssoU, res)
+	checkSettingsPages(t, env, res.Settings, []string{foPass, awsfake.SecretAccessKey})
+
 	for _, shot := range append(res.Admin.Screenshots, res.Member.Screenshots...) {
 		b, err := os.ReadFile(shot)
 		require.NoError(t, err)
 		assert.True(t, bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")), "%s is a PNG", shot)
 		assert.Greater(t, len(b), 10_000, "%s shows a page, not a blank", shot)
 	}
+	copyDocs(t, env, res)
+}
+
+// prepareBrowserStep does what the Go side does before the browser goes on with step (the
+// page printed READY <step>): set the server up for it, or check what the page just did.
+func prepareBrowserStep(ctx context.Context, t *testing.T, env *harness.Env, step string, u *harness.User, authData string) {
+	t.Helper()
+	switch step {
+	case "backup":
+		holdBackupLock(ctx, t, env, 5*time.Second)
+	case "sso-fallback":
+		// The page's fallback really switched the user: no SSO sign-in left until the restore.
+		back, _, err := env.Admin.Client.GetUser(ctx, u.Id, "")
+		require.NoError(t, err)
+		assert.Empty(t, back.AuthService, "@%s signs in with email/password after the fallback from the dashboard", u.Username)
+	case "sso-restored":
+		back, _, err := env.Admin.Client.GetUser(ctx, u.Id, "")
+		require.NoError(t, err)
+		assert.Equal(t, "saml", back.AuthService, "the dashboard's Restore put @%s back on SAML", u.Username)
+		require.NotNil(t, back.AuthData)
+		assert.Equal(t, authData, *back.AuthData, "restored byte for byte")
+	default:
+		t.Fatalf("console.mjs is ready for a step this test does not know: %q", step)
+	}
+}
+
+// checkFailoverPanel: the panel showed the waiting runbook the server has, and its Confirm
+// (behind the dialog) confirmed that step on the server, as the admin, and the runbook went on.
+func checkFailoverPanel(ctx context.Context, t *testing.T, w *foWorld, fo browserFailover) {
+	t.Helper()
+	env := w.env
+	assert.Contains(t, fo.Before.Summary, "Failover us-east-1 → us-west-2 (switchover): Waits for you")
+	assert.Contains(t, fo.Before.Steps, "scheduler|waiting")
+	assert.Contains(t, fo.Before.Steps, "database|done")
+	assert.Contains(t, fo.Before.Next, "waits for you")
+	assert.Contains(t, fo.DialogText, "Confirm only once it is done")
+	assert.Regexp(t, `^Confirmed "Job scheduler: [^"]+"; runbook \S+ goes on\.$`, fo.Notice)
+
+	r := waitRunState(ctx, t, env, "completed")
+	assert.Equal(t, "completed", fo.EndState, "the panel followed the runbook to its end")
+	code, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/failover", nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code, string(body))
+	var run struct {
+		Run struct {
+			ID    string `json:"id"`
+			Steps []struct {
+				Name        string `json:"name"`
+				State       string `json:"state"`
+				Confirmed   bool   `json:"confirmed"`
+				ConfirmedBy string `json:"confirmed_by"`
+			} `json:"steps"`
+		} `json:"run"`
+	}
+	require.NoError(t, json.Unmarshal(body, &run))
+	assert.Equal(t, r.Run.ID, run.Run.ID)
+	for _, s := range run.Run.Steps {
+		assert.Contains(t, fo.After, s.Name+"|"+s.State, "the panel shows the server's final step states")
+		if s.Name == "scheduler" {
+			assert.True(t, s.Confirmed, "the scheduler step was confirmed from the page")
+			assert.Equal(t, env.Admin.Username, s.ConfirmedBy)
+		}
+	}
+	assert.Equal(t, []string{"west-lb.example.com"}, w.dnsValues(), "the runbook went on after the confirm and moved DNS")
+	audit := cmd(ctx, t, env, "/dr audit --action failover.confirm --limit 10")
+	assert.Contains(t, audit, run.Run.ID+"/scheduler")
+	assert.Contains(t, audit, env.Admin.Username)
+}
+
+// checkSSOFromDashboard: the confirmation named the user in the chat's words, and the page
+// reported the server's results (the server side was checked at each READY step).
+func checkSSOFromDashboard(ctx context.Context, t *testing.T, env *harness.Env, u *harness.User, res browserResult) {
+	t.Helper()
+	sso := res.Admin.SSO
+	assert.Contains(t, sso.DialogText, "1 user(s) would be switched to email/password (delivery: dm): @"+u.Username+".")
+	assert.True(t, strings.HasPrefix(sso.FallbackNotice, "Fallback of @"+u.Username+": 1 done, 0 already, 0 skipped, 0 failed"), sso.FallbackNotice)
+	assert.Contains(t, sso.Row, "IdP outage (browser test)")
+	assert.Contains(t, sso.Row, "@"+env.Admin.Username)
+	assert.True(t, strings.HasPrefix(sso.RestoreNotice, "Restore of @"+u.Username+": 1 done"), sso.RestoreNotice)
+	audit := cmd(ctx, t, env, "/dr audit --action sso. --limit 20")
+	assert.Contains(t, audit, "sso.fallback")
+	assert.Contains(t, audit, "sso.restore")
+}
+
+// checkSettingsPages: every section of plugin.json was shown at laptop size, whole (nothing
+// cut off or scrolling sideways), with its display names and placeholders, and without a
+// secret the server holds.
+func checkSettingsPages(t *testing.T, env *harness.Env, got []browserSection, secrets []string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(env.Root, "plugin.json"))
+	require.NoError(t, err)
+	var m model.Manifest
+	require.NoError(t, json.Unmarshal(b, &m))
+	byKey := map[string]browserSection{}
+	for _, s := range got {
+		byKey[s.Key] = s
+	}
+	for _, sec := range m.SettingsSchema.Sections {
+		if len(sec.Settings) == 1 && sec.Settings[0].Type == "custom" {
+			continue // the dashboard: its own screenshots
+		}
+		s, ok := byKey[sec.Key]
+		if !assert.True(t, ok, "section %s was not shown", sec.Key) {
+			continue
+		}
+		assert.LessOrEqual(t, s.Viewport.Width, 1440, "a laptop screen")
+		assert.LessOrEqual(t, s.ScrollWidth, s.Viewport.Width, "%s scrolls sideways", sec.Title)
+		assert.Empty(t, s.Clipped, "%s: cut off at %dx%d", sec.Title, s.Viewport.Width, s.Viewport.Height)
+		assert.LessOrEqual(t, s.Height, 3*s.Viewport.Height, "%s is more than three screens long: split it", sec.Title)
+		require.Len(t, s.Settings, len(sec.Settings), sec.Title)
+		for i, want := range sec.Settings {
+			assert.Equal(t, want.Key, s.Settings[i].Key)
+			assert.Equal(t, want.DisplayName, s.Settings[i].Label)
+			if want.Type == "text" || want.Type == "longtext" {
+				assert.Equal(t, want.Placeholder, s.Settings[i].Placeholder, want.Key)
+			}
+		}
+		for _, secret := range secrets {
+			assert.NotContains(t, s.Text, secret, "%s shows a secret", sec.Title)
+			for _, f := range s.Settings {
+				assert.NotContains(t, f.Value, secret, "%s: %s holds a secret in clear", sec.Title, f.Key)
+			}
+		}
+		t.Logf("settings %q: %d settings, %d px high at %dx%d", sec.Title, len(sec.Settings), s.Height, s.Viewport.Width, s.Viewport.Height)
+	}
+	// A secret that is set shows as the server's mask: the page really had values to hide.
+	for _, s := range got {
+		for _, f := range s.Settings {
+			if f.Key == "DROpenSearchPassword" {
+				assert.Equal(t, model.FakeSetting, f.Value)
+			}
+		}
+	}
+}
+
+// copyDocs puts the screenshots for webapp/docs/ in place once the run checked out.
+func copyDocs(t *testing.T, env *harness.Env, res browserResult) {
+	t.Helper()
+	if t.Failed() {
+		t.Log("webapp/docs/ left as it was: the test failed")
+		return
+	}
+	docs := filepath.Join(env.Root, "webapp", "docs")
+	shots := append([]string{}, res.Admin.Screenshots...)
+	for _, s := range res.Settings {
+		shots = append(shots, s.Screenshot)
+	}
+	for _, shot := range shots {
+		if filepath.Base(filepath.Dir(shot)) != "docs" {
+			continue // an artifact of the run, not a picture for the docs
+		}
+		b, err := os.ReadFile(shot)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(docs, filepath.Base(shot)), b, 0o644))
+	}
+}
+
+// checkFailoverContract holds GET /failover, with a runbook that waits for a confirm, to the
+// fixture the webapp's contract test checks types.ts against (webapp/src/api/contract.test.ts).
+// With DR_SAVE_CONTRACT=dir it writes the fixture instead; `make contract-fixtures` runs only
+// TestContractWebappAPI, so refresh this one with
+// DR_SAVE_CONTRACT=$PWD/webapp/src/api/__fixtures__ go test -tags e2e -run TestConsoleDashboardInBrowser ./server/e2e/.
+func checkFailoverContract(ctx context.Context, t *testing.T, env *harness.Env) {
+	t.Helper()
+	r := contractFixture{file: "failover.json", path: "/api/v1/failover", own: stepDataByKind}
+	answer := contractAnswer(ctx, t, env, r)
+	if dir := os.Getenv("DR_SAVE_CONTRACT"); dir != "" {
+		writeContractFixture(t, filepath.Join(dir, r.file), answer)
+		return
+	}
+	fixture := readContractFixture(t, filepath.Join(env.Root, contractDir, r.file))
+	assert.Empty(t, contractDiff(fixture, answer), "GET %s no longer has the shape of %s/%s: refresh it (DR_SAVE_CONTRACT, see checkFailoverContract), then make webapp/src/api/types.ts follow", r.path, contractDir, r.file)
+}
+
+// stepDataByKind collapses each step's data map (keyed by data: team ids, index names) to one
+// entry under "key", as the contract does for the other maps keyed by data.
+func stepDataByKind(v any) any {
+	run, _ := v.(map[string]any)["run"].(map[string]any)
+	steps, _ := run["steps"].([]any)
+	for _, st := range steps {
+		step, _ := st.(map[string]any)
+		data, ok := step["data"].(map[string]any)
+		if !ok || len(data) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		step["data"] = map[string]any{"key": data[keys[0]]}
+	}
+	return v
 }

@@ -34,11 +34,19 @@ const SETTING_LABEL = need('DR_SETTING_LABEL');
 const ARTIFACTS = need('DR_ARTIFACTS');
 const CHROMIUM = process.env.DR_CHROMIUM || '/usr/bin/chromium';
 const HOST = '/__dr-console-test/';
+const SSO_USERNAME = need('DR_SSO_USERNAME');
+
+// Screenshots for webapp/docs/: the Go test copies them there once it has checked the run.
+const DOCS = path.join(ARTIFACTS, 'docs');
+
+// A typical laptop screen: the System Console must be usable at this size.
+const VIEWPORT = {width: 1440, height: 900};
 const BACKUP_TIMEOUT = Number(process.env.DR_BACKUP_TIMEOUT_MS || 5 * 60_000);
 
 const HOST_FILES = {
     'index.html': [path.join(here, 'host.html'), 'text/html'],
     'host.js': [path.join(here, 'host.js'), 'text/javascript'],
+    'settings_page.js': [path.join(here, 'settings_page.js'), 'text/javascript'],
     'react.js': [path.join(modules, 'react/umd/react.production.min.js'), 'text/javascript'],
     'react-dom.js': [path.join(modules, 'react-dom/umd/react-dom.production.min.js'), 'text/javascript'],
     'redux.browser.mjs': [path.join(modules, 'redux/dist/redux.browser.mjs'), 'text/javascript'],
@@ -58,9 +66,9 @@ async function handshake(step) {
     }
 }
 
-// Opens the host page in a fresh context (its own cookies), logs in and renders the setting.
-async function openDashboard(browser, who, username, password, problems) {
-    const context = await browser.newContext({viewport: {width: 1440, height: 1000}, deviceScaleFactor: 1});
+// Opens the host page in a fresh context (its own cookies) and logs in.
+async function openHost(browser, who, username, password, problems) {
+    const context = await browser.newContext({viewport: VIEWPORT, deviceScaleFactor: 1});
     await context.route(`${MM}${HOST}**`, async (route) => {
         const name = new URL(route.request().url()).pathname.slice(HOST.length);
         const file = HOST_FILES[name];
@@ -81,6 +89,12 @@ async function openDashboard(browser, who, username, password, problems) {
     await page.waitForFunction(() => window.drHost !== undefined);
     const user = await page.evaluate(([u, p]) => window.drHost.login(u, p), [username, password]);
     log(`${who}: logged in as @${user.username} (${user.roles})`);
+    return {context, page, user};
+}
+
+// Opens the host page, logs in and renders the dashboard setting.
+async function openDashboard(browser, who, username, password, problems) {
+    const {context, page, user} = await openHost(browser, who, username, password, problems);
     const loaded = await page.evaluate((id) => window.drHost.loadPlugin(id), PLUGIN_ID);
     log(`${who}: loaded ${loaded.bundleURL}`);
     await page.evaluate(([key, label]) => window.drHost.render(key, label), [SETTING_KEY, SETTING_LABEL]);
@@ -95,6 +109,90 @@ async function alerts(page) {
     return page.$$eval('[data-testid="dr-dashboard"] [role="alert"]', (els) => els.map((e) => e.textContent));
 }
 
+// The failover panel with the runbook the Go test started, which waits for a confirm: the
+// dashboard's picture for the docs, then Confirm through its dialog, and the runbook going on.
+async function failoverPanel(page) {
+    const panel = page.getByTestId('dr-failover');
+    await page.waitForSelector('[data-testid="dr-failover"] [data-run-state="waiting"]', {timeout: 60_000});
+    const steps = () => page.$$eval('[data-testid="dr-failover"] tr[data-step]', (rows) => rows.map((r) => `${r.getAttribute('data-step')}|${r.getAttribute('data-state')}`));
+    const before = {
+        summary: await panel.getByTestId('dr-failover-summary').textContent(),
+        next: await panel.getByTestId('dr-failover-next').textContent(),
+        steps: await steps(),
+    };
+    const shot = path.join(DOCS, 'dashboard.png');
+    await page.screenshot({path: shot, fullPage: true});
+    log(`admin: failover panel: ${before.summary}`);
+
+    await panel.getByRole('button', {name: 'Confirm…'}).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor({timeout: 10_000});
+    const dialogText = await dialog.textContent();
+    const dialogShot = path.join(DOCS, 'dashboard-failover-confirm.png');
+    await page.screenshot({path: dialogShot});
+    await dialog.getByRole('button', {name: 'Confirm and go on'}).click();
+    await page.waitForSelector('[data-testid="dr-failover"] [role="status"], [data-testid="dr-failover"] [role="alert"]', {timeout: 30_000});
+    const notice = await page.textContent('[data-testid="dr-failover"] [role="status"], [data-testid="dr-failover"] [role="alert"]');
+    log(`admin: failover: ${notice}`);
+    let endState = '';
+    try {
+        await page.waitForSelector('[data-testid="dr-failover"] [data-run-state="completed"], [data-testid="dr-failover"] [data-run-state="failed"]', {timeout: 120_000});
+    } catch {
+        log('admin: the runbook neither completed nor failed within 2 minutes of the confirm');
+    }
+    endState = await page.getAttribute('[data-testid="dr-failover"] [data-run-state]', 'data-run-state');
+    const endShot = path.join(ARTIFACTS, 'console-failover-after.png');
+    await page.screenshot({path: endShot, fullPage: true});
+    return {before, dialogText, notice, endState, after: await steps(), screenshots: [shot, dialogShot, endShot]};
+}
+
+// An SSO fallback of one named user from the dashboard, through its confirmation; the Go test
+// checks the user on the server, then the page restores the user.
+async function ssoFallback(page) {
+    const sso = page.getByTestId('dr-sso');
+    await sso.getByLabel('Users').fill(`@${SSO_USERNAME}`);
+    await sso.getByLabel('Reason').fill('IdP outage (browser test)');
+    await sso.getByLabel('Delivery').selectOption('dm');
+    await sso.getByRole('button', {name: 'Start fallback…'}).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor({timeout: 10_000});
+    const dialogText = await dialog.textContent();
+    const dialogShot = path.join(DOCS, 'dashboard-sso-confirm.png');
+    await page.screenshot({path: dialogShot});
+    await dialog.getByRole('button', {name: 'Switch 1 user(s)'}).click();
+    await page.waitForSelector('[data-testid="dr-sso"] [role="status"], [data-testid="dr-sso"] [role="alert"]', {timeout: 60_000});
+    const fallbackNotice = await sso.locator('[role="status"], [role="alert"]').first().textContent();
+    log(`admin: sso: ${fallbackNotice}`);
+    await page.waitForSelector(`[data-testid="dr-sso"] tr[data-username="${SSO_USERNAME}"]`, {timeout: 30_000});
+    const row = await page.textContent(`[data-testid="dr-sso"] tr[data-username="${SSO_USERNAME}"]`);
+    await handshake('sso-fallback');
+
+    await sso.getByRole('button', {name: `Restore @${SSO_USERNAME}`}).click();
+    await page.getByRole('dialog').getByRole('button', {name: `Restore @${SSO_USERNAME}`}).click();
+    await page.waitForSelector(`[data-testid="dr-sso"] tr[data-username="${SSO_USERNAME}"]`, {state: 'detached', timeout: 60_000});
+    const restoreNotice = await sso.locator('[role="status"], [role="alert"]').first().textContent();
+    log(`admin: sso: ${restoreNotice}`);
+    await handshake('sso-restored');
+    return {dialogText, fallbackNotice, row, restoreNotice, screenshots: [dialogShot]};
+}
+
+// Every section of the plugin's settings page at laptop size, for the docs.
+async function settingsSession(browser, problems) {
+    const {context, page} = await openHost(browser, 'settings', need('DR_ADMIN_USERNAME'), need('DR_ADMIN_PASSWORD'), problems);
+    const sections = await page.evaluate((id) => window.drHost.settingsSections(id), PLUGIN_ID);
+    const result = [];
+    for (const section of sections.filter((s) => !s.custom)) {
+        const seen = await page.evaluate((key) => window.drHost.showSection(key), section.key);
+        const slug = section.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+        const shot = path.join(DOCS, `settings-${slug}.png`);
+        await page.screenshot({path: shot, fullPage: true});
+        result.push({...section, ...seen, screenshot: shot});
+        log(`settings: ${section.title}: ${section.count} settings, ${seen.height} px high, ${seen.clipped.length} clipped`);
+    }
+    await context.close();
+    return result;
+}
+
 async function adminSession(browser, problems) {
     const {context, page, user, loaded} = await openDashboard(browser, 'admin', need('DR_ADMIN_USERNAME'), need('DR_ADMIN_PASSWORD'), problems);
     await page.waitForSelector('[data-testid="dr-dashboard"][data-state="ready"]', {timeout: 60_000});
@@ -102,6 +200,8 @@ async function adminSession(browser, problems) {
     const before = await backupIds();
     const alertsBefore = await alerts(page);
     log(`admin: dashboard ready, ${before.length} backup(s) listed, alerts: ${JSON.stringify(alertsBefore)}`);
+    const failover = await failoverPanel(page);
+    const sso = await ssoFallback(page);
 
     // Every state of the job panel the page goes through, as "job id|progress".
     await page.evaluate(() => {
@@ -226,7 +326,9 @@ async function adminSession(browser, problems) {
         alerts: await alerts(page),
         state: await dashboardState(page),
         hostCalls: await page.evaluate(() => window.drHost.calls.filter((c) => c.method.startsWith('props.'))),
-        screenshots: [runningShot, shot, dialogShot],
+        screenshots: [runningShot, shot, dialogShot, ...failover.screenshots, ...sso.screenshots],
+        failover,
+        sso,
     };
     await context.close();
     return result;
@@ -250,7 +352,7 @@ async function memberSession(browser, problems) {
 }
 
 async function main() {
-    await mkdir(ARTIFACTS, {recursive: true});
+    await mkdir(DOCS, {recursive: true});
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
@@ -263,7 +365,8 @@ async function main() {
     try {
         const admin = await adminSession(browser, problems);
         const member = await memberSession(browser, problems);
-        process.stdout.write(`RESULT ${JSON.stringify({browser: browser.version(), admin, member, ...problems})}\n`);
+        const settings = await settingsSession(browser, problems);
+        process.stdout.write(`RESULT ${JSON.stringify({browser: browser.version(), admin, member, settings, ...problems})}\n`);
     } finally {
         await browser.close();
     }

@@ -2,6 +2,7 @@
 // store, window.registerPlugin and a registry that records every call, and the System
 // Console's way of rendering a custom setting. Driven by console.mjs through window.drHost.
 import * as Redux from './redux.browser.mjs';
+import {loadSettings, renderSection} from './settings_page.js';
 
 // The bundle's externals are React, ReactDOM, Redux and ReactRedux (vite.config.ts); it
 // references only the ones it imports. ReactRedux is not provided here: no plugin code uses it,
@@ -89,6 +90,17 @@ window.drHost = {
         });
         await plugin.initialize(registry, store);
         return {bundleURL: src, version: manifest.version, calls: calls.map((c) => ({method: c.method, args: c.args}))};
+    },
+
+    // The plugin's settings page, one section at a time (settings_page.js).
+    async settingsSections(id) {
+        this.settings = await loadSettings(id);
+        return this.settings.schema.sections.map((s) => ({key: s.key, title: s.title, count: s.settings.length, custom: s.settings.some((x) => x.type === 'custom')}));
+    },
+
+    showSection(key) {
+        document.body.classList.add('settings-mode');
+        return renderSection(this.settings, key, document.getElementById('root'));
     },
 
     // Renders a registered custom setting with the props the System Console gives it.

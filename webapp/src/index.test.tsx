@@ -85,6 +85,7 @@ describe('plugin entry point', () => {
         expect(fetchMock.mock.calls.map(([url]) => url).sort()).toEqual([
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/audit?limit=10`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/backups`,
+            `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/failover`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/sso/fallbacks`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/status`,
             `${window.location.origin}/chat/plugins/disaster-recovery/api/v1/version`,

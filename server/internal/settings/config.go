@@ -50,7 +50,8 @@ type Config struct {
 	BackupDrillDatabaseURL  string // where drills may create and drop databases; empty = Mattermost's server
 	BackupAgeIdentityFile   string // path on the app node of the age identity that verify decrypts with
 
-	// Replication and DR status.
+	// Regions and database, S3 and OpenSearch replication, DNS and failover, status alerts
+	// (sections of the System Console; the keys are what saved configs use).
 	DRTopology             string // "single" or "two_regions"
 	DRPrimaryRegion        string // the region that normally serves (e.g. us-east-1)
 	DRSecondaryRegion      string // the standby region

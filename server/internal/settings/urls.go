@@ -9,8 +9,8 @@ import (
 )
 
 // urlSetting is a setting that holds an http(s) URL. credentials says where a user name and
-// password go instead of the URL; empty when the URL may carry them (OpenSearch moves them to
-// basic auth).
+// password go instead of the URL: these settings are not secret, so the System Console and
+// GET /api/v4/config would show a password in them.
 type urlSetting struct {
 	name, value, credentials string
 }
@@ -23,8 +23,8 @@ func (c Config) validateURLs() Problems {
 		{"DRAWSEndpoint", c.DRAWSEndpoint, "DRAWSAccessKeyID and DRAWSSecretAccessKey"},
 		{"DRS3PrimaryEndpoint", c.DRS3PrimaryEndpoint, "DRS3AccessKeyID and DRS3SecretAccessKey"},
 		{"DRS3SecondaryEndpoint", c.DRS3SecondaryEndpoint, "DRS3AccessKeyID and DRS3SecretAccessKey"},
-		{"DROpenSearchPrimaryURL", c.DROpenSearchPrimaryURL, ""},
-		{"DROpenSearchSecondaryURL", c.DROpenSearchSecondaryURL, ""},
+		{"DROpenSearchPrimaryURL", c.DROpenSearchPrimaryURL, "DROpenSearchUsername and DROpenSearchPassword"},
+		{"DROpenSearchSecondaryURL", c.DROpenSearchSecondaryURL, "DROpenSearchUsername and DROpenSearchPassword"},
 	} {
 		if msg := s.problem(); msg != "" {
 			ps = append(ps, Problem{s.name, msg})

@@ -28,12 +28,13 @@ func TestURLProblemsNeverQuoteAPassword(t *testing.T) {
 	}
 	withCreds := "https://user:secret@host.example.com"
 	tests := map[string][]tc{
-		"DRAWSEndpoint":            append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
-		"DRS3PrimaryEndpoint":      append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
-		"DRS3SecondaryEndpoint":    append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
-		"BackupS3Endpoint":         {{"htps://user:secret@host.example.com", `"htps://REDACTED@host.example.com"`}, {withCreds, `contains credentials`}},
-		"DROpenSearchPrimaryURL":   append(bad, tc{withCreds, ""}), // the client moves them to basic auth
-		"DROpenSearchSecondaryURL": append(bad, tc{withCreds, ""}),
+		"DRAWSEndpoint":         append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"DRS3PrimaryEndpoint":   append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"DRS3SecondaryEndpoint": append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials`}),
+		"BackupS3Endpoint":      {{"htps://user:secret@host.example.com", `"htps://REDACTED@host.example.com"`}, {withCreds, `contains credentials`}},
+		// Not secret settings: a password there would show in the System Console.
+		"DROpenSearchPrimaryURL":   append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials: remove them from the URL and use DROpenSearchUsername and DROpenSearchPassword`}),
+		"DROpenSearchSecondaryURL": append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials: remove them from the URL and use DROpenSearchUsername and DROpenSearchPassword`}),
 		"BackupDataSource":         {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
 		"BackupDrillDatabaseURL":   {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
 		// Key=value DSNs are allowed and checked by the probe, which names the server user@host/db.

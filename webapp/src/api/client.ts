@@ -4,11 +4,17 @@ import type {
     AuditRecord,
     BackupEntry,
     BackupList,
+    FailoverActionResult,
+    FailoverStatus,
+    FailoverStep,
     FallbackList,
     FallbackRecord,
     JobInfo,
+    SSOFallbackRequest,
+    SSOOutcome,
     SSOReport,
     SSORestoreRequest,
+    SSOStarted,
     StatusReport,
     VersionInfo,
 } from './types';
@@ -196,9 +202,38 @@ export class DrClient {
         return array<FallbackRecord>(r.fallbacks);
     }
 
-    async restoreSSO(req: SSORestoreRequest): Promise<SSOReport> {
-        const r = await this.request<Partial<SSOReport>>('POST', '/sso/restore', req);
-        return {results: array(r.results), duration: r.duration ?? 0};
+    // The server answers a small run with its report (200), a large one with its job (202).
+    private async ssoRun(path: string, body: unknown): Promise<SSOOutcome> {
+        const r = await this.request<Partial<SSOReport & SSOStarted>>('POST', path, body);
+        if (r.job) {
+            return {started: {job: r.job, users: r.users ?? -1}};
+        }
+        return {report: {results: array(r.results), duration: r.duration ?? 0}};
+    }
+
+    restoreSSO(req: SSORestoreRequest): Promise<SSOOutcome> {
+        return this.ssoRun('/sso/restore', req);
+    }
+
+    /** Switches named users to email/password; never all (that stays a chat command). */
+    startSSOFallback(req: SSOFallbackRequest): Promise<SSOOutcome> {
+        return this.ssoRun('/sso/fallback', {...req, all: false, service: ''});
+    }
+
+    /** The current or last failover runbook. */
+    async failover(signal?: AbortSignal): Promise<FailoverStatus> {
+        const r = await this.request<Partial<FailoverStatus>>('GET', '/failover', undefined, signal);
+        const run = r.run ? {...r.run, steps: array<FailoverStep>(r.run.steps)} : null;
+        return {run, running: r.running ?? false, job: r.job ?? null};
+    }
+
+    /**
+     * Confirm the step that waits, resume after a failure or a crash, or abort the runbook. The
+     * body names the runbook and step the admin saw, so that a server that checks them can
+     * refuse an action meant for a step another admin has moved on from.
+     */
+    failoverAction(action: 'confirm' | 'resume' | 'abort', seen: {run: string; step: string}): Promise<FailoverActionResult> {
+        return this.request<FailoverActionResult>('POST', `/failover/${action}`, seen);
     }
 
     async audit(limit: number, signal?: AbortSignal): Promise<AuditRecord[]> {

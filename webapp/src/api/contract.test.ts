@@ -6,7 +6,7 @@ import {join} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
 
-import {AUDIT_RECORDS, BACKUP_LIST, FALLBACKS, STATUS_REPORT, VERSION_INFO, bool, nullable, obj, oneOf, opt, str, violations, type Checker} from './contract';
+import {AUDIT_RECORDS, BACKUP_LIST, FAILOVER_STATUS, FALLBACKS, STATUS_REPORT, VERSION_INFO, bool, nullable, obj, oneOf, opt, str, violations, type Checker} from './contract';
 
 const FIXTURES = join(import.meta.dirname, '__fixtures__');
 
@@ -19,6 +19,9 @@ const ROUTES: {file: string; route: string; spec: Checker}[] = [
     {file: 'sso_fallbacks.json', route: 'GET /sso/fallbacks', spec: FALLBACKS},
     {file: 'audit.json', route: 'GET /audit', spec: AUDIT_RECORDS},
     {file: 'version.json', route: 'GET /version', spec: VERSION_INFO},
+
+    // Saved by TestConsoleDashboardInBrowser, which has a runbook waiting for a confirm.
+    {file: 'failover.json', route: 'GET /failover', spec: FAILOVER_STATUS},
 ];
 
 describe('types.ts against the server\'s JSON', () => {
@@ -42,6 +45,7 @@ describe('types.ts against the server\'s JSON', () => {
         expect((fixture('sso_fallbacks.json') as {fallbacks: unknown[]}).fallbacks.length).toBeGreaterThan(0);
         expect((fixture('audit.json') as unknown[]).length).toBeGreaterThan(0);
         expect((fixture('status.json') as {results: unknown[]}).results.length).toBeGreaterThan(0);
+        expect((fixture('failover.json') as {run: {steps: unknown[]} | null}).run?.steps.length).toBeGreaterThan(0);
     });
 });
 

@@ -202,12 +202,22 @@ export interface SSOReport {
     duration: number;
 }
 
-/** POST /sso/restore: usernames, or all (optionally of one service). */
+/** POST /sso/restore: usernames, or all (optionally of one service; needs confirm). */
 export interface SSORestoreRequest {
     usernames: string[];
     service: string;
     all: boolean;
+    confirm?: boolean;
 }
+
+/** The 202 answer of an SSO run that went to the background (all, or more than 50 users). */
+export interface SSOStarted {
+    job: JobInfo;
+    users: number; // -1: every user in fallback, counted as the job runs
+}
+
+/** What POST /sso/fallback or /sso/restore did: the per-user report, or a background job. */
+export type SSOOutcome = {report: SSOReport; started?: undefined} | {started: SSOStarted; report?: undefined};
 
 /** One record of the plugin's audit trail (server/internal/audit). */
 export interface AuditRecord {
@@ -225,4 +235,100 @@ export interface AuditRecord {
     // The trail's hash chain (not read by the webapp).
     hash?: string;
     prev_hash?: string;
+}
+
+/** Where a runbook step is (StepState in server/internal/failover/run.go). */
+export type FailoverStepState = 'pending' | 'running' | 'done' | 'failed' | 'waiting' | 'deferred' | 'skipped' | 'manual' | 'waiting-for-plugin';
+
+/** Where a runbook is (RunState in server/internal/failover/run.go). */
+export type FailoverRunState = 'running' | 'waiting' | 'failed' | 'interrupted' | 'aborted' | 'completed' | 'waiting-for-plugin';
+
+/** One step of a runbook as the journal holds it (failover.StepRecord). */
+export interface FailoverStep {
+    name: string;
+    kind: string;
+    title: string;
+    from: string;
+    to: string;
+    calls: string;
+    state: FailoverStepState;
+    detail?: string;
+    error?: string;
+    next?: string; // what to do, when failed or waiting
+    undo?: string; // how to undo it, once done
+    attempts: number;
+    started_at?: string;
+    finished_at?: string;
+    duration_ms: number;
+    actor?: string;
+    confirmed?: boolean;
+    confirmed_by?: string;
+    deferred_from?: string;
+    data?: Record<string, string>;
+}
+
+/** A preflight check as it was when the runbook started (failover.Check). */
+export interface FailoverCheck {
+    name: string;
+    state: string;
+    detail: string;
+    fix?: string;
+    required?: boolean;
+}
+
+/** A runbook: a failover or a failback (failover.Run). */
+export interface FailoverRun {
+    id: string;
+    kind: string; // failover or failback
+    mode: string; // switchover or failover
+    from: string;
+    to: string;
+    actor_id: string;
+    actor: string;
+    state: FailoverRunState;
+    error?: string;
+    forced?: boolean;
+    checks?: FailoverCheck[];
+    steps: FailoverStep[];
+    node?: string;
+    abort_requested?: boolean;
+    aborted_by?: string;
+    created_at: string;
+    updated_at: string;
+    finished_at?: string;
+    adopted?: FailoverAdoption;
+}
+
+/** The plugin took over a runbook that drctl ran while Mattermost was down (failover.Adoption). */
+export interface FailoverAdoption {
+    source: string;
+    node: string;
+    region: string;
+    at: string;
+    copied?: boolean;
+    reported?: boolean;
+}
+
+/** GET /failover: the current or last runbook, whether a node runs it now, and its job. */
+export interface FailoverStatus {
+    run: FailoverRun | null;
+    running: boolean;
+    job: JobInfo | null;
+}
+
+/** The answer of POST /failover/confirm, /resume and /abort. */
+export interface FailoverActionResult {
+    run: FailoverRun;
+    message?: string; // abort only: what was done and how to undo it (Markdown)
+}
+
+/** How users in SSO fallback get in (ssofallback.Deliveries); "show" is left to chat. */
+export type SSODelivery = '' | 'reset-link' | 'dm' | 'email';
+
+/** POST /sso/fallback for named users ("" delivery: the server's default). */
+export interface SSOFallbackRequest {
+    usernames: string[];
+    reason: string;
+    expires: string; // a Go duration such as 24h; "" = the settings' default window
+    delivery: SSODelivery;
 }

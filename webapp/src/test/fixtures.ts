@@ -1,5 +1,5 @@
 // Answers of the plugin's API, shaped like what the Go server encodes.
-import type {AuditRecord, BackupEntry, BackupList, BackupManifest, FallbackRecord, ProbeResult, StatusReport} from '../api/types';
+import type {AuditRecord, BackupEntry, BackupList, BackupManifest, FailoverRun, FailoverStatus, FailoverStep, FallbackRecord, ProbeResult, StatusReport} from '../api/types';
 
 export function manifest(id: string, destination: string, startedAt: string, seconds: number, sizes: number[], extra: Partial<BackupManifest> = {}): BackupManifest {
     const started = Date.parse(startedAt);
@@ -88,3 +88,38 @@ export const AUDIT: AuditRecord[] = [
     {seq: 42, time: '2026-03-02T09:00:01.5Z', actor_id: 'a1', actor: 'sysadmin', node: 'node1', action: 'sso.fallback', target: 'u1', outcome: 'succeeded', reason: 'Okta outage', details: {delivery: 'dm'}},
     {seq: 41, time: '2026-03-02T02:01:35Z', actor_id: 'system', actor: 'system', node: 'node1', action: 'backup.complete', target: NEW_ID, outcome: 'succeeded'},
 ];
+
+export const NO_RUNBOOK: FailoverStatus = {run: null, running: false, job: null};
+
+function step(name: string, title: string, state: FailoverStep['state'], extra: Partial<FailoverStep> = {}): FailoverStep {
+    return {name, kind: name, title, from: 'us-east-1', to: 'us-west-2', calls: '', state, attempts: state === 'pending' ? 0 : 1, duration_ms: 0, ...extra};
+}
+
+/** A switchover that waits at the job scheduler step, as GET /failover answers it. */
+export function waitingRunbook(overrides: Partial<FailoverRun> = {}, running = false): FailoverStatus {
+    const run: FailoverRun = {
+        id: '20260302-100000-abc123',
+        kind: 'failover',
+        mode: 'switchover',
+        from: 'us-east-1',
+        to: 'us-west-2',
+        actor_id: 'u1',
+        actor: 'alice',
+        state: 'waiting',
+        steps: [
+            step('announce', 'Announce the failover', 'done', {duration_ms: 120, actor: 'alice', detail: 'posted in ~dr-ops'}),
+            step('database', 'Database: make the new region the writer', 'done', {duration_ms: 64_000, detail: 'mm-west is the writer'}),
+            step('scheduler', 'Job scheduler in the new region', 'waiting', {
+                started_at: '2026-03-02T10:01:05Z',
+                detail: 'app-1 (us-east-1) runs the job scheduler',
+                next: 'set RunScheduler=true on the us-west-2 nodes and false on the us-east-1 nodes.',
+            }),
+            step('dns', 'DNS: point chat.example.com at the new region', 'pending'),
+        ],
+        node: 'app-1',
+        created_at: '2026-03-02T10:00:00Z',
+        updated_at: '2026-03-02T10:01:05Z',
+        ...overrides,
+    };
+    return {run, running, job: null};
+}

@@ -75,20 +75,29 @@ export const StateLabel = ({state}: {state: string}): React.JSX.Element => {
     return <span className={`DrState DrState--${known}`}>{STATE_LABELS[known]}</span>;
 };
 
+// **bold** outside code, as the runbook's details mark a verdict.
+const Bold = ({text}: {text: string}): React.JSX.Element => {
+    const parts = text.split('**');
+    if (parts.length % 2 === 0) {
+        return <>{text}</>;
+    }
+    return <>{parts.map((part, i) => (i % 2 === 1 ? <strong key={i}>{part}</strong> : <React.Fragment key={i}>{part}</React.Fragment>))}</>;
+};
+
 /**
  * Text from the server, which marks commands and names with backticks as in its Markdown posts
- * (`/dr backup now`): shown here as code.
+ * (`/dr backup now`): shown here as code, and **bold** as bold.
  */
 export const ServerText = ({text}: {text: string}): React.JSX.Element => {
     const parts = text.split('`');
 
     // An odd count of backticks leaves one unmatched: keep the text as it is then.
     if (parts.length % 2 === 0) {
-        return <>{text}</>;
+        return <Bold text={text}/>;
     }
     return (
         <>
-            {parts.map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : <React.Fragment key={i}>{part}</React.Fragment>))}
+            {parts.map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : <Bold key={i} text={part}/>))}
         </>
     );
 };

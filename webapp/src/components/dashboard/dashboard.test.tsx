@@ -5,7 +5,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {DrClient} from '../../api/client';
 import type {JobInfo} from '../../api/types';
 import {FakeApi, SITE, json} from '../../test/fake_api';
-import {AUDIT, FALLBACKS, NEW_ID, OLD_ID, backupList, degradedStatus, healthyStatus, manifest} from '../../test/fixtures';
+import {AUDIT, FALLBACKS, NEW_ID, NO_RUNBOOK, OLD_ID, backupList, degradedStatus, healthyStatus, manifest} from '../../test/fixtures';
 
 import Dashboard from './dashboard';
 import {LagHistory} from './lag_history';
@@ -20,7 +20,8 @@ function healthyServer(): FakeApi {
         on('GET', '/backups', {status: 200, body: backupList()}).
         on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
-        on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}});
+        on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}}).
+        on('GET', '/failover', {status: 200, body: NO_RUNBOOK});
 }
 
 function renderDashboard(opts: {fast?: number; slow?: number; lag?: LagHistory} = {}): ReturnType<typeof render> {
@@ -57,7 +58,7 @@ describe('Dashboard loading', () => {
     it('says it is loading until the first answers arrive', () => {
         api = new FakeApi();
         const never = (): Promise<Response> => new Promise<Response>(() => undefined);
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version', '/failover']) {
             api.on('GET', path, never);
         }
         renderDashboard();
@@ -65,7 +66,7 @@ describe('Dashboard loading', () => {
         expect(screen.getByTestId('dr-dashboard').getAttribute('data-state')).toBe('loading');
         expect(screen.getByText('Loading the disaster recovery status…')).toBeTruthy();
         expect(screen.queryByTestId('dr-backups')).toBeNull();
-        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=10', 'GET /backups', 'GET /sso/fallbacks', 'GET /status', 'GET /version']);
+        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=10', 'GET /backups', 'GET /failover', 'GET /sso/fallbacks', 'GET /status', 'GET /version']);
     });
 });
 
@@ -481,7 +482,7 @@ describe('Dashboard job running', () => {
 describe('Dashboard non-admin', () => {
     it('renders the server\'s refusal instead of the dashboard, and stops polling', async () => {
         api = new FakeApi();
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version', '/failover']) {
             api.on('GET', path, {status: 403, body: {error: FORBIDDEN}});
         }
         renderDashboard({fast: 10, slow: 10});
@@ -494,13 +495,13 @@ describe('Dashboard non-admin', () => {
         expect(screen.queryByRole('button')).toBeNull();
 
         await sleep(100);
-        expect(api.calls).toHaveLength(5); // every refusal lands in the audit trail: no more polls
+        expect(api.calls).toHaveLength(6); // every refusal lands in the audit trail: no more polls
     });
 
     it('says so when the session is gone', async () => {
         api = new FakeApi();
         const msg = 'not logged in: the Disaster Recovery API needs a Mattermost session or a personal access token of a system admin';
-        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version']) {
+        for (const path of ['/status', '/backups', '/sso/fallbacks', '/audit', '/version', '/failover']) {
             api.on('GET', path, {status: 401, body: {error: msg}});
         }
         renderDashboard();
@@ -595,7 +596,20 @@ describe('Dashboard confirmation dialogs', () => {
         expect((await section('dr-sso').findByRole('alert')).textContent).toBe(
             'Restore of all users: 1 done, 0 already, 0 skipped, 1 failed (3 s). @bob: failed, AuthData already used by another user',
         );
-        expect(api.last('POST', '/sso/restore')?.body).toEqual({usernames: [], service: '', all: true});
+        expect(api.last('POST', '/sso/restore')?.body).toEqual({usernames: [], service: '', all: true, confirm: true});
+    });
+
+    it('says so when the server runs Restore all in the background', async () => {
+        api.on('POST', '/sso/restore', {status: 202, body: {job: {id: 'job-7', started: '2026-03-02T10:00:00Z', progress: ''}, users: -1}});
+        renderDashboard();
+        await ready();
+
+        fireEvent.click(screen.getByRole('button', {name: 'Restore all (2)'}));
+        fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', {name: 'Restore all 2'}));
+
+        expect((await section('dr-sso').findByRole('status')).textContent).toBe(
+            'Restore of all users runs in the background (job job-7); the bot posts the result in the ops channel. /dr sso cancel stops it.',
+        );
     });
 
     it('shows the refusal when the session lost its rights during an action', async () => {

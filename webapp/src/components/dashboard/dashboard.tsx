@@ -1,15 +1,16 @@
 import React, {useCallback, useState} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {BackupList, SSOReport} from '../../api/types';
+import type {BackupList, FailoverRun, SSOFallbackRequest, SSOOutcome, SSOReport} from '../../api/types';
 
 import AuditSection from './audit_section';
 import BackupsSection from './backups_section';
 import {describeError, toApiError, type Notice} from './common';
 import ConfirmDialog from './confirm_dialog';
+import FailoverPanel, {currentStep, type FailoverAction} from './failover_panel';
 import {formatDuration, formatTime} from './format';
 import {pageLagHistory, type LagHistory} from './lag_history';
-import SSOSection from './sso_section';
+import SSOSection, {DELIVERY_LABELS} from './sso_section';
 import StatusSection from './status_section';
 import {DASHBOARD_CSS} from './styles';
 import {useDashboardPolling} from './use_dashboard_polling';
@@ -28,7 +29,7 @@ export interface DashboardProps {
     auditLimit?: number;
 }
 
-type Section = 'backups' | 'sso';
+type Section = 'backups' | 'sso' | 'failover';
 
 interface Confirmation {
     title: string;
@@ -40,7 +41,16 @@ interface Confirmation {
     startsJob?: boolean;
 }
 
-function reportNotice(what: string, rep: SSOReport): Notice {
+function reportNotice(what: string, outcome: SSOOutcome): Notice {
+    if (outcome.started) {
+        const {job, users} = outcome.started;
+        const count = users >= 0 ? `, ${users} user(s)` : '';
+        return {kind: 'info', text: `${what} runs in the background (job ${job.id}${count}); the bot posts the result in the ops channel. /dr sso cancel stops it.`};
+    }
+    return runNotice(what, outcome.report);
+}
+
+function runNotice(what: string, rep: SSOReport): Notice {
     const count = (o: string): number => rep.results.filter((r) => r.outcome === o).length;
     const failed = count('failed');
     const lines = rep.results.filter((r) => r.outcome === 'failed' || r.outcome === 'skipped').map((r) => `@${r.username}: ${r.outcome}, ${r.detail}`);
@@ -195,7 +205,67 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
         confirmLabel: `Restore all ${count}`,
         danger: true,
         section: 'sso',
-        action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true})),
+        action: async () => reportNotice('Restore of all users', await client.restoreSSO({usernames: [], service: '', all: true, confirm: true})),
+    });
+
+    // The same count and wording as `/dr sso fallback` asks before it switches users.
+    const onStartFallback = (req: SSOFallbackRequest): void => {
+        const names = req.usernames.map((u) => `@${u}`).join(', ');
+        const delivery = req.delivery || 'the server\'s default';
+        ask({
+            title: `Switch ${req.usernames.length} user(s) to email/password?`,
+            body: (
+                <>
+                    <p>{`${req.usernames.length} user(s) would be switched to email/password (delivery: ${delivery}): ${names}.`}</p>
+                    <p>{`${DELIVERY_LABELS[req.delivery]}. ${req.expires ? `The fallback window is ${req.expires}` : 'The fallback window is the settings\' default'}; Restore puts them back on SSO. Their SSO sign-in stops working until then.`}</p>
+                </>
+            ),
+            confirmLabel: `Switch ${req.usernames.length} user(s)`,
+            danger: true,
+            section: 'sso',
+            action: async () => reportNotice(`Fallback of ${names}`, await client.startSSOFallback(req)),
+        });
+    };
+
+    const failoverDialogs: Record<FailoverAction, (run: FailoverRun) => Pick<Confirmation, 'title' | 'body' | 'confirmLabel' | 'danger'>> = {
+        confirm: (run) => {
+            const step = currentStep(run);
+            return {
+                title: `Confirm "${step?.title ?? 'the waiting step'}"?`,
+                body: <p>{`Confirm only once it is done: ${step?.next ?? ''} Runbook ${run.id} then goes on to its next step.`}</p>,
+                confirmLabel: 'Confirm and go on',
+                danger: false,
+            };
+        },
+        resume: (run) => ({
+            title: `Resume runbook ${run.id}?`,
+            body: <p>{`The runbook goes on at "${currentStep(run)?.title ?? 'its end'}"; finished steps are not run again, and a step that already took effect is checked, not repeated.`}</p>,
+            confirmLabel: 'Resume',
+            danger: false,
+        }),
+        abort: (run) => ({
+            title: `Abort runbook ${run.id}?`,
+            body: <p>{'The runbook stops before its next step (a step that runs now finishes first). The bot then posts what was done and how to undo it. Steps already done are not undone.'}</p>,
+            confirmLabel: 'Abort the runbook',
+            danger: true,
+        }),
+    };
+
+    const onFailoverAction = (action: FailoverAction, run: FailoverRun): void => ask({
+        ...failoverDialogs[action](run),
+        section: 'failover',
+        action: async () => {
+            // The answer is the runbook as the action left it; the next polls follow it on.
+            const res = await client.failoverAction(action, {run: run.id, step: currentStep(run)?.name ?? ''});
+            const step = currentStep(res.run)?.title;
+            const text = {
+                confirm: `Confirmed "${step ?? 'the waiting step'}"; runbook ${res.run.id} goes on.`,
+                resume: `Runbook ${res.run.id} resumes at ${step ? `"${step}"` : 'its end'}; finished steps are not run again.`,
+                abort: res.message ?? `Abort requested: runbook ${res.run.id} stops before its next step.`,
+            }[action];
+            return {kind: 'info', text};
+        },
+        startsJob: action !== 'abort',
     });
 
     const onConfirm = (): void => {
@@ -253,6 +323,13 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                         now={snap.updatedAt}
                         pollSeconds={pollSlowMs / 1000}
                     />
+                    <FailoverPanel
+                        failover={snap.failover}
+                        notice={notices.failover}
+                        busy={busy}
+                        now={snap.updatedAt}
+                        onAction={onFailoverAction}
+                    />
                     <BackupsSection
                         backups={snap.backups}
                         notice={notices.backups}
@@ -271,6 +348,7 @@ const Dashboard = ({client, lagHistory = pageLagHistory, pollFastMs = POLL_FAST_
                         now={snap.updatedAt}
                         onRestore={onRestore}
                         onRestoreAll={onRestoreAll}
+                        onStartFallback={onStartFallback}
                     />
                     <AuditSection
                         audit={snap.audit}

@@ -1,6 +1,6 @@
-import React from 'react';
+import React, {useState} from 'react';
 
-import type {FallbackRecord} from '../../api/types';
+import type {FallbackRecord, SSODelivery, SSOFallbackRequest} from '../../api/types';
 
 import {ErrorAlert, NoticeBox, type Loaded, type Notice} from './common';
 import {formatTime} from './format';
@@ -12,7 +12,128 @@ export interface SSOSectionProps {
     now: number;
     onRestore: (username: string) => void;
     onRestoreAll: (count: number) => void;
+
+    /** Asks to switch named users to email/password (the dashboard confirms first). */
+    onStartFallback: (req: SSOFallbackRequest) => void;
 }
+
+// Mattermost usernames: lower-case letters, digits, '.', '-' and '_'.
+const USERNAME = /^[a-z0-9._-]{1,64}$/;
+
+/** The users typed in the form ("@alice, bob"), or what is wrong with them. */
+export function parseUsernames(text: string): {names: string[]; error?: string} {
+    const names = text.split(/[\s,]+/).filter((n) => n !== '').map((n) => n.replace(/^@/, '').toLowerCase());
+    if (names.length === 0) {
+        return {names, error: 'Name the users to switch, such as @alice @bob.'};
+    }
+    const bad = names.filter((n) => !USERNAME.test(n));
+    if (bad.length > 0) {
+        return {names, error: `Not a username: ${bad.join(', ')}. Use usernames (@alice), not display names or email addresses.`};
+    }
+    return {names: [...new Set(names)]};
+}
+
+// Go durations, and days and weeks as the server reads them (30m, 24h, 3d, 2w).
+const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d|w))+$/;
+
+export const DELIVERY_LABELS: Record<SSODelivery, string> = {
+    '': 'Server default (reset-link when email works, else dm)',
+    'reset-link': 'reset-link: Mattermost\'s password-reset email',
+    dm: 'dm: a temporary password by direct message from the bot',
+    email: 'email: a temporary password by email',
+};
+
+const StartFallbackForm = ({busy, onStart}: {busy: boolean; onStart: SSOSectionProps['onStartFallback']}): React.JSX.Element => {
+    const [users, setUsers] = useState('');
+    const [reason, setReason] = useState('');
+    const [expires, setExpires] = useState('');
+    const [delivery, setDelivery] = useState<SSODelivery>('');
+    const [error, setError] = useState<string>();
+
+    const submit = (e: React.FormEvent): void => {
+        e.preventDefault();
+        const {names, error: bad} = parseUsernames(users);
+        const exp = expires.trim();
+        if (bad) {
+            setError(bad);
+            return;
+        }
+        if (exp !== '' && !DURATION.test(exp)) {
+            setError(`Expires: "${exp}" is not a duration: use one such as 90m, 24h or 3d, or leave it empty for the settings' default window.`);
+            return;
+        }
+        setError(undefined);
+        onStart({usernames: names, reason: reason.trim(), expires: exp, delivery});
+    };
+
+    return (
+        <form
+            className='DrForm'
+            aria-label='Start an SSO fallback'
+            data-testid='dr-sso-start'
+            onSubmit={submit}
+        >
+            <label>
+                {'Users'}
+                <input
+                    type='text'
+                    value={users}
+                    placeholder='@alice @bob'
+                    onChange={(e) => setUsers(e.target.value)}
+                />
+            </label>
+            <label>
+                {'Reason'}
+                <input
+                    type='text'
+                    value={reason}
+                    placeholder='Okta outage'
+                    onChange={(e) => setReason(e.target.value)}
+                />
+            </label>
+            <label>
+                {'Expires after'}
+                <input
+                    type='text'
+                    value={expires}
+                    placeholder='settings default, or e.g. 24h'
+                    onChange={(e) => setExpires(e.target.value)}
+                />
+            </label>
+            <label>
+                {'Delivery'}
+                <select
+                    value={delivery}
+                    onChange={(e) => setDelivery(e.target.value as SSODelivery)}
+                >
+                    {(Object.keys(DELIVERY_LABELS) as SSODelivery[]).map((d) => (
+                        <option
+                            key={d}
+                            value={d}
+                        >
+                            {DELIVERY_LABELS[d]}
+                        </option>
+                    ))}
+                </select>
+            </label>
+            <button
+                type='submit'
+                className='btn btn-primary'
+                disabled={busy}
+            >
+                {'Start fallback…'}
+            </button>
+            {error && (
+                <div
+                    role='alert'
+                    className='DrAlert'
+                >
+                    {error}
+                </div>
+            )}
+        </form>
+    );
+};
 
 const STATE_LABELS: Record<string, string> = {
     recorded: 'Recorded (not switched yet)',
@@ -30,7 +151,7 @@ const Expiry = ({at, now}: {at?: number; now: number}): React.JSX.Element => {
     return <span>{formatTime(at)}</span>;
 };
 
-const SSOSection = ({fallbacks, notice, busy, now, onRestore, onRestoreAll}: SSOSectionProps): React.JSX.Element => {
+const SSOSection = ({fallbacks, notice, busy, now, onRestore, onRestoreAll, onStartFallback}: SSOSectionProps): React.JSX.Element => {
     const records = fallbacks.data;
     return (
         <section
@@ -42,6 +163,10 @@ const SSOSection = ({fallbacks, notice, busy, now, onRestore, onRestoreAll}: SSO
                 Users switched from their SSO sign-in to email/password during an identity-provider outage (<code>/dr sso fallback</code>).
                 Restoring puts them back on SSO exactly as they were and signs out the sessions made with the temporary sign-in.
             </p>
+            <StartFallbackForm
+                busy={busy}
+                onStart={onStartFallback}
+            />
             <NoticeBox notice={notice}/>
             {fallbacks.error && (
                 <ErrorAlert

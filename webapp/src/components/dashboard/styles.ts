@@ -25,6 +25,10 @@ export const DASHBOARD_CSS = `
 .DrDashboard .DrChart figcaption { font-weight: 600; font-size: 12px; }
 .DrDashboard .DrLegend { list-style: none; padding: 0; margin: 0; font-size: 11px; }
 .DrDashboard .DrLegend span { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
+.DrDashboard .DrForm { display: flex; flex-wrap: wrap; align-items: flex-end; gap: 8px 12px; margin: 8px 0 12px; }
+.DrDashboard .DrForm label { display: flex; flex-direction: column; gap: 2px; font-size: 12px; font-weight: 600; }
+.DrDashboard .DrForm input, .DrDashboard .DrForm select { min-width: 180px; height: 32px; padding: 4px 8px; font-weight: 400; font-size: 14px; border: 1px solid rgba(var(--center-channel-color-rgb, 63, 67, 80), 0.24); border-radius: 4px; background: var(--center-channel-bg, #fff); color: inherit; }
+.DrDashboard .DrForm .DrAlert { flex-basis: 100%; }
 .DrDashboard .DrDialogBackdrop { position: fixed; inset: 0; z-index: 1000; display: flex; align-items: center; justify-content: center; background: rgba(0, 0, 0, 0.5); }
 .DrDashboard .DrDialog { max-width: 520px; padding: 20px 24px; border-radius: 8px; background: var(--center-channel-bg, #fff); box-shadow: 0 8px 24px rgba(0, 0, 0, 0.3); }
 .DrDashboard .DrDialogButtons { display: flex; justify-content: flex-end; gap: 8px; margin-top: 16px; }

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest';
 
 import {DrClient} from '../../api/client';
 import {FakeApi, SITE, json} from '../../test/fake_api';
-import {AUDIT, FALLBACKS, backupList, degradedStatus, healthyStatus} from '../../test/fixtures';
+import {AUDIT, FALLBACKS, NO_RUNBOOK, backupList, degradedStatus, healthyStatus} from '../../test/fixtures';
 
 import {LagHistory} from './lag_history';
 import {useDashboardPolling, type PollingOptions} from './use_dashboard_polling';
@@ -19,7 +19,8 @@ function server(): FakeApi {
         on('GET', '/backups', {status: 200, body: backupList()}).
         on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
         on('GET', '/audit', {status: 200, body: AUDIT}).
-        on('GET', '/version', {status: 200, body: VERSION});
+        on('GET', '/version', {status: 200, body: VERSION}).
+        on('GET', '/failover', {status: 200, body: NO_RUNBOOK});
 }
 
 function poll(api: FakeApi, opts: Partial<PollingOptions> = {}) {
@@ -31,13 +32,13 @@ function poll(api: FakeApi, opts: Partial<PollingOptions> = {}) {
 const freshStatusCalls = (api: FakeApi): number => api.calls.filter((c) => c.path === '/status' && c.query === '?fresh=true').length;
 
 describe('useDashboardPolling', () => {
-    it('loads the five routes at once, the cached status and the audit limit asked for', async () => {
+    it('loads the six routes at once, the cached status and the audit limit asked for', async () => {
         const api = server();
         const {result} = poll(api, {auditLimit: 7});
         expect(result.current.snap.loaded).toBe(false);
 
         await waitFor(() => expect(result.current.snap.loaded).toBe(true));
-        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=7', 'GET /backups', 'GET /sso/fallbacks', 'GET /status', 'GET /version']);
+        expect(api.calls.map((c) => `${c.method} ${c.path}${c.query}`).sort()).toEqual(['GET /audit?limit=7', 'GET /backups', 'GET /failover', 'GET /sso/fallbacks', 'GET /status', 'GET /version']);
         const {snap} = result.current;
         expect(snap.status.data?.verdict).toBe('healthy');
         expect(snap.backups.data?.backups).toHaveLength(2);

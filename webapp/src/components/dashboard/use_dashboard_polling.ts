@@ -1,12 +1,12 @@
 import {useEffect, useRef, useState, type Dispatch, type MutableRefObject, type SetStateAction} from 'react';
 
 import type {ApiError, DrClient} from '../../api/client';
-import type {AuditRecord, BackupList, FallbackRecord, StatusReport, VersionInfo} from '../../api/types';
+import type {AuditRecord, BackupList, FailoverStatus, FallbackRecord, StatusReport, VersionInfo} from '../../api/types';
 
 import {toApiError, type Loaded} from './common';
 import type {LagHistory, LagSeries} from './lag_history';
 
-/** What the dashboard last heard from each of the five routes it polls. */
+/** What the dashboard last heard from each of the six routes it polls. */
 export interface Snapshot {
     loaded: boolean;
     status: Loaded<StatusReport>;
@@ -14,6 +14,7 @@ export interface Snapshot {
     fallbacks: Loaded<FallbackRecord[]>;
     audit: Loaded<AuditRecord[]>;
     version: Loaded<VersionInfo>;
+    failover: Loaded<FailoverStatus>;
     lag: LagSeries[];
     updatedAt: number;
     refusal?: ApiError;
@@ -42,15 +43,16 @@ export interface DashboardPolling {
     refreshNow: MutableRefObject<RefreshNow>;
 }
 
-const EMPTY: Snapshot = {loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, version: {}, lag: [], updatedAt: 0};
+const EMPTY: Snapshot = {loaded: false, status: {}, backups: {}, fallbacks: {}, audit: {}, version: {}, failover: {}, lag: [], updatedAt: 0};
 
 function settle<T>(prev: Loaded<T>, result: PromiseSettledResult<T>): Loaded<T> {
     return result.status === 'fulfilled' ? {data: result.value} : {data: prev.data, error: toApiError(result.reason)};
 }
 
 /**
- * Polls the dashboard's five GET routes (status, backups, fallbacks, audit, version): every
- * pollSlowMs, every pollFastMs while a backup or verification runs, and not at all once the
+ * Polls the dashboard's six GET routes (status, backups, fallbacks, audit, version, failover):
+ * every pollSlowMs, every pollFastMs while a backup, a verification or a failover runbook runs,
+ * and not at all once the
  * server refuses the session. Stops on unmount; a new set of options starts over.
  */
 export function useDashboardPolling({client, lagHistory, pollFastMs, pollSlowMs, auditLimit}: PollingOptions): DashboardPolling {
@@ -80,13 +82,14 @@ export function useDashboardPolling({client, lagHistory, pollFastMs, pollSlowMs,
                 client.fallbacks(signal),
                 client.audit(auditLimit, signal),
                 client.version(signal),
+                client.failover(signal),
             ]);
 
             // Unmounted, or a newer refresh started (after an action): its answers win.
             if (signal.aborted || mine !== generation) {
                 return;
             }
-            const [status, backups, fallbacks, audit, version] = results;
+            const [status, backups, fallbacks, audit, version, failover] = results;
             const now = Date.now();
             const refusal = results.
                 filter((r): r is PromiseRejectedResult => r.status === 'rejected').
@@ -113,6 +116,7 @@ export function useDashboardPolling({client, lagHistory, pollFastMs, pollSlowMs,
                 fallbacks: settle(prev.fallbacks, fallbacks),
                 audit: settle(prev.audit, audit),
                 version: settle(prev.version, version),
+                failover: settle(prev.failover, failover),
                 lag,
                 updatedAt: now,
                 refusal,
@@ -120,7 +124,9 @@ export function useDashboardPolling({client, lagHistory, pollFastMs, pollSlowMs,
 
             // Polling a refusing server would only fill its audit trail with refusals.
             if (!refusal) {
-                timer = setTimeout(() => void tick(), jobEnded || jobRunning ? pollFastMs : pollSlowMs);
+                // A runbook a node runs now moves step by step: follow it closely too.
+                const runbookRunning = failover.status === 'fulfilled' && failover.value.running;
+                timer = setTimeout(() => void tick(), jobEnded || jobRunning || runbookRunning ? pollFastMs : pollSlowMs);
             }
         };
 
