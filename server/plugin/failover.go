@@ -212,7 +212,7 @@ type failoverConfig struct{ p *Plugin }
 func (f failoverConfig) Setup(context.Context) (failover.Setup, error) {
 	cfg, problems := f.p.config()
 	if cfg.DRTopology != string(nodes.TwoRegions) {
-		return failover.Setup{}, errors.New("a failover needs two regions: set the topology to two regions, and the primary and standby regions, under Replication in the plugin settings")
+		return failover.Setup{}, errors.New("a failover needs two regions: set the topology to two regions, and the primary and standby regions, under Regions and database replication in the plugin settings")
 	}
 	for _, pr := range problems {
 		// The settings the runbook reads; a bad metrics token must not hold a failover.

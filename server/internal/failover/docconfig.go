@@ -36,7 +36,7 @@ func (c DocumentConfig) Setup(context.Context) (Setup, error) {
 	d := c.Document
 	r := d.Regions
 	if d.Topology != "two_regions" || strings.TrimSpace(r.Primary) == "" || strings.TrimSpace(r.Secondary) == "" {
-		return Setup{}, errors.New("the DR settings document describes no two-region deployment (topology two_regions with a primary and a secondary region): set them under Replication in the plugin settings; the plugin writes the document again with the next backup")
+		return Setup{}, errors.New("the DR settings document describes no two-region deployment (topology two_regions with a primary and a secondary region): set them under Regions and database replication in the plugin settings; the plugin writes the document again with the next backup")
 	}
 	if strings.EqualFold(r.Primary, r.Secondary) {
 		return Setup{}, fmt.Errorf("the DR settings document names %s as both the primary and the secondary region", r.Primary)

@@ -100,14 +100,14 @@ func settingsChecks(live Live, run *Run) []Check {
 	target := live.Regions[run.To]
 	if live.AuroraGlobalID != "" && target.AuroraCluster == "" {
 		out = append(out, Check{Name: "Settings: the Aurora cluster of " + run.To, State: CheckFail, Required: true,
-			Detail: "not set", Fix: "set the standby region's Aurora cluster under Replication"})
+			Detail: "not set", Fix: "set the standby region's Aurora cluster under Regions and database replication"})
 	}
 	if !live.OpenSearchConfigured() {
 		return out
 	}
 	if target.OpenSearchURL == "" {
 		out = append(out, Check{Name: "Settings: the OpenSearch cluster of " + run.To, State: CheckFail, Required: true,
-			Detail: "not set", Fix: "set the OpenSearch URL of " + run.To + " under Replication"})
+			Detail: "not set", Fix: "set the OpenSearch URL of " + run.To + " under OpenSearch replication"})
 	}
 	if live.Regions[run.From].OpenSearchAlias == "" {
 		out = append(out, Check{Name: "Settings: the OpenSearch connection from " + run.From + " to " + run.To, State: CheckFail,

@@ -55,7 +55,7 @@ func (databaseStep) aurora(ctx context.Context, sc *StepContext) Result {
 	live, from, to := sc.Live, sc.Step.From, sc.Step.To
 	gid, target, old := live.AuroraGlobalID, live.region(to).AuroraCluster, live.region(from).AuroraCluster
 	if target == "" {
-		return Failed(fmt.Errorf("the Aurora cluster of region %s is not set", to), "Set the Aurora cluster of "+to+" in the Replication settings, then `/dr failover resume`.")
+		return Failed(fmt.Errorf("the Aurora cluster of region %s is not set", to), "Set the Aurora cluster of "+to+" in the plugin settings (Regions and database replication), then `/dr failover resume`.")
 	}
 	c, err := live.aurora(ctx, from, to)
 	if err != nil {

@@ -44,7 +44,7 @@ func (dnsStep) Run(ctx context.Context, sc *StepContext) Result {
 		return Result{State: StepManual, Detail: fmt.Sprintf("Change the DNS record %s to %s at your DNS provider (Route 53 is not configured, so the plugin cannot). Clients follow within the record's TTL.", nonEmpty(name, "users resolve"), target)}
 	}
 	if len(values) == 0 {
-		return Failed(fmt.Errorf("the Route 53 value for %s is not set", to), "Set the record's value for "+to+" in the Replication settings, then `/dr failover resume`.")
+		return Failed(fmt.Errorf("the Route 53 value for %s is not set", to), "Set the record's value for "+to+" in the plugin settings (DNS and failover), then `/dr failover resume`.")
 	}
 	c, err := live.route53(ctx)
 	if err != nil {

@@ -152,7 +152,7 @@ func (openSearchFollowStep) Run(ctx context.Context, sc *StepContext) Result {
 	}
 	alias := live.region(from).OpenSearchAlias
 	if alias == "" {
-		return Failed(fmt.Errorf("the name of %s's connection to %s's cluster is not set", from, to), "Set the OpenSearch connection alias for that direction in the Replication settings, then `/dr failover resume`.")
+		return Failed(fmt.Errorf("the name of %s's connection to %s's cluster is not set", from, to), "Set the OpenSearch connection alias for that direction in the plugin settings (OpenSearch replication), then `/dr failover resume`.")
 	}
 	retry := "Check both OpenSearch clusters, then `/dr failover resume`: indices already following are left alone."
 	fc, err := live.openSearch(from)
@@ -277,7 +277,7 @@ func removeRules(ctx context.Context, c *opensearchccr.Client, alias, pattern st
 			continue
 		}
 		if alias == "" {
-			return nil, fmt.Errorf("auto-follow rule %s: the connection alias to remove it with is unknown (set it in the Replication settings)", r.Name)
+			return nil, fmt.Errorf("auto-follow rule %s: the connection alias to remove it with is unknown (set it in the plugin settings, OpenSearch replication)", r.Name)
 		}
 		if err := c.DeleteAutoFollow(ctx, alias, r.Name); err != nil {
 			return nil, err

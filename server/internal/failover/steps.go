@@ -172,7 +172,7 @@ func (s settingsStep) Run(ctx context.Context, sc *StepContext) Result {
 		return forPlugin("the plugin's settings")
 	}
 	to := sc.Run.To
-	next := fmt.Sprintf("Swap the primary and standby settings by hand (System Console > Plugins > Disaster Recovery > Replication): %s becomes the primary region, with its Aurora cluster, OpenSearch URL and Route 53 value; then `/dr failover resume`.", to)
+	next := fmt.Sprintf("Swap the primary and standby settings by hand (System Console > Plugins > Disaster Recovery: Regions and database replication, OpenSearch replication, DNS and failover): %s becomes the primary region, with its Aurora cluster, OpenSearch URL and Route 53 value; then `/dr failover resume`.", to)
 	undo := fmt.Sprintf("the failback swaps them back (`/dr failback`), or swap them by hand so that %s is the primary again", sc.Run.From)
 	if s.d.Settings.PrimaryRegion() == to {
 		return Result{Detail: to + " is already the primary region in the settings", Undo: undo}

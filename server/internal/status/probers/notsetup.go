@@ -18,13 +18,13 @@ const NotSetUpPrefix = "not set up: "
 var notSetUp = []struct{ component, name, meaning string }{
 	{"database", "Database replica",
 		"no database replica: losing the database server loses everything since the last backup. " +
-			"Set DRPostgresStandbyDataSource (or Mattermost's DataSourceReplicas), or the Aurora global database, under Replication."},
+			"Set DRPostgresStandbyDataSource (or Mattermost's DataSourceReplicas), or the Aurora global database, under Regions and database replication."},
 	{"s3", "S3 replication",
 		"no file store replication: files uploaded since the last backup are lost with the file store. " +
-			"Set DRS3PrimaryBucket and DRS3SecondaryBucket under Replication."},
+			"Set DRS3PrimaryBucket and DRS3SecondaryBucket under S3 replication."},
 	{"opensearch", "OpenSearch replication",
 		"no OpenSearch follower: if Mattermost uses OpenSearch, search after a failover needs a full reindex. " +
-			"Set DROpenSearchSecondaryURL under Replication."},
+			"Set DROpenSearchSecondaryURL under OpenSearch replication."},
 	{"idp", "Identity providers",
 		"no SSO provider is enabled in Mattermost: users log in with passwords, so there is no identity provider to lose."},
 }

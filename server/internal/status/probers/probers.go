@@ -170,7 +170,7 @@ func auroraProber(d drsettings.Document, c Credentials) status.Prober {
 		RPOLagThreshold: rpo(d), AWS: aws,
 	})
 	if err != nil {
-		return failed("database", "Aurora global database "+a.GlobalClusterID, err, "check the Aurora settings under Replication")
+		return failed("database", "Aurora global database "+a.GlobalClusterID, err, "check the Aurora settings under Regions and database replication")
 	}
 	return pr
 }
@@ -190,11 +190,11 @@ func s3Prober(d drsettings.Document, c Credentials) status.Prober {
 	}
 	a, err := client(d.Regions.Primary, r.PrimaryEndpoint)
 	if err != nil {
-		return failed("s3", name, err, "check the S3 replication settings under Replication")
+		return failed("s3", name, err, "check the settings under S3 replication")
 	}
 	b, err := client(d.Regions.Secondary, r.SecondaryEndpoint)
 	if err != nil {
-		return failed("s3", name, err, "check the S3 replication settings under Replication")
+		return failed("s3", name, err, "check the settings under S3 replication")
 	}
 	return s3repl.New(s3repl.Options{
 		A:                s3repl.Bucket{Name: r.PrimaryBucket, Client: a, Label: r.PrimaryBucket + " (" + d.Regions.Primary + ")"},
@@ -215,7 +215,7 @@ func openSearchProber(d drsettings.Document, c Credentials) status.Prober {
 	}
 	pr, err := opensearch.New(o)
 	if err != nil {
-		return failed("opensearch", "OpenSearch cross-cluster replication", err, "check the OpenSearch settings under Replication")
+		return failed("opensearch", "OpenSearch cross-cluster replication", err, "check the settings under OpenSearch replication")
 	}
 	return pr
 }
