@@ -535,14 +535,35 @@ func TestFailoverSelfHostedPostgres(t *testing.T) {
 	waiting := waitRunState(ctx, t, env, "waiting")
 
 	// Confirmed with the button on the bot's post, after a forged copy of it did nothing.
-	post := controlPost(ctx, t, env, "failover:"+waiting.Run.ID)
+	step := ""
+	for _, st := range waiting.Run.Steps {
+		if st.State == "waiting" {
+			step = st.Name
+		}
+	}
+	require.NotEmpty(t, step)
+	control := "failover:" + waiting.Run.ID + "/" + step
+	post := controlPost(ctx, t, env, control)
 	assert.Equal(t, []string{"confirm", "abort"}, buttons(post))
 	square, _, err := env.Member.Client.GetChannelByName(ctx, model.DefaultChannelName, env.Team.Id, "")
 	require.NoError(t, err)
-	forged := forgedButton(ctx, t, env.Member, square.Id, "failover:"+waiting.Run.ID, "failover/confirm")
+	forged := forgedButton(ctx, t, env.Member, square.Id, control, "failover/confirm")
 	_, err = env.Admin.Client.DoPostAction(ctx, forged.Id, "confirm")
 	require.NoError(t, err)
 	assert.Equal(t, "waiting", getFailover(ctx, t, env).Run.State, "a forged button confirms nothing")
+	// A confirm for another step than the one that waits (a page left open) is refused.
+	for body, want := range map[string]string{
+		`{"run":"` + waiting.Run.ID + `","step":"dns"}`: `it is now at "` + step + `"`,
+		`{"run":"someotherrun"}`:                         "the current one is `" + waiting.Run.ID + "`",
+	} {
+		code, out, err := env.PluginRequest(ctx, env.Admin, http.MethodPost, "/api/v1/failover/confirm", strings.NewReader(body))
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusConflict, code, string(out))
+		var e struct{ Error string }
+		require.NoError(t, json.Unmarshal(out, &e))
+		assert.Contains(t, e.Error, want)
+	}
+	assert.Equal(t, "waiting", getFailover(ctx, t, env).Run.State, "a confirm for a step nobody saw confirms nothing")
 	_, err = env.Admin.Client.DoPostAction(ctx, post.Id, "confirm")
 	require.NoError(t, err)
 	r := waitRunState(ctx, t, env, "completed")

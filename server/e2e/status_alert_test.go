@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,10 +46,12 @@ func TestStatusAlerts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, post.Message, "database")
 	assert.NotContains(t, post.Message, "pw-secret-9")
+	assert.True(t, strings.HasPrefix(post.Message, "@here "), "a critical alert mentions @here (AlertMentionHere, on by default): %s", post.Message)
 
 	since = model.GetMillis()
 	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"drpostgresstandbydatasource": ""}))
 	post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "Disaster recovery status is", 3*time.Minute)
 	require.NoError(t, err)
 	assert.Contains(t, post.Message, "(was critical)")
+	assert.NotContains(t, post.Message, "@here", "only critical alerts mention anyone")
 }

@@ -23,7 +23,7 @@ import (
 // unchanged. Anyone can post a message with buttons pointing here and hope an admin clicks:
 // a click counts only on a post the bot made with the control it names.
 
-// propControl marks the bot's posts that carry buttons: "failover:<run id>" or "sso:<token>".
+// propControl marks the bot's posts that carry buttons: "failover:<run id>/<step>" or "sso:<token>".
 const propControl = "disaster_recovery_control"
 
 func actionURL(name string) string { return "/plugins/" + ID + adminapi.Prefix + "/actions/" + name }
@@ -107,15 +107,12 @@ func button(id, name, style, path string) *model.PostAction {
 	return &model.PostAction{Id: id, Name: name, Type: model.PostActionTypeButton, Style: style, Integration: &model.PostActionIntegration{URL: actionURL(path)}}
 }
 
-// failoverButton runs a runbook button, but only on the runbook the post was about: a button
-// left on an old post must not confirm or abort a newer runbook.
-func (p *Plugin) failoverButton(ctx context.Context, op, userID, runID string) (string, error) {
-	run, err := p.failoverService().Current(ctx)
-	if err != nil {
+// failoverButton runs a runbook button, but only on the runbook and step the post was about:
+// a button left on an older post must not confirm a later step, or abort a newer runbook.
+func (p *Plugin) failoverButton(ctx context.Context, op, userID, target string) (string, error) {
+	runID, step, _ := strings.Cut(target, "/")
+	if err := p.checkFailoverSeen(ctx, runID, step); err != nil {
 		return "", err
-	}
-	if run == nil || run.ID != runID {
-		return "", fmt.Errorf("this button is for runbook `%s`, which is not the current one: `/dr failover status` shows what is", runID)
 	}
 	return p.failoverOp(ctx, op, userID)
 }
@@ -140,7 +137,7 @@ func (p *Plugin) postFailoverControls(ctx context.Context) {
 		return
 	}
 	post := &model.Post{Message: text}
-	post.AddProp(propControl, "failover:"+run.ID)
+	post.AddProp(propControl, "failover:"+run.ID+"/"+step.Name)
 	post.AddProp("attachments", []*model.MessageAttachment{{Actions: []*model.PostAction{first, button("abort", "Abort", "danger", "failover/abort")}}})
 	if err := p.notifier.OpsPost(post); err != nil {
 		p.API.LogWarn("Cannot post the runbook's buttons", "run", run.ID, "error", err.Error())

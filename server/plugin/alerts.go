@@ -82,6 +82,20 @@ func summaryOf(text string) string {
 	return strings.TrimSpace(markdown.Replace(emoji.ReplaceAllString(line, "")))
 }
 
+// opsCritical posts a critical alert to the ops channel, with @here in front when
+// AlertMentionHere is on, so that the admins online are notified, not only those who read it.
+func (p *Plugin) opsCritical(text string) error {
+	cfg, _ := p.config()
+	return p.notifier.Ops(mentionHere(text, cfg.AlertMentionHere))
+}
+
+func mentionHere(text string, on bool) string {
+	if on {
+		return "@here " + text
+	}
+	return text
+}
+
 // alertStatus sends a critical verdict, and its end, after the debouncer decided to post it.
 func (p *Plugin) alertStatus(a status.Alert, text string) {
 	switch {

@@ -7,6 +7,8 @@ import (
 	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
 
 func TestWithStoredSecrets(t *testing.T) {
@@ -57,4 +59,10 @@ func TestUnchangedSettingsAlwaysSave(t *testing.T) {
 	err := save(map[string]any{"opschannelname": "Bad Name!", "backups3secretaccesskey": model.FakeSetting, "drmetricstoken": "short"})
 	require.Error(t, err, "a change is checked")
 	assert.Contains(t, err.Error(), "DRMetricsToken")
+}
+
+func TestMentionHere(t *testing.T) {
+	assert.Equal(t, "@here :rotating_light: stale", mentionHere(":rotating_light: stale", true))
+	assert.Equal(t, ":rotating_light: stale", mentionHere(":rotating_light: stale", false))
+	assert.True(t, settings.Default().AlertMentionHere, "on by default")
 }

@@ -486,6 +486,9 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 	rt.Handle(http.MethodPost, "/failover/start", start(failover.KindFailover))
 	rt.Handle(http.MethodPost, "/failover/failback", start(failover.KindFailback))
 	rt.Handle(http.MethodPost, "/failover/confirm", func(w http.ResponseWriter, r *http.Request) {
+		if !p.failoverSeen(w, r) {
+			return
+		}
 		run, err := p.failoverService().Confirm(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
@@ -494,6 +497,9 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 		adminapi.WriteJSON(w, http.StatusAccepted, map[string]any{"run": run})
 	})
 	rt.Handle(http.MethodPost, "/failover/resume", func(w http.ResponseWriter, r *http.Request) {
+		if !p.failoverSeen(w, r) {
+			return
+		}
 		run, err := p.failoverService().Resume(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
@@ -502,6 +508,9 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 		adminapi.WriteJSON(w, http.StatusAccepted, map[string]any{"run": run})
 	})
 	rt.Handle(http.MethodPost, "/failover/abort", func(w http.ResponseWriter, r *http.Request) {
+		if !p.failoverSeen(w, r) {
+			return
+		}
 		run, err := p.failoverService().Abort(r.Context(), p.failoverActor(user(r)))
 		if err != nil {
 			writeFailoverError(w, err)
@@ -515,12 +524,66 @@ func (p *Plugin) failoverRoutes(rt *adminapi.Router) {
 	})
 }
 
+// failoverSeenBody is what a client saw when its admin chose to confirm, resume or abort;
+// both optional (an empty body is fine).
+type failoverSeenBody struct {
+	Run  string `json:"run"`
+	Step string `json:"step"`
+}
+
+// failoverSeen refuses (409) a confirm, resume or abort meant for another runbook or step
+// than the current one: two admins on the dashboard, or a page left open, must not confirm a
+// step nobody looked at. It answers and returns false when the request must stop.
+func (p *Plugin) failoverSeen(w http.ResponseWriter, r *http.Request) bool {
+	var seen failoverSeenBody
+	if r.ContentLength != 0 {
+		if err := adminapi.DecodeJSON(r, &seen); err != nil {
+			adminapi.WriteError(w, http.StatusBadRequest, err.Error())
+			return false
+		}
+	}
+	if err := p.checkFailoverSeen(r.Context(), seen.Run, seen.Step); err != nil {
+		writeFailoverError(w, err)
+		return false
+	}
+	return true
+}
+
+// errFailoverMoved: the runbook or its step is not the one the admin saw.
+var errFailoverMoved = errors.New("the runbook moved on")
+
+// checkFailoverSeen says whether runID and step (each "" to skip) are still the current
+// runbook and its current step.
+func (p *Plugin) checkFailoverSeen(ctx context.Context, runID, step string) error {
+	if runID == "" && step == "" {
+		return nil
+	}
+	run, err := p.failoverService().Current(ctx)
+	if err != nil {
+		return err
+	}
+	if run == nil {
+		return failover.ErrNoRun
+	}
+	if runID != "" && run.ID != runID {
+		return fmt.Errorf("%w: you saw runbook `%s`, the current one is `%s`; look at it again (`/dr failover status`)", errFailoverMoved, runID, run.ID)
+	}
+	cur := ""
+	if c := run.Current(); c != nil {
+		cur = c.Name
+	}
+	if step != "" && cur != step {
+		return fmt.Errorf("%w: you saw runbook `%s` at step %q, it is now at %q (%s); look at it again (`/dr failover status`)", errFailoverMoved, run.ID, step, cur, run.State)
+	}
+	return nil
+}
+
 func writeFailoverError(w http.ResponseWriter, err error) {
 	var busy *jobs.BusyError
 	switch {
 	case errors.Is(err, failover.ErrNoRun):
 		adminapi.WriteError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, failover.ErrActive), errors.Is(err, failover.ErrNotActive), errors.Is(err, failover.ErrNotWaiting), errors.As(err, &busy):
+	case errors.Is(err, failover.ErrActive), errors.Is(err, failover.ErrNotActive), errors.Is(err, failover.ErrNotWaiting), errors.Is(err, errFailoverMoved), errors.As(err, &busy):
 		adminapi.WriteError(w, http.StatusConflict, err.Error())
 	default:
 		adminapi.WriteError(w, http.StatusBadRequest, err.Error())

@@ -134,7 +134,7 @@ func (p *Plugin) staleCheck(cfg settings.Config, now time.Time) {
 		what = "The newest successful backup is from " + newest.UTC().Format(time.RFC3339) + ";"
 	}
 	msg := fmt.Sprintf(":rotating_light: %s for %s (alert threshold %s). Check `/dr backup list` and the failures above, then run `/dr backup now`.", what, age.Round(time.Minute), limit)
-	_ = p.notifier.Ops(msg)
+	_ = p.opsCritical(msg)
 	p.alertBackupStale(msg)
 }
 

@@ -314,7 +314,11 @@ func (p *Plugin) statusAlert(cfg settings.Config, now time.Time) {
 	}
 	if alert != nil {
 		text := status.AlertMarkdown(*alert, rep)
-		_ = p.notifier.Ops(text)
+		if alert.To == probe.Critical {
+			_ = p.opsCritical(text)
+		} else {
+			_ = p.notifier.Ops(text)
+		}
 		p.alertStatus(*alert, text)
 	}
 }

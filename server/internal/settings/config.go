@@ -18,6 +18,7 @@ type Config struct {
 	OpsTeamName      string
 	OpsChannelName   string
 	CreateOpsChannel bool
+	AlertMentionHere bool // critical posts in the ops channel start with @here
 
 	SSOFallbackDefaultExpiry string // duration; "" or "0" = no expiry
 	AutoRestoreOnExpiry      bool
@@ -106,7 +107,7 @@ type Config struct {
 
 // Default is what a fresh install runs with before an admin saves anything.
 func Default() Config {
-	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, SSOFallbackDefaultExpiry: "24h",
+	return Config{OpsChannelName: "dr-ops", CreateOpsChannel: true, AlertMentionHere: true, SSOFallbackDefaultExpiry: "24h",
 		BackupTimeZone: "UTC", BackupComponents: "database,config,files", BackupCompressionLevel: 1,
 		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
 		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRStatusAlertAfter: "2m", DRRPOLagThreshold: "30s",
