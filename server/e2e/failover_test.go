@@ -554,7 +554,7 @@ func TestFailoverSelfHostedPostgres(t *testing.T) {
 	// A confirm for another step than the one that waits (a page left open) is refused.
 	for body, want := range map[string]string{
 		`{"run":"` + waiting.Run.ID + `","step":"dns"}`: `it is now at "` + step + `"`,
-		`{"run":"someotherrun"}`:                         "the current one is `" + waiting.Run.ID + "`",
+		`{"run":"someotherrun"}`:                        "the current one is `" + waiting.Run.ID + "`",
 	} {
 		code, out, err := env.PluginRequest(ctx, env.Admin, http.MethodPost, "/api/v1/failover/confirm", strings.NewReader(body))
 		require.NoError(t, err)
