@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,28 +124,7 @@ func (m *MinIO) start(ctx context.Context) error {
 }
 
 func (m *MinIO) waitReady(ctx context.Context, p *process) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/minio/health/ready", http.NoBody)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/minio/health/ready answered %s", resp.Status)
-		}
-		if p.exited() {
-			return fmt.Errorf("minio exited during start-up:\n%s", tail(m.log, 30))
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("minio not ready on %s after 60 s (%w):\n%s", m.Endpoint, err, tail(m.log, 30))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitHTTPReady(ctx, "minio", m.Endpoint+"/minio/health/ready", p, m.log, 50*time.Millisecond)
 }
 
 // Restart stops the server gracefully if it is running (after Kill it is not) and starts it

@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,4 +113,31 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// waitHTTPReady polls url until it answers 200, the process exits, or 60 s pass; name and
+// logPath go into the error, with the log's tail.
+func waitHTTPReady(ctx context.Context, name, url string, p *process, logPath string, every time.Duration) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited during start-up:\n%s", name, tail(logPath, 30))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready at %s after 60 s (%w):\n%s", name, url, err, tail(logPath, 30))
+		}
+		time.Sleep(every)
+	}
 }

@@ -114,28 +114,7 @@ func (p *Prometheus) writeConfig(o PrometheusOptions) (string, error) {
 }
 
 func (p *Prometheus) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", http.NoBody)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/-/ready answered %s", resp.Status)
-		}
-		if p.proc.exited() {
-			return fmt.Errorf("prometheus exited during start-up:\n%s", tail(p.log, 30))
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("prometheus not ready on %s after 60 s (%w):\n%s", p.URL, err, tail(p.log, 30))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return waitHTTPReady(ctx, "prometheus", p.URL+"/-/ready", p.proc, p.log, 100*time.Millisecond)
 }
 
 // PromSample is one element of an instant vector.

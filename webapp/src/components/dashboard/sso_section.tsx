@@ -43,6 +43,18 @@ export const DELIVERY_LABELS: Record<SSODelivery, string> = {
     email: 'email: a temporary password by email',
 };
 
+const TextField = ({label, value, placeholder, onChange}: {label: string; value: string; placeholder: string; onChange: (v: string) => void}): React.JSX.Element => (
+    <label>
+        {label}
+        <input
+            type='text'
+            value={value}
+            placeholder={placeholder}
+            onChange={(e) => onChange(e.target.value)}
+        />
+    </label>
+);
+
 const StartFallbackForm = ({busy, onStart}: {busy: boolean; onStart: SSOSectionProps['onStartFallback']}): React.JSX.Element => {
     const [users, setUsers] = useState('');
     const [reason, setReason] = useState('');
@@ -73,33 +85,24 @@ const StartFallbackForm = ({busy, onStart}: {busy: boolean; onStart: SSOSectionP
             data-testid='dr-sso-start'
             onSubmit={submit}
         >
-            <label>
-                {'Users'}
-                <input
-                    type='text'
-                    value={users}
-                    placeholder='@alice @bob'
-                    onChange={(e) => setUsers(e.target.value)}
-                />
-            </label>
-            <label>
-                {'Reason'}
-                <input
-                    type='text'
-                    value={reason}
-                    placeholder='Okta outage'
-                    onChange={(e) => setReason(e.target.value)}
-                />
-            </label>
-            <label>
-                {'Expires after'}
-                <input
-                    type='text'
-                    value={expires}
-                    placeholder='settings default, or e.g. 24h'
-                    onChange={(e) => setExpires(e.target.value)}
-                />
-            </label>
+            <TextField
+                label='Users'
+                value={users}
+                placeholder='@alice @bob'
+                onChange={setUsers}
+            />
+            <TextField
+                label='Reason'
+                value={reason}
+                placeholder='Okta outage'
+                onChange={setReason}
+            />
+            <TextField
+                label='Expires after'
+                value={expires}
+                placeholder='settings default, or e.g. 24h'
+                onChange={setExpires}
+            />
             <label>
                 {'Delivery'}
                 <select
