@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,9 +218,11 @@ func (f failoverConfig) Setup(context.Context) (failover.Setup, error) {
 	if cfg.DRTopology != string(nodes.TwoRegions) {
 		return failover.Setup{}, errors.New("a failover needs two regions: set the topology to two regions, and the primary and standby regions, under Regions and database replication in the plugin settings")
 	}
+	exposed := cfg.ExposedWorkingURLs()
 	for _, pr := range problems {
-		// The settings the runbook reads; a bad metrics token must not hold a failover.
-		if strings.HasPrefix(pr.Setting, "DR") && pr.Setting != "DRMetricsToken" {
+		// The settings the runbook reads; a bad metrics token, or credentials that work but
+		// show in clear, must not hold a failover.
+		if strings.HasPrefix(pr.Setting, "DR") && pr.Setting != "DRMetricsToken" && !slices.Contains(exposed, pr.Setting) {
 			return failover.Setup{}, fmt.Errorf("fix the settings first: %s", pr)
 		}
 	}

@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/redact"
@@ -13,6 +14,22 @@ import (
 // GET /api/v4/config would show a password in them.
 type urlSetting struct {
 	name, value, credentials string
+}
+
+// ExposedWorkingURLs names the OpenSearch URL settings that hold a user name or password.
+// That is a problem (the setting is not secret: the System Console shows it in clear), but
+// the OpenSearch client still signs in with them, so a failover must not be held for it: an
+// install upgraded from a version that allowed them would otherwise find its runbook refused
+// on the bad day.
+func (c Config) ExposedWorkingURLs() []string {
+	var out []string
+	for name, v := range map[string]string{"DROpenSearchPrimaryURL": c.DROpenSearchPrimaryURL, "DROpenSearchSecondaryURL": c.DROpenSearchSecondaryURL} {
+		if u, err := url.Parse(strings.TrimSpace(v)); err == nil && u.User != nil && u.Hostname() != "" && (u.Scheme == "https" || u.Scheme == "http") {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // validateURLs checks the http(s) URL settings of the replication checks. BackupS3Endpoint is

@@ -90,3 +90,19 @@ func TestRedactURL(t *testing.T) {
 		assert.False(t, strings.Contains(got, "s3cr3t"))
 	}
 }
+
+// OpenSearch URLs with credentials are a problem, but they work: the failover skips them.
+func TestExposedWorkingURLs(t *testing.T) {
+	c := Default()
+	c.DROpenSearchPrimaryURL = "https://admin:s3cret@os-east.example.com:9200"
+	c.DROpenSearchSecondaryURL = "https://os-west.example.com:9200"
+	c.DRS3PrimaryEndpoint = "https://key:secret@s3.example.com" // does not work: not listed
+	assert.Equal(t, []string{"DROpenSearchPrimaryURL"}, c.ExposedWorkingURLs())
+	var problems []string
+	for _, p := range c.validateURLs() {
+		problems = append(problems, p.Setting)
+	}
+	assert.ElementsMatch(t, []string{"DROpenSearchPrimaryURL", "DRS3PrimaryEndpoint"}, problems, "both are still problems")
+	c.DROpenSearchPrimaryURL = "ftp://admin:s3cret@os-east.example.com"
+	assert.Empty(t, c.ExposedWorkingURLs(), "a URL the client cannot use holds the failover like any bad setting")
+}
