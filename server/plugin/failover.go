@@ -1,12 +1,9 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -542,15 +539,8 @@ type failoverSeenBody struct {
 // step nobody looked at. It answers and returns false when the request must stop.
 func (p *Plugin) failoverSeen(w http.ResponseWriter, r *http.Request) bool {
 	var seen failoverSeenBody
-	// Not by Content-Length: the server passes plugin requests on without it.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err == nil && len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&seen)
-	}
-	if err != nil {
-		adminapi.WriteError(w, http.StatusBadRequest, "bad JSON body: "+err.Error()+` (send {"run": "<id>", "step": "<name>"} or nothing)`)
+	if err := adminapi.DecodeOptionalJSON(r, &seen); err != nil {
+		adminapi.WriteError(w, http.StatusBadRequest, err.Error()+` (send {"run": "<id>", "step": "<name>"} or nothing)`)
 		return false
 	}
 	if err := p.checkFailoverSeen(r.Context(), seen.Run, seen.Step); err != nil {

@@ -3,8 +3,10 @@
 package adminapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -205,6 +207,20 @@ func DecodeJSON(r *http.Request, v any) error {
 		return errors.New("bad JSON body: " + err.Error())
 	}
 	return nil
+}
+
+// DecodeOptionalJSON is DecodeJSON for a body that may be empty (then v is left as it is). It
+// reads the body rather than trust Content-Length, which the server does not pass on to plugins.
+func DecodeOptionalJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return errors.New("bad JSON body: " + err.Error())
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return DecodeJSON(r, v)
 }
 
 func nonEmpty(s, fallback string) string {

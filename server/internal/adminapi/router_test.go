@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -170,4 +171,17 @@ func TestRouterUnknownRoutesAnswerJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDecodeOptionalJSON(t *testing.T) {
+	type body struct {
+		Run string `json:"run"`
+	}
+	for in, want := range map[string]string{"": "", " \n": "", `{"run":"r1"}`: "r1"} {
+		var b body
+		require.NoError(t, DecodeOptionalJSON(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in)), &b), in)
+		assert.Equal(t, want, b.Run, in)
+	}
+	var b body
+	assert.ErrorContains(t, DecodeOptionalJSON(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"rum":"r1"}`)), &b), "unknown field")
 }

@@ -1,14 +1,10 @@
-import {fireEvent, render, screen, waitFor, within} from '@testing-library/react';
-import React from 'react';
+import {fireEvent, screen, waitFor, within} from '@testing-library/react';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 
-import {DrClient} from '../../api/client';
 import type {FailoverStatus} from '../../api/types';
-import {FakeApi, SITE, json} from '../../test/fake_api';
-import {AUDIT, FALLBACKS, NO_RUNBOOK, backupList, healthyStatus, waitingRunbook} from '../../test/fixtures';
-
-import Dashboard from './dashboard';
-import {LagHistory} from './lag_history';
+import {dashboardServer, renderDashboard} from '../../test/dashboard_page';
+import {type FakeApi, json} from '../../test/fake_api';
+import {NO_RUNBOOK, waitingRunbook} from '../../test/fixtures';
 
 let api: FakeApi;
 
@@ -16,26 +12,11 @@ const scope = () => within(screen.getByTestId('dr-failover'));
 type Scope = ReturnType<typeof scope>;
 
 function server(failover: FailoverStatus): FakeApi {
-    return new FakeApi().
-        on('GET', '/status', {status: 200, body: healthyStatus()}).
-        on('GET', '/backups', {status: 200, body: backupList()}).
-        on('GET', '/sso/fallbacks', {status: 200, body: {fallbacks: FALLBACKS, running: null}}).
-        on('GET', '/audit', {status: 200, body: AUDIT}).
-        on('GET', '/version', {status: 200, body: {plugin: '0.1.0', server: '11.4.0', node: 'app-1', problems: []}}).
-        on('GET', '/failover', {status: 200, body: failover});
+    return dashboardServer(failover);
 }
 
 async function renderPanel(): Promise<Scope> {
-    api.install();
-    render(
-        <Dashboard
-            client={new DrClient(() => SITE)}
-            lagHistory={new LagHistory()}
-            pollFastMs={20}
-            pollSlowMs={60_000}
-        />,
-    );
-    await waitFor(() => expect(screen.getByTestId('dr-dashboard').getAttribute('data-state')).toBe('ready'));
+    await renderDashboard(api);
     return scope();
 }
 
