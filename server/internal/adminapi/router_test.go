@@ -177,10 +177,10 @@ func TestDecodeOptionalJSON(t *testing.T) {
 	type body struct {
 		Run string `json:"run"`
 	}
-	for in, want := range map[string]string{"": "", " \n": "", `{"run":"r1"}`: "r1"} {
+	for _, c := range []struct{ in, want string }{{"", ""}, {" \n", ""}, {`{"run":"r1"}`, "r1"}} {
 		var b body
-		require.NoError(t, DecodeOptionalJSON(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in)), &b), in)
-		assert.Equal(t, want, b.Run, in)
+		require.NoError(t, DecodeOptionalJSON(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(c.in)), &b), c.in)
+		assert.Equal(t, c.want, b.Run, c.in)
 	}
 	var b body
 	assert.ErrorContains(t, DecodeOptionalJSON(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"rum":"r1"}`)), &b), "unknown field")
