@@ -45,6 +45,9 @@ const (
 	ComponentReferenced = "referenced" // referenced.jsonl.zst: file paths the database refers to
 	ComponentConfig     = "config"     // config.tar.zst: effective-config.json and files/<name>
 	ComponentFilesIndex = "files"      // files.jsonl.zst: the file index
+	// ComponentBase is base.tar.zst: pg_basebackup's tar of the whole cluster, the start of a
+	// point-in-time recovery (with the WAL archive, see walarchive).
+	ComponentBase = "base"
 )
 
 // Names inside config.tar.
@@ -58,6 +61,8 @@ type Components struct {
 	Database bool `json:"database"`
 	Config   bool `json:"config"`
 	Files    bool `json:"files"`
+	// Base is a physical base backup of the cluster (pg_basebackup), for point-in-time recovery.
+	Base bool `json:"base,omitempty"`
 }
 
 func (c Components) String() string {
@@ -70,6 +75,9 @@ func (c Components) String() string {
 	}
 	if c.Files {
 		parts = append(parts, "files")
+	}
+	if c.Base {
+		parts = append(parts, "base backup")
 	}
 	if len(parts) == 0 {
 		return "nothing"
@@ -143,6 +151,8 @@ type Manifest struct {
 	ReferencedFiles       int64            `json:"referenced_files,omitempty"`
 	Files                 *FileStats       `json:"files,omitempty"`
 	Warnings              []string         `json:"warnings,omitempty"`
+	// Base describes the base backup when Components.Base: where its WAL starts and ends.
+	Base *BaseBackup `json:"base,omitempty"`
 	// AuditHead is the plugin's audit trail head when the backup started: a copy outside the
 	// database that `/dr audit verify` checks the chain against.
 	AuditHead *AuditAnchor `json:"audit_head,omitempty"`
@@ -153,6 +163,19 @@ type Manifest struct {
 
 	// Provenance is who signed the manifest as read (not stored in it): see sign.go.
 	Provenance Provenance `json:"-"`
+}
+
+// BaseBackup is what a point-in-time recovery needs to know of a base backup: the WAL from
+// StartWAL up to and including EndWAL must be replayed before the cluster is consistent, and
+// only WAL of the same cluster (SystemID) and timeline history applies to it.
+type BaseBackup struct {
+	SystemID       string `json:"system_identifier"` // pg_control_system().system_identifier, decimal
+	Timeline       uint32 `json:"timeline"`
+	StartLSN       string `json:"start_lsn"` // "0/2000028"
+	EndLSN         string `json:"end_lsn"`
+	StartWAL       string `json:"start_wal"` // WAL segment file names (24 hex digits)
+	EndWAL         string `json:"end_wal"`
+	WALSegmentSize int64  `json:"wal_segment_size"` // bytes, 16 MiB unless initdb --wal-segsize
 }
 
 // AuditAnchor is the head (last record) of the audit trail: its seq and hash.
