@@ -69,10 +69,10 @@ var slotRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Status is what the archiver reports to /dr status and the metrics.
 type Status struct {
-	Running   bool   // pg_receivewal is streaming
-	SystemID  string // the archived cluster
-	Timeline  uint32
-	LastFile  string // the newest file stored (a segment, or a segment's partial copy)
+	Running  bool   // pg_receivewal is streaming
+	SystemID string // the archived cluster
+	Timeline uint32
+	LastFile string // the newest file stored (a segment, or a segment's partial copy)
 	// CaughtUp is the last time everything received had been stored at every destination:
 	// now minus CaughtUp is the archiving lag, the recovery point objective of the moment.
 	CaughtUp  time.Time
@@ -476,4 +476,3 @@ func (t *tailBuffer) String() string {
 	}
 	return strings.ReplaceAll(s, "\n", "; ")
 }
-
