@@ -40,6 +40,7 @@ var commands = []command{
 	{name: "list", summary: "list the complete backups at a destination", run: runList},
 	{name: "verify", summary: "re-read a backup and check every checksum (and restore a drill)", run: runVerify},
 	{name: "restore", summary: "restore a backup onto a new server: database, config, files", run: runRestore},
+	{name: "wal-fetch", summary: "PostgreSQL's restore_command of a point-in-time restore: fetch one WAL file, checked", run: runWalFetch},
 	{name: "settings", summary: "show the DR settings document the plugin keeps at a destination", run: runSettings},
 	{name: "status", summary: "are we ready to lose a region? exit 0 healthy, 1 degraded, 2 critical, 3 unknown", run: runStatus},
 	{name: "failover", summary: "run the failover runbook without Mattermost: plan, start, status, resume, abort", run: runFailover},

@@ -17,7 +17,10 @@ import (
 
 const restoreHelp = `drctl restore --from <folder|s3://bucket/prefix> [--id <id|latest>] --trust-key KEY [--identity FILE]
 --database-url postgres://user@host/db --config-dir DIR --data-dir DIR|--files-to s3://… --mattermost-version V
-[--dry-run] [--json]: restore a backup onto a new server. Give the database password in PGPASSWORD (or
+[--dry-run] [--json]: restore a backup onto a new server.
+Point in time: drctl restore --from … --trust-key KEY --to-time 2026-12-05T09:12:30Z|--to-latest --pgdata DIR
+[--pgdata-owner postgres] [--dry-run] [--json]: a new PostgreSQL cluster as it was at that time, from the newest
+base backup before it and the WAL archive (see "Point-in-time recovery" in the README). Give the database password in PGPASSWORD (or
 ~/.pgpass), S3 credentials in the AWS environment, the age identity with --identity or DR_AGE_IDENTITY_FILE.
 Progress goes to stderr; a failed step can be run again: finished steps are not repeated.
 
@@ -33,6 +36,8 @@ Progress goes to stderr; a failed step can be run again: finished steps are not 
 type restoreFlags struct {
 	from, id, dbURL, configDir, dataDir, filesTo, identity string
 	mmVersion, mmBin, pgRestore, tempDir, trustKey         string
+	toTime, pgdata, pgdataOwner                            string
+	toLatest                                               bool
 	jobs                                                   int
 	configToDB, keepPaths, dryRun, force, allowUntrusted   bool
 	asJSON                                                 bool
@@ -59,6 +64,10 @@ func (f *restoreFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trustKey, "trust-key", "", trustKeyHelp)
 	fs.BoolVar(&f.allowUntrusted, "allow-untrusted", false, "restore the backup --id names even though it is not trusted (unsigned: taken before the plugin signed its backups; signed by another key; dated in the future)")
 	fs.BoolVar(&f.asJSON, "json", false, "print one JSON document (its shape is above)")
+	fs.StringVar(&f.toTime, "to-time", "", "point-in-time restore: the database cluster as it was at this time (RFC 3339: 2026-12-05T09:12:30Z), into --pgdata")
+	fs.BoolVar(&f.toLatest, "to-latest", false, "point-in-time restore to the newest archived WAL, into --pgdata")
+	fs.StringVar(&f.pgdata, "pgdata", "", "point-in-time restore: the new cluster's data folder (absent or empty), on the machine where PostgreSQL will run")
+	fs.StringVar(&f.pgdataOwner, "pgdata-owner", "", "point-in-time restore run as root: the user PostgreSQL runs as, given the data folder")
 	f.fromS3.register(fs, "s3-", "--from")
 	f.toS3.register(fs, "files-s3-", "--files-to")
 }
@@ -86,6 +95,12 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) error
 	f.register(fs)
 	if err := parseFlags(fs, args, out, restoreHelp); err != nil {
 		return err
+	}
+	if f.toTime != "" || f.toLatest {
+		if fs.NArg() > 0 {
+			return usageErr("unexpected argument %q", fs.Arg(0))
+		}
+		return runPITR(ctx, &f, out, errOut)
 	}
 	if err := f.check(fs); err != nil {
 		return err

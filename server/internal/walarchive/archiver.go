@@ -156,6 +156,11 @@ func (a *Archiver) Run(ctx context.Context) error {
 		defer close(done)
 		a.receive(recvCtx)
 	}()
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		a.heartbeat(recvCtx)
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -167,6 +172,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 	}
 	stopRecv()
 	<-done
+	<-beatDone
 	// Store what pg_receivewal flushed on its way out; a new context, since ctx is done.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -298,6 +304,39 @@ func (a *Archiver) receive(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 		a.update(func(s *Status) { s.Restarts++ })
+	}
+}
+
+// heartbeat commits an empty transaction every MaxDelay/2. Recovery to a time stops at the
+// first commit after it; on a quiet server there may be none, and PostgreSQL then refuses
+// to finish the recovery ("recovery ended before configured recovery target was reached").
+// A commit this often makes every time the archive covers a time it can restore to.
+func (a *Archiver) heartbeat(ctx context.Context) {
+	tick := time.NewTicker(a.o.MaxDelay / 2)
+	defer tick.Stop()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if conn == nil {
+			var err error
+			if conn, err = pgdsn.Connect(ctx, a.o.DSN, ""); err != nil {
+				continue // pg_receivewal's own failure says why
+			}
+		}
+		// pg_current_xact_id assigns a transaction ID, so its commit is written to the WAL.
+		if _, err := conn.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
+			conn = nil
+		}
 	}
 }
 

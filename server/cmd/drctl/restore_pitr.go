@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pitr"
+)
+
+// pitrTarget parses --to-time / --to-latest.
+func (f *restoreFlags) pitrTarget() (pitr.Target, error) {
+	if f.toLatest {
+		return pitr.Target{Latest: true}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, f.toTime); err == nil {
+			if !strings.ContainsAny(layout, "Z") {
+				return pitr.Target{}, usageErr("--to-time %q has no time zone: add Z for UTC or an offset (2026-12-05T09:12:30Z, 2026-12-05T10:12:30+01:00)", f.toTime)
+			}
+			return pitr.Target{Time: t}, nil
+		}
+	}
+	return pitr.Target{}, usageErr("--to-time %q: use RFC 3339, such as 2026-12-05T09:12:30Z", f.toTime)
+}
+
+// checkPITR refuses flags that a point-in-time restore does not take.
+func (f *restoreFlags) checkPITR() error {
+	switch {
+	case f.toTime != "" && f.toLatest:
+		return usageErr("give --to-time or --to-latest, not both")
+	case f.pgdata == "":
+		return usageErr("a point-in-time restore makes a new PostgreSQL cluster: give --pgdata, its new data folder, on the machine where it will run")
+	case f.dbURL != "":
+		return usageErr("--database-url restores a logical dump into a running server; a point-in-time restore writes a new cluster's --pgdata instead: give one of them")
+	case f.configDir != "" || f.configToDB || f.dataDir != "" || f.filesTo != "":
+		return usageErr("--to-time restores the database cluster only in this version: restore the config and files from the backup taken before that time with a second drctl restore --id <id> (drctl list shows them)")
+	case f.id != "latest" && f.id != "":
+		return usageErr("--id names a logical backup; a point-in-time restore picks the base backup itself (the newest before the target)")
+	}
+	return nil
+}
+
+// pitrReport is the JSON document of a point-in-time restore or its dry run.
+type pitrReport struct {
+	DryRun      bool      `json:"dry_run"`
+	OK          bool      `json:"ok"`
+	Target      string    `json:"target"`
+	BaseBackup  string    `json:"base_backup,omitempty"`
+	BaseFinish  time.Time `json:"base_backup_finished_at,omitzero"`
+	FirstWAL    string    `json:"first_wal,omitempty"`
+	LastWAL     string    `json:"last_wal,omitempty"`
+	PartialLast bool      `json:"last_wal_partial,omitempty"`
+	WindowFrom  time.Time `json:"window_from,omitzero"`
+	WindowTo    time.Time `json:"window_to,omitzero"`
+	PGData      string    `json:"pgdata"`
+	Notes       []string  `json:"notes,omitempty"`
+	Error       string    `json:"error,omitempty"`
+}
+
+func runPITR(ctx context.Context, f *restoreFlags, out, errOut io.Writer) error {
+	if err := f.checkPITR(); err != nil {
+		return err
+	}
+	target, err := f.pitrTarget()
+	if err != nil {
+		return err
+	}
+	key, err := loadTrustKey(f.trustKey)
+	if err != nil {
+		return err
+	}
+	if key.IsZero() {
+		return usageErr("--trust-key is required for a point-in-time restore: only WAL the server signed is replayed (the public key `/dr version` shows)")
+	}
+	pgdata, err := filepath.Abs(f.pgdata)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, f.from, &f.fromS3)
+	if err != nil {
+		return err
+	}
+	ids, err := loadIdentities(f.identity)
+	if err != nil {
+		return err
+	}
+	var owner *pitr.Owner
+	if f.pgdataOwner != "" {
+		if owner, err = lookupOwner(f.pgdataOwner); err != nil {
+			return err
+		}
+	} else if os.Geteuid() == 0 && !f.dryRun {
+		return usageErr("drctl runs as root: PostgreSQL refuses a data folder it does not own. Run drctl as the user PostgreSQL runs as, or give --pgdata-owner postgres")
+	}
+	cmd, err := f.restoreCommand(key)
+	if err != nil {
+		return err
+	}
+	src := pitr.Source{Store: st, Key: key, Identities: ids}
+	rep := pitrReport{DryRun: f.dryRun, Target: target.String(), PGData: pgdata}
+	plan, err := pitr.MakePlan(ctx, src, target)
+	if err == nil {
+		rep.BaseBackup, rep.BaseFinish = plan.Base.ID, plan.Base.FinishedAt
+		rep.FirstWAL, rep.LastWAL, rep.PartialLast = plan.FirstWAL, plan.LastWAL, plan.PartialLast
+		rep.WindowFrom, rep.WindowTo, rep.Notes = plan.Window.From, plan.Window.To, plan.Window.Notes
+		if !f.dryRun {
+			err = pitr.Restore(ctx, src, plan, pitr.Options{PGData: pgdata, RestoreCommand: cmd, Out: errOut, Owner: owner})
+		}
+	}
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	if f.asJSON {
+		b, jerr := json.MarshalIndent(rep, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		fmt.Fprintln(out, string(b))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(errOut, "note:", n)
+	}
+	last := plan.LastWAL
+	if plan.PartialLast {
+		last += " (partial: the segment being written at the last upload)"
+	}
+	if f.dryRun {
+		fmt.Fprintf(out, "dry run of a point-in-time restore to %s: the checks passed, nothing was changed. A restore would:\n", target)
+		fmt.Fprintf(out, "  1. unpack base backup %s (finished %s) into %s\n", plan.Base.ID, plan.Base.FinishedAt.UTC().Format(time.RFC3339), pgdata)
+		fmt.Fprintf(out, "  2. write recovery.signal and, in postgresql.auto.conf, restore_command = %s\n", pitr.ConfQuote(cmd))
+		fmt.Fprintf(out, "  3. leave PostgreSQL to replay the archived WAL from %s up to %s (at most to %s) and promote\n", plan.FirstWAL, target, last)
+		fmt.Fprintf(out, "restorable window at %s: %s to %s\n", st, plan.Window.From.UTC().Format(time.RFC3339), plan.Window.To.UTC().Format(time.RFC3339))
+		return nil
+	}
+	fmt.Fprintf(out, "base backup %s unpacked into %s and recovery to %s set up (WAL %s to at most %s).\n", plan.Base.ID, pgdata, target, plan.FirstWAL, last)
+	fmt.Fprintf(out, "Start PostgreSQL on it now (pg_ctl -D %s start, or your service with data_directory there): it replays the WAL, then promotes itself. Its log says \"archive recovery complete\" when it is done.\n", pgdata)
+	return nil
+}
+
+// restoreCommand is the restore_command PostgreSQL will run: this drctl, with the flags that
+// reach the archive. No secret goes in it (postgresql.auto.conf is readable by the cluster's
+// owner and shows in pg_settings): S3 credentials come from the PostgreSQL user's AWS
+// environment or an instance role, the identity from a file.
+func (f *restoreFlags) restoreCommand(key format.PublicKey) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find drctl's own path for restore_command: %w", err)
+	}
+	from := f.from
+	if _, _, ok := parseS3URL(from); !ok {
+		if from, err = filepath.Abs(from); err != nil {
+			return "", err
+		}
+	}
+	args := []string{self, "wal-fetch", "--from", from, "--trust-key", key.String(), "--partial"}
+	identity := f.identity
+	if identity == "" {
+		identity = os.Getenv(format.EnvIdentityFile)
+	}
+	if identity != "" {
+		abs, err := filepath.Abs(identity)
+		if err != nil {
+			return "", err
+		}
+		args = append(args, "--identity", abs)
+	} else if os.Getenv(format.EnvIdentity) != "" {
+		return "", usageErr("the age identity is in %s: PostgreSQL's restore_command cannot see it. Put it in a file readable by the PostgreSQL user and give --identity FILE", format.EnvIdentity)
+	}
+	if f.fromS3.endpoint != "" {
+		args = append(args, "--s3-endpoint", f.fromS3.endpoint)
+	}
+	if f.fromS3.region != "" {
+		args = append(args, "--s3-region", f.fromS3.region)
+	}
+	if f.fromS3.pathStyle {
+		args = append(args, "--s3-path-style")
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = pitr.ShellQuote(a)
+	}
+	return strings.Join(quoted, " ") + " %f %p", nil
+}
+
+func lookupOwner(name string) (*pitr.Owner, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, usageErr("--pgdata-owner %q: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &pitr.Owner{UID: uid, GID: gid}, nil
+}
