@@ -292,7 +292,7 @@ func (a *Archiver) receive(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.fail(fmt.Errorf("pg_receivewal stopped (%v): %s", err, stderr.String()))
+			a.fail(fmt.Errorf("pg_receivewal stopped (%w): %s", err, stderr.String()))
 		}
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
