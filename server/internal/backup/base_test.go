@@ -347,7 +347,8 @@ func pgOwnedDir(t *testing.T, pg *harness.Postgres, prefix string) string {
 
 type walReceiver struct {
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when pg_receivewal has exited, err then set
+	err  error
 	stop func()
 }
 
@@ -360,8 +361,11 @@ func startReceiveWAL(t *testing.T, pg *harness.Postgres, dir string) *walReceive
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
-	w := &walReceiver{cmd: cmd, done: make(chan error, 1)}
-	go func() { w.done <- cmd.Wait() }()
+	w := &walReceiver{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		w.err = cmd.Wait()
+		close(w.done)
+	}()
 	stopped := false
 	w.stop = func() {
 		if stopped {
@@ -384,9 +388,9 @@ func startReceiveWAL(t *testing.T, pg *harness.Postgres, dir string) *walReceive
 			return w
 		}
 		select {
-		case err := <-w.done:
+		case <-w.done:
 			stopped = true
-			t.Fatalf("pg_receivewal exited: %v\n%s", err, out)
+			t.Fatalf("pg_receivewal exited: %v\n%s", w.err, out)
 		default:
 		}
 		require.True(t, time.Now().Before(deadline), "pg_receivewal is not streaming after 30 s: %s", out)
@@ -403,8 +407,8 @@ func waitFile(t *testing.T, p string, w *walReceiver) {
 			return
 		}
 		select {
-		case err := <-w.done:
-			t.Fatalf("pg_receivewal exited before writing %s: %v", p, err)
+		case <-w.done:
+			t.Fatalf("pg_receivewal exited before writing %s: %v", p, w.err)
 		default:
 		}
 		require.True(t, time.Now().Before(deadline), "%s not received after 30 s", p)

@@ -328,6 +328,7 @@ func (t *tarInfo) readTar(r io.Reader) error {
 				return err
 			}
 		}
+		//nolint:gosec // G110: no decompression here: pg_basebackup's tar passing through the tee
 		if _, err := io.CopyBuffer(writeOnly{}, tr, buf); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
@@ -531,8 +532,8 @@ func replicationRoleError(user, said string) error {
 // over TLS when the connection used it (hostssl), or the Unix socket (local).
 func hbaError(host, user, encryption, said string) error {
 	var line string
-	switch {
-	case host == "[local]":
+	switch host {
+	case "[local]":
 		line = fmt.Sprintf("local replication %s scram-sha-256", hbaName(user))
 	default:
 		kind := "host"

@@ -25,7 +25,7 @@ func TestWALFileName(t *testing.T) {
 		{1, "0/3000000", 16 << 20, true, "000000010000000000000002"}, // an end at a boundary needs only the segment before
 		{1, "0/3000000", 16 << 20, false, "000000010000000000000003"},
 		{2, "16/B374D848", 16 << 20, false, "0000000200000016000000B3"},
-		{3, "1/FF000000", 1 << 30, false, "000000030000000100000003"},   // 4 segments per "log"
+		{3, "1/FF000000", 1 << 30, false, "000000030000000100000003"},  // 4 segments per "log"
 		{10, "A/12345678", 1 << 20, false, "0000000A0000000A00000123"}, // 4096 segments per "log"
 	}
 	for _, c := range cases {
