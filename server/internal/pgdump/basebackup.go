@@ -107,8 +107,9 @@ func BaseBackup(ctx context.Context, w io.Writer, o BaseOptions) (*BaseResult, e
 	}
 	res.PgBasebackupVersion = version
 	if major < serverMajor {
-		return nil, fmt.Errorf("%s: %w: pg_basebackup %d cannot back up a PostgreSQL %d server (it must be of the server's major version or newer); %s",
-			path, ErrPgDumpTooOld, major, serverMajor, installHint(serverMajor))
+		// ErrPgDumpTooOld: the same client package is too old, and the same fix applies.
+		return nil, fmt.Errorf("%s: %w: pg_basebackup %d cannot back up a PostgreSQL %d server (it must be of the server's major version or newer); %s "+
+			"(pg_basebackup is taken from that pg_dump's folder)", path, ErrPgDumpTooOld, major, serverMajor, installHint(serverMajor))
 	}
 
 	env := ds.Env(os.Environ(), &cfg.Config)
