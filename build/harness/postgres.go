@@ -160,3 +160,42 @@ func credentialOf(name string) (*syscall.Credential, error) {
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
+
+// StartDataDir starts a cluster on a data folder made elsewhere (a restored base backup) on a
+// free port, logging to logPath. As root, like StartPostgres, it runs as the "postgres" user,
+// and dataDir (mode 0700, as PostgreSQL demands) and its files are handed to that user first.
+func StartDataDir(ctx context.Context, dataDir, logPath string) (*Postgres, error) {
+	bin, err := PGBinDir()
+	if err != nil {
+		return nil, err
+	}
+	pg := &Postgres{Dir: dataDir, BinDir: bin, log: logPath}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		if pg.cred, err = credentialOf("postgres"); err != nil {
+			return nil, err
+		}
+		err := filepath.Walk(dataDir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, int(pg.cred.Uid), int(pg.cred.Gid))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("chown %s to postgres: %w", dataDir, err)
+		}
+	}
+	if pg.Port, err = freePort(); err != nil {
+		return nil, err
+	}
+	if err := pg.start(ctx); err != nil {
+		return nil, err
+	}
+	return pg, nil
+}
+
+// Credential is the user the cluster's processes run as (nil: this process's own), for
+// helper programs that must read or write its files (pg_receivewal's WAL folder).
+func (pg *Postgres) Credential() *syscall.Credential { return pg.cred }

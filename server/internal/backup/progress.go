@@ -10,6 +10,7 @@ import (
 const (
 	PhaseStarting  = "starting"
 	PhaseDatabase  = "database"
+	PhaseBase      = "base"
 	PhaseConfig    = "config"
 	PhaseFiles     = "files"
 	PhaseFinishing = "finishing"

@@ -45,8 +45,9 @@ type Options struct {
 	// ID names the backup: NewID() (time-sortable). Empty: NewID().
 	ID         string
 	Components format.Components
-	// Database says how to reach the database (DataSource, PgDumpPath). Compress, Progress and
-	// InSnapshot are set by Run.
+	// Database says how to reach the database (DataSource, PgDumpPath), for the database and
+	// the base backup components (pg_basebackup is the one beside pg_dump). Compress, Progress
+	// and InSnapshot are set by Run.
 	Database pgdump.Options
 	Config   ConfigSource
 	Files    filesource.Source
@@ -129,6 +130,7 @@ type run struct {
 	mu         sync.Mutex
 	warnings   []string
 	db         *pgdump.Result
+	baseRes    *pgdump.BaseResult
 	referenced int64
 	files      format.FileStats // totals; the pool object counts and bytes are per destination
 }
@@ -148,7 +150,8 @@ func (r *run) warn(format string, args ...any) {
 // Run takes a backup and writes it to every destination; it returns each destination's
 // manifest by destination name.
 //
-// The components are taken in this order: the database, then the config, then the files.
+// The components are taken in this order: the database, then the base backup, then the
+// config, then the files.
 // Mattermost writes an uploaded file to the file store before it commits the FileInfo row
 // that refers to it (and likewise profile pictures, emoji and the brand image), so every
 // file the database snapshot refers to already exists when the snapshot is taken; copying
@@ -180,14 +183,16 @@ func prepare(o Options) (*run, error) {
 	}
 	c := o.Components
 	switch {
-	case !c.Database && !c.Config && !c.Files:
-		return nil, errors.New("backup: no component selected: choose the database, the config and/or the files")
+	case !c.Database && !c.Config && !c.Files && !c.Base:
+		return nil, errors.New("backup: no component selected: choose the database, the base backup, the config and/or the files")
 	case c.Config && o.Config == nil:
 		return nil, errors.New("backup: the config component needs a config source")
 	case c.Files && o.Files == nil:
 		return nil, errors.New("backup: the files component needs a file source")
 	case c.Database && strings.TrimSpace(o.Database.DataSource) == "":
 		return nil, errors.New("backup: the database component needs the database's DataSource")
+	case c.Base && strings.TrimSpace(o.Database.DataSource) == "":
+		return nil, errors.New("backup: the base backup component needs the database's DataSource")
 	case len(o.Destinations) == 0:
 		return nil, errors.New("backup: no destination: configure a local folder and/or an S3 bucket")
 	}
@@ -293,6 +298,13 @@ func (r *run) run(parent context.Context) (map[string]*format.Manifest, error) {
 		step = "database"
 		r.progress.phase(PhaseDatabase)
 		if err := r.database(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if r.o.Components.Base {
+		step = "base backup"
+		r.progress.phase(PhaseBase)
+		if err := r.base(ctx); err != nil {
 			return fail(err)
 		}
 	}
@@ -414,7 +426,7 @@ func (r *run) inspect(ctx context.Context) error {
 			}
 		}
 	}
-	if !r.encrypted() && (r.o.Components.Database || r.o.Components.Config) {
+	if !r.encrypted() && (r.o.Components.Database || r.o.Components.Config || r.o.Components.Base) {
 		r.warn("not encrypted but holds secrets: the database (password hashes, tokens, keys) and the config (passwords, keys) are stored in the clear; set encryption recipients")
 	}
 	if !offSite {
@@ -502,6 +514,12 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		m.PgDumpVersion = r.db.PgDumpVersion
 		m.TableRowCounts = r.db.TableRowCounts
 		m.ReferencedFiles = r.referenced
+	}
+	if r.baseRes != nil {
+		m.Base = baseManifest(r.baseRes)
+		if m.PostgresVersion == "" {
+			m.PostgresVersion = r.baseRes.ServerVersion
+		}
 	}
 	if r.o.Components.Files {
 		fs := r.files
