@@ -50,16 +50,48 @@ func newAuditor(trail *audit.Trail, api plugin.API) *auditor {
 func (a *auditor) Append(e audit.Entry) (audit.Record, error) {
 	rec, err := a.trail.Append(e)
 	if err != nil {
-		a.api.LogError("Cannot write the Disaster Recovery audit trail", "action", e.Action, "target", e.Target, "error", err.Error())
+		a.logUnrecorded(e, err)
 	} else {
 		a.noteHead(rec)
 	}
-	if a.mmAuditLog {
-		r := &model.AuditRecord{EventName: "disasterRecovery." + e.Action, Status: string(e.Outcome), Meta: map[string]any{"target": e.Target, "reason": e.Reason, "seq": rec.Seq}}
-		r.Actor.UserId = e.ActorID
-		a.api.LogAuditRec(r)
-	}
+	a.mattermostAudit(e, rec.Seq)
 	return rec, err
+}
+
+// AppendBatch records entries in order, as Append does each (see audit.Trail.AppendBatch):
+// every entry the trail could not record is logged, and each goes to Mattermost's audit log.
+func (a *auditor) AppendBatch(entries []audit.Entry) ([]audit.Record, error) {
+	recs, err := a.trail.AppendBatch(entries)
+	if err != nil {
+		for _, e := range entries[len(recs):] {
+			a.logUnrecorded(e, err)
+		}
+	}
+	if len(recs) > 0 {
+		a.noteHead(recs[len(recs)-1])
+	}
+	for i, e := range entries {
+		var seq uint64 // 0: not in the trail
+		if i < len(recs) {
+			seq = recs[i].Seq
+		}
+		a.mattermostAudit(e, seq)
+	}
+	return recs, err
+}
+
+func (a *auditor) logUnrecorded(e audit.Entry, err error) {
+	a.api.LogError("Cannot write the Disaster Recovery audit trail", "action", e.Action, "target", e.Target, "error", err.Error())
+}
+
+// mattermostAudit copies the entry to Mattermost's audit log, on servers that have it.
+func (a *auditor) mattermostAudit(e audit.Entry, seq uint64) {
+	if !a.mmAuditLog {
+		return
+	}
+	r := &model.AuditRecord{EventName: "disasterRecovery." + e.Action, Status: string(e.Outcome), Meta: map[string]any{"target": e.Target, "reason": e.Reason, "seq": seq}}
+	r.Actor.UserId = e.ActorID
+	a.api.LogAuditRec(r)
 }
 
 func (a *auditor) noteHead(rec audit.Record) {

@@ -346,6 +346,164 @@ attempts:
 	return Record{}, fmt.Errorf("%w after %d attempts: %w", ErrContention, t.maxAttempts, lastErr)
 }
 
+// AppendBatch records several actions, in order, and returns the stored
+// records. It is Append for many entries at a lower cost: the head is read
+// once (again only after a lost race or a store error) instead of once per
+// record. Each record is still committed on its own by the insert-only write
+// of its key, chained onto the one before it, and the head is moved over it
+// with compare-and-set before the next one is inserted, so that at most one
+// committed record lies beyond the head at any instant, as with Append: a
+// writer killed half-way leaves what Append's crash window leaves, and Verify
+// running meanwhile sees nothing else either.
+//
+// If another node wins the seq a record was about to take, its records are
+// checked and walked over as Append does, and the rest of the batch is
+// appended after them: nothing is lost or written twice. Every entry is
+// validated before anything is written; one invalid entry fails the batch
+// with ErrInvalidEntry and nothing recorded.
+//
+// On error, the returned records are those committed so far: a prefix of
+// entries, in order (with Append's exception for a write that landed while
+// the store kept reporting an error). The attempt budget is Append's, counted
+// from the last record committed, so a long batch is not given up on because
+// another node keeps winning races now and then.
+func (t *Trail) AppendBatch(entries []Entry) ([]Record, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	recs := make([]Record, len(entries))
+	for i, e := range entries {
+		r, err := t.prepare(e)
+		if err != nil {
+			return nil, fmt.Errorf("batch entry %d: %w", i, err)
+		}
+		recs[i] = r
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// One clock read per record, under the lock, as k Appends would do: one
+	// node's records stay in time order.
+	for i := range recs {
+		recs[i].Time = t.now().UTC().Truncate(time.Millisecond)
+	}
+
+	var (
+		done    int // recs[:done] are committed
+		lastErr error
+		// Inserts of recs[done] that failed with a KV error (seq -> hash of
+		// what was written): the write may have landed anyway.
+		ambiguous = map[uint64]string{}
+	)
+	commit := func(r Record) {
+		recs[done] = r
+		done++
+		clear(ambiguous) // they were all attempts at this record (see below)
+	}
+attempts:
+	for attempt := 1; attempt <= t.maxAttempts; attempt++ {
+		if attempt > 1 {
+			t.sleep(attempt - 1)
+		}
+
+		headRaw, h, err := t.readHead()
+		if err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				return recs[:done], err
+			}
+			lastErr = err
+			continue
+		}
+
+		// Did an ambiguous insert of recs[done] land after all? Then it is
+		// committed: keep it and go on with the next entry. Only recs[done]
+		// can be ambiguous: an insert error ends the attempt, and the next
+		// record is only written once this one is known to be committed.
+		for seq, hash := range ambiguous {
+			got, found, err := t.readRecord(seq)
+			switch {
+			case err != nil && !errors.Is(err, ErrCorrupt):
+				lastErr = err
+				continue attempts
+			case found && err == nil && got.Hash == hash:
+				commit(got)
+				t.advanceHeadTo(got)
+				if done == len(recs) {
+					return recs, nil
+				}
+				attempt = 0 // progress: a fresh budget (the loop adds one)
+				continue attempts
+			case found:
+				delete(ambiguous, seq) // another record holds that seq: ours did not land
+			case h.Seq >= seq:
+				// The head is past seq, so a record exists there, but this
+				// read does not show it (a lagging read replica): look again.
+				lastErr = fmt.Errorf("record %d not visible yet", seq)
+				continue attempts
+			}
+		}
+
+		base, baseRaw := h, headRaw
+		for done < len(recs) {
+			rec := recs[done]
+			rec.Seq = base.Seq + 1
+			rec.PrevHash = base.Hash
+			raw, err := seal(&rec)
+			if err != nil {
+				return recs[:done], err
+			}
+			inserted, err := t.kv.Set(recordKey(rec.Seq), raw, pluginapi.SetAtomic(nil))
+			if err != nil {
+				lastErr = fmt.Errorf("audit: insert record %d: %w", rec.Seq, err)
+				ambiguous[rec.Seq] = rec.Hash
+				continue attempts
+			}
+			if !inserted {
+				// Taken: by our own earlier insert that reported an error but
+				// landed (same seq, prev_hash and time give the same hash), or
+				// by another writer, whose records are checked and walked over
+				// before the rest of the batch is retried on top of them.
+				ours := false
+				if ambiguous[rec.Seq] == rec.Hash {
+					got, found, err := t.readRecord(rec.Seq)
+					ours = err == nil && found && got.Hash == rec.Hash
+				}
+				if !ours {
+					if err := t.catchUp(baseRaw, base); err != nil {
+						if errors.Is(err, ErrCorrupt) {
+							return recs[:done], err
+						}
+						lastErr = err
+					} else {
+						lastErr = fmt.Errorf("seq %d taken by a concurrent append", rec.Seq)
+					}
+					continue attempts
+				}
+			}
+			commit(rec)
+			attempt = 1 // progress: a fresh budget
+			next := head{Seq: rec.Seq, Hash: rec.Hash}
+			// The next record may only be inserted once the head names this
+			// one (at most one committed record beyond the head). A failed
+			// compare-and-set is fine: only a writer that moved the head to
+			// this record or past it makes it fail, and a record past it
+			// makes the next insert collide. A store error leaves the head
+			// unknown: read it again.
+			if _, err := t.kv.Set(headKey, next.encode(), pluginapi.SetAtomic(headValue(baseRaw))); err != nil {
+				lastErr = fmt.Errorf("audit: move head to %d: %w", next.Seq, err)
+				if done == len(recs) {
+					return recs, nil // committed; the next Append moves the head
+				}
+				continue attempts
+			}
+			base, baseRaw = next, next.encode()
+		}
+		return recs, nil
+	}
+	return recs[:done], fmt.Errorf("%w after %d attempts without progress (%d of %d records committed): %w",
+		ErrContention, t.maxAttempts, done, len(recs), lastErr)
+}
+
 // catchUp walks the committed records beyond head h, checking that each one
 // chains onto the one before, and compare-and-sets the head to the last of
 // them. Normally there is exactly one (the record of the writer that just won
@@ -385,11 +543,16 @@ func (t *Trail) advanceHeadTo(r Record) {
 // with h. Failure is fine: the head only ever moves forward, so a failed
 // compare-and-set means someone else already moved it.
 func (t *Trail) casHead(old []byte, h head) {
-	var oldValue any // untyped nil: insert only
+	_, _ = t.kv.Set(headKey, h.encode(), pluginapi.SetAtomic(headValue(old)))
+}
+
+// headValue is the old value for a compare-and-set of the head whose stored
+// bytes are old: untyped nil (insert only) when there is no head yet.
+func headValue(old []byte) any {
 	if len(old) > 0 {
-		oldValue = old
+		return old
 	}
-	_, _ = t.kv.Set(headKey, h.encode(), pluginapi.SetAtomic(oldValue))
+	return nil
 }
 
 func (t *Trail) sleep(retry int) {

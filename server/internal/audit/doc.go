@@ -38,6 +38,13 @@
 // out of attempts returns ErrContention. Within one process appends of a
 // Trail are serialized by a mutex, so contention only comes from other nodes.
 //
+// AppendBatch runs the same protocol for several records: the head is read
+// once, then each record is inserted at the next seq (chained onto the one
+// before it) and the head moved over it before the next one is inserted, so
+// the invariant below holds during a batch too. A record that finds its key
+// taken makes the batch catch up over the winner's records, as Append does,
+// and the rest of the batch is appended after them.
+//
 // The head compare-and-set in step 3 is best effort: if it fails, someone
 // already moved the head (helping) or will do so on the next Append. Because
 // a record n+1 is only ever inserted by a writer that saw the head at n, and

@@ -48,11 +48,6 @@ type KV interface {
 	ListKeys(page, count int, options ...pluginapi.ListKeysOption) ([]string, error)
 }
 
-// Auditor records each per-user switch and restore.
-type Auditor interface {
-	Append(e audit.Entry) (audit.Record, error)
-}
-
 // Service runs fallbacks and restores.
 type Service struct {
 	mm      Mattermost
@@ -63,6 +58,10 @@ type Service struct {
 	hash    func(password string) (string, error)
 	keys    KeyLister
 
+	auditBatchMax  int           // see auditqueue.go
+	auditBatchWait time.Duration // see auditqueue.go
+	auditAppended  func(n int)   // test hook, see auditQueue
+
 	lockTTL, lockWait, lockPoll time.Duration // see lock.go
 }
 
@@ -72,6 +71,7 @@ func New(mm Mattermost, kv KV, a Auditor, workers int) *Service {
 		workers = 1
 	}
 	return &Service{mm: mm, kv: kv, audit: a, now: time.Now, workers: workers, hash: HashPassword,
+		auditBatchMax: auditBatchMax, auditBatchWait: auditBatchWait,
 		lockTTL: defaultLockTTL, lockWait: defaultLockWait, lockPoll: defaultLockPoll}
 }
 
@@ -190,7 +190,9 @@ func (s *Service) Fallback(ctx context.Context, req FallbackRequest, progress fu
 	if req.Delivery == DeliverShow && len(ids) > MaxShow {
 		return nil, fmt.Errorf("--deliver show is for at most %d users (you selected %d): use --deliver dm or reset-link", MaxShow, len(ids))
 	}
-	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.fallbackOne(ctx, req, id) })...)
+	q := s.startAudit()
+	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.fallbackOne(ctx, q, req, id) })...)
+	q.close() // the audit trail is complete before the result is reported, cancelled or not
 	return &Report{Results: sortResults(results), Duration: s.now().Sub(start)}, nil
 }
 
@@ -261,9 +263,9 @@ func eligible(u *model.User) string {
 	return ""
 }
 
-func (s *Service) fallbackOne(ctx context.Context, req FallbackRequest, userID string) (res UserResult) {
+func (s *Service) fallbackOne(ctx context.Context, q *auditQueue, req FallbackRequest, userID string) (res UserResult) {
 	res = UserResult{UserID: userID}
-	defer func() { s.auditUser("sso.fallback", req.Actor, req.Reason, res) }()
+	defer func() { q.add(auditEntry("sso.fallback", req.Actor, req.Reason, res)) }()
 
 	l, err := s.lockUser(ctx, userID)
 	if err != nil {
@@ -437,13 +439,15 @@ func (s *Service) Restore(ctx context.Context, req RestoreRequest, progress func
 			return nil, err
 		}
 	}
-	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.restoreOne(ctx, req, id) })...)
+	q := s.startAudit()
+	results = append(results, s.each(ctx, ids, progress, func(id string) UserResult { return s.restoreOne(ctx, q, req, id) })...)
+	q.close() // the audit trail is complete before the result is reported, cancelled or not
 	return &Report{Results: sortResults(results), Duration: s.now().Sub(start)}, nil
 }
 
-func (s *Service) restoreOne(ctx context.Context, req RestoreRequest, userID string) (res UserResult) {
+func (s *Service) restoreOne(ctx context.Context, q *auditQueue, req RestoreRequest, userID string) (res UserResult) {
 	res = UserResult{UserID: userID}
-	defer func() { s.auditUser("sso.restore", req.Actor, "", res) }()
+	defer func() { q.add(auditEntry("sso.restore", req.Actor, "", res)) }()
 	l, err := s.lockUser(ctx, userID)
 	if err != nil {
 		return fail(res, err)
@@ -722,10 +726,8 @@ func (s *Service) update(rec *Record, old []byte) ([]byte, error) {
 	return raw, nil
 }
 
-func (s *Service) auditUser(action string, actor Actor, reason string, res UserResult) {
-	if s.audit == nil {
-		return
-	}
+// auditEntry is the audit record of one user's step.
+func auditEntry(action string, actor Actor, reason string, res UserResult) audit.Entry {
 	outcome := audit.OutcomeSucceeded
 	switch res.Outcome {
 	case Skipped, Already:
@@ -734,8 +736,7 @@ func (s *Service) auditUser(action string, actor Actor, reason string, res UserR
 		outcome = audit.OutcomeFailed
 	}
 	details := map[string]string{"username": res.Username, "detail": res.Detail}
-	// The audit package refuses to fail the action it records; errors are its own to report.
-	_, _ = s.audit.Append(audit.Entry{ActorID: actor.ID, Actor: actor.Username, Action: action, Target: res.UserID, Outcome: outcome, Reason: reason, Details: details})
+	return audit.Entry{ActorID: actor.ID, Actor: actor.Username, Action: action, Target: res.UserID, Outcome: outcome, Reason: reason, Details: details}
 }
 
 func fail(res UserResult, err error) UserResult {
