@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,13 +62,7 @@ func Restore(ctx context.Context, src Source, p *Plan, o Options) error {
 		return err
 	}
 	if o.Owner != nil {
-		err := filepath.WalkDir(o.PGData, func(path string, _ os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(path, o.Owner.UID, o.Owner.GID)
-		})
-		if err != nil {
+		if err := chownTree(o.PGData, o.Owner.UID, o.Owner.GID); err != nil {
 			return fmt.Errorf("give %s to its owner: %w", o.PGData, err)
 		}
 	}
@@ -89,7 +84,23 @@ func emptyDir(dir string) error {
 	case len(entries) > 0:
 		return fmt.Errorf("%w: %s is not empty: a point-in-time restore makes a new cluster; give an empty or new folder (never the data folder of a running server)", ErrRefused, dir)
 	}
-	return os.Chmod(dir, 0o700)
+	return os.Chmod(dir, 0o700) //nolint:gosec // a directory: PostgreSQL requires 0700 on its data folder
+}
+
+// chownTree gives dir and everything in it to uid:gid, inside an os.Root so a symlink cannot
+// lead it outside dir.
+func chownTree(dir string, uid, gid int) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return root.Lchown(path, uid, gid)
+	})
 }
 
 // hashingReader hashes what passes through it.
