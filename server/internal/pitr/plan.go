@@ -181,5 +181,16 @@ func MakePlan(ctx context.Context, src Source, target Target) (*Plan, error) {
 			p.LastWAL, p.PartialLast = tl.Partial, true
 		}
 	}
+	// A gap after the base backup ends recovery there, silently to PostgreSQL: with
+	// --to-latest that would restore less than asked, so refuse; with a time, say where the
+	// reach ends (the target may be before it).
+	first, _ := walarchive.ParseFile(p.FirstWAL)
+	lastFile, _ := walarchive.ParseFile(p.LastWAL)
+	if err := w.WAL.Covers(tl.ID, first.SegmentNo(size), lastFile.SegmentNo(size), true); err != nil {
+		if target.Latest {
+			return nil, fmt.Errorf("%w: %v; the newest reachable point is before that gap: restore with --to-time to a time before it", ErrRefused, err)
+		}
+		w.Notes = append(w.Notes, fmt.Sprintf("%v: recovery stops at the gap if %s is after it", err, target))
+	}
 	return p, nil
 }
