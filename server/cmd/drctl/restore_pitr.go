@@ -141,7 +141,7 @@ func runPITR(ctx context.Context, f *restoreFlags, out, errOut io.Writer) error 
 	if f.dryRun {
 		fmt.Fprintf(out, "dry run of a point-in-time restore to %s: the checks passed, nothing was changed. A restore would:\n", target)
 		fmt.Fprintf(out, "  1. unpack base backup %s (finished %s) into %s\n", plan.Base.ID, plan.Base.FinishedAt.UTC().Format(time.RFC3339), pgdata)
-		fmt.Fprintf(out, "  2. write recovery.signal and, in postgresql.auto.conf, restore_command = %s\n", pitr.ConfQuote(cmd))
+		fmt.Fprintf(out, "  2. write recovery.signal, and set restore_command in postgresql.auto.conf to: %s\n", cmd)
 		fmt.Fprintf(out, "  3. leave PostgreSQL to replay the archived WAL from %s up to %s (at most to %s) and promote\n", plan.FirstWAL, target, last)
 		fmt.Fprintf(out, "restorable window at %s: %s to %s\n", st, plan.Window.From.UTC().Format(time.RFC3339), plan.Window.To.UTC().Format(time.RFC3339))
 		return nil
