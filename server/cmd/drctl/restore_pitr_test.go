@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,7 +79,7 @@ func TestPointInTimeRestore(t *testing.T) {
 	go func() { archDone <- arch.Run(actx) }()
 	t.Cleanup(func() {
 		acancel()
-		<-archDone
+		assert.NoError(t, <-archDone)
 		if db, err := testPG.Open("postgres"); err == nil {
 			for i := 0; i < 50; i++ { // the walsender outlives pg_receivewal for a moment
 				if _, err := db.Exec(`SELECT pg_drop_replication_slot('drctl_pitr') FROM pg_replication_slots WHERE slot_name = 'drctl_pitr'`); err == nil {
@@ -146,7 +147,8 @@ func TestPointInTimeRestore(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else {
 			require.NoError(t, err)

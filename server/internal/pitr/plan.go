@@ -188,7 +188,7 @@ func MakePlan(ctx context.Context, src Source, target Target) (*Plan, error) {
 	lastFile, _ := walarchive.ParseFile(p.LastWAL)
 	if err := w.WAL.Covers(tl.ID, first.SegmentNo(size), lastFile.SegmentNo(size), true); err != nil {
 		if target.Latest {
-			return nil, fmt.Errorf("%w: %v; the newest reachable point is before that gap: restore with --to-time to a time before it", ErrRefused, err)
+			return nil, fmt.Errorf("%w: %w; the newest reachable point is before that gap: restore with --to-time to a time before it", ErrRefused, err)
 		}
 		w.Notes = append(w.Notes, fmt.Sprintf("%v: recovery stops at the gap if %s is after it", err, target))
 	}
