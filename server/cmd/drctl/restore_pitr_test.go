@@ -242,6 +242,20 @@ func TestPointInTimeRestore(t *testing.T) {
 		assert.Contains(t, string(out), "which is not a trusted key (--trust-key)", "an archive signed by another key is refused")
 	})
 
+	// From here on the archive is damaged. A segment lost before the partial one: --to-latest
+	// would end the replay there and promote with less than asked, so it is refused.
+	t.Run("a lost segment", func(t *testing.T) {
+		require.NoError(t, st.Delete(ctx, f.Key(true)))
+		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-gap-"), "pgdata")
+		code, _, errOut := restore(t, pgdata, "--to-latest", "--dry-run")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "misses "+seg+" to "+seg)
+		assert.Contains(t, errOut, "restore with --to-time to a time before it")
+		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--dry-run")
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, errOut, "note: the WAL archive of timeline 1 misses "+seg, out)
+	})
+
 	// Last: it damages the archive. A segment replaced in the bucket (by anyone with write
 	// access to it) must stop the recovery, not pass for the end of the WAL: a cluster that
 	// promoted there would silently lack everything after it.

@@ -88,6 +88,10 @@ func (r *Reader) Scan(ctx context.Context) (*Archive, error) {
 				tl.Gaps = append(tl.Gaps, [2]uint64{s[i-1] + 1, s[i] - 1})
 			}
 		}
+		// Between the last whole segment and the partial one, too: replay would end there.
+		if p, ok := ParseFile(tl.Partial); ok && len(s) > 0 && p.SegmentNo(sys.WALSegmentSize) > tl.Last+1 {
+			tl.Gaps = append(tl.Gaps, [2]uint64{tl.Last + 1, p.SegmentNo(sys.WALSegmentSize) - 1})
+		}
 		a.Timelines = append(a.Timelines, tl)
 	}
 	sort.Slice(a.Timelines, func(i, j int) bool { return a.Timelines[i].ID < a.Timelines[j].ID })
