@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/bytesize"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pitr"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/restore"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/walarchive"
 )
 
 const listHelp = `drctl list --from <folder|s3://bucket/prefix> [--trust-key KEY] [--json]: list the complete
@@ -24,6 +27,8 @@ backups at a destination, newest first, with each one's signer and last verifica
                 "verification": {"outcome", "finished_at"} (absent: never verified),
                 "signer": fingerprint or "unsigned", "signed_by_trust_key", "untrusted": why (absent: trusted),
                 "dated_in_future"}],
+   "pitr_window": {"from", "to", "base_backups", "notes", "error"} (absent: no WAL archive here;
+                  from/to need --trust-key: only what the server signed counts),
    "error": some backups could not be read (absent: none; exit status 1)}`
 
 // listedBackup is one backup of drctl list --json.
@@ -71,10 +76,14 @@ func runList(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	ms, listErr := format.List(ctx, st)
 	backups := describeBackups(ctx, st, ms, key)
+	window := readWindow(ctx, st, key)
 	if *asJSON {
-		err = writeListJSON(out, st, backups, listErr)
+		err = writeListJSON(out, st, backups, window, listErr)
 	} else {
 		err = writeListText(out, errOut, st, backups, key, ms)
+		if err == nil && window != nil {
+			writeWindowText(out, window)
+		}
 	}
 	if err != nil {
 		return err
@@ -103,12 +112,13 @@ func describeBackups(ctx context.Context, st storage.Store, ms []*format.Manifes
 	return out
 }
 
-func writeListJSON(out io.Writer, st storage.Store, backups []listedBackup, listErr error) error {
+func writeListJSON(out io.Writer, st storage.Store, backups []listedBackup, window *listedWindow, listErr error) error {
 	v := struct {
 		Destination string         `json:"destination"`
 		Backups     []listedBackup `json:"backups"`
+		Window      *listedWindow  `json:"pitr_window,omitempty"`
 		Error       string         `json:"error,omitempty"`
-	}{Destination: st.String(), Backups: backups}
+	}{Destination: st.String(), Backups: backups, Window: window}
 	if listErr != nil {
 		v.Error = listErr.Error()
 	}
@@ -164,4 +174,49 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// listedWindow is the point-in-time restore window of a destination with a WAL archive.
+type listedWindow struct {
+	From        time.Time `json:"from,omitzero"`
+	To          time.Time `json:"to,omitzero"`
+	BaseBackups []string  `json:"base_backups,omitempty"`
+	Notes       []string  `json:"notes,omitempty"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// readWindow reads the restorable window, or nil when st holds no WAL archive.
+func readWindow(ctx context.Context, st storage.Store, key format.PublicKey) *listedWindow {
+	if _, err := st.Stat(ctx, walarchive.SystemKey); errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	lw := &listedWindow{}
+	if key.IsZero() {
+		lw.Error = "this destination holds a WAL archive: give --trust-key to see the point-in-time restore window (only what the server signed counts)"
+		return lw
+	}
+	w, err := pitr.ReadWindow(ctx, pitr.Source{Store: st, Key: key})
+	if w != nil {
+		lw.From, lw.To, lw.Notes = w.From.UTC(), w.To.UTC(), w.Notes
+		for _, m := range w.Bases {
+			lw.BaseBackups = append(lw.BaseBackups, m.ID)
+		}
+	}
+	if err != nil {
+		lw.Error = err.Error()
+	}
+	return lw
+}
+
+func writeWindowText(out io.Writer, w *listedWindow) {
+	fmt.Fprintln(out)
+	if w.Error != "" {
+		fmt.Fprintf(out, "point-in-time restore: %s\n", w.Error)
+	} else {
+		fmt.Fprintf(out, "point-in-time restore window: %s to %s (UTC), from %d base backup(s) and the WAL archive; drctl restore --to-time reaches any second in it\n",
+			w.From.Format("2006-01-02 15:04:05"), w.To.Format("2006-01-02 15:04:05"), len(w.BaseBackups))
+	}
+	for _, n := range w.Notes {
+		fmt.Fprintln(out, "  note:", n)
+	}
 }

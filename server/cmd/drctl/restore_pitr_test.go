@@ -195,6 +195,25 @@ func TestPointInTimeRestore(t *testing.T) {
 		assert.NoDirExists(t, pgdata)
 	})
 
+	t.Run("list shows the restorable window", func(t *testing.T) {
+		code, out, errOut := drctl(append([]string{"list", "--from", from, "--trust-key", key.PublicKey().String(), "--json"}, s3args...)...)
+		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		var doc struct {
+			Window *listedWindow `json:"pitr_window"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+		require.NotNil(t, doc.Window, out)
+		assert.Empty(t, doc.Window.Error)
+		assert.Len(t, doc.Window.BaseBackups, 1)
+		assert.False(t, doc.Window.From.After(target) || doc.Window.To.Before(target), "%s is in %+v", target, doc.Window)
+		code, out, _ = drctl(append([]string{"list", "--from", from, "--trust-key", key.PublicKey().String()}, s3args...)...)
+		require.Equal(t, 0, code)
+		assert.Contains(t, out, "point-in-time restore window: "+doc.Window.From.Format("2006-01-02 15:04:05")+" to ")
+		code, out, _ = drctl(append([]string{"list", "--from", from}, s3args...)...)
+		require.Equal(t, 0, code)
+		assert.Contains(t, out, "give --trust-key to see the point-in-time restore window")
+	})
+
 	t.Run("to a time before the bad change", func(t *testing.T) {
 		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-time-"), "pgdata")
 		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339))
