@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
@@ -112,7 +114,8 @@ func runPITR(ctx context.Context, f *restoreFlags, out, errOut io.Writer) error 
 		rep.BaseBackup, rep.BaseFinish = plan.Base.ID, plan.Base.FinishedAt
 		rep.FirstWAL, rep.LastWAL, rep.PartialLast = plan.FirstWAL, plan.LastWAL, plan.PartialLast
 		rep.WindowFrom, rep.WindowTo, rep.Notes = plan.Window.From, plan.Window.To, plan.Window.Notes
-		if !f.dryRun {
+		err = tryRestoreCommand(ctx, cmd, plan.FirstWAL, owner)
+		if err == nil && !f.dryRun {
 			err = pitr.Restore(ctx, src, plan, pitr.Options{PGData: pgdata, RestoreCommand: cmd, Out: errOut, Owner: owner})
 		}
 	}
@@ -204,4 +207,31 @@ func lookupOwner(name string) (*pitr.Owner, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &pitr.Owner{UID: uid, GID: gid}, nil
+}
+
+// tryRestoreCommand runs restore_command once, as PostgreSQL will (through /bin/sh, as the
+// data folder's owner), for the first segment the recovery needs: a path the PostgreSQL user
+// cannot enter, an identity file it cannot read or an archive it cannot reach would otherwise
+// show only when the restored cluster fails to start.
+func tryRestoreCommand(ctx context.Context, cmd, first string, owner *pitr.Owner) error {
+	dir, err := os.MkdirTemp("", "drctl-restore-command-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	as := "this user"
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", strings.NewReplacer("%f", first, "%p", pitr.ShellQuote(filepath.Join(dir, first))).Replace(cmd))
+	if owner != nil && os.Geteuid() == 0 {
+		if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
+			return err
+		}
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(owner.UID), Gid: uint32(owner.GID)}} //nolint:gosec // uid/gid from the system's user database
+		as = fmt.Sprintf("uid %d", owner.UID)
+	}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: PostgreSQL's restore_command fails when run as %s for %s (%v): %s. The user PostgreSQL runs as must be able to run drctl at its path, read the identity file, and reach the archive: for S3, credentials in its environment, its ~/.aws/credentials or an instance role",
+			pitr.ErrRefused, as, first, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

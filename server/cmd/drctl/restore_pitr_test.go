@@ -253,6 +253,19 @@ func TestPointInTimeRestore(t *testing.T) {
 		code, _, errOut = restore(t, pgdata, "--to-latest")
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "is not empty")
+		if os.Geteuid() == 0 {
+			// An identity file only root can read: PostgreSQL's restore_command, run as its
+			// own user, could not decrypt a segment. Refused before anything is written.
+			rootOnly := filepath.Join(dir, "root-only.key")
+			require.NoError(t, os.WriteFile(rootOnly, []byte(id.String()+"\n"), 0o600))
+			cmd := exec.CommandContext(ctx, bin, append([]string{"restore", "--from", from, "--trust-key", key.PublicKey().String(), "--identity", rootOnly,
+				"--pgdata", filepath.Join(dir, "unreadable"), "--pgdata-owner", "postgres", "--to-latest"}, s3args...)...) //nolint:gosec // the built tool
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err)
+			assert.Contains(t, string(out), "restore_command fails when run as uid")
+			assert.Contains(t, string(out), "permission denied")
+			assert.NoDirExists(t, filepath.Join(dir, "unreadable"))
+		}
 		other, err := format.GenerateSigningKey()
 		require.NoError(t, err)
 		cmd := exec.CommandContext(ctx, bin, append([]string{"restore", "--from", from, "--trust-key", other.PublicKey().String(), "--pgdata", filepath.Join(dir, "other"), "--to-latest", "--dry-run"}, s3args...)...) //nolint:gosec // the built tool
