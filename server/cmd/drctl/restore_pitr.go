@@ -230,7 +230,7 @@ func tryRestoreCommand(ctx context.Context, cmd, first string, owner *pitr.Owner
 	}
 	out, err := c.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%w: PostgreSQL's restore_command fails when run as %s for %s (%v): %s. The user PostgreSQL runs as must be able to run drctl at its path, read the identity file, and reach the archive: for S3, credentials in its environment, its ~/.aws/credentials or an instance role",
+		return fmt.Errorf("%w: PostgreSQL's restore_command fails when run as %s for %s (%w): %s. The user PostgreSQL runs as must be able to run drctl at its path, read the identity file, and reach the archive: for S3, credentials in its environment, its ~/.aws/credentials or an instance role",
 			pitr.ErrRefused, as, first, err, strings.TrimSpace(string(out)))
 	}
 	return nil
