@@ -82,9 +82,9 @@ func CheckArchiving(ctx context.Context, dataSource, pgDumpPath string) (*Archiv
 // (the REPLICATION attribute, pg_hba.conf, max_wal_senders, wal_level); nil otherwise. The
 // passwords of dataSource never reach the message.
 func ExplainReplicationError(dataSource, said string) error {
-	ds, err := pgdsn.Parse(dataSource)
-	if err != nil {
-		return nil
+	ds, perr := pgdsn.Parse(dataSource)
+	if perr != nil { // nothing to scrub with, nothing to explain: the caller keeps its error
+		return nil //nolint:nilerr // the parse error is not the failure being explained
 	}
 	said = ds.Scrub(said)
 	user := ds.User()

@@ -36,9 +36,13 @@ func TestAnalyze(t *testing.T) {
 		{"archiving and caught up", good, probe.Healthy, ""},
 		{"off", Input{}, probe.NotConfigured, ""},
 		{"off with the slot left behind", Input{Slot: Slot{Name: "mattermost_dr_archive", Checked: true, Found: true, Retained: 3 << 30}}, probe.Degraded, "pg_drop_replication_slot('mattermost_dr_archive')"},
-		{"set up wrongly", with(func(in *Input) { in.Setup, in.Running = "the database user lacks the REPLICATION attribute: … ALTER ROLE \"mm\" REPLICATION;", false }), probe.Critical, `ALTER ROLE "mm" REPLICATION;`},
+		{"set up wrongly", with(func(in *Input) {
+			in.Setup, in.Running = "the database user lacks the REPLICATION attribute: … ALTER ROLE \"mm\" REPLICATION;", false
+		}), probe.Critical, `ALTER ROLE "mm" REPLICATION;`},
 		{"no node reports", with(func(in *Input) { in.Reported, in.ReportedAt = false, now.Add(-5*time.Minute) }), probe.Critical, "the last report, from node app1, is 5m old"},
-		{"pg_receivewal stopped", with(func(in *Input) { in.Running, in.LastError = false, "pg_receivewal stopped (exit status 1): connection refused" }), probe.Critical, "connection refused"},
+		{"pg_receivewal stopped", with(func(in *Input) {
+			in.Running, in.LastError = false, "pg_receivewal stopped (exit status 1): connection refused"
+		}), probe.Critical, "connection refused"},
 		{"behind", with(func(in *Input) { in.CaughtUp = now.Add(-45 * time.Second) }), probe.Degraded, "45s behind the database, over 30s"},
 		{"far behind", with(func(in *Input) { in.CaughtUp = now.Add(-10 * time.Minute) }), probe.Critical, "10m behind"},
 		{"a pass failed", with(func(in *Input) { in.LastError = "store wal/… at s3: access denied" }), probe.Degraded, "access denied"},
