@@ -82,10 +82,8 @@ func (p *Plugin) applyWALArchive() {
 	}
 	cfg, problems := p.config() // under w.mu: the last call applies the newest settings
 	key := p.walArchiveKey(cfg)
-	for _, pr := range problems {
-		if strings.HasPrefix(pr.Setting, "WALArchive") || strings.HasPrefix(pr.Setting, "BackupS3") || pr.Setting == "BackupAgeRecipients" || pr.Setting == "BackupLocalDirectory" {
-			key = "" // never archive with settings that do not check out; /dr version says why
-		}
+	if walSettingsProblem(problems) != "" {
+		key = "" // never archive with settings that do not check out; /dr status says which
 	}
 	if key == w.key {
 		return
@@ -101,6 +99,21 @@ func (p *Plugin) applyWALArchive() {
 		defer close(done)
 		p.walArchiveLoop(ctx, cfg)
 	}(w.done)
+}
+
+// walSettingsProblem lists the problems of the settings archiving uses (its own, the
+// destinations, the recipients), or "" when they check out.
+func walSettingsProblem(problems settings.Problems) string {
+	var out []string
+	for _, pr := range problems {
+		if strings.HasPrefix(pr.Setting, "WALArchive") || strings.HasPrefix(pr.Setting, "BackupS3") || pr.Setting == "BackupAgeRecipients" || pr.Setting == "BackupLocalDirectory" {
+			out = append(out, pr.String())
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "fix the settings first: " + strings.Join(out, "; ")
 }
 
 // stopWALArchive stops the loop and waits for the archiver to store what it received; the
@@ -247,12 +260,15 @@ func (p *Plugin) newArchiver(ctx context.Context, cfg settings.Config, dsn strin
 // walArchiveInput is what /dr status judges: the archiving node's last report, and the slot
 // as the primary sees it (read on every node: it is what fills the database server's disk).
 func (p *Plugin) walArchiveInput(ctx context.Context) walprobe.Input {
-	cfg, _ := p.config()
+	cfg, problems := p.config()
 	in := walprobe.Input{Enabled: cfg.WALArchiveEnabled, MaxDelay: cfg.WALArchiveMaxDelay()}
 	if st, ok, err := kvstate.WALArchiveReport.Get(p.state()); err == nil && ok {
 		in.Node, in.ReportedAt, in.Setup, in.Running, in.CaughtUp = st.Node, st.ReportedAt, st.Setup, st.Running, st.CaughtUp
 		in.LastFile, in.LastError, in.Pending, in.Restarts = st.LastFile, st.LastError, st.Pending, st.Restarts
 		in.Reported = time.Since(st.ReportedAt) < walReportFresh
+	}
+	if msg := walSettingsProblem(problems); msg != "" {
+		in.Setup = msg // no node archives with them: say why rather than "no node is archiving"
 	}
 	if dsn := p.walDSN(cfg); dsn != "" {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -64,3 +64,10 @@ func TestBaseOnly(t *testing.T) {
 	_, err := settings.ParseComponents("base")
 	assert.Error(t, err, "--only and BackupComponents never pick the base backup")
 }
+
+func TestWALSettingsProblem(t *testing.T) {
+	assert.Empty(t, walSettingsProblem(settings.Problems{{Setting: "OpsTeamName", Message: "bad"}, {Setting: "BackupSchedule", Message: "bad"}}),
+		"settings archiving does not use never stop it")
+	got := walSettingsProblem(settings.Problems{{Setting: "WALArchiveDataSource", Message: "use a PostgreSQL URL"}, {Setting: "BackupS3Region", Message: "missing"}})
+	assert.Equal(t, "fix the settings first: WALArchiveDataSource: use a PostgreSQL URL; BackupS3Region: missing", got)
+}
