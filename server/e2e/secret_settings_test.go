@@ -27,6 +27,7 @@ var secretValues = map[string]any{
 	"backups3secretaccesskey":     "SECRET-backups3key",
 	"backupdrilldatabaseurl":      "postgres://leak:SECRET-drill@127.0.0.1:9/postgres?sslmode=disable",
 	"drpostgresstandbydatasource": "postgres://leak:SECRET-standby@127.0.0.1:9/mattermost?sslmode=disable",
+	"walarchivedatasource":        "postgres://leak:SECRET-walarchive@127.0.0.1:9/mattermost?sslmode=disable",
 	"drawsaccesskeyid":            "AKIALEAKTEST", "drawssecretaccesskey": "SECRET-awskey",
 	"drs3accesskeyid": "leaktest", "drs3secretaccesskey": "SECRET-s3key",
 	"dropensearchpassword": "SECRET-ospass",

@@ -156,8 +156,10 @@ func (p *Plugin) runBackup(ctx context.Context, j *jobs.Job, cfg settings.Config
 		if err := p.recordBackup(manifests, ""); err != nil {
 			p.API.LogWarn("Cannot record the backup in the KV store", "backup", j.ID, "error", err.Error())
 		}
-		p.recordSuccess(time.Now())
-		p.recordBackupInfo(manifests, time.Since(start))
+		if !req.baseOnly() {
+			p.recordSuccess(time.Now())
+			p.recordBackupInfo(manifests, time.Since(start))
+		}
 		pruned = p.applyRetention(ctx, cfg, destinationNames(manifests))
 		return nil
 	})
@@ -282,6 +284,8 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 			comps.Config = true
 		case "files":
 			comps.Files = true
+		case baseComponent:
+			comps.Base = true
 		}
 	}
 	o := backup.Options{
@@ -305,6 +309,10 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 		if _, ok := d.Store.(memoryHungryStore); ok {
 			o.FileWorkers = 2
 		}
+	}
+	if comps.Base {
+		// The cluster the WAL archive streams from: a base backup and its WAL must match.
+		o.Database.DataSource = p.walDSN(cfg)
 	}
 	if o.Recipients, err = cfg.AgeRecipients(); err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ func (p *Plugin) backupCommands(t *slashcmd.Tree) {
 		},
 		Run: p.runBackupNow,
 	})
+	t.Add([]string{"backup"}, &slashcmd.Command{
+		Name: "base", Summary: "Take a base backup of the whole database cluster, the starting point of a point-in-time restore with the WAL archive; progress follows here and the bot posts the result",
+		Run: p.runBackupBase,
+	})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, verification", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
 		Flags: []slashcmd.Flag{{Name: "verbose", Kind: slashcmd.Bool, Help: "also list every object with its size and SHA-256"}}, Run: p.runBackupShow})

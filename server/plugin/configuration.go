@@ -36,6 +36,7 @@ func (p *Plugin) OnConfigurationChange() error {
 	if p.jobs != nil { // activated: OnActivate writes it the first time
 		go p.publishSettings("")
 		p.kickHandover() // the settings may now say this node's region takes over a runbook
+		go p.applyWALArchive()
 	}
 	if changed := old.Changed(cfg); loaded && len(changed) > 0 && p.auditor != nil {
 		outcome := audit.OutcomeSucceeded

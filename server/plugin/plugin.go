@@ -63,6 +63,7 @@ type Plugin struct {
 	outside    outside
 	publishMu  sync.Mutex // one DR settings document write at a time on this node
 	handover   handover   // adopting a runbook drctl left (handover.go)
+	walRun     walArchiveRun
 
 	mu       sync.RWMutex
 	cfg      settings.Config
@@ -121,6 +122,7 @@ func (p *Plugin) OnActivate() error {
 		return fmt.Errorf("schedule backups: %w", err)
 	}
 	p.firstSeen(time.Now())
+	go p.applyWALArchive()
 	p.stopNodes = make(chan struct{})
 	go p.nodeReporter(p.stopNodes)
 
@@ -146,6 +148,10 @@ func (p *Plugin) OnDeactivate() error {
 	if p.jobs != nil {
 		p.jobs.Shutdown(10 * time.Second)
 	}
+	p.walRun.mu.Lock()
+	p.walRun.closed = true
+	stopWALArchive(&p.walRun) // stores what pg_receivewal received before it stopped
+	p.walRun.mu.Unlock()
 	if p.ssoAdapter != nil {
 		p.ssoAdapter.Release()
 	}

@@ -23,6 +23,7 @@ func (p *Plugin) backupTick() {
 	cfg, _ := p.config()
 	now := time.Now()
 	p.scheduledBackup(cfg, now)
+	p.scheduledBase(cfg, now)
 	p.scheduledVerify(cfg, now)
 	p.staleCheck(cfg, now)
 	p.statusAlert(cfg, now)

@@ -74,6 +74,7 @@ func (p *Plugin) probers(cfg settings.Config) []status.Prober {
 		Credentials: p.credentials(cfg),
 		NodeReports: p.nodeReports,
 		Backups:     p.backupsInput,
+		WALArchive:  p.walArchiveProber(cfg),
 		WrapIdentityProviders: func(pr status.Prober) status.Prober {
 			return idpProber{Prober: pr, p: p}
 		},

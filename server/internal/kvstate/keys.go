@@ -44,6 +44,12 @@ var (
 		Doc: "the failed backup whose webhook alert is still open (resolved by the next success)"}, JSON[string]{}})
 	FirstSeen = register(&Key[time.Time]{Spec{Name: "first-seen", Owner: "plugin (schedule.go)", Lifetime: forever,
 		Doc: "when the plugin first ran on this server (stale alerts count from it before any backup)"}, UnixMilliString{}})
+	BaseSlot = register(&Key[time.Time]{Spec{Name: "backup/base-schedule/last-slot", Owner: "plugin (walarchive.go)", Lifetime: replaced,
+		Doc: "the last slot of the base backup schedule claimed by a node"}, UnixMilliString{}})
+	WALArchiveReport = register(&Key[WALArchiveState]{Spec{Name: "wal-archive/report", Owner: "plugin (walarchive.go)", Lifetime: replaced,
+		Doc: "what the node running the WAL archiver last reported (every few seconds), for /dr status on every node"}, JSON[WALArchiveState]{}})
+	WALArchiveLock = register(&Mutex{Spec{Name: mutexPrefix + "wal-archive", Owner: "plugin (walarchive.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,
+		Lifetime: "expires 15 s after its holder stops refreshing it", Doc: "the one node that runs the WAL archiver; another takes over when it dies"}})
 	BackupLock = register(&Mutex{Spec{Name: mutexPrefix + "backup-lock", Owner: "plugin (backup.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,
 		Lifetime: "expires 15 s after its holder stops refreshing it", Doc: "one backup, retention or delete at a time across the cluster"}})
 )

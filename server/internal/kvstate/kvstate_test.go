@@ -154,7 +154,7 @@ func TestLifetimesAreThoseOfEarlierVersions(t *testing.T) {
 			t.Errorf("%s: owner, lifetime and doc are required", s.Name)
 		}
 		if s.TTL > 0 && s.Name != NodeReports.Name && s.Name != FailoverAliveMark.Name && s.Owner != "internal/ssofallback" &&
-			s.Name != BackupLock.Name && s.Name != FailoverLock.Name && s.Name != "sso/button/" {
+			s.Name != BackupLock.Name && s.Name != FailoverLock.Name && s.Name != WALArchiveLock.Name && s.Name != "sso/button/" {
 			t.Errorf("%s: unexpected expiry %s", s.Name, s.TTL)
 		}
 	}

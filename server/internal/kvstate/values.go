@@ -32,3 +32,17 @@ type FailoverAlive struct {
 	// At is when the node last refreshed it (absent from marks of older versions).
 	At time.Time `json:"at,omitzero"`
 }
+
+// WALArchiveState is what the node running the WAL archiver reports.
+type WALArchiveState struct {
+	Node       string    `json:"node"`
+	ReportedAt time.Time `json:"reported_at"`
+	Setup      string    `json:"setup,omitempty"` // what is missing for archiving to run, and what to do
+	Running    bool      `json:"running"`
+	CaughtUp   time.Time `json:"caught_up"`
+	LastFile   string    `json:"last_file,omitempty"`
+	LastError  string    `json:"last_error,omitempty"`
+	Pending    int       `json:"pending"`
+	Restarts   int       `json:"restarts"`
+	Stored     int64     `json:"stored"`
+}

@@ -520,7 +520,7 @@ func baseBackupFailed(ds *pgdsn.DSN, path, user string, waitErr error, stderr st
 }
 
 func replicationRoleError(user, said string) error {
-	err := fmt.Errorf("%w: a base backup connects to PostgreSQL for replication, which needs a role with the REPLICATION attribute (or a superuser). "+
+	err := fmt.Errorf("%w: base backups and WAL archiving connect to PostgreSQL for replication, which needs a role with the REPLICATION attribute (or a superuser). "+
 		"As a superuser, run: ALTER ROLE %s REPLICATION; (this lets %s read the whole cluster's files, every database's, through replication)",
 		ErrNoReplicationRole, pgx.Identifier{user}.Sanitize(), strconv.Quote(user))
 	if said != "" {

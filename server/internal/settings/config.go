@@ -51,6 +51,13 @@ type Config struct {
 	BackupDrillDatabaseURL  string // where drills may create and drop databases; empty = Mattermost's server
 	BackupAgeIdentityFile   string // path on the app node of the age identity that verify decrypts with
 
+	// Continuous WAL archiving and base backups (server/plugin walarchive.go).
+	WALArchiveEnabled         bool   // run pg_receivewal on one node and store the WAL at the destinations
+	WALArchiveMaxDelaySeconds int    // how often the segment being written is stored: the recovery point (0 = 10)
+	WALArchiveDataSource      string // a role with REPLICATION on the primary; empty = SqlSettings.DataSource
+	WALArchiveSlotWarnGB      int    // WAL the primary holds for the slot above which status warns (0 = 8)
+	WALBaseBackupSchedule     string // cron for base backups (BackupTimeZone); empty = none
+
 	// Regions and database, S3 and OpenSearch replication, DNS and failover, status alerts
 	// (sections of the System Console; the keys are what saved configs use).
 	DRTopology             string // "single" or "two_regions"
@@ -112,7 +119,8 @@ func Default() Config {
 		BackupKeepLast: 7, BackupKeepDaily: 7, BackupKeepWeekly: 4, BackupKeepMonthly: 6, BackupStaleAfter: "26h",
 		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRStatusAlertAfter: "2m", DRRPOLagThreshold: "30s",
 		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000, DRS3PendingThreshold: 10, DRS3FailedThreshold: 1,
-		DRRoute53RecordType: "CNAME", DRRoute53RecordTTL: 60, DRFailoverPollInterval: "5s"}
+		DRRoute53RecordType: "CNAME", DRRoute53RecordTTL: 60, DRFailoverPollInterval: "5s",
+		WALArchiveMaxDelaySeconds: 10, WALArchiveSlotWarnGB: 8}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.
@@ -168,6 +176,7 @@ func (c Config) Validate() Problems {
 		ps = append(ps, Problem{"OpsChannelName", fmt.Sprintf("%q is not a channel URL name: use 2-64 lower-case letters, digits, '-' or '_', e.g. dr-ops", c.OpsChannelName)})
 	}
 	ps = append(ps, c.validateBackup()...)
+	ps = append(ps, c.validateWALArchive()...)
 	ps = append(ps, c.validateStatus()...)
 	ps = append(ps, c.validateAlerting()...)
 	if c.SSOFallbackDefaultExpiry != "" && c.SSOFallbackDefaultExpiry != "0" {

@@ -37,6 +37,7 @@ func TestURLProblemsNeverQuoteAPassword(t *testing.T) {
 		"DROpenSearchSecondaryURL": append(bad, tc{withCreds, `"https://REDACTED@host.example.com" contains credentials: remove them from the URL and use DROpenSearchUsername and DROpenSearchPassword`}),
 		"BackupDataSource":         {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
 		"BackupDrillDatabaseURL":   {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
+		"WALArchiveDataSource":     {{"mysql://user:secret@db.example.com/mm", "postgres://"}},
 		// Key=value DSNs are allowed and checked by the probe, which names the server user@host/db.
 		"DRPostgresStandbyDataSource": {{"postgres://user:secret@db.example.com/mm", ""}},
 		// The whole heartbeat URL is a secret: its problems never quote it.

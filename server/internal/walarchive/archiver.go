@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -273,11 +274,17 @@ func (a *Archiver) receive(ctx context.Context) {
 		a.fail(fmt.Errorf("pg_receivewal's connection: %w", err))
 		return
 	}
+	// Pdeathsig fires when the starting thread exits: keep this goroutine on its thread. A
+	// pg_receivewal left running by a killed plugin would hold the slot, and the node taking
+	// over could not stream from it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		// --no-loop: this loop restarts it, and reports why it stopped.
 		cmd := exec.CommandContext(ctx, a.o.ReceiveWAL, "-D", a.o.Spool, "-S", a.o.Slot, "--no-loop", "--no-password", "--status-interval=1") //nolint:gosec // the admin's pg_receivewal
 		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) } // it flushes, then exits
 		cmd.WaitDelay = 10 * time.Second
 		var stderr tailBuffer

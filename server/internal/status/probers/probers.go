@@ -55,6 +55,9 @@ type Inputs struct {
 	// IdentityProviders returns the Mattermost configuration whose SSO providers are checked;
 	// nil: the document's (addresses only: an LDAP check does not bind).
 	IdentityProviders func() *model.Config
+	// WALArchive is the continuous WAL archive's probe (the plugin runs the archiver); nil:
+	// left out.
+	WALArchive status.Prober
 	// WrapIdentityProviders adds to the identity provider probe what only Mattermost knows
 	// (the plugin: how many users a provider that is down keeps out); nil: none.
 	WrapIdentityProviders func(status.Prober) status.Prober
@@ -81,6 +84,9 @@ func Build(in Inputs) []status.Prober {
 		ps = append(ps, backupsProber(in.Backups, backups.Thresholds{MaxAge: d.Thresholds.BackupStaleAfterDuration()}))
 	} else {
 		ps = append(ps, notAvailable(backups.Component, "Backups", "give the backup destination with --from"))
+	}
+	if in.WALArchive != nil {
+		ps = append(ps, in.WALArchive)
 	}
 	return withNotSetUp(append(ps, replication(in)...))
 }
