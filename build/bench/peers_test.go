@@ -83,6 +83,10 @@ func setUpPeers(ctx context.Context, env *harness.Env) (*peers, error) {
 	p.conf = filepath.Join(p.dir, "pgbackrest", "pgbackrest.conf")
 	p.pgRepo = filepath.Join(p.dir, "pgbackrest", "repo")
 	p.resticRepo = filepath.Join(p.dir, "restic", "repo")
+	// Traversable by the cluster's user, which reads pgBackRest's folder below it.
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("peers' folder: %w", err)
+	}
 	for _, d := range []string{"repo", "log", "lock", "spool"} {
 		if err := os.MkdirAll(filepath.Join(p.dir, "pgbackrest", d), 0o750); err != nil {
 			return nil, fmt.Errorf("pgBackRest folders: %w", err)
@@ -150,7 +154,7 @@ pg1-user=postgres
 	if out, err := exec.CommandContext(ctx, "restic", "version").Output(); err != nil {
 		return nil, fmt.Errorf("restic version: %w", err)
 	} else {
-		p.ResticVersion = strings.TrimSpace(string(out))
+		p.ResticVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), " compiled") // "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
 	}
 	if _, err := p.restic(ctx, "init"); err != nil {
 		return nil, err
