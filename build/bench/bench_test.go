@@ -24,6 +24,7 @@ const (
 	targetFullRatio = 0.6 // full backup ≤ 0.6 × the serial baseline
 	targetIncRatio  = 0.05
 	targetPeerRatio = 1.0   // ours ≤ pgBackRest + restic, full and incremental
+	targetRestore   = 1.2   // our restore ≤ 1.2 × pgBackRest's + restic's
 	targetRSS       = 150e6 // bytes
 	flatTolerance   = 1.2   // "flat": the peak at the full size is at most 20% above the half size's
 )
@@ -49,6 +50,7 @@ type results struct {
 	IncFilesBytes, IncByte int64
 	Peers                  *peers
 	PeersFull, PeersInc    *peerRun // pgBackRest full + restic's first run; pgBackRest incr + restic's second run
+	Restore                *restoreRun
 }
 
 func scale() (float64, error) {
@@ -242,6 +244,21 @@ func BenchmarkBackup(b *testing.B) {
 			b.ReportMetric(r.Inc.Wall.Seconds()/run.Wall().Seconds(), "ours-x-peers")
 		}
 	})
+	// Each restores what the incremental step left: our backup (c), pgBackRest's incr and
+	// restic's second snapshot.
+	step(b, "Restore", func(b *testing.B) {
+		if r.Inc == nil || r.PeersInc == nil {
+			b.Skip("no incremental backup of ours or of the peers to restore")
+		}
+		run, err := r.Peers.Restore(ctx, r.Inc.Manifest.ID, b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Restore = run
+		b.ReportMetric(run.Ours.Wall.Seconds(), "s")
+		b.ReportMetric(run.Peers().Seconds(), "peers-s")
+		b.ReportMetric(run.Ours.Wall.Seconds()/run.Peers().Seconds(), "ours-x-peers")
+	})
 }
 
 func reportPeers(b *testing.B, run *peerRun) {
@@ -417,6 +434,17 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	}
 	peer("(q) incremental", "incr", "second run", r.PeersInc)
 	vsPeers("    c / q", r.Inc, r.PeersInc, "our database part is a whole pg_dump every time (WAL-based incremental is not wired into the plugin yet); pgBackRest incr copies only the relation files changed since (p)")
+	if rs := r.Restore; rs != nil {
+		row("(r) restore, ours: drctl restore of (c)", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "database (pg_restore into a new empty cluster), config, files")
+		row("(s) restore: pgbackrest restore", secs(rs.PgBackRest.Wall), secs(rs.PgBackRest.CPU), "", "", "", "the incr of (q), into a new data folder")
+		row("(s) restore: PostgreSQL recovery", secs(rs.Recovery.Wall), "", "", "", "", rs.Recovery.Note+" (CPU not counted: PostgreSQL's own)")
+		row("(s) restore: restic restore latest", secs(rs.Restic.Wall), secs(rs.Restic.CPU), "", "", "", "the second snapshot, into a new folder")
+		row("(s) restore total, serial", secs(rs.Peers()), secs(rs.PgBackRest.CPU+rs.Restic.CPU), "", "", "", "")
+		q := rs.Ours.Wall.Seconds() / rs.Peers().Seconds()
+		row("    r / s", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestore), verdict(q <= targetRestore), "")
+	} else {
+		row("(r), (s) restore", na, "", "", "", "", "")
+	}
 	row("", "", "", "", "", "", "")
 	row("peak RSS of the plugin process (VmHWM)", "MB", "", "", "", "", "")
 	row("----", "----", "----", "----", "----", "----", "----")
@@ -446,6 +474,8 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	sb.WriteString("  work between backups is not counted, as PostgreSQL's is not for ours. Stored: what each run added to its repository (pgBackRest: the backup\n")
 	sb.WriteString("  and the WAL archived meanwhile); ours: the backup's objects and what it added to the pool.\n")
 	sb.WriteString("(p) runs right after (c'), on the same set with 1% of the files rewritten (same sizes), so that (q), after (c), sees the same change as (c).\n")
+	sb.WriteString("(r), (s): restores of what (c) and (q) backed up, one after the other, each after a sync; drctl with --jobs = CPUs into a new empty cluster\n")
+	sb.WriteString("  (started beforehand, not timed); the pgBackRest cluster counts until it has replayed the archive and left recovery (usable only then).\n")
 
 	out := sb.String()
 	fmt.Print("\n" + out)

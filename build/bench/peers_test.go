@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -298,4 +300,142 @@ func resticSummary(out string) string {
 		}
 	}
 	return "no summary from restic"
+}
+
+// restoreRun is one measured restore of ours and of the peers, each onto new folders (and,
+// for ours, a new empty cluster).
+type restoreRun struct {
+	Ours                 toolRun // drctl restore of our incremental backup (c): database, config, files
+	PgBackRest, Recovery toolRun // pgbackrest restore into a new data folder; then PostgreSQL until out of recovery
+	Restic               toolRun // restic restore of the second snapshot
+}
+
+func (r *restoreRun) Peers() time.Duration {
+	return r.PgBackRest.Wall + r.Recovery.Wall + r.Restic.Wall
+}
+
+var signingKey = regexp.MustCompile("Backup signing key \\| `[^`]+` \\(`([^`]+)`\\)")
+
+// drctlBinary is the drctl `make dist` built.
+func drctlBinary(env *harness.Env) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(env.Root, "dist", "drctl-*-linux-"+runtime.GOARCH))
+	if len(matches) == 0 {
+		return "", errors.New("no dist/drctl-*-linux-" + runtime.GOARCH + ": run `make dist` (make bench does)")
+	}
+	return matches[0], nil
+}
+
+// Restore restores, one after the other: our backup id with drctl (into a new, empty cluster
+// and new config and data folders), then pgBackRest's newest backup into a new data folder,
+// started until PostgreSQL has replayed the archive and left recovery (the database is not
+// usable before), then restic's newest snapshot into a new folder. Each measured part runs
+// after a sync with its timer on.
+func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, error) {
+	res := &restoreRun{}
+	drctl, err := drctlBinary(p.env)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.env.Command(ctx, p.env.Admin, "", "/dr version")
+	if err != nil {
+		return nil, err
+	}
+	key := signingKey.FindStringSubmatch(resp.Text)
+	if key == nil {
+		return nil, fmt.Errorf("no backup signing key in /dr version: %s", resp.Text)
+	}
+	build, err := harness.ServerBuild(ctx, p.env.Root)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(p.dir, "restore")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir) // a copy of the whole set
+
+	target, err := harness.StartPostgres(ctx, filepath.Join(dir, "ours-pg"))
+	if err != nil {
+		return nil, fmt.Errorf("the cluster to restore ours into: %w", err)
+	}
+	defer target.Stop()
+	if err := target.CreateDatabase(ctx, "mattermost"); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, drctl, "restore", "--from", filepath.Join(p.env.MM.Dir, "dr-backups"), "--id", id, //nolint:gosec // the checkout's own tool
+		"--trust-key", key[1], "--database-url", target.URL("mattermost"),
+		"--config-dir", filepath.Join(dir, "ours-mm", "config"), "--data-dir", filepath.Join(dir, "ours-mm", "data"),
+		"--mattermost-bin", filepath.Join(build, "bin", "mattermost"), "--jobs", strconv.Itoa(runtime.NumCPU()))
+	tm.StartTimer()
+	run, err := runTool(cmd)
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.Ours = *run
+	target.Stop()
+
+	pgdata := filepath.Join(dir, "pgbackrest-pgdata")
+	if err := os.Mkdir(pgdata, 0o700); err != nil {
+		return nil, err
+	}
+	if p.cred != nil {
+		if err := chownTree(pgdata, p.cred); err != nil {
+			return nil, err
+		}
+	}
+	tm.StartTimer()
+	run, err = p.pgbackrest(ctx, "--pg1-path="+pgdata, "restore")
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.PgBackRest = *run
+	tm.StartTimer()
+	t0 := time.Now()
+	restored, err := harness.StartDataDir(ctx, pgdata, filepath.Join(dir, "pgbackrest-postgres.log"))
+	if err == nil {
+		defer restored.Stop()
+		err = waitPromoted(ctx, restored)
+	}
+	res.Recovery.Wall = time.Since(t0)
+	tm.StopTimer()
+	if err != nil {
+		return nil, fmt.Errorf("start the cluster pgBackRest restored: %w", err)
+	}
+	res.Recovery.Note = "PostgreSQL start, archive replay, promotion"
+	restored.Stop()
+
+	tm.StartTimer()
+	run, err = p.restic(ctx, "restore", "latest", "--target", filepath.Join(dir, "restic"))
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.Restic = *run
+	return res, nil
+}
+
+// waitPromoted waits until the cluster has left recovery: hot_standby lets it answer as soon
+// as it is consistent, before the archive is replayed.
+func waitPromoted(ctx context.Context, pg *harness.Postgres) error {
+	db, err := pg.Open("postgres")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(backupTimeout)
+	for {
+		var inRecovery bool
+		if err := db.QueryRowContext(ctx, `SELECT pg_is_in_recovery()`).Scan(&inRecovery); err != nil {
+			return fmt.Errorf("pg_is_in_recovery: %w", err)
+		}
+		if !inRecovery {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still in recovery after %s", backupTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
