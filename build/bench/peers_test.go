@@ -120,11 +120,11 @@ pg1-user=postgres
 			return nil, err
 		}
 	}
-	if out, err := exec.CommandContext(ctx, "pgbackrest", "version").Output(); err != nil {
+	out, err := exec.CommandContext(ctx, "pgbackrest", "version").Output()
+	if err != nil {
 		return nil, fmt.Errorf("pgbackrest version: %w", err)
-	} else {
-		p.PgBackRestVersion = strings.TrimSpace(string(out))
 	}
+	p.PgBackRestVersion = strings.TrimSpace(string(out))
 	if _, err := p.pgbackrest(ctx, "stanza-create"); err != nil {
 		return nil, err
 	}
@@ -153,11 +153,10 @@ pg1-user=postgres
 	}
 	p.resticEnv = []string{"RESTIC_REPOSITORY=" + p.resticRepo, "RESTIC_PASSWORD_FILE=" + pass,
 		"RESTIC_CACHE_DIR=" + filepath.Join(p.dir, "restic", "cache")}
-	if out, err := exec.CommandContext(ctx, "restic", "version").Output(); err != nil {
+	if out, err = exec.CommandContext(ctx, "restic", "version").Output(); err != nil {
 		return nil, fmt.Errorf("restic version: %w", err)
-	} else {
-		p.ResticVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), " compiled") // "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
 	}
+	p.ResticVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), " compiled") // "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
 	if _, err := p.restic(ctx, "init"); err != nil {
 		return nil, err
 	}
