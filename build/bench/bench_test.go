@@ -72,7 +72,10 @@ func scale() (float64, error) {
 //	Full              our full backup at full size, to a fresh destination (a)
 //	DatabaseOnly      our backup of the database alone (the share of (a) that is the database)
 //	IncrementalFiles  our files-only backup after 1% of the files changed (c')
+//	PeersFull         pgbackrest backup --type=full, then restic's first run of the data folder (p)
 //	Incremental       our backup of everything after another 1% of the files changed (c)
+//	PeersIncremental  pgbackrest backup --type=incr, then restic's second run (q)
+//	Restore           drctl restore of (c) (r), against pgbackrest restore + recovery + restic restore (s)
 //
 // The sub-benchmarks depend on each other (each changes the server's state): run them
 // together, once (-benchtime 1x). Each reports seconds and ratios with b.ReportMetric; the
