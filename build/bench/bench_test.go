@@ -438,10 +438,10 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	peer("(q) incremental", "incr", "second run", r.PeersInc)
 	vsPeers("    c / q", r.Inc, r.PeersInc, "our database part is a whole pg_dump every time (WAL-based incremental is not wired into the plugin yet); pgBackRest incr copies only the relation files changed since (p)")
 	if rs := r.Restore; rs != nil {
-		row("(r) restore, ours: drctl restore of (c)", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "database (pg_restore into a new empty cluster), config, files")
+		row("(r) restore, ours: drctl restore of (c)", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "database (pg_restore into a new empty cluster), config, files: "+rs.Ours.Note)
 		row("(s) restore: pgbackrest restore", secs(rs.PgBackRest.Wall), secs(rs.PgBackRest.CPU), "", "", "", "the incr of (q), into a new data folder")
-		row("(s) restore: PostgreSQL recovery", secs(rs.Recovery.Wall), "", "", "", "", rs.Recovery.Note+" (CPU not counted: PostgreSQL's own)")
-		row("(s) restore: restic restore latest", secs(rs.Restic.Wall), secs(rs.Restic.CPU), "", "", "", "the second snapshot, into a new folder")
+		row("(s) restore: PostgreSQL recovery", secs(rs.Recovery.Wall), "", "", "", "", "start, archive replay, promotion (CPU: PostgreSQL's own, not counted): "+rs.Recovery.Note)
+		row("(s) restore: restic restore latest", secs(rs.Restic.Wall), secs(rs.Restic.CPU), "", "", "", "the second snapshot, into a new folder: "+rs.Restic.Note)
 		row("(s) restore total, serial", secs(rs.Peers()), secs(rs.PgBackRest.CPU+rs.Restic.CPU), "", "", "", "")
 		q := rs.Ours.Wall.Seconds() / rs.Peers().Seconds()
 		row("    r / s", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestore), verdict(q <= targetRestore), "")

@@ -372,6 +372,9 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 		return nil, err
 	}
 	res.Ours = *run
+	if res.Ours.Note, err = restored(ctx, target, filepath.Join(dir, "ours-mm", "data")); err != nil {
+		return nil, err
+	}
 	target.Stop()
 
 	pgdata := filepath.Join(dir, "pgbackrest-pgdata")
@@ -392,18 +395,20 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 	res.PgBackRest = *run
 	tm.StartTimer()
 	t0 := time.Now()
-	restored, err := harness.StartDataDir(ctx, pgdata, filepath.Join(dir, "pgbackrest-postgres.log"))
+	cluster, err := harness.StartDataDir(ctx, pgdata, filepath.Join(dir, "pgbackrest-postgres.log"))
 	if err == nil {
-		defer restored.Stop()
-		err = waitPromoted(ctx, restored)
+		defer cluster.Stop()
+		err = waitPromoted(ctx, cluster)
 	}
 	res.Recovery.Wall = time.Since(t0)
 	tm.StopTimer()
 	if err != nil {
 		return nil, fmt.Errorf("start the cluster pgBackRest restored: %w", err)
 	}
-	res.Recovery.Note = "PostgreSQL start, archive replay, promotion"
-	restored.Stop()
+	if res.Recovery.Note, err = restored(ctx, cluster, ""); err != nil {
+		return nil, err
+	}
+	cluster.Stop()
 
 	tm.StartTimer()
 	run, err = p.restic(ctx, "restore", "latest", "--target", filepath.Join(dir, "restic"))
@@ -412,7 +417,48 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 		return nil, err
 	}
 	res.Restic = *run
+	// restic restores the data folder under its absolute path.
+	if res.Restic.Note, err = restored(ctx, nil, filepath.Join(dir, "restic", p.env.MM.Dir, "data")); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// restored says what a restore produced, for the reader to compare with the set: the posts in
+// the cluster's mattermost database, the files in the data folder.
+func restored(ctx context.Context, pg *harness.Postgres, data string) (string, error) {
+	var parts []string
+	if pg != nil {
+		db, err := pg.Open("mattermost")
+		if err != nil {
+			return "", err
+		}
+		defer db.Close()
+		var posts int64
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM posts`).Scan(&posts); err != nil {
+			return "", fmt.Errorf("count the restored posts: %w", err)
+		}
+		parts = append(parts, fmt.Sprintf("%d posts", posts))
+	}
+	if data != "" {
+		var files int
+		var bytes int64
+		err := filepath.Walk(data, func(_ string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			if fi.Mode().IsRegular() {
+				files++
+				bytes += fi.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("the restored data folder: %w", err)
+		}
+		parts = append(parts, fmt.Sprintf("%d files, %s", files, human(bytes)))
+	}
+	return strings.Join(parts, ", ") + " restored", nil
 }
 
 // waitPromoted waits until the cluster has left recovery: hot_standby lets it answer as soon
