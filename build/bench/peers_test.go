@@ -361,7 +361,7 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 	if err := target.CreateDatabase(ctx, "mattermost"); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, drctl, "restore", "--from", filepath.Join(p.env.MM.Dir, "dr-backups"), "--id", id, //nolint:gosec // the checkout's own tool
+	cmd := exec.CommandContext(ctx, drctl, "restore", "--from", filepath.Join(p.env.MM.Dir, "dr-backups"), "--id", id,
 		"--trust-key", key[1], "--database-url", target.URL("mattermost"),
 		"--config-dir", filepath.Join(dir, "ours-mm", "config"), "--data-dir", filepath.Join(dir, "ours-mm", "data"),
 		"--mattermost-bin", filepath.Join(build, "bin", "mattermost"), "--jobs", strconv.Itoa(runtime.NumCPU()))

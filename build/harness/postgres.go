@@ -100,7 +100,7 @@ func (pg *Postgres) start(ctx context.Context) error {
 	for _, s := range pg.extra {
 		args = append(args, "-c", s)
 	}
-	cmd := exec.Command(filepath.Join(pg.BinDir, "postgres"), args...) //nolint:gosec // the cluster's own binary and the caller's settings
+	cmd := exec.Command(filepath.Join(pg.BinDir, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
 	if pg.proc, err = startProcess("postgres", cmd); err != nil {
