@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 40m
 # Go packages of this project (webapp/node_modules ships Go files of its own).
 GO_PACKAGES = ./server/... ./build/...
 
-.PHONY: help all deps demo-deps dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e contract-fixtures demo clean bench
+.PHONY: help all deps demo-deps dist drctl server webapp bundle deploy services check-style lint-go lint-webapp test unit-test webapp-test e2e contract-fixtures demo clean bench bench-deps
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ deps: ## Install what a new Debian machine lacks for the tests (as root; otherwi
 demo-deps:
 	bash build/scripts/install-deps.sh demo
 
+bench-deps:
+	bash build/scripts/install-deps.sh bench
+
 test: deps check-style unit-test webapp-test e2e ## Everything: lint, unit tests (-race), webapp tests, end-to-end tests on a real server
 
 unit-test: services ## Go unit tests with the race detector (storage tests use a real MinIO)
@@ -101,6 +104,6 @@ demo: demo-deps dist ## Start PostgreSQL + Mattermost with the plugin, run the m
 clean: ## Remove build output
 	rm -rf dist server/dist webapp/dist
 
-bench: dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf, incremental, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt
+bench: bench-deps dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf and vs pgBackRest + restic, incremental, restore, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt
 	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkBackup$$' -benchtime 1x -timeout 4h ./build/bench/
 	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m ./build/bench/ 2>&1 | tee -a dist/bench.txt | grep -E '^(Benchmark|bench:)'

@@ -23,6 +23,8 @@ import (
 const (
 	targetFullRatio = 0.6 // full backup ≤ 0.6 × the serial baseline
 	targetIncRatio  = 0.05
+	targetPeerRatio = 1.0   // ours ≤ pgBackRest + restic, full and incremental
+	targetRestore   = 1.2   // our restore ≤ 1.2 × pgBackRest's + restic's
 	targetRSS       = 150e6 // bytes
 	flatTolerance   = 1.2   // "flat": the peak at the full size is at most 20% above the half size's
 )
@@ -46,6 +48,9 @@ type results struct {
 	IncFiles, Inc          *backupRun // (c') files only, (c) every component, each after 1% of the files changed
 	IncFilesN, IncN        int
 	IncFilesBytes, IncByte int64
+	Peers                  *peers
+	PeersFull, PeersInc    *peerRun // pgBackRest full + restic's first run; pgBackRest incr + restic's second run
+	Restore                *restoreRun
 }
 
 func scale() (float64, error) {
@@ -67,7 +72,10 @@ func scale() (float64, error) {
 //	Full              our full backup at full size, to a fresh destination (a)
 //	DatabaseOnly      our backup of the database alone (the share of (a) that is the database)
 //	IncrementalFiles  our files-only backup after 1% of the files changed (c')
+//	PeersFull         pgbackrest backup --type=full, then restic's first run of the data folder (p)
 //	Incremental       our backup of everything after another 1% of the files changed (c)
+//	PeersIncremental  pgbackrest backup --type=incr, then restic's second run (q)
+//	Restore           drctl restore of (c) (r), against pgbackrest restore + recovery + restic restore (s)
 //
 // The sub-benchmarks depend on each other (each changes the server's state): run them
 // together, once (-benchtime 1x). Each reports seconds and ratios with b.ReportMetric; the
@@ -90,7 +98,10 @@ func BenchmarkBackup(b *testing.B) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 	}
-	env, err := harness.Start(ctx, harness.Options{})
+	if err := lookPeers(); err != nil {
+		b.Fatal(err)
+	}
+	env, err := harness.Start(ctx, harness.Options{PostgresSettings: peerSettings})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,6 +125,11 @@ func BenchmarkBackup(b *testing.B) {
 	defer db.Close()
 
 	r := &results{Scale: sc}
+	// Before the data: pgBackRest's archive then holds every WAL segment since, as on a
+	// server it has backed up from day one.
+	if r.Peers, err = setUpPeers(ctx, env); err != nil {
+		b.Fatal(err)
+	}
 	gen, err := newGenerator(ctx, env, db, sc, logf)
 	if err != nil {
 		b.Fatal(err)
@@ -196,6 +212,19 @@ func BenchmarkBackup(b *testing.B) {
 			b.ReportMetric(run.Wall.Seconds()/r.FullRun.Wall.Seconds(), "x-full")
 		}
 	})
+	// The peers' full backup comes here, on the state our files-only backup (c') saw, so that
+	// their second run, after the change (c) backs up, sees the same 1% changed as ours.
+	step(b, "PeersFull", func(b *testing.B) {
+		run, err := r.Peers.Backup(ctx, "full", b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.PeersFull = run
+		reportPeers(b, run)
+		if r.FullRun != nil {
+			b.ReportMetric(r.FullRun.Wall.Seconds()/run.Wall().Seconds(), "ours-x-peers")
+		}
+	})
 	step(b, "Incremental", func(b *testing.B) {
 		if r.IncN, r.IncByte, err = gen.Modify(touched); err != nil {
 			b.Fatal(err)
@@ -207,6 +236,39 @@ func BenchmarkBackup(b *testing.B) {
 			b.ReportMetric(run.Wall.Seconds()/r.FullRun.Wall.Seconds(), "x-full")
 		}
 	})
+	step(b, "PeersIncremental", func(b *testing.B) {
+		run, err := r.Peers.Backup(ctx, "incr", b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.PeersInc = run
+		reportPeers(b, run)
+		if r.Inc != nil {
+			b.ReportMetric(r.Inc.Wall.Seconds()/run.Wall().Seconds(), "ours-x-peers")
+		}
+	})
+	// Each restores what the incremental step left: our backup (c), pgBackRest's incr and
+	// restic's second snapshot.
+	step(b, "Restore", func(b *testing.B) {
+		if r.Inc == nil || r.PeersInc == nil {
+			b.Skip("no incremental backup of ours or of the peers to restore")
+		}
+		run, err := r.Peers.Restore(ctx, r.Inc.Manifest.ID, b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Restore = run
+		b.ReportMetric(run.Ours.Wall.Seconds(), "s")
+		b.ReportMetric(run.Peers().Seconds(), "peers-s")
+		b.ReportMetric(run.Ours.Wall.Seconds()/run.Peers().Seconds(), "ours-x-peers")
+	})
+}
+
+func reportPeers(b *testing.B, run *peerRun) {
+	b.ReportMetric(run.Wall().Seconds(), "s")
+	b.ReportMetric(run.PgBackRest.Wall.Seconds(), "pgbackrest-s")
+	b.ReportMetric(run.Restic.Wall.Seconds(), "restic-s")
+	b.ReportMetric(run.CPU().Seconds(), "cpu-s")
 }
 
 // step runs one sub-benchmark with its timer stopped: the step starts it around what it
@@ -229,6 +291,18 @@ func mustBackup(ctx context.Context, b *testing.B, env *harness.Env, args string
 		b.Fatal(err)
 	}
 	return run
+}
+
+// ourStored is what one of our backups wrote: its own objects and what it added to the pool.
+func ourStored(run *backupRun) int64 {
+	if run.Manifest == nil {
+		return 0
+	}
+	n := run.Manifest.Size()
+	if f := run.Manifest.Files; f != nil {
+		n += f.BytesUploaded
+	}
+	return n
 }
 
 func reportBackup(b *testing.B, run *backupRun) {
@@ -280,6 +354,9 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		version = fmt.Sprintf(", Mattermost %s, plugin %s, pg_dump %s", r.FullRun.Manifest.MattermostVersion, r.FullRun.Manifest.PluginVersion, r.FullRun.Manifest.PgDumpVersion)
 	}
 	fmt.Fprintf(&sb, "Backup benchmark: DR_BENCH_SCALE=%g, %d CPUs%s\n", r.Scale, runtime.NumCPU(), version)
+	if p := r.Peers; p != nil {
+		fmt.Fprintf(&sb, "Peers: %s, %s\n", p.PgBackRestVersion, p.ResticVersion)
+	}
 	fmt.Fprintf(&sb, "Reference set at half size: %s\n", set(r.Half))
 	fmt.Fprintf(&sb, "Reference set at full size: %s\n\n", set(r.Full))
 
@@ -328,6 +405,49 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	if run := r.HalfFull; run != nil {
 		row("    full backup at half size", secs(run.Wall), secs(run.CPU), "", "", "", stored(run))
 	}
+
+	row("", "", "", "", "", "", "")
+	row("peers, same run, same set", "seconds", "CPU s", "ratio", "target", "result", "stored / notes")
+	row("----", "----", "----", "----", "----", "----", "----")
+	peer := func(label, kind, second string, run *peerRun) {
+		if run == nil {
+			row(label, na, "", "", "", "", "")
+			return
+		}
+		tool := func(name string, t toolRun) {
+			row(fmt.Sprintf("%s: %s", label, name), secs(t.Wall), secs(t.CPU), "", "", "", human(t.Stored)+" added to the repo; "+t.Note)
+		}
+		tool("pgbackrest backup --type="+kind, run.PgBackRest)
+		tool("restic backup data/, "+second, run.Restic)
+		row(label+" total, serial", secs(run.Wall()), secs(run.CPU()), "", "", "", human(run.Stored())+" added")
+	}
+	vsPeers := func(label string, ours *backupRun, run *peerRun, note string) {
+		if ours == nil || run == nil {
+			return
+		}
+		q := ours.Wall.Seconds() / run.Wall().Seconds()
+		row(label, "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetPeerRatio), verdict(q <= targetPeerRatio),
+			fmt.Sprintf("stored: ours %s, peers %s (%.2f x); CPU: %.2f x; %s", human(ourStored(ours)), human(run.Stored()),
+				float64(ourStored(ours))/float64(max(run.Stored(), 1)), ours.CPU.Seconds()/max(run.CPU().Seconds(), 1e-9), note))
+	}
+	peer("(p) full", "full", "first run", r.PeersFull)
+	vsPeers("    a / p", r.FullRun, r.PeersFull, "our full backup (database + files) against theirs")
+	if bl := r.Baseline; bl != nil && r.PeersFull != nil {
+		row("    p / b", "", "", fmt.Sprintf("%.2f", r.PeersFull.Wall().Seconds()/base), "", "", "the peers against the pg_dump + tar baseline")
+	}
+	peer("(q) incremental", "incr", "second run", r.PeersInc)
+	vsPeers("    c / q", r.Inc, r.PeersInc, "our database part is a whole pg_dump every time (WAL-based incremental is not wired into the plugin yet); pgBackRest incr copies only the relation files changed since (p)")
+	if rs := r.Restore; rs != nil {
+		row("(r) restore, ours: drctl restore of (c)", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "database (pg_restore into a new empty cluster), config, files: "+rs.Ours.Note)
+		row("(s) restore: pgbackrest restore", secs(rs.PgBackRest.Wall), secs(rs.PgBackRest.CPU), "", "", "", "the incr of (q), into a new data folder")
+		row("(s) restore: PostgreSQL recovery", secs(rs.Recovery.Wall), "", "", "", "", "start, archive replay, promotion (CPU: PostgreSQL's own, not counted): "+rs.Recovery.Note)
+		row("(s) restore: restic restore latest", secs(rs.Restic.Wall), secs(rs.Restic.CPU), "", "", "", "the second snapshot, into a new folder: "+rs.Restic.Note)
+		row("(s) restore total, serial", secs(rs.Peers()), secs(rs.PgBackRest.CPU+rs.Restic.CPU), "", "", "", "")
+		q := rs.Ours.Wall.Seconds() / rs.Peers().Seconds()
+		row("    r / s", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestore), verdict(q <= targetRestore), "")
+	} else {
+		row("(r), (s) restore", na, "", "", "", "", "")
+	}
 	row("", "", "", "", "", "", "")
 	row("peak RSS of the plugin process (VmHWM)", "MB", "", "", "", "", "")
 	row("----", "----", "----", "----", "----", "----", "----")
@@ -350,7 +470,15 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	_ = w.Flush()
 	sb.WriteString("\n(a), (c): from `/dr backup now` to the bot's result post, local folder destination, zstd level 1, not encrypted.\n")
 	sb.WriteString("(b): pg_dump -Fc (gzip), then tar czf (gzip) of the data folder, one after the other, outputs on the same disk.\n")
-	sb.WriteString("CPU s: user+system of the plugin process and its pg_dump; of pg_dump; of tar and its gzip. PostgreSQL's own backend is not counted.\n")
+	sb.WriteString("CPU s: user+system of the plugin process and its pg_dump; of pg_dump; of tar and its gzip; of pgbackrest and its local processes; of restic. PostgreSQL's own backend is not counted.\n")
+	sb.WriteString("(p), (q): pgBackRest backs up the cluster (as its OS user; local repo on the same disk; compress-type=zst at its default level, process-max = CPUs,\n")
+	sb.WriteString("  start-fast=y so that it does not wait for a spread checkpoint), then restic backs up the data folder (local repo, format 2, its default compression),\n")
+	sb.WriteString("  one after the other. WAL goes to pgBackRest's archive from before the data was generated (archive_command = archive-push): the archiver's\n")
+	sb.WriteString("  work between backups is not counted, as PostgreSQL's is not for ours. Stored: what each run added to its repository (pgBackRest: the backup\n")
+	sb.WriteString("  and the WAL archived meanwhile); ours: the backup's objects and what it added to the pool.\n")
+	sb.WriteString("(p) runs right after (c'), on the same set with 1% of the files rewritten (same sizes), so that (q), after (c), sees the same change as (c).\n")
+	sb.WriteString("(r), (s): restores of what (c) and (q) backed up, one after the other, each after a sync; drctl with --jobs = CPUs into a new empty cluster\n")
+	sb.WriteString("  (started beforehand, not timed); the pgBackRest cluster counts until it has replayed the archive and left recovery (usable only then).\n")
 
 	out := sb.String()
 	fmt.Print("\n" + out)

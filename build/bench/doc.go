@@ -3,7 +3,9 @@
 // files in Mattermost's data folder), then times, in the same run, the plugin's full backup to
 // a local folder, the admin's serial baseline (pg_dump -Fc, then tar czf of the data folder)
 // and the plugin's incremental backup after 1% of the files changed, and samples the plugin
-// process's peak RSS at two data sizes. It prints one table and writes it to dist/bench.txt.
+// process's peak RSS at two data sizes. Against the peers an admin would pick, it also times
+// pgBackRest (full, then incr) of the cluster plus restic of the data folder on the same set,
+// and the restore of each against drctl restore. It prints one table and writes it to dist/bench.txt.
 //
 // The benchmark lives in files with the build tag "bench":
 //

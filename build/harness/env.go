@@ -41,6 +41,9 @@ type User struct {
 type Options struct {
 	Bundle string    // plugin tar.gz to upload; default dist/disaster-recovery-<version>.tar.gz
 	Log    io.Writer // progress messages; default os.Stderr
+	// PostgresSettings are more settings of the cluster ("name=value", passed as -c), for
+	// those only a restart could change (archive_mode, for the benchmark's pgBackRest).
+	PostgresSettings []string
 }
 
 // Env is a running deployment.
@@ -105,7 +108,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 	t0 := time.Now()
-	if env.PG, err = StartPostgres(ctx, filepath.Join(env.Dir, "pg")); err != nil {
+	if env.PG, err = StartPostgres(ctx, filepath.Join(env.Dir, "pg"), o.PostgresSettings...); err != nil {
 		return env, err
 	}
 	if err = env.PG.CreateDatabase(ctx, "mattermost"); err != nil {

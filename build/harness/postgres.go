@@ -25,6 +25,7 @@ type Postgres struct {
 	log    string
 	proc   *process
 	cred   *syscall.Credential
+	extra  []string // more settings, "name=value", each passed as -c
 }
 
 // PGBinDir finds PostgreSQL's server binaries: $PG_BIN, else the newest
@@ -47,13 +48,15 @@ func majorOf(initdb string) int {
 }
 
 // StartPostgres initialises a cluster in dir and starts it on a free port. initdb refuses to
-// run as root, so as root the cluster belongs to the "postgres" user.
-func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
+// run as root, so as root the cluster belongs to the "postgres" user. settings ("name=value")
+// are passed to postgres as -c flags after the harness's own, for what only a restart could
+// change (archive_mode).
+func StartPostgres(ctx context.Context, dir string, settings ...string) (*Postgres, error) {
 	bin, err := PGBinDir()
 	if err != nil {
 		return nil, err
 	}
-	pg := &Postgres{Dir: filepath.Join(dir, "pgdata"), BinDir: bin, log: filepath.Join(dir, "postgres.log")}
+	pg := &Postgres{Dir: filepath.Join(dir, "pgdata"), BinDir: bin, log: filepath.Join(dir, "postgres.log"), extra: settings}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -90,10 +93,14 @@ func (pg *Postgres) start(ctx context.Context) error {
 		_ = os.Chown(pg.log, int(pg.cred.Uid), int(pg.cred.Gid))
 	}
 	// Tuned for throwaway test data: no fsync, socket in the data folder, loopback only.
-	cmd := exec.Command(filepath.Join(pg.BinDir, "postgres"), "-D", pg.Dir, "-p", strconv.Itoa(pg.Port),
+	args := []string{"-D", pg.Dir, "-p", strconv.Itoa(pg.Port),
 		"-k", pg.Dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "synchronous_commit=off", "-c", "max_connections=300", "-c", "wal_level=replica",
-		"-c", "max_wal_senders=10", "-c", "hot_standby=on")
+		"-c", "max_wal_senders=10", "-c", "hot_standby=on"}
+	for _, s := range pg.extra {
+		args = append(args, "-c", s)
+	}
+	cmd := exec.Command(filepath.Join(pg.BinDir, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
 	if pg.proc, err = startProcess("postgres", cmd); err != nil {

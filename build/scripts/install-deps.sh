@@ -3,11 +3,12 @@
 # `make test` (and .ci/run) run it first. Safe to run again: it installs only what is missing.
 #   install-deps.sh demo   PostgreSQL (server and client) for the throwaway cluster
 #   install-deps.sh [test] also what the tests drive: age, zstd, Chromium, Prometheus
+#   install-deps.sh bench  demo's, and the peers `make bench` measures against: pgBackRest, restic
 # As root it runs apt-get; otherwise it prints the one apt-get line to run and fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-test}
-case $mode in demo|test) ;; *) echo "usage: $0 [demo|test]" >&2; exit 2 ;; esac
+case $mode in demo|test|bench) ;; *) echo "usage: $0 [demo|test|bench]" >&2; exit 2 ;; esac
 
 need=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
@@ -20,6 +21,10 @@ if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   # promtool checks and unit-tests the shipped alert rules; a real Prometheus scrapes the plugin.
   command -v promtool >/dev/null || need+=(prometheus)
+fi
+if [ "$mode" = bench ]; then
+  command -v pgbackrest >/dev/null || need+=(pgbackrest)
+  command -v restic >/dev/null || need+=(restic)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
