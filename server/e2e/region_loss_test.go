@@ -92,7 +92,10 @@ func (w *regionLoss) waitCaughtUp(ctx context.Context, t *testing.T) {
 	require.NoError(t, err)
 	defer standby.Close()
 	var target string
-	require.NoError(t, primary.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target))
+	// The insert position, not pg_current_wal_lsn() (the write position): the test cluster runs
+	// synchronous_commit=off, so the last post's commit may still sit in WAL buffers, before the
+	// write position, when this is asked; a standby "caught up" to that would miss it.
+	require.NoError(t, primary.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target))
 	require.Eventually(t, func() bool {
 		var caught bool
 		err := standby.QueryRowContext(ctx, `SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn`, target).Scan(&caught)
