@@ -85,6 +85,31 @@ func (c Components) String() string {
 	return strings.Join(parts, "+")
 }
 
+// Classes of backup (Manifest.Class). They are kept, listed and restored differently.
+const (
+	// ClassLogical is a backup `drctl restore --id` restores on its own: the database dump
+	// and/or the config, usually with the file index.
+	ClassLogical = "logical"
+	// ClassBase is a base backup (pg_basebackup): restored only with WAL, by point in time.
+	ClassBase = "base"
+	// ClassCapture is a continuous file capture (Manifest.Kind): a file index only, taken
+	// between backups so that a point-in-time restore finds the files uploaded since the last
+	// backup. A files-only backup an admin asks for is logical, not a capture.
+	ClassCapture = "capture"
+)
+
+// Class says which class of backup m is (ClassLogical, ClassBase or ClassCapture).
+func (m *Manifest) Class() string {
+	switch {
+	case m.Kind == ClassCapture:
+		return ClassCapture
+	case m.Components.Base:
+		return ClassBase
+	default:
+		return ClassLogical
+	}
+}
+
 // Compression describes how objects are compressed.
 type Compression struct {
 	Algorithm string `json:"algorithm"` // "zstd"
@@ -131,26 +156,28 @@ type FileStats struct {
 // marker, in plain JSON (never encrypted: listing and checking backups need no identity), and
 // holds no secret.
 type Manifest struct {
-	FormatVersion         int              `json:"format_version"`
-	ID                    string           `json:"id"`
-	Status                string           `json:"status"`
-	StartedAt             time.Time        `json:"started_at"`
-	FinishedAt            time.Time        `json:"finished_at"`
-	MattermostVersion     string           `json:"mattermost_version,omitempty"`
-	PluginVersion         string           `json:"plugin_version,omitempty"`
-	DatabaseSchemaVersion string           `json:"database_schema_version,omitempty"`
-	PostgresVersion       string           `json:"postgres_version,omitempty"`
-	PgDumpVersion         string           `json:"pg_dump_version,omitempty"`
-	Components            Components       `json:"components"`
-	Destination           string           `json:"destination"`
-	OffSite               bool             `json:"off_site"`
-	Compression           Compression      `json:"compression"`
-	Encryption            Encryption       `json:"encryption"`
-	Objects               []Object         `json:"objects"`
-	TableRowCounts        map[string]int64 `json:"table_row_counts,omitempty"`
-	ReferencedFiles       int64            `json:"referenced_files,omitempty"`
-	Files                 *FileStats       `json:"files,omitempty"`
-	Warnings              []string         `json:"warnings,omitempty"`
+	FormatVersion         int        `json:"format_version"`
+	ID                    string     `json:"id"`
+	Status                string     `json:"status"`
+	StartedAt             time.Time  `json:"started_at"`
+	FinishedAt            time.Time  `json:"finished_at"`
+	MattermostVersion     string     `json:"mattermost_version,omitempty"`
+	PluginVersion         string     `json:"plugin_version,omitempty"`
+	DatabaseSchemaVersion string     `json:"database_schema_version,omitempty"`
+	PostgresVersion       string     `json:"postgres_version,omitempty"`
+	PgDumpVersion         string     `json:"pg_dump_version,omitempty"`
+	Components            Components `json:"components"`
+	// Kind is ClassCapture for a continuous file capture, else empty (see Class).
+	Kind            string           `json:"kind,omitempty"`
+	Destination     string           `json:"destination"`
+	OffSite         bool             `json:"off_site"`
+	Compression     Compression      `json:"compression"`
+	Encryption      Encryption       `json:"encryption"`
+	Objects         []Object         `json:"objects"`
+	TableRowCounts  map[string]int64 `json:"table_row_counts,omitempty"`
+	ReferencedFiles int64            `json:"referenced_files,omitempty"`
+	Files           *FileStats       `json:"files,omitempty"`
+	Warnings        []string         `json:"warnings,omitempty"`
 	// Base describes the base backup when Components.Base: where its WAL starts and ends.
 	Base *BaseBackup `json:"base,omitempty"`
 	// AuditHead is the plugin's audit trail head when the backup started: a copy outside the

@@ -83,12 +83,21 @@ func (t Trust) Latest(ms []*format.Manifest, now time.Time, where string) (m *fo
 			return nil, nil, err
 		}
 	}
+	logical := 0
 	for _, c := range ms {
+		if c.Class() != format.ClassLogical {
+			// A base backup or a file capture restores only by point in time (--to-time).
+			continue
+		}
+		logical++
 		why := t.Untrusted(c, now)
 		if why == "" {
 			return c, notes, nil
 		}
 		notes = append(notes, fmt.Sprintf("passed over backup %s: %s", c.ID, why))
+	}
+	if logical == 0 {
+		return nil, nil, fmt.Errorf("%w: there is no complete backup at %s that restores on its own (only base backups or file captures, which restore with --to-time or --to-latest)", ErrRefused, where)
 	}
 	if !t.Key.IsZero() {
 		return nil, notes, fmt.Errorf("%w: no backup at %s is signed by the --trust-key %s: %s. Check the key (the public key `/dr version` shows), or name a backup with --id",

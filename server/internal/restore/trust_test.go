@@ -116,6 +116,36 @@ func TestRestoreTrust(t *testing.T) {
 		first, _, _ := strings.Cut(out.String(), "\n")
 		assert.Contains(t, first, "trust: backup "+s.signedB.ID+" is signed by "+fb+": check that this is the fingerprint of the public key `/dr version` shows")
 	})
+	t.Run("a newer base backup or file capture is never latest: they restore only by point in time", func(t *testing.T) {
+		one := newSource(t, false)
+		for i, mk := range []func(m *format.Manifest){
+			func(m *format.Manifest) { m.Components = format.Components{Base: true} },
+			func(m *format.Manifest) { m.Components, m.Kind = format.Components{Files: true}, format.ClassCapture },
+		} {
+			newer := *one.m
+			at := one.m.StartedAt.Add(time.Duration(i+1) * time.Minute)
+			newer.ID = at.UTC().Format("20060102T150405Z") + "-000" + string(rune('a'+i))
+			newer.StartedAt, newer.FinishedAt = at, at.Add(time.Second)
+			mk(&newer)
+			writeManifest(t, one.store.Root(), &newer, one.key)
+		}
+		o, out := one.options(t)
+		o.TrustKey, o.DryRun = one.key.PublicKey(), true
+		res, err := Run(context.Background(), o)
+		require.NoError(t, err, out.String())
+		assert.Equal(t, one.m.ID, res.BackupID)
+
+		only := newSource(t, false)
+		base := *only.m
+		base.Components = format.Components{Base: true}
+		require.NoError(t, os.Remove(filepath.Join(only.store.Root(), filepath.FromSlash(format.ManifestKey(only.m.ID)))))
+		writeManifest(t, only.store.Root(), &base, only.key)
+		o, out = only.options(t)
+		o.TrustKey, o.DryRun = only.key.PublicKey(), true
+		_, err = Run(context.Background(), o)
+		require.ErrorIs(t, err, ErrRefused, out.String())
+		assert.Contains(t, err.Error(), "only base backups or file captures, which restore with --to-time or --to-latest")
+	})
 	t.Run("a single signer needs no key; the fingerprint comes first", func(t *testing.T) {
 		one := newSource(t, false)
 		o, out := one.options(t)
