@@ -165,7 +165,10 @@ func (a *Archiver) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		a.pass(ctx, false)
+		// While pg_receivewal is down (the primary died, or it restarts), what it received is
+		// stored at once rather than after MaxDelay: after a lost primary, the archive holds
+		// every byte of WAL that left it within a second.
+		a.pass(ctx, !a.Status().Running)
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
@@ -407,7 +410,8 @@ func (a *Archiver) pass(ctx context.Context, final bool) {
 	}
 	a.update(func(s *Status) {
 		s.LastError = ""
-		if current && (running || final) {
+		// Caught up only while receiving: with pg_receivewal down, the lag must grow.
+		if current && running {
 			s.CaughtUp = start
 		}
 	})

@@ -51,7 +51,7 @@ type archiveRig struct {
 	done   chan error
 }
 
-func startArchiver(t *testing.T, pg *harness.Postgres, slot string, encrypted bool) *archiveRig {
+func startArchiver(t *testing.T, pg *harness.Postgres, slot string, encrypted bool, opts ...func(*Options)) *archiveRig {
 	t.Helper()
 	st, err := local.New(t.TempDir())
 	require.NoError(t, err)
@@ -67,6 +67,9 @@ func startArchiver(t *testing.T, pg *harness.Postgres, slot string, encrypted bo
 		rig.id, err = age.GenerateX25519Identity()
 		require.NoError(t, err)
 		o.Recipients = []age.Recipient{rig.id.Recipient()}
+	}
+	for _, fn := range opts {
+		fn(&o)
 	}
 	rig.arch, err = New(o)
 	require.NoError(t, err)
@@ -200,6 +203,59 @@ func TestArchiveCompletedAndPartialSegments(t *testing.T) {
 			require.GreaterOrEqual(t, tl.Segments, 2)
 		})
 	}
+}
+
+// When the primary goes away (here: its walsender is terminated, as a killed postmaster would
+// end it), what pg_receivewal received is stored at once, not MaxDelay later: after a lost
+// primary the archive holds all the WAL that left it, whatever MaxDelay is.
+func TestLostPrimaryStoresThePartialAtOnce(t *testing.T) {
+	pg := requirePG(t)
+	rig := startArchiver(t, pg, "test_archive_lost", false, func(o *Options) { o.MaxDelay = time.Hour })
+	db, err := pg.Open("postgres")
+	require.NoError(t, err)
+	defer db.Close()
+	waitFor(t, "pg_receivewal to stream", func() bool { return rig.arch.Status().Running })
+	sys, err := rig.reader().System(context.Background())
+	require.NoError(t, err)
+	// write commits a row and returns its segment and where in it the WAL ends, once streamed.
+	write := func(v string) (string, int64) {
+		_, err := db.Exec(`CREATE TABLE IF NOT EXISTS walt_lost (v text); INSERT INTO walt_lost VALUES ('` + v + `')`)
+		require.NoError(t, err)
+		var seg, lsn string
+		var offset int64
+		require.NoError(t, db.QueryRow(`SELECT pg_walfile_name(pg_current_wal_insert_lsn()), pg_current_wal_insert_lsn()::text, (pg_walfile_name_offset(pg_current_wal_insert_lsn())).file_offset`).Scan(&seg, &lsn, &offset))
+		waitFor(t, v+" streamed", func() bool {
+			var sent bool
+			return db.QueryRow(`SELECT coalesce(bool_and(write_lsn >= $1::pg_lsn), false) FROM pg_stat_replication WHERE application_name = 'pg_receivewal'`, lsn).Scan(&sent) == nil && sent
+		})
+		return seg, offset
+	}
+	// holds says whether the archive's copy of seg holds the server's WAL up to offset.
+	holds := func(seg string, offset int64) bool {
+		out := filepath.Join(t.TempDir(), seg)
+		if err := rig.reader().Fetch(context.Background(), sys, seg, out, true); err != nil {
+			return false
+		}
+		got, err := os.ReadFile(out)
+		require.NoError(t, err)
+		want, err := os.ReadFile(filepath.Join(pg.Dir, "pg_wal", seg))
+		require.NoError(t, err)
+		return int64(len(got)) >= offset && bytes.Equal(got[:offset], want[:offset])
+	}
+	// The first partial copy is stored at once; the next one waits for MaxDelay (an hour).
+	seg1, off1 := write("first")
+	waitFor(t, "the first partial copy", func() bool { return holds(seg1, off1) })
+	seg2, off2 := write("last words")
+	require.Equal(t, seg1, seg2, "both rows in one segment")
+	time.Sleep(2 * time.Second)
+	require.False(t, holds(seg2, off2), "MaxDelay is an hour: the second row is not stored yet")
+
+	_, err = db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = 'pg_receivewal'`)
+	require.NoError(t, err)
+	start := time.Now()
+	waitFor(t, "the partial copy with the last row after the primary went away", func() bool { return holds(seg2, off2) })
+	t.Logf("partial copy stored %s after the walsender ended", time.Since(start).Round(time.Millisecond))
+	require.Less(t, time.Since(start), 10*time.Second)
 }
 
 // The archive trusts only what the server's key signed, at the key it signed it for.
