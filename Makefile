@@ -93,7 +93,7 @@ webapp-test: webapp/node_modules/.package-lock.json ## Webapp component tests
 	cd webapp && $(NPM) test
 
 e2e: dist services ## End-to-end tests on a throwaway PostgreSQL + Mattermost (built once, cached)
-	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:|region loss:|restore proof:)|_test.go'; exit $${PIPESTATUS[0]}
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./server/e2e/... 2>&1 | tee $(CURDIR)/dist/e2e.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic|harness:|region loss:|restore proof:|RPO )|_test.go'; exit $${PIPESTATUS[0]}
 
 contract-fixtures: dist services ## Refresh webapp/src/api/__fixtures__ (GET answers of a real server the webapp's contract test checks types.ts against; failover.json comes from the browser test's runbook)
 	DR_SAVE_CONTRACT=$(CURDIR)/webapp/src/api/__fixtures__ $(GO) test -tags e2e -count=1 -p 1 -run '^(TestContractWebappAPI|TestConsoleDashboardInBrowser)$$' -v ./server/e2e/
