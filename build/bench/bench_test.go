@@ -23,10 +23,12 @@ import (
 const (
 	targetFullRatio = 0.6 // full backup ≤ 0.6 × the serial baseline
 	targetIncRatio  = 0.05
-	targetPeerRatio = 1.0   // ours ≤ pgBackRest + restic, full and incremental
-	targetRestore   = 1.2   // our restore ≤ 1.2 × pgBackRest's + restic's
-	targetRSS       = 150e6 // bytes
-	flatTolerance   = 1.2   // "flat": the peak at the full size is at most 20% above the half size's
+	targetPeerRatio = 1.0 // ours ≤ pgBackRest + restic, full and incremental
+	targetRestore   = 1.2 // our restore ≤ 1.2 × pgBackRest's + restic's
+	// our restore ≤ pg_restore -j + tar xzf of the baseline
+	targetRestoreBaseline = 1.0
+	targetRSS             = 150e6 // bytes
+	flatTolerance         = 1.2   // "flat": the peak at the full size is at most 20% above the half size's
 )
 
 // dataSet describes the reference set at one size.
@@ -51,6 +53,17 @@ type results struct {
 	Peers                  *peers
 	PeersFull, PeersInc    *peerRun // pgBackRest full + restic's first run; pgBackRest incr + restic's second run
 	Restore                *restoreRun
+	BaselineRestore        *baselineRestore // pg_restore -j + tar xzf of the baseline (b)
+	// Point in time: the base backup (pg_basebackup) with WAL archiving on since the full-size
+	// set was made; (w) the incremental with the database via the WAL archive (a files-only
+	// backup, the change's WAL archived meanwhile); the peers' incremental of the same change;
+	// and the restore of the newest state by point in time.
+	Base, IncWAL           *backupRun
+	IncWALN                int
+	IncWALBytes, WALStored int64
+	WALArchived            time.Duration // from the end of the change until its WAL was stored
+	PeersIncWAL            *peerRun
+	RestorePITR            *pitrRestoreRun
 }
 
 func scale() (float64, error) {
@@ -141,6 +154,10 @@ func BenchmarkBackup(b *testing.B) {
 		if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
 			b.Fatal(err)
 		}
+		// Not while a measured step runs: the archiver stores the WAL of the set first.
+		if _, err := waitArchived(ctx, env, db); err != nil {
+			b.Fatal(err)
+		}
 		d := dataSet{Files: len(gen.files), FileBytes: gen.bytes, TextBytes: gen.text, Replies: gen.replies}
 		if err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database()), pg_total_relation_size('posts'), (SELECT count(*) FROM posts)`).
 			Scan(&d.DatabaseBytes, &d.PostsBytes, &d.Posts); err != nil {
@@ -170,6 +187,14 @@ func BenchmarkBackup(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	// WAL archiving on from here: the full-size set's WAL goes to the archive like any write.
+	if err := env.PatchPluginSettings(ctx, map[string]any{"WALArchiveEnabled": true}); err != nil {
+		b.Fatal(err)
+	}
+	if err := waitArchiving(ctx, env); err != nil {
+		b.Fatal(err)
+	}
+
 	// Full size.
 	if err := gen.Grow(ctx, 1); err != nil {
 		b.Fatal(err)
@@ -194,6 +219,14 @@ func BenchmarkBackup(b *testing.B) {
 		if r.Baseline != nil {
 			b.ReportMetric(run.Wall.Seconds()/(r.Baseline.PgDump+r.Baseline.Tar).Seconds(), "x-baseline")
 		}
+	})
+	step(b, "BaseBackup", func(b *testing.B) {
+		run, err := runCommand(ctx, env, "/dr backup base", b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Base = run
+		reportBackup(b, run)
 	})
 	step(b, "DatabaseOnly", func(b *testing.B) {
 		run := mustBackup(ctx, b, env, "--only database")
@@ -261,6 +294,64 @@ func BenchmarkBackup(b *testing.B) {
 		b.ReportMetric(run.Ours.Wall.Seconds(), "s")
 		b.ReportMetric(run.Peers().Seconds(), "peers-s")
 		b.ReportMetric(run.Ours.Wall.Seconds()/run.Peers().Seconds(), "ours-x-peers")
+		if r.Baseline != nil {
+			bl, err := r.Baseline.Restore(ctx, filepath.Join(env.Dir, "baseline-restore"), runtime.NumCPU(), b)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.BaselineRestore = bl
+			b.ReportMetric(bl.Total().Seconds(), "baseline-s")
+			b.ReportMetric(run.Ours.Wall.Seconds()/bl.Total().Seconds(), "ours-x-baseline")
+		}
+	})
+	// The database via the WAL: another 1% of the files and their posts change while the WAL
+	// archive runs; our incremental is then a files-only backup, the change's WAL being
+	// archived already (its size and delay are reported). The peers back up the same change.
+	step(b, "IncrementalWAL", func(b *testing.B) {
+		walDir := filepath.Join(env.MM.Dir, "dr-backups", "wal")
+		before, err := duBytes(walDir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.IncWALN, r.IncWALBytes, err = gen.Modify(touched); err != nil {
+			b.Fatal(err)
+		}
+		if r.WALArchived, err = waitArchived(ctx, env, db); err != nil {
+			b.Fatal(err)
+		}
+		after, err := duBytes(walDir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.WALStored = after - before
+		run := mustBackup(ctx, b, env, "--only files")
+		r.IncWAL = run
+		reportBackup(b, run)
+		b.ReportMetric(float64(r.WALStored)/1e6, "wal-MB")
+	})
+	step(b, "PeersIncrementalWAL", func(b *testing.B) {
+		run, err := r.Peers.Backup(ctx, "incr", b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.PeersIncWAL = run
+		reportPeers(b, run)
+		if r.IncWAL != nil {
+			b.ReportMetric(r.IncWAL.Wall.Seconds()/run.Wall().Seconds(), "ours-x-peers")
+		}
+	})
+	step(b, "RestorePointInTime", func(b *testing.B) {
+		if r.IncWAL == nil || r.PeersIncWAL == nil {
+			b.Skip("no incremental of ours or of the peers to restore")
+		}
+		run, err := r.Peers.RestorePITR(ctx, r.IncWAL.Manifest.ID, b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.RestorePITR = run
+		b.ReportMetric(run.OursTotal().Seconds(), "s")
+		b.ReportMetric(run.Peers().Seconds(), "peers-s")
+		b.ReportMetric(run.OursTotal().Seconds()/run.Peers().Seconds(), "ours-x-peers")
 	})
 }
 
@@ -436,7 +527,41 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		row("    p / b", "", "", fmt.Sprintf("%.2f", r.PeersFull.Wall().Seconds()/base), "", "", "the peers against the pg_dump + tar baseline")
 	}
 	peer("(q) incremental", "incr", "second run", r.PeersInc)
-	vsPeers("    c / q", r.Inc, r.PeersInc, "our database part is a whole pg_dump every time (WAL-based incremental is not wired into the plugin yet); pgBackRest incr copies only the relation files changed since (p)")
+	vsPeers("    c / q", r.Inc, r.PeersInc, "with the logical backup our database part is a whole pg_dump every time ((w) below takes the database from the WAL archive); pgBackRest incr copies only the relation files changed since (p)")
+	if run := r.Base; run != nil {
+		note := "pg_basebackup of the whole cluster, streamed: " + stored(run)
+		ratio := ""
+		if r.PeersFull != nil {
+			ratio = fmt.Sprintf("%.2f", run.Wall.Seconds()/r.PeersFull.PgBackRest.Wall.Seconds())
+			note += "; ratio against pgbackrest --type=full alone"
+		}
+		row("(f) base backup, ours (/dr backup base)", secs(run.Wall), secs(run.CPU), ratio, "", "", note)
+	}
+	if run := r.IncWAL; run != nil {
+		row("(w) incremental, database via WAL: ours", secs(run.Wall), secs(run.CPU), "", "", "", fmt.Sprintf(
+			"another %d files (%s) and their posts changed; a files-only backup, the change's WAL (%s stored) archived as it was written, all of it stored %.1fs after the change ended; ",
+			r.IncWALN, human(r.IncWALBytes), human(r.WALStored), r.WALArchived.Seconds())+stored(run))
+	}
+	peer("(q') incremental of (w)'s change", "incr", "third run", r.PeersIncWAL)
+	if ours, run := r.IncWAL, r.PeersIncWAL; ours != nil && run != nil {
+		q := ours.Wall.Seconds() / run.Wall().Seconds()
+		row("    w / q'", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetPeerRatio), verdict(q <= targetPeerRatio),
+			fmt.Sprintf("stored: ours %s + %s WAL, peers %s", human(ourStored(ours)), human(r.WALStored), human(run.Stored())))
+		if base > 0 {
+			row("    w / b", "", "", fmt.Sprintf("%.3f", ours.Wall.Seconds()/base), "", "", "against the pg_dump + tar baseline")
+		}
+	}
+	if rs := r.RestorePITR; rs != nil {
+		row("(t) restore, ours: drctl restore --to-latest --pgdata", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "the newest base backup unpacked, recovery set up: "+rs.Ours.Note)
+		row("(t) restore, ours: PostgreSQL recovery", secs(rs.OursRecovery.Wall), "", "", "", "", "start, replay of our WAL archive through drctl wal-fetch, promotion: "+rs.OursRecovery.Note)
+		row("(t) restore, ours: drctl restore of (w)'s files", secs(rs.OursFiles.Wall), secs(rs.OursFiles.CPU), "", "", "", rs.OursFiles.Note)
+		row("(t) restore total, ours", secs(rs.OursTotal()), "", "", "", "", "")
+		row("(u) restore: pgbackrest restore + recovery", secs(rs.PgBackRest.Wall+rs.Recovery.Wall), secs(rs.PgBackRest.CPU), "", "", "", "the incr of (q'): "+rs.Recovery.Note)
+		row("(u) restore: restic restore latest", secs(rs.Restic.Wall), secs(rs.Restic.CPU), "", "", "", rs.Restic.Note)
+		row("(u) restore total, serial", secs(rs.Peers()), "", "", "", "", "")
+		q := rs.OursTotal().Seconds() / rs.Peers().Seconds()
+		row("    t / u (point in time)", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestore), verdict(q <= targetRestore), "")
+	}
 	if rs := r.Restore; rs != nil {
 		row("(r) restore, ours: drctl restore of (c)", secs(rs.Ours.Wall), secs(rs.Ours.CPU), "", "", "", "database (pg_restore into a new empty cluster), config, files: "+rs.Ours.Note)
 		row("(s) restore: pgbackrest restore", secs(rs.PgBackRest.Wall), secs(rs.PgBackRest.CPU), "", "", "", "the incr of (q), into a new data folder")
@@ -445,6 +570,13 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		row("(s) restore total, serial", secs(rs.Peers()), secs(rs.PgBackRest.CPU+rs.Restic.CPU), "", "", "", "")
 		q := rs.Ours.Wall.Seconds() / rs.Peers().Seconds()
 		row("    r / s", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestore), verdict(q <= targetRestore), "")
+		if bl := r.BaselineRestore; bl != nil {
+			row(fmt.Sprintf("(b') restore, baseline: pg_restore -j %d", runtime.NumCPU()), secs(bl.PgRestore), secs(bl.PgRestoreCPU), "", "", "", "the dump of (b) into a new cluster's empty database")
+			row("(b') restore, baseline: tar xzf", secs(bl.Tar), secs(bl.TarCPU), "", "", "", "the archive of (b) into a new folder: "+bl.Note)
+			row("(b') restore total, serial", secs(bl.Total()), secs(bl.PgRestoreCPU+bl.TarCPU), "", "", "", "")
+			q := rs.Ours.Wall.Seconds() / bl.Total().Seconds()
+			row("    r / b'", "", "", fmt.Sprintf("%.2f", q), fmt.Sprintf("<= %.2f", targetRestoreBaseline), verdict(q <= targetRestoreBaseline), "our restore against the baseline's")
+		}
 	} else {
 		row("(r), (s) restore", na, "", "", "", "", "")
 	}

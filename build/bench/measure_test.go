@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,6 +205,12 @@ type timer interface {
 // runBackup restarts the plugin (so that VmHWM covers this backup alone), then runs
 // `/dr backup now <args>` as the admin and waits for the bot's result in the ops channel.
 func runBackup(ctx context.Context, env *harness.Env, args string, tm timer) (*backupRun, error) {
+	return runCommand(ctx, env, strings.TrimSpace("/dr backup now "+args), tm)
+}
+
+// runCommand is runBackup for any command that starts a backup job (`/dr backup base`).
+func runCommand(ctx context.Context, env *harness.Env, command string, tm timer) (*backupRun, error) {
+	args := strings.TrimPrefix(command, "/dr backup now ")
 	if err := env.RestartPlugin(ctx); err != nil {
 		return nil, err
 	}
@@ -220,14 +227,14 @@ func runBackup(ctx context.Context, env *harness.Env, args string, tm timer) (*b
 	since := model.GetMillis()
 	tm.StartTimer()
 	t0 := time.Now()
-	resp, err := env.Command(ctx, env.Admin, "", strings.TrimSpace("/dr backup now "+args))
+	resp, err := env.Command(ctx, env.Admin, "", command)
 	if err != nil {
 		mem.Stop()
 		return nil, err
 	}
 	if !strings.Contains(resp.Text, "started") {
 		mem.Stop()
-		return nil, fmt.Errorf("/dr backup now %s: %s", args, resp.Text)
+		return nil, fmt.Errorf("%s: %s", command, resp.Text)
 	}
 	post, err := env.WaitBotPost(ctx, env.OpsChannel.Id, since, "Backup `", backupTimeout)
 	wall := time.Since(t0)
@@ -283,6 +290,8 @@ type baselineRun struct {
 	DumpSize, TarSize int64
 	PgDumpPath        string
 	PgDumpVersion     string
+	// Dump and Archive are kept for the baseline's restore (RestoreBaseline), then removed.
+	Dump, Archive string
 }
 
 // newestPgDump is the pg_dump the plugin picks by default: the newest
@@ -356,7 +365,58 @@ func runBaseline(ctx context.Context, env *harness.Env) (*baselineRun, error) {
 		}
 		*n = fi.Size()
 	}
-	return res, os.RemoveAll(out) // a few GB at the full set
+	res.Dump, res.Archive = dump, archive
+	return res, nil
+}
+
+// baselineRestore is the restore an admin with the baseline would run: pg_restore -j of the
+// dump into a new cluster's empty database, then tar xzf of the data folder.
+type baselineRestore struct {
+	PgRestore, Tar       time.Duration
+	PgRestoreCPU, TarCPU time.Duration
+	Note                 string
+}
+
+func (b *baselineRestore) Total() time.Duration { return b.PgRestore + b.Tar }
+
+// RestoreBaseline restores the baseline's dump and archive under dir with jobs pg_restore
+// jobs, each part timed, and then removes them (a few GB at the full set).
+func (bl *baselineRun) Restore(ctx context.Context, dir string, jobs int, tm timer) (*baselineRestore, error) {
+	defer os.RemoveAll(filepath.Dir(bl.Dump))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	target, err := harness.StartPostgres(ctx, filepath.Join(dir, "pg"))
+	if err != nil {
+		return nil, fmt.Errorf("the cluster to restore the baseline into: %w", err)
+	}
+	defer target.Stop()
+	if err := target.CreateDatabase(ctx, "mattermost"); err != nil {
+		return nil, err
+	}
+	pgRestore := filepath.Join(filepath.Dir(bl.PgDumpPath), "pg_restore")
+	res := &baselineRestore{}
+	tm.StartTimer()
+	run, err := runTool(exec.CommandContext(ctx, pgRestore, "-j", strconv.Itoa(jobs), "-d", target.URL("mattermost"), bl.Dump)) //nolint:gosec // the baseline's pg_restore
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.PgRestore, res.PgRestoreCPU = run.Wall, run.CPU
+	data := filepath.Join(dir, "mm")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, err
+	}
+	tm.StartTimer()
+	run, err = runTool(exec.CommandContext(ctx, "tar", "xzf", bl.Archive, "-C", data)) //nolint:gosec // the baseline's archive
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.Tar, res.TarCPU = run.Wall, run.CPU
+	res.Note, err = restored(ctx, target, filepath.Join(data, "data"))
+	return res, err
 }
 
 func fsyncFile(p string) error {
@@ -379,4 +439,74 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// walSegment is a completed WAL segment's name in pg_receivewal's spool.
+var walSegment = regexp.MustCompile(`^[0-9A-F]{24}$`)
+
+// waitArchiving waits until the plugin's WAL archiver has claimed the local destination.
+func waitArchiving(ctx context.Context, env *harness.Env) error {
+	claim := filepath.Join(env.MM.Dir, "dr-backups", "wal", "system.json")
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if _, err := os.Stat(claim); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("WAL archiving did not start within 3 minutes (no %s)", claim)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitArchived waits until the WAL archiver has received everything written so far and stored
+// every completed segment (what remains is the segment being written, stored within
+// WALArchiveMaxDelaySeconds), and says how long that took. Without archiving (no slot) it
+// returns at once.
+func waitArchived(ctx context.Context, env *harness.Env, db *sql.DB) (time.Duration, error) {
+	t0 := time.Now()
+	var target string
+	if err := db.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
+		return 0, err
+	}
+	var slots int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mattermost_dr_archive'`).Scan(&slots); err != nil || slots == 0 {
+		return 0, err
+	}
+	spool := filepath.Join(env.MM.Dir, "dr-wal-spool")
+	deadline := time.Now().Add(backupTimeout)
+	for {
+		var received bool
+		err := db.QueryRowContext(ctx, `SELECT coalesce(bool_or(write_lsn >= $1::pg_lsn), false) FROM pg_stat_replication WHERE application_name = 'pg_receivewal'`, target).Scan(&received)
+		if err != nil {
+			return 0, err
+		}
+		if received {
+			entries, err := os.ReadDir(spool)
+			if err != nil {
+				return 0, err
+			}
+			pending := 0
+			for _, e := range entries {
+				if walSegment.MatchString(e.Name()) {
+					pending++
+				}
+			}
+			if pending == 0 {
+				return time.Since(t0), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the WAL archiver did not store the WAL up to %s within %s", target, backupTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

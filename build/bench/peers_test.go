@@ -376,21 +376,125 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 		return nil, err
 	}
 	target.Stop()
-
-	pgdata := filepath.Join(dir, "pgbackrest-pgdata")
-	if err := os.Mkdir(pgdata, 0o700); err != nil {
+	if err := p.restorePeers(ctx, dir, res, tm); err != nil {
 		return nil, err
 	}
+	return res, nil
+}
+
+// pitrRestoreRun is the point-in-time restore of ours and the same restore of the peers.
+type pitrRestoreRun struct {
+	restoreRun
+	// Ours is drctl restore --to-latest --pgdata (unpack, recovery settings); OursRecovery
+	// PostgreSQL until out of recovery (replaying our WAL archive through drctl wal-fetch);
+	// OursFiles drctl restore of the files-only backup into a new data folder.
+	OursRecovery, OursFiles toolRun
+}
+
+func (r *pitrRestoreRun) OursTotal() time.Duration {
+	return r.Ours.Wall + r.OursRecovery.Wall + r.OursFiles.Wall
+}
+
+// RestorePITR restores the newest state, ours by point in time (the newest base backup and the
+// WAL archive, to the newest archived WAL, then the files of filesID), and the peers' newest
+// backups, one after the other, each into new folders.
+func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pitrRestoreRun, error) {
+	res := &pitrRestoreRun{}
+	built, err := drctlBinary(p.env)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.env.Command(ctx, p.env.Admin, "", "/dr version")
+	if err != nil {
+		return nil, err
+	}
+	key := signingKey.FindStringSubmatch(resp.Text)
+	if key == nil {
+		return nil, fmt.Errorf("no backup signing key in /dr version: %s", resp.Text)
+	}
+	build, err := harness.ServerBuild(ctx, p.env.Root)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(p.dir, "restore-pitr")
+	if err := os.MkdirAll(dir, 0o755); err != nil { // traversable by the cluster's user
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// restore_command runs drctl as the cluster's user: a copy it can reach.
+	drctl := filepath.Join(dir, "drctl")
+	raw, err := os.ReadFile(built)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(drctl, raw, 0o755); err != nil { //nolint:gosec // an executable, for the cluster's user
+		return nil, err
+	}
+	from := filepath.Join(p.env.MM.Dir, "dr-backups")
+	pgdata := filepath.Join(dir, "ours-pgdata")
+	args := []string{"restore", "--from", from, "--trust-key", key[1], "--to-latest", "--pgdata", pgdata}
 	if p.cred != nil {
-		if err := chownTree(pgdata, p.cred); err != nil {
-			return nil, err
-		}
+		args = append(args, "--pgdata-owner", "postgres")
 	}
 	tm.StartTimer()
-	run, err = p.pgbackrest(ctx, "--pg1-path="+pgdata, "restore")
+	run, err := runTool(exec.CommandContext(ctx, drctl, args...)) //nolint:gosec // the built tool
 	tm.StopTimer()
 	if err != nil {
 		return nil, err
+	}
+	res.Ours = *run
+	tm.StartTimer()
+	t0 := time.Now()
+	cluster, err := harness.StartDataDir(ctx, pgdata, filepath.Join(dir, "ours-postgres.log"))
+	if err == nil {
+		defer cluster.Stop()
+		err = waitPromoted(ctx, cluster)
+	}
+	res.OursRecovery.Wall = time.Since(t0)
+	tm.StopTimer()
+	if err != nil {
+		return nil, fmt.Errorf("start the cluster drctl restored to the newest WAL: %w", err)
+	}
+	if res.OursRecovery.Note, err = restored(ctx, cluster, ""); err != nil {
+		return nil, err
+	}
+	cluster.Stop()
+	data := filepath.Join(dir, "ours-mm", "data")
+	tm.StartTimer()
+	run, err = runTool(exec.CommandContext(ctx, drctl, "restore", "--from", from, "--id", filesID, "--trust-key", key[1], //nolint:gosec // the built tool
+		"--data-dir", data, "--mattermost-bin", filepath.Join(build, "bin", "mattermost")))
+	tm.StopTimer()
+	if err != nil {
+		return nil, err
+	}
+	res.OursFiles = *run
+	if res.OursFiles.Note, err = restored(ctx, nil, data); err != nil {
+		return nil, err
+	}
+	if err := p.restorePeers(ctx, dir, &res.restoreRun, tm); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// restorePeers restores pgBackRest's newest backup into a new data folder under dir, started
+// until PostgreSQL has replayed the archive and left recovery, then restic's newest snapshot
+// into a new folder, and sets their parts of res.
+func (p *peers) restorePeers(ctx context.Context, dir string, res *restoreRun, tm timer) error {
+	pgdata := filepath.Join(dir, "pgbackrest-pgdata")
+	if err := os.Mkdir(pgdata, 0o700); err != nil {
+		return err
+	}
+	if p.cred != nil {
+		if err := chownTree(pgdata, p.cred); err != nil {
+			return err
+		}
+	}
+	tm.StartTimer()
+	run, err := p.pgbackrest(ctx, "--pg1-path="+pgdata, "restore")
+	tm.StopTimer()
+	if err != nil {
+		return err
 	}
 	res.PgBackRest = *run
 	tm.StartTimer()
@@ -403,10 +507,10 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 	res.Recovery.Wall = time.Since(t0)
 	tm.StopTimer()
 	if err != nil {
-		return nil, fmt.Errorf("start the cluster pgBackRest restored: %w", err)
+		return fmt.Errorf("start the cluster pgBackRest restored: %w", err)
 	}
 	if res.Recovery.Note, err = restored(ctx, cluster, ""); err != nil {
-		return nil, err
+		return err
 	}
 	cluster.Stop()
 
@@ -414,14 +518,12 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 	run, err = p.restic(ctx, "restore", "latest", "--target", filepath.Join(dir, "restic"))
 	tm.StopTimer()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.Restic = *run
 	// restic restores the data folder under its absolute path.
-	if res.Restic.Note, err = restored(ctx, nil, filepath.Join(dir, "restic", p.env.MM.Dir, "data")); err != nil {
-		return nil, err
-	}
-	return res, nil
+	res.Restic.Note, err = restored(ctx, nil, filepath.Join(dir, "restic", p.env.MM.Dir, "data"))
+	return err
 }
 
 // restored says what a restore produced, for the reader to compare with the set: the posts in
