@@ -66,6 +66,7 @@ type toolRun struct {
 	Wall, CPU time.Duration // CPU: user+system of the command and the children it waited for
 	Stored    int64         // bytes the run added to its repository
 	Note      string
+	Log       string // its standard error
 }
 
 // peerRun is pgBackRest then restic, one after the other, on the same state of the server.
@@ -203,7 +204,7 @@ func runTool(cmd *exec.Cmd) (*toolRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w\n%s%s", strings.Join(cmd.Args, " "), err, stdout.String(), stderr.String())
 	}
-	return &toolRun{Wall: took, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), Note: stdout.String()}, nil
+	return &toolRun{Wall: took, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), Note: stdout.String(), Log: stderr.String()}, nil
 }
 
 // measured runs fn and sets the run's Stored to what the repository under repo grew by.
@@ -313,6 +314,9 @@ func (r *restoreRun) Peers() time.Duration {
 	return r.PgBackRest.Wall + r.Recovery.Wall + r.Restic.Wall
 }
 
+// drctlSteps finds the duration of drctl restore's database and files steps in its log.
+var drctlSteps = regexp.MustCompile(`(?m)^(?:\[\s*[0-9.]+s\] )?(database|files): .*restored in ([0-9hms.]+)`)
+
 var signingKey = regexp.MustCompile("Backup signing key \\| `[^`]+` \\(`([^`]+)`\\)")
 
 // drctlBinary is the drctl `make dist` built.
@@ -374,6 +378,13 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 	res.Ours = *run
 	if res.Ours.Note, err = restored(ctx, target, filepath.Join(dir, "ours-mm", "data")); err != nil {
 		return nil, err
+	}
+	if steps := drctlSteps.FindAllStringSubmatch(res.Ours.Log, -1); len(steps) > 0 {
+		var parts []string
+		for _, m := range steps {
+			parts = append(parts, m[1]+" "+m[2])
+		}
+		res.Ours.Note += " (" + strings.Join(parts, ", ") + ")"
 	}
 	target.Stop()
 	if err := p.restorePeers(ctx, dir, res, tm); err != nil {

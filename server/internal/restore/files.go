@@ -34,6 +34,7 @@ func (r *restorer) files(ctx context.Context) error {
 		to = r.o.FilesTo.String()
 	}
 	r.printf("files: restoring %d files to %s", total, to)
+	start := time.Now()
 	var done, kept, bytes atomic.Int64
 	var mu sync.Mutex
 	var failed []string
@@ -110,7 +111,8 @@ func (r *restorer) files(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%d of %d files were restored: %w", done.Load(), total, err)
 	}
-	r.printf("files: %d files (%s) restored, every SHA-256 checked (%d were already in place)", done.Load(), bytesize.Format(bytes.Load()), kept.Load())
+	r.printf("files: %d files (%s) restored in %s, every SHA-256 checked (%d were already in place)", done.Load(), bytesize.Format(bytes.Load()),
+		time.Since(start).Round(100*time.Millisecond), kept.Load())
 	return nil
 }
 
