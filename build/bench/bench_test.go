@@ -61,6 +61,7 @@ type results struct {
 	Base, IncWAL           *backupRun
 	IncWALN                int
 	IncWALBytes, WALStored int64
+	WALWritten             int64         // bytes of WAL the change made the server write
 	WALArchived            time.Duration // from the end of the change until its WAL was stored
 	PeersIncWAL            *peerRun
 	RestorePITR            *pitrRestoreRun
@@ -313,6 +314,10 @@ func BenchmarkBackup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var lsn string
+		if err := db.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
+			b.Fatal(err)
+		}
 		if r.IncWALN, r.IncWALBytes, err = gen.Modify(touched); err != nil {
 			b.Fatal(err)
 		}
@@ -324,6 +329,9 @@ func BenchmarkBackup(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.WALStored = after - before
+		if err := db.QueryRowContext(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint`, lsn).Scan(&r.WALWritten); err != nil {
+			b.Fatal(err)
+		}
 		run := mustBackup(ctx, b, env, "--only files")
 		r.IncWAL = run
 		reportBackup(b, run)
@@ -539,8 +547,8 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 	}
 	if run := r.IncWAL; run != nil {
 		row("(w) incremental, database via WAL: ours", secs(run.Wall), secs(run.CPU), "", "", "", fmt.Sprintf(
-			"another %d files (%s) and their posts changed; a files-only backup, the change's WAL (%s stored) archived as it was written, all of it stored %.1fs after the change ended; ",
-			r.IncWALN, human(r.IncWALBytes), human(r.WALStored), r.WALArchived.Seconds())+stored(run))
+			"another %d files (%s) and their posts changed; a files-only backup, the change's WAL (%s written, the archive grew by %s) archived as it was written, all of it stored %.1fs after the change ended; ",
+			r.IncWALN, human(r.IncWALBytes), human(r.WALWritten), human(r.WALStored), r.WALArchived.Seconds())+stored(run))
 	}
 	peer("(q') incremental of (w)'s change", "incr", "third run", r.PeersIncWAL)
 	if ours, run := r.IncWAL, r.PeersIncWAL; ours != nil && run != nil {

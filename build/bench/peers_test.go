@@ -442,6 +442,16 @@ func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pit
 		return nil, err
 	}
 	from := filepath.Join(p.env.MM.Dir, "dr-backups")
+	// restore_command reads the archive as the cluster's user: the admin grants it read access.
+	err = filepath.Walk(from, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chmod(path, fi.Mode().Perm()|0o044|map[bool]os.FileMode{true: 0o011}[fi.IsDir()])
+	})
+	if err != nil {
+		return nil, fmt.Errorf("let the cluster's user read the archive: %w", err)
+	}
 	pgdata := filepath.Join(dir, "ours-pgdata")
 	args := []string{"restore", "--from", from, "--trust-key", key[1], "--to-latest", "--pgdata", pgdata}
 	if p.cred != nil {

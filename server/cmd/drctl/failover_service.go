@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failover"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/failpoint"
+	walprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/walarchive"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/probers"
 )
@@ -120,6 +121,10 @@ func statusProbes(ctx context.Context, st *drSettings, s3f *s3Flags, osUser, osP
 	}
 	if backupStore != nil {
 		in.Backups = probers.DestinationBackups(backupStore, backupKeys(st), st.Document.Backups.S3 != nil)
+		// The window a point-in-time restore has now: with Mattermost down, how much is lost.
+		if keys := backupKeys(st); len(keys) > 0 {
+			in.PITRWindow = probers.DestinationWindow(backupStore, keys[0], walprobe.WindowThresholds{})
+		}
 	}
 	return &probeSet{runner: status.NewRunner(probers.Build(in), status.WithCacheTTL(0)), in: in}, nil
 }

@@ -22,6 +22,9 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
+	walprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/walarchive"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/probers"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage/s3"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/walarchive"
 )
@@ -276,8 +279,35 @@ func TestPointInTimeRestore(t *testing.T) {
 
 	// From here on the archive is damaged. A segment lost before the partial one: --to-latest
 	// would end the replay there and promote with less than asked, so it is refused.
+	t.Run("the status probe reads the window from the destination", func(t *testing.T) {
+		in, err := probers.ReadWindowInput(ctx, st, key.PublicKey())
+		require.NoError(t, err)
+		assert.True(t, in.Archived)
+		assert.Equal(t, 1, in.Bases)
+		assert.Zero(t, in.Gaps)
+		res := walprobe.AnalyzeWindow(in, walprobe.WindowThresholds{}, time.Now())
+		assert.Equal(t, probe.Healthy, res.State, res.Summary)
+		assert.Contains(t, res.Summary, "restorable from ")
+		// Another key's view: nothing there is trusted; the probe says why it cannot judge.
+		other, err := format.GenerateSigningKey()
+		require.NoError(t, err)
+		_, err = probers.ReadWindowInput(ctx, st, other.PublicKey())
+		require.ErrorContains(t, err, "which is not a trusted key")
+		res = probers.DestinationWindow(st, other.PublicKey(), walprobe.WindowThresholds{}).Probe(ctx)
+		assert.Equal(t, probe.Unknown, res.State, res.Summary)
+		// And an hour later, with the archiver stopped: the newest WAL is what a restore reaches.
+		in, err = probers.ReadWindowInput(ctx, st, key.PublicKey())
+		require.NoError(t, err)
+		res = walprobe.AnalyzeWindow(in, walprobe.WindowThresholds{}, time.Now().Add(time.Hour))
+		assert.Equal(t, probe.Critical, res.State, res.Summary)
+		assert.Contains(t, res.Summary, "a point-in-time restore reaches no later than that")
+	})
+
 	t.Run("a lost segment", func(t *testing.T) {
 		require.NoError(t, st.Delete(ctx, f.Key(true)))
+		in, err := probers.ReadWindowInput(ctx, st, key.PublicKey())
+		require.NoError(t, err)
+		assert.Equal(t, 1, in.Gaps, "the status probe sees the gap")
 		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-gap-"), "pgdata")
 		code, _, errOut := restore(t, pgdata, "--to-latest", "--dry-run")
 		assert.Equal(t, 1, code)

@@ -22,7 +22,14 @@ func DestinationBackups(st storage.Reader, keys []format.PublicKey, offSiteElsew
 			return in, fmt.Errorf("read the backups at %s: %w", st, err)
 		} // else what could be read counts; an unreadable manifest is not a backup
 		trust := format.Trust{Keys: keys}
-		trusted, _ := trust.Classify(st.String(), ms)
+		all, _ := trust.Classify(st.String(), ms)
+		// Base backups and file captures restore only by point in time: they are not "a backup".
+		var trusted []*format.Manifest
+		for _, m := range all {
+			if m.Class() == format.ClassLogical {
+				trusted = append(trusted, m)
+			}
+		}
 		if len(trusted) == 0 {
 			return in, nil
 		}

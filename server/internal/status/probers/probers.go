@@ -58,6 +58,9 @@ type Inputs struct {
 	// WALArchive is the continuous WAL archive's probe (the plugin runs the archiver); nil:
 	// left out.
 	WALArchive status.Prober
+	// PITRWindow is the point-in-time restore window of a destination (DestinationWindow);
+	// nil: left out.
+	PITRWindow status.Prober
 	// WrapIdentityProviders adds to the identity provider probe what only Mattermost knows
 	// (the plugin: how many users a provider that is down keeps out); nil: none.
 	WrapIdentityProviders func(status.Prober) status.Prober
@@ -87,6 +90,9 @@ func Build(in Inputs) []status.Prober {
 	}
 	if in.WALArchive != nil {
 		ps = append(ps, in.WALArchive)
+	}
+	if in.PITRWindow != nil {
+		ps = append(ps, in.PITRWindow)
 	}
 	return withNotSetUp(append(ps, replication(in)...))
 }

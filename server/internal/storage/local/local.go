@@ -491,6 +491,10 @@ func (s *Store) describe(op string, err error) error {
 		advice = fmt.Sprintf("destination %s is over its disk quota (disk quota exceeded): free space, raise the quota or point %s elsewhere", s.root, SettingName)
 	case errors.Is(err, syscall.EROFS):
 		advice = fmt.Sprintf("destination %s is read-only (read-only file system): remount it read-write or point %s elsewhere", s.root, SettingName)
+	case (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) && isRead(op):
+		// A reader (drctl, or PostgreSQL's restore_command as its own user) is not the server.
+		advice = fmt.Sprintf("destination %s is not readable by this user (uid %d; permission denied on %s): give it read access to the folder and its files",
+			s.root, os.Geteuid(), pathOf(err, s.root))
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		advice = fmt.Sprintf("destination %s is not writable by the Mattermost server (permission denied on %s): give the user it runs as (uid %d) write access, or point %s elsewhere",
 			s.root, pathOf(err, s.root), os.Geteuid(), SettingName)
@@ -500,6 +504,11 @@ func (s *Store) describe(op string, err error) error {
 		return fmt.Errorf("%s (destination %s): %w", op, s.root, err)
 	}
 	return &Error{Op: op, Advice: advice, Err: err}
+}
+
+// isRead says whether op only reads the destination.
+func isRead(op string) bool {
+	return strings.HasPrefix(op, "open ") || strings.HasPrefix(op, "stat ") || op == "list"
 }
 
 func pathOf(err error, fallback string) string {

@@ -188,6 +188,13 @@ func TestErrorMessages(t *testing.T) {
 		assert.Contains(t, err.Error(), c.want)
 		assert.ErrorIs(t, err, c.errno)
 	}
+	// Reading (drctl; PostgreSQL's restore_command as its own user) says so, not "writable".
+	for _, op := range []string{"open wal/system.json", "stat x", "list"} {
+		err := s.describe(op, &fs.PathError{Op: "open", Path: "/backups/wal/system.json", Err: syscall.EACCES})
+		assert.Contains(t, err.Error(), "destination /backups is not readable by this user (uid ")
+		assert.Contains(t, err.Error(), "permission denied on /backups/wal/system.json): give it read access")
+		assert.NotContains(t, err.Error(), "writable")
+	}
 	err := s.describe("put x", &fs.PathError{Op: "open", Path: "/backups/x", Err: syscall.ENAMETOOLONG})
 	assert.ErrorIs(t, err, syscall.ENAMETOOLONG)
 	assert.Contains(t, err.Error(), "/backups")
