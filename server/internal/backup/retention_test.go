@@ -411,3 +411,56 @@ func TestPolicySelectByClass(t *testing.T) {
 	assert.Equal(t, "logical: keep 3, remove 8", plan.Summary())
 	assert.Equal(t, "no backups", (&backup.RetentionPlan{}).Summary())
 }
+
+// asCapture rewrites backup m's manifest as a file capture's (Kind capture), signed by key.
+func asCapture(t *testing.T, s storage.Store, m *format.Manifest, key *format.SigningKey) *format.Manifest {
+	t.Helper()
+	ctx := backuptest.Ctx(t)
+	m.Kind = format.ClassCapture
+	b, err := format.MarshalManifest(m)
+	require.NoError(t, err)
+	require.NoError(t, format.PutSigned(ctx, s, format.ManifestKey(m.ID), b, key))
+	got, err := format.ReadManifest(ctx, s, m.ID)
+	require.NoError(t, err)
+	require.Equal(t, format.ClassCapture, got.Class())
+	return got
+}
+
+// TestRetentionKeepsWhatCapturesUse: a file uploaded after the newest logical backup is only in
+// a capture's index; retention keeps the capture, and the pool prune that follows the removal
+// of an older backup keeps the file's pool object. Once the capture goes, so does the object.
+func TestRetentionKeepsWhatCapturesUse(t *testing.T) {
+	dir := t.TempDir()
+	f := &backuptest.Fixture{FilesDir: dir, Tree: backuptest.FileTree(t, dir, 20)}
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
+	key := newKey(t)
+	run := func() *format.Manifest {
+		o := filesOnly(f, false, s)
+		o.SigningKey = key
+		ms, err := backup.Run(ctx, o)
+		require.NoError(t, err)
+		return ms["local"]
+	}
+	old := run()
+	backuptest.WriteFile(t, dir, "new/after-old.txt", []byte("uploaded after the old backup"), time.Now())
+	latest := run()
+	onlyInCapture := []byte("uploaded after the newest backup")
+	backuptest.WriteFile(t, dir, "new/after-latest.txt", onlyInCapture, time.Now())
+	capture := asCapture(t, s, run(), key)
+
+	tr := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
+	plan, err := backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1, KeepBase: 2}, tr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{capture.ID, latest.ID}, ids(plan.Keep))
+	assert.Equal(t, []string{old.ID}, ids(plan.Remove))
+	assert.Equal(t, "logical: keep 1, remove 1; capture: keep 1", plan.Summary())
+
+	later := backup.PruneOptions{}.WithNow(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	require.NoError(t, backup.Delete(ctx, s, old.ID, later))
+	objKey := format.PoolKey(sumHex(onlyInCapture))
+	assert.Contains(t, poolKeys(t, s), objKey, "the capture's index keeps its pool object")
+
+	require.NoError(t, backup.Delete(ctx, s, capture.ID, later))
+	assert.NotContains(t, poolKeys(t, s), objKey)
+}
