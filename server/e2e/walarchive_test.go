@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -43,7 +44,7 @@ func TestWALArchiving(t *testing.T) {
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer ccancel()
-		assert.NoError(t, env.PatchPluginSettings(cctx, map[string]any{"WALArchiveEnabled": false, "WALArchiveDataSource": "", "BackupLocalDirectory": "", "WALArchiveMaxDelaySeconds": 10}))
+		assert.NoError(t, env.PatchPluginSettings(cctx, map[string]any{"WALArchiveEnabled": false, "WALArchiveDataSource": "", "BackupLocalDirectory": "", "WALArchiveMaxDelaySeconds": 10, "WALBaseBackupKeep": 2}))
 		// The archiver stops and pg_receivewal's walsender with it: then the slot can go.
 		start := time.Now()
 		var err error
@@ -131,8 +132,58 @@ func TestWALArchiving(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dest, "backups", m[1], "base.tar.zst"))
 	require.NoError(t, err, "the base backup's tar at the destination")
 
-	// Not for non-admins: the new command, the status and metrics routes.
+	// Retention keeps one base backup: the second one evicts the first, and the archived WAL
+	// before the second one's start goes, its signatures with it; the rest stays.
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"WALBaseBackupKeep": 1}))
+	_, err = db.ExecContext(ctx, `INSERT INTO wal_e2e (note) SELECT 'y' FROM generate_series(1, 1000); SELECT pg_switch_wal()`)
+	require.NoError(t, err)
+	since = model.GetMillis()
+	out = cmd(ctx, t, env, "/dr backup base")
+	require.Contains(t, out, "Base backup job", out)
+	post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "Backup `", 5*time.Minute)
+	require.NoError(t, err)
+	m2 := backupID.FindStringSubmatch(post.Message)
+	require.NotNil(t, m2, "the second base backup did not complete: %s", post.Message)
+	t.Log(post.Message)
+	assert.Contains(t, post.Message, "retention deleted `"+m[1]+"` at local (base backup)")
+	assert.Contains(t, post.Message, "retention at local: base: keep 1, remove 1")
+	deleted := regexp.MustCompile(`retention deleted (\d+) archived WAL files \([^)]+\) at local: all before ([0-9A-F]{24}),`).FindStringSubmatch(post.Message)
+	require.NotNil(t, deleted, post.Message)
+	var base2 struct {
+		Base struct {
+			StartWAL string `json:"start_wal"`
+		} `json:"base"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dest, "backups", m2[1], "manifest.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &base2))
+	assert.Equal(t, base2.Base.StartWAL, deleted[2])
+	_, err = os.Stat(filepath.Join(dest, "backups", m[1]))
+	assert.True(t, os.IsNotExist(err), "the first base backup is gone")
+	entries, err := os.ReadDir(filepath.Join(dest, "wal", "00000001"))
+	require.NoError(t, err)
+	var left []string
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".sig")
+		if strings.HasPrefix(name, "0") && len(name) >= 24 {
+			assert.GreaterOrEqual(t, name[:24], base2.Base.StartWAL, "%s is before the kept base backup's start", e.Name())
+			left = append(left, e.Name())
+		}
+	}
+	assert.Contains(t, left, base2.Base.StartWAL+".zst", "the kept base backup's first segment stays")
+	_, err = os.Stat(filepath.Join(dest, "wal", "system.json"))
+	require.NoError(t, err)
+	// The preview says what is kept per class; nothing more to delete.
+	out = cmd(ctx, t, env, "/dr backup retention")
+	t.Log(out)
+	assert.Contains(t, out, "base: keep 1")
+	assert.Contains(t, out, "archived WAL: kept from "+base2.Base.StartWAL+" (the start of the oldest kept base backup); 0 files")
+
+	// Not for non-admins: the new commands, the status and metrics routes.
 	resp, err := env.Command(ctx, env.Member, "", "/dr backup base")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, "for system admins only")
+	resp, err = env.Command(ctx, env.Member, "", "/dr backup retention")
 	require.NoError(t, err)
 	assert.Contains(t, resp.Text, "for system admins only")
 	for _, path := range []string{"/api/v1/status", "/api/v1/metrics"} {
