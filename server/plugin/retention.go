@@ -95,11 +95,18 @@ func (p *Plugin) retentionAt(ctx context.Context, name string, s storage.Store, 
 		fmt.Fprintf(&out, "- :warning: retention at %s: %v\n", name, err)
 		p.API.LogWarn("WAL archive not pruned", "destination", name, "error", err.Error())
 	case res.Deleted > 0:
-		fmt.Fprintf(&out, "- retention deleted %d archived WAL files (%s) at %s: all before %s, the start of the oldest kept base backup\n", res.Deleted, bytesize.Format(res.Bytes), name, res.KeptFrom)
+		fmt.Fprintf(&out, "- retention deleted %s (%s) at %s: all before %s, the start of the oldest kept base backup\n", walFiles(res.Deleted), bytesize.Format(res.Bytes), name, res.KeptFrom)
 		_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "backup.retention.wal", Target: name, Outcome: audit.OutcomeSucceeded,
 			Details: map[string]string{"destination": name, "files": fmt.Sprint(res.Deleted), "bytes": fmt.Sprint(res.Bytes), "kept_from": res.KeptFrom}})
 	}
 	return out.String()
+}
+
+func walFiles(n int) string {
+	if n == 1 {
+		return "1 archived WAL file"
+	}
+	return fmt.Sprintf("%d archived WAL files", n)
 }
 
 // classNote names the class of a backup that is not a logical one, for a line of a post.
@@ -129,9 +136,13 @@ func (p *Plugin) runBackupRetention(ctx context.Context, inv *slashcmd.Invocatio
 	pins, _ := p.pins()
 	policy := retentionPolicy(cfg)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Retention (nothing is changed; it runs after each backup): logical backups keep the last %d, daily %d, weekly %d, monthly %d; base backups keep %d (`WALBaseBackupKeep`); "+
-		"file captures are kept from the start of the oldest kept base backup, and after the newest backup. Pinned backups and the newest verified one are always kept.\n",
-		policy.KeepLast, policy.KeepDaily, policy.KeepWeekly, policy.KeepMonthly, policy.KeepBase)
+	logical := "every logical backup (no BackupKeep rule)"
+	if policy.KeepLast > 0 || policy.KeepDaily > 0 || policy.KeepWeekly > 0 || policy.KeepMonthly > 0 {
+		logical = fmt.Sprintf("logical backups: the last %d, daily %d, weekly %d, monthly %d", policy.KeepLast, policy.KeepDaily, policy.KeepWeekly, policy.KeepMonthly)
+	}
+	fmt.Fprintf(&b, "Retention keeps %s; base backups: the newest %d (`WALBaseBackupKeep`), and the archived WAL from the start of the oldest one; "+
+		"file captures: from the start of the oldest kept base backup, and since the newest logical backup. Pinned backups and the newest verified one are always kept. "+
+		"It runs after each backup; this preview changes nothing.\n", logical, policy.KeepBase)
 	for _, d := range dests {
 		plan, err := backup.PlanRetention(ctx, d.Store, d.Name, policy, trust, pins)
 		if err != nil {
@@ -166,7 +177,7 @@ func (p *Plugin) runBackupRetention(ctx context.Context, inv *slashcmd.Invocatio
 		case res.Skipped != "":
 			fmt.Fprintf(&b, "- archived WAL: nothing to delete (%s)\n", res.Skipped)
 		default:
-			fmt.Fprintf(&b, "- archived WAL: kept from %s (the start of the oldest kept base backup); %d files (%s) before it to delete\n", res.KeptFrom, res.Deleted, bytesize.Format(res.Bytes))
+			fmt.Fprintf(&b, "- archived WAL: kept from %s (the start of the oldest kept base backup); %s (%s) before it to delete\n", res.KeptFrom, walFiles(res.Deleted), bytesize.Format(res.Bytes))
 		}
 		if n := len(plan.Untrusted); n > 0 {
 			fmt.Fprintf(&b, "- :warning: %d backups not made by this server: not counted, not deleted\n", n)
