@@ -351,7 +351,7 @@ func TestPolicySelectByClass(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	every := func(ms []*format.Manifest) []string { return ids(ms) }
+	every := ids
 	cases := []struct {
 		name   string
 		ms     []*format.Manifest
