@@ -27,7 +27,9 @@ import (
 // REPLICATION: /dr status says exactly what to run. Once the admin has run it, a node takes
 // the archiving over on its own, WAL segments appear at the destination, /dr status, the
 // status route and the metrics show the lag, the last file and the slot, and /dr backup base
-// takes a base backup. A non-admin is refused the new command and the routes.
+// takes a base backup. With WALBaseBackupKeep 1, a second base backup evicts the first, and
+// retention deletes the archived WAL before the second one's start (and nothing after it);
+// /dr backup retention previews the same. A non-admin is refused the new commands and the routes.
 func TestWALArchiving(t *testing.T) {
 	env := harness.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
