@@ -4,11 +4,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,9 @@ import (
 // REPLICATION: /dr status says exactly what to run. Once the admin has run it, a node takes
 // the archiving over on its own, WAL segments appear at the destination, /dr status, the
 // status route and the metrics show the lag, the last file and the slot, and /dr backup base
-// takes a base backup. A non-admin is refused the new command and the routes.
+// takes a base backup. With WALBaseBackupKeep 1, a second base backup evicts the first, and
+// retention deletes the archived WAL before the second one's start (and nothing after it);
+// /dr backup retention previews the same. A non-admin is refused the new commands and the routes.
 func TestWALArchiving(t *testing.T) {
 	env := harness.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -43,7 +47,7 @@ func TestWALArchiving(t *testing.T) {
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer ccancel()
-		assert.NoError(t, env.PatchPluginSettings(cctx, map[string]any{"WALArchiveEnabled": false, "WALArchiveDataSource": "", "BackupLocalDirectory": "", "WALArchiveMaxDelaySeconds": 10}))
+		assert.NoError(t, env.PatchPluginSettings(cctx, map[string]any{"WALArchiveEnabled": false, "WALArchiveDataSource": "", "BackupLocalDirectory": "", "WALArchiveMaxDelaySeconds": 10, "WALBaseBackupKeep": 2}))
 		// The archiver stops and pg_receivewal's walsender with it: then the slot can go.
 		start := time.Now()
 		var err error
@@ -131,8 +135,86 @@ func TestWALArchiving(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dest, "backups", m[1], "base.tar.zst"))
 	require.NoError(t, err, "the base backup's tar at the destination")
 
-	// Not for non-admins: the new command, the status and metrics routes.
+	// Retention keeps one base backup: the second one evicts the first, and the archived WAL
+	// before the second one's start goes, its signatures with it; the rest stays.
+	require.NoError(t, env.PatchPluginSettings(ctx, map[string]any{"WALBaseBackupKeep": 1}))
+	var switched string
+	_, err = db.ExecContext(ctx, `INSERT INTO wal_e2e (note) SELECT 'y' FROM generate_series(1, 1000)`)
+	require.NoError(t, err)
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT pg_walfile_name(pg_switch_wal())`).Scan(&switched))
+	walDir := filepath.Join(dest, "wal", "00000001")
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(walDir, switched+".zst.sig"))
+		return err == nil
+	}, time.Minute, 200*time.Millisecond, "the archive catches up to the switch")
+	// What the archive holds before the second base backup.
+	var before []string
+	entries, err := os.ReadDir(walDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if f, ok := walarchive.ParseFile(strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".sig"), ".zst")); ok && f.Segment {
+			before = append(before, e.Name())
+		}
+	}
+	since = model.GetMillis()
+	out = cmd(ctx, t, env, "/dr backup base")
+	require.Contains(t, out, "Base backup job", out)
+	post, err = env.WaitBotPost(ctx, env.OpsChannel.Id, since, "Backup `", 5*time.Minute)
+	require.NoError(t, err)
+	m2 := backupID.FindStringSubmatch(post.Message)
+	require.NotNil(t, m2, "the second base backup did not complete: %s", post.Message)
+	t.Log(post.Message)
+	assert.Contains(t, post.Message, "retention deleted `"+m[1]+"` at local (base backup)")
+	assert.Contains(t, post.Message, "retention at local: base: keep 1, remove 1")
+	deleted := regexp.MustCompile(`retention deleted (\d+) archived WAL files? \([^)]+\) at local: all before ([0-9A-F]{24}),`).FindStringSubmatch(post.Message)
+	require.NotNil(t, deleted, post.Message)
+	var base2 struct {
+		Base struct {
+			StartWAL string `json:"start_wal"`
+		} `json:"base"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dest, "backups", m2[1], "manifest.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &base2))
+	assert.Equal(t, base2.Base.StartWAL, deleted[2])
+	_, err = os.Stat(filepath.Join(dest, "backups", m[1]))
+	assert.True(t, os.IsNotExist(err), "the first base backup is gone")
+	older := 0
+	for _, name := range before {
+		_, err := os.Stat(filepath.Join(walDir, name))
+		if name[:24] < base2.Base.StartWAL {
+			assert.True(t, os.IsNotExist(err), "%s is before the kept base backup's start: deleted", name)
+			if !strings.HasSuffix(name, ".sig") {
+				older++
+			}
+		} else {
+			assert.NoError(t, err, "%s is needed by the kept base backup", name)
+		}
+	}
+	require.Positive(t, older)
+	n, _ := strconv.Atoi(deleted[1])
+	assert.GreaterOrEqual(t, n, older, "a segment archived after the listing above may have gone too")
+	_, err = os.Stat(filepath.Join(dest, "wal", "system.json"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, suffix := range []string{".zst", ".partial.zst"} {
+			if _, err := os.Stat(filepath.Join(walDir, base2.Base.StartWAL+suffix)); err == nil {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 200*time.Millisecond, "the kept base backup's first segment is archived")
+	// The preview says what is kept per class and where the archive now starts.
+	out = cmd(ctx, t, env, "/dr backup retention")
+	t.Log(out)
+	assert.Contains(t, out, "**local**: base: keep 1")
+	assert.Contains(t, out, "archived WAL: kept from "+base2.Base.StartWAL+" (the start of the oldest kept base backup)")
+
+	// Not for non-admins: the new commands, the status and metrics routes.
 	resp, err := env.Command(ctx, env.Member, "", "/dr backup base")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text, "for system admins only")
+	resp, err = env.Command(ctx, env.Member, "", "/dr backup retention")
 	require.NoError(t, err)
 	assert.Contains(t, resp.Text, "for system admins only")
 	for _, path := range []string{"/api/v1/status", "/api/v1/metrics"} {

@@ -355,60 +355,6 @@ func fileStoreEndpoint(fs *serverenv.FileStore) string {
 	return "http://" + fs.Endpoint
 }
 
-// applyRetention removes what the retention policy no longer keeps, at each destination the
-// backup went to, and says what it did.
-func (p *Plugin) applyRetention(ctx context.Context, cfg settings.Config, destNames []string) string {
-	policy := backup.Policy{KeepLast: cfg.BackupKeepLast, KeepDaily: cfg.BackupKeepDaily, KeepWeekly: cfg.BackupKeepWeekly, KeepMonthly: cfg.BackupKeepMonthly}
-	if policy.IsZero() {
-		return ""
-	}
-	pins, _ := p.pins()
-	trust, err := p.trust()
-	if err != nil {
-		return fmt.Sprintf("- retention skipped: %v\n", err)
-	}
-	var out strings.Builder
-	for _, name := range destNames {
-		dests, err := p.destinations(ctx, cfg, name)
-		if err != nil {
-			continue
-		}
-		d := dests[0]
-		// Only this server's backups count, and only they are removed: a backup planted in the
-		// destination never evicts one, and only an admin deletes it.
-		plan, err := backup.PlanRetention(ctx, d.Store, name, policy, trust, pins)
-		if err != nil {
-			fmt.Fprintf(&out, "- retention at %s skipped: %v\n", name, err)
-			continue
-		}
-		opts := p.pruneOptions()
-		var deleted []string
-		for _, m := range plan.Remove {
-			if err := backup.Delete(ctx, d.Store, m.ID, opts); err != nil {
-				fmt.Fprintf(&out, "- retention could not delete `%s` at %s: %v\n", m.ID, name, err)
-				continue
-			}
-			deleted = append(deleted, m.ID)
-			fmt.Fprintf(&out, "- retention deleted `%s` at %s\n", m.ID, name)
-			_, _ = p.auditor.Append(audit.Entry{ActorID: audit.ActorSystem, Actor: audit.ActorSystem, Action: "backup.retention.delete", Target: m.ID, Outcome: audit.OutcomeSucceeded, Details: map[string]string{"destination": name}})
-		}
-		present := map[string]bool{}
-		for _, m := range append(plan.Keep, plan.Remove...) {
-			present[m.ID] = true
-		}
-		for _, u := range plan.Untrusted {
-			present[u.Manifest.ID] = true
-		}
-		if err := p.forgetRecords(name, deleted, present); err != nil {
-			p.API.LogWarn("Cannot prune the record of backups", "destination", name, "error", err.Error())
-		}
-		if n := len(plan.Untrusted); n > 0 {
-			fmt.Fprintf(&out, "- :warning: %d backups at %s were not made by this server: not counted, not deleted (`/dr backup list` shows them)\n", n, name)
-		}
-	}
-	return out.String()
-}
-
 func (p *Plugin) pruneOptions() backup.PruneOptions {
 	var o backup.PruneOptions
 	if id, err := p.indexIdentity(); err == nil {

@@ -36,6 +36,8 @@ func (p *Plugin) backupCommands(t *slashcmd.Tree) {
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "list", Summary: "Complete backups at each destination, newest first", Run: p.runBackupList})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "show", Summary: "One backup: what it holds, where, sizes, verification", Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
 		Flags: []slashcmd.Flag{{Name: "verbose", Kind: slashcmd.Bool, Help: "also list every object with its size and SHA-256"}}, Run: p.runBackupShow})
+	t.Add([]string{"backup"}, &slashcmd.Command{Name: "retention", Summary: "Preview retention: per destination and class what is kept and removed, and the archived WAL it deletes (changes nothing)",
+		Flags: []slashcmd.Flag{{Name: "destination", Kind: slashcmd.String, Help: "only this destination: local or s3"}}, Run: p.runBackupRetention})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "cancel", Summary: "Stop the running backup (nothing of it is kept), or else the running verification", Run: p.runBackupCancel})
 	t.Add([]string{"backup"}, &slashcmd.Command{Name: "delete", Summary: "Delete a backup at every destination (needs --confirm)", Args: "<id>", MinArgs: 1, MaxArgs: 1,
 		Flags: []slashcmd.Flag{{Name: "confirm", Kind: slashcmd.Bool, Help: "really delete"}}, Run: p.runBackupDelete})

@@ -164,19 +164,23 @@ func TestBaseBackupRestores(t *testing.T) {
 		assert.Contains(t, log, fmt.Sprintf("restored log file %q from archive", seg))
 	}
 
-	// Retention: a newer database backup, keep the last one: the base backup goes like any other.
+	// Retention: a newer database backup does not evict the base backup, which counts only
+	// against KeepBase (and the newest one is always kept).
 	o2 := f.Options(true, backup.Destination{Name: "local", Store: s})
 	o2.Components = format.Components{Database: true}
 	o2.SigningKey = key
-	_, err = backup.Run(ctx, o2)
+	ms2, err := backup.Run(ctx, o2)
 	require.NoError(t, err)
-	plan, err := backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1}, format.Trust{Keys: []format.PublicKey{key.PublicKey()}}, nil)
+	trust := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
+	plan, err := backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1, KeepBase: 1}, trust, nil)
 	require.NoError(t, err)
-	require.Len(t, plan.Remove, 1)
-	assert.Equal(t, m.ID, plan.Remove[0].ID)
+	assert.Equal(t, []string{ms2["local"].ID, m.ID}, ids(plan.Keep))
+	assert.Empty(t, plan.Remove)
+	assert.Equal(t, "logical: keep 1; base: keep 1", plan.Summary())
+	// Deleting it removes all of it.
 	require.NoError(t, backup.Delete(ctx, s, m.ID, backup.PruneOptions{}))
 	assert.Empty(t, backuptest.Keys(t, s, format.BackupDir(m.ID)))
-	plan, err = backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1}, format.Trust{Keys: []format.PublicKey{key.PublicKey()}}, nil)
+	plan, err = backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1, KeepBase: 1}, trust, nil)
 	require.NoError(t, err)
 	assert.Len(t, plan.Keep, 1)
 	assert.Empty(t, plan.Remove)

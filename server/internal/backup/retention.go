@@ -4,31 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/storage"
 )
 
-// Policy says which backups to keep, like restic's forget: each rule keeps, walking from the
-// newest backup to the oldest, the newest backup of each of its last N periods that hold a
-// backup (KeepLast: the last N backups). A backup kept by any rule is kept. Periods are
-// calendar days, ISO weeks and months in the location of the now passed to Select.
+// Policy says which backups to keep. Each class of backup (format.Manifest.Class) has its own
+// rules:
+//
+//   - logical backups, like restic's forget: each rule keeps, walking from the newest backup
+//     to the oldest, the newest backup of each of its last N periods that hold a backup
+//     (KeepLast: the last N backups). A backup kept by any rule is kept. Periods are calendar
+//     days, ISO weeks and months in the location of the now passed to Select.
+//   - base backups: the newest KeepBase.
+//   - file captures serve only point-in-time restores: those started at or after the oldest
+//     kept base backup (inside the window a restore can reach) are kept, and those started at
+//     or after the newest logical backup (they hold the files uploaded since it).
 type Policy struct {
-	KeepLast, KeepDaily, KeepWeekly, KeepMonthly int
+	KeepLast, KeepDaily, KeepWeekly, KeepMonthly int // logical backups
+	// KeepBase is how many base backups to keep, the newest ones; 0 keeps them all.
+	KeepBase int
 }
 
 // IsZero reports whether the policy has no rule; Select then keeps everything.
 func (p Policy) IsZero() bool {
+	return p.logicalIsZero() && p.KeepBase <= 0
+}
+
+func (p Policy) logicalIsZero() bool {
 	return p.KeepLast <= 0 && p.KeepDaily <= 0 && p.KeepWeekly <= 0 && p.KeepMonthly <= 0
 }
 
 // Select splits complete backups into those to keep and those to remove, both newest first.
 // pinned backups (by ID) and newestVerified (the newest backup whose restore was verified;
-// "" for none) are always kept; an empty policy keeps everything; and at least the newest
-// backup is always kept, so a policy never removes every backup. Backups dated in the future
-// (DatedInFuture) are in neither list: they are not counted and not removed (give Select only
-// trusted backups: see PlanRetention).
+// "" for none) are always kept, whatever their class; an empty policy keeps everything; the
+// newest logical and the newest base backup are always kept, so a policy never removes every
+// backup of a class. Backups dated in the future (DatedInFuture) are in neither list: they are
+// not counted and not removed (give Select only trusted backups: see PlanRetention).
 func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVerified string, now time.Time) (keep, remove []*format.Manifest) {
 	var sorted []*format.Manifest
 	for _, m := range ms {
@@ -40,7 +54,54 @@ func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVeri
 	if p.IsZero() {
 		return sorted, nil
 	}
-	loc := now.Location()
+	always := func(m *format.Manifest) bool {
+		return pinned[m.ID] || (newestVerified != "" && m.ID == newestVerified)
+	}
+	byClass := map[string][]*format.Manifest{}
+	for _, m := range sorted {
+		byClass[m.Class()] = append(byClass[m.Class()], m)
+	}
+	kept := map[*format.Manifest]bool{}
+	logical := byClass[format.ClassLogical]
+	for _, m := range p.selectLogical(logical, now.Location()) {
+		kept[m] = true
+	}
+	// Base backups, newest first: the oldest kept one starts the window of point-in-time
+	// restores (and the WAL that must stay archived).
+	var windowStart time.Time
+	haveBase := false
+	for i, m := range byClass[format.ClassBase] {
+		if p.KeepBase <= 0 || i < p.KeepBase || always(m) {
+			kept[m] = true
+			windowStart, haveBase = m.StartedAt, true
+		}
+	}
+	for _, m := range byClass[format.ClassCapture] {
+		switch {
+		case always(m),
+			haveBase && !m.StartedAt.Before(windowStart),
+			// The files uploaded since the newest logical backup are only in captures. With
+			// no logical backup at all, no capture is superseded.
+			len(logical) == 0 || !m.StartedAt.Before(logical[0].StartedAt):
+			kept[m] = true
+		}
+	}
+	for _, m := range sorted {
+		if kept[m] || always(m) {
+			keep = append(keep, m)
+		} else {
+			remove = append(remove, m)
+		}
+	}
+	return keep, remove
+}
+
+// selectLogical applies the logical rules to sorted (logical backups, newest first) and returns
+// those they keep (pins aside).
+func (p Policy) selectLogical(sorted []*format.Manifest, loc *time.Location) []*format.Manifest {
+	if p.logicalIsZero() {
+		return sorted
+	}
 	type rule struct {
 		left   int
 		bucket func(time.Time) string
@@ -55,9 +116,10 @@ func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVeri
 		}},
 		{left: p.KeepMonthly, bucket: func(t time.Time) string { return t.Format("2006-01") }},
 	}
+	var keep []*format.Manifest
 	for i, m := range sorted {
 		t := m.StartedAt.In(loc)
-		kept := pinned[m.ID] || (newestVerified != "" && m.ID == newestVerified)
+		kept := i == 0 // never remove every logical backup
 		for _, r := range rules {
 			if r.left <= 0 {
 				continue
@@ -73,16 +135,11 @@ func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVeri
 				r.left--
 			}
 		}
-		if i == 0 {
-			kept = true // never remove everything
-		}
 		if kept {
 			keep = append(keep, m)
-		} else {
-			remove = append(remove, m)
 		}
 	}
-	return keep, remove
+	return keep
 }
 
 // Delete removes backup id from s: its manifest first (so that it stops counting as a backup
@@ -198,4 +255,43 @@ func PlanRetention(ctx context.Context, s storage.Store, dest string, p Policy, 
 	plan.NewestVerified = format.NewestVerified(ctx, s, trusted, t)
 	plan.Keep, plan.Remove = p.Select(trusted, pinned, plan.NewestVerified, t.Time())
 	return plan, nil
+}
+
+// Classes are the backup classes in the order retention reports them.
+var Classes = []string{format.ClassLogical, format.ClassBase, format.ClassCapture}
+
+// Count says how many backups of class c the plan keeps and removes.
+func (p *RetentionPlan) Count(c string) (keep, remove int) {
+	for _, m := range p.Keep {
+		if m.Class() == c {
+			keep++
+		}
+	}
+	for _, m := range p.Remove {
+		if m.Class() == c {
+			remove++
+		}
+	}
+	return keep, remove
+}
+
+// Summary says per class what the plan keeps and removes, such as "logical: keep 7, remove 1;
+// base: keep 2; capture: keep 14, remove 120"; classes without a backup are left out.
+func (p *RetentionPlan) Summary() string {
+	var parts []string
+	for _, c := range Classes {
+		k, r := p.Count(c)
+		switch {
+		case k == 0 && r == 0:
+			continue
+		case r == 0:
+			parts = append(parts, fmt.Sprintf("%s: keep %d", c, k))
+		default:
+			parts = append(parts, fmt.Sprintf("%s: keep %d, remove %d", c, k, r))
+		}
+	}
+	if len(parts) == 0 {
+		return "no backups"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -296,4 +297,170 @@ func TestListSkipsBrokenManifest(t *testing.T) {
 	n, err := backup.PrunePool(ctx, s, backup.PruneOptions{})
 	assert.ErrorContains(t, err, "nothing pruned")
 	assert.Zero(t, n)
+}
+
+// TestPolicySelectByClass: the logical rules count logical backups only; base backups keep the
+// newest KeepBase; file captures stay inside the window of the kept base backups and after the
+// newest logical backup.
+func TestPolicySelectByClass(t *testing.T) {
+	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC) }
+	now := at(30, 18)
+	var all []*format.Manifest
+	add := func(m *format.Manifest) { all = append(all, m) }
+	for d := 20; d <= 30; d++ { // a logical backup every day at 00:00
+		add(mAt(fmt.Sprintf("L%02d", d), at(d, 0)))
+	}
+	for _, d := range []int{16, 23, 30} { // a base backup every week at 03:00
+		m := mAt(fmt.Sprintf("B%02d", d), at(d, 3))
+		m.Components = format.Components{Base: true}
+		add(m)
+	}
+	for d := 16; d <= 30; d++ { // file captures at 06:00 and 12:00
+		for _, h := range []int{6, 12} {
+			m := mAt(fmt.Sprintf("C%02d%02d", d, h), at(d, h))
+			m.Components, m.Kind = format.Components{Files: true}, format.ClassCapture
+			add(m)
+		}
+	}
+	only := func(classes ...string) []*format.Manifest {
+		var out []*format.Manifest
+		for _, m := range all {
+			for _, c := range classes {
+				if m.Class() == c {
+					out = append(out, m)
+				}
+			}
+		}
+		return out
+	}
+	// caps: the captures started at or after day d, hour h.
+	caps := func(d, h int) []string {
+		var out []string
+		for _, m := range only(format.ClassCapture) {
+			if !m.StartedAt.Before(at(d, h)) {
+				out = append(out, m.ID)
+			}
+		}
+		return out
+	}
+	list := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		sort.Strings(out)
+		return out
+	}
+	every := ids
+	cases := []struct {
+		name   string
+		ms     []*format.Manifest
+		p      backup.Policy
+		pinned map[string]bool
+		keep   []string
+	}{
+		{name: "base backups and captures do not count as logical backups", ms: all, p: backup.Policy{KeepLast: 3, KeepBase: 2},
+			keep: list([]string{"L30", "L29", "L28", "B30", "B23"}, caps(23, 3))},
+		{name: "one base backup: captures since it", ms: all, p: backup.Policy{KeepLast: 3, KeepBase: 1},
+			keep: list([]string{"L30", "L29", "L28", "B30"}, caps(30, 3))},
+		{name: "KeepBase 0 keeps every base backup and the captures since the oldest", ms: all, p: backup.Policy{KeepLast: 1},
+			keep: list([]string{"L30", "B30", "B23", "B16"}, caps(16, 0))},
+		{name: "no base backup: the captures since the newest logical backup", ms: only(format.ClassLogical, format.ClassCapture), p: backup.Policy{KeepDaily: 2, KeepBase: 2},
+			keep: list([]string{"L30", "L29"}, caps(30, 0))},
+		{name: "no logical rule: every logical backup, base backups still trimmed", ms: all, p: backup.Policy{KeepBase: 1},
+			keep: list(every(only(format.ClassLogical)), []string{"B30"}, caps(30, 3))},
+		{name: "no logical backup: no capture is superseded", ms: only(format.ClassBase, format.ClassCapture), p: backup.Policy{KeepLast: 3, KeepBase: 1},
+			keep: list([]string{"B30"}, caps(16, 0))},
+		{name: "a pinned capture and a pinned logical backup", ms: all, p: backup.Policy{KeepLast: 1, KeepBase: 1}, pinned: map[string]bool{"C1806": true, "L21": true},
+			keep: list([]string{"L30", "L21", "B30", "C1806"}, caps(30, 3))},
+		{name: "a pinned base backup widens the window", ms: all, p: backup.Policy{KeepLast: 1, KeepBase: 1}, pinned: map[string]bool{"B16": true},
+			keep: list([]string{"L30", "B30", "B16"}, caps(16, 3))},
+		{name: "empty policy keeps everything", ms: all, p: backup.Policy{}, keep: list(every(all))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := append([]*format.Manifest(nil), c.ms...)
+			sort.Slice(in, func(i, j int) bool { return in[i].ID < in[j].ID })
+			keep, remove := c.p.Select(in, c.pinned, "", now)
+			got := ids(keep)
+			assert.True(t, sort.SliceIsSorted(keep, func(i, j int) bool { return keep[i].StartedAt.After(keep[j].StartedAt) }), "newest first")
+			sort.Strings(got)
+			assert.Equal(t, c.keep, got)
+			assert.Equal(t, len(c.ms), len(keep)+len(remove))
+			for _, r := range remove {
+				assert.False(t, c.pinned[r.ID])
+			}
+			plan := &backup.RetentionPlan{Keep: keep, Remove: remove}
+			for _, class := range backup.Classes {
+				k, r := plan.Count(class)
+				n := 0
+				for _, m := range c.ms {
+					if m.Class() == class {
+						n++
+					}
+				}
+				assert.Equal(t, n, k+r, class)
+			}
+		})
+	}
+
+	plan := &backup.RetentionPlan{}
+	plan.Keep, plan.Remove = backup.Policy{KeepLast: 3, KeepBase: 2}.Select(all, nil, "", now)
+	assert.Equal(t, "logical: keep 3, remove 8; base: keep 2, remove 1; capture: keep 16, remove 14", plan.Summary())
+	plan.Keep, plan.Remove = backup.Policy{KeepLast: 3, KeepBase: 2}.Select(only(format.ClassLogical), nil, "", now)
+	assert.Equal(t, "logical: keep 3, remove 8", plan.Summary())
+	assert.Equal(t, "no backups", (&backup.RetentionPlan{}).Summary())
+}
+
+// asCapture rewrites backup m's manifest as a file capture's (Kind capture), signed by key.
+func asCapture(t *testing.T, s storage.Store, m *format.Manifest, key *format.SigningKey) *format.Manifest {
+	t.Helper()
+	ctx := backuptest.Ctx(t)
+	m.Kind = format.ClassCapture
+	b, err := format.MarshalManifest(m)
+	require.NoError(t, err)
+	require.NoError(t, format.PutSigned(ctx, s, format.ManifestKey(m.ID), b, key))
+	got, err := format.ReadManifest(ctx, s, m.ID)
+	require.NoError(t, err)
+	require.Equal(t, format.ClassCapture, got.Class())
+	return got
+}
+
+// TestRetentionKeepsWhatCapturesUse: a file uploaded after the newest logical backup is only in
+// a capture's index; retention keeps the capture, and the pool prune that follows the removal
+// of an older backup keeps the file's pool object. Once the capture goes, so does the object.
+func TestRetentionKeepsWhatCapturesUse(t *testing.T) {
+	dir := t.TempDir()
+	f := &backuptest.Fixture{FilesDir: dir, Tree: backuptest.FileTree(t, dir, 20)}
+	s := backuptest.LocalStore(t)
+	ctx := backuptest.Ctx(t)
+	key := newKey(t)
+	run := func() *format.Manifest {
+		o := filesOnly(f, false, s)
+		o.SigningKey = key
+		ms, err := backup.Run(ctx, o)
+		require.NoError(t, err)
+		return ms["local"]
+	}
+	old := run()
+	backuptest.WriteFile(t, dir, "new/after-old.txt", []byte("uploaded after the old backup"), time.Now())
+	latest := run()
+	onlyInCapture := []byte("uploaded after the newest backup")
+	backuptest.WriteFile(t, dir, "new/after-latest.txt", onlyInCapture, time.Now())
+	capture := asCapture(t, s, run(), key)
+
+	tr := format.Trust{Keys: []format.PublicKey{key.PublicKey()}}
+	plan, err := backup.PlanRetention(ctx, s, "local", backup.Policy{KeepLast: 1, KeepBase: 2}, tr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{capture.ID, latest.ID}, ids(plan.Keep))
+	assert.Equal(t, []string{old.ID}, ids(plan.Remove))
+	assert.Equal(t, "logical: keep 1, remove 1; capture: keep 1", plan.Summary())
+
+	later := backup.PruneOptions{}.WithNow(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	require.NoError(t, backup.Delete(ctx, s, old.ID, later))
+	objKey := format.PoolKey(sumHex(onlyInCapture))
+	assert.Contains(t, poolKeys(t, s), objKey, "the capture's index keeps its pool object")
+
+	require.NoError(t, backup.Delete(ctx, s, capture.ID, later))
+	assert.NotContains(t, poolKeys(t, s), objKey)
 }

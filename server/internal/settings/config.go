@@ -57,6 +57,7 @@ type Config struct {
 	WALArchiveDataSource      string // a role with REPLICATION on the primary; empty = SqlSettings.DataSource
 	WALArchiveSlotWarnGB      int    // WAL the primary holds for the slot above which status warns (0 = 8)
 	WALBaseBackupSchedule     string // cron for base backups (BackupTimeZone); empty = none
+	WALBaseBackupKeep         int    // base backups retention keeps, the newest ones (0 = 2)
 
 	// Regions and database, S3 and OpenSearch replication, DNS and failover, status alerts
 	// (sections of the System Console; the keys are what saved configs use).
@@ -120,7 +121,7 @@ func Default() Config {
 		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRStatusAlertAfter: "2m", DRRPOLagThreshold: "30s",
 		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000, DRS3PendingThreshold: 10, DRS3FailedThreshold: 1,
 		DRRoute53RecordType: "CNAME", DRRoute53RecordTTL: 60, DRFailoverPollInterval: "5s",
-		WALArchiveMaxDelaySeconds: 10, WALArchiveSlotWarnGB: 8}
+		WALArchiveMaxDelaySeconds: 10, WALArchiveSlotWarnGB: 8, WALBaseBackupKeep: DefaultWALBaseBackupKeep}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.

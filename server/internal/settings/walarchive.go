@@ -11,6 +11,7 @@ import (
 const (
 	DefaultWALArchiveMaxDelay    = 10 * time.Second
 	DefaultWALArchiveSlotWarnGB  = 8
+	DefaultWALBaseBackupKeep     = 2
 	maxWALArchiveMaxDelaySeconds = 3600
 )
 
@@ -32,6 +33,16 @@ func (c Config) WALArchiveSlotWarnBytes() int64 {
 	return int64(gb) << 30
 }
 
+// BaseBackupKeep is how many base backups retention keeps, the newest ones (default 2): with
+// 2, a point-in-time restore reaches back to the start of the older one, and a damaged newest
+// one still leaves one to start from.
+func (c Config) BaseBackupKeep() int {
+	if c.WALBaseBackupKeep <= 0 {
+		return DefaultWALBaseBackupKeep
+	}
+	return c.WALBaseBackupKeep
+}
+
 // BaseSchedule returns the parsed base backup schedule (in BackupTimeZone), or nil when off.
 func (c Config) BaseSchedule() (cron.Schedule, *time.Location, error) {
 	return Config{BackupSchedule: c.WALBaseBackupSchedule, BackupTimeZone: c.BackupTimeZone}.Schedule()
@@ -47,6 +58,9 @@ func (c Config) validateWALArchive() Problems {
 	}
 	if c.WALArchiveSlotWarnGB < 0 {
 		ps = append(ps, Problem{"WALArchiveSlotWarnGB", "must be 0 (default 8) or more"})
+	}
+	if c.WALBaseBackupKeep < 0 {
+		ps = append(ps, Problem{"WALBaseBackupKeep", "must be 0 (default 2) or more; the newest base backup is always kept"})
 	}
 	if _, _, err := c.BaseSchedule(); err != nil && !strings.HasPrefix(err.Error(), "unknown time zone") {
 		ps = append(ps, Problem{"WALBaseBackupSchedule", err.Error()})

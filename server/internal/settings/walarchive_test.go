@@ -19,6 +19,7 @@ func TestWALArchiveSettings(t *testing.T) {
 		{"replication URL", func(c *Config) { c.WALArchiveDataSource = "postgres://arch:pw@db/mm" }, nil, ""},
 		{"key=value DSN", func(c *Config) { c.WALArchiveDataSource = "host=db user=arch password=pw" }, []string{"WALArchiveDataSource"}, "postgres://"},
 		{"delay too long", func(c *Config) { c.WALArchiveMaxDelaySeconds = 7200 }, []string{"WALArchiveMaxDelaySeconds"}, "1 to 3600"},
+		{"negative base backups kept", func(c *Config) { c.WALBaseBackupKeep = -1 }, []string{"WALBaseBackupKeep"}, "default 2"},
 		{"negative warning", func(c *Config) { c.WALArchiveSlotWarnGB = -1 }, []string{"WALArchiveSlotWarnGB"}, "0"},
 		{"base schedule", func(c *Config) { c.WALArchiveEnabled, c.WALBaseBackupSchedule = true, "0 3 * * 0" }, nil, ""},
 		{"bad base schedule", func(c *Config) { c.WALArchiveEnabled, c.WALBaseBackupSchedule = true, "weekly" }, []string{"WALBaseBackupSchedule"}, "not a cron expression"},
@@ -52,4 +53,8 @@ func TestWALArchiveDefaults(t *testing.T) {
 	d := Default()
 	assert.False(t, d.WALArchiveEnabled, "archiving is off until an admin sets it up")
 	assert.Equal(t, 10, d.WALArchiveMaxDelaySeconds)
+	assert.Equal(t, 2, d.WALBaseBackupKeep)
+	assert.Equal(t, 2, c.BaseBackupKeep(), "0: the default")
+	c.WALBaseBackupKeep = 5
+	assert.Equal(t, 5, c.BaseBackupKeep())
 }
