@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,57 @@ func TestStatusTwoRegions(t *testing.T) {
 	assert.Contains(t, text, "posts_2026_11_26")
 	assert.NotContains(t, text, osPass)
 	assert.NotContains(t, text, awsfake.SecretAccessKey)
+	// The primary cluster's own AWS point-in-time restore window (the fake's defaults: 7 days
+	// kept, latest restorable a minute ago).
+	assert.Regexp(t, `\| Restorable window \(AWS PITR\) \| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(mm-east; latest 1m0s ago\) \|`, text)
+	assert.Contains(t, text, "| Backup retention | 7 days (mm-east) |")
+	metricsText := func() string {
+		code, body, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/metrics", nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return string(body)
+	}
+	m := metricsText()
+	assert.Contains(t, m, `dr_aurora_backup_retention_days{cluster="mm-east",region="us-east-1"} 7`)
+	assert.Regexp(t, `dr_aurora_restorable_lag_seconds\{cluster="mm-east",region="us-east-1"\} 60\.\d+`, m)
+
+	// AWS's restore of the primary cluster falls 40 minutes behind and keeps one day only.
+	eastARN := "arn:aws:rds:us-east-1:123456789012:cluster:mm-east"
+	now := time.Now()
+	aws.PutDBCluster(awsfake.DBCluster{ARN: eastARN, BackupRetentionPeriod: 1, EarliestRestorableTime: now.Add(-24 * time.Hour), LatestRestorableTime: now.Add(-40 * time.Minute)})
+	st = getStatus(ctx, t, env, true)
+	state, summary = resultOf(st, "database")
+	assert.Equal(t, "degraded", state, summary)
+	reasons := ""
+	for _, r := range st.Reasons {
+		reasons += r.Component + ": " + r.Message + "\n"
+	}
+	assert.Contains(t, reasons, "database: The latest restorable time of cluster mm-east is 40m0s old")
+	assert.Contains(t, reasons, "database: Backup retention of cluster mm-east is 1 day")
+	text = cmd(ctx, t, env, "/dr status --verbose")
+	assert.Contains(t, text, "aws rds modify-db-cluster --db-cluster-identifier mm-east --backup-retention-period 7 --region us-east-1")
+	assert.Contains(t, text, "| Backup retention | 1 day (mm-east) |")
+	m = metricsText()
+	assert.Contains(t, m, `dr_aurora_backup_retention_days{cluster="mm-east",region="us-east-1"} 1`)
+	assert.Regexp(t, `dr_aurora_restorable_lag_seconds\{cluster="mm-east",region="us-east-1"\} 240\d\.\d+`, m)
+
+	// DescribeDBClusters denied: the window is unknown and says why; the rest of the database
+	// check stands.
+	aws.PutDBCluster(awsfake.DBCluster{ARN: eastARN, BackupRetentionPeriod: 7, EarliestRestorableTime: now.AddDate(0, 0, -7), LatestRestorableTime: now})
+	aws.Inject(awsfake.Fault{Service: "rds", Action: "DescribeDBClusters", Kind: awsfake.FaultAccessDenied})
+	st = getStatus(ctx, t, env, true)
+	state, summary = resultOf(st, "database")
+	assert.Equal(t, "unknown", state, summary)
+	text = cmd(ctx, t, env, "/dr status --verbose")
+	assert.Contains(t, text, "| Restorable window (AWS PITR) | could not be read: describe DB cluster mm-east in us-east-1: ")
+	assert.Contains(t, text, "AccessDenied")
+	assert.Contains(t, text, "rds:DescribeDBClusters")
+	assert.Contains(t, text, "| mm-west | us-west-2 | secondary | connected | enabled | 800ms | 150ms |")
+	assert.NotContains(t, text, awsfake.SecretAccessKey)
+	aws.ClearFaults()
+	st = getStatus(ctx, t, env, true)
+	state, summary = resultOf(st, "database")
+	assert.Equal(t, "healthy", state, summary)
 
 	// The RPO lag grows past the threshold; a follower index is paused.
 	aws.ClearMetrics()
@@ -87,7 +139,7 @@ func TestStatusTwoRegions(t *testing.T) {
 	state, summary = resultOf(st, "opensearch")
 	assert.Equal(t, "degraded", state, summary)
 	assert.NotEqual(t, "healthy", st.Verdict)
-	reasons := ""
+	reasons = ""
 	for _, r := range st.Reasons {
 		reasons += r.Component + ": " + r.Message + "\n"
 	}

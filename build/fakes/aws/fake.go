@@ -83,6 +83,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	globals  map[string]*globalCluster
+	clusters map[string]*DBCluster // by ARN
 	metrics  map[metricKey][]Datapoint
 	zones    map[string]*hostedZone
 	changes  map[string]*change
@@ -99,6 +100,7 @@ func New(tb testing.TB) *Server {
 		Now:         time.Now,
 		done:        make(chan struct{}),
 		globals:     map[string]*globalCluster{},
+		clusters:    map[string]*DBCluster{},
 		metrics:     map[metricKey][]Datapoint{},
 		zones:       map[string]*hostedZone{},
 		changes:     map[string]*change{},

@@ -78,6 +78,57 @@ func TestRDSThroughTheSDK(t *testing.T) {
 	require.ErrorAs(t, err, &dbnf)
 }
 
+// DescribeDBClusters: every global cluster member is a DB cluster with default backups,
+// PutDBCluster scripts one, and only the caller's region's clusters are found.
+func TestDescribeDBClustersThroughTheSDK(t *testing.T) {
+	f := awsfake.New(t)
+	now := time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)
+	f.Now = func() time.Time { return now }
+	f.PutGlobalCluster(awsfake.GlobalCluster{ID: "g", Members: []awsfake.Member{
+		{ARN: "arn:aws:rds:us-east-1:1:cluster:a", IsWriter: true},
+		{ARN: "arn:aws:rds:us-west-2:1:cluster:b"},
+	}})
+	latest := now.Add(-40 * time.Minute).Add(123 * time.Millisecond)
+	f.PutDBCluster(awsfake.DBCluster{ARN: "arn:aws:rds:us-east-1:1:cluster:c", BackupRetentionPeriod: 1, LatestRestorableTime: latest})
+	c := rds.NewFromConfig(cfg(f, "us-east-1"))
+	ctx := context.Background()
+
+	out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{})
+	require.NoError(t, err)
+	var ids []string
+	for _, dc := range out.DBClusters {
+		ids = append(ids, aws.ToString(dc.DBClusterIdentifier))
+	}
+	assert.Equal(t, []string{"a", "c"}, ids, "the clusters of us-east-1 only")
+
+	a := out.DBClusters[0]
+	assert.Equal(t, "arn:aws:rds:us-east-1:1:cluster:a", aws.ToString(a.DBClusterArn))
+	assert.Equal(t, "available", aws.ToString(a.Status))
+	assert.Equal(t, "aurora-postgresql", aws.ToString(a.Engine))
+	assert.Equal(t, int32(awsfake.DefaultBackupRetentionDays), aws.ToInt32(a.BackupRetentionPeriod))
+	assert.Equal(t, now.Add(-awsfake.DefaultRestorableLag), aws.ToTime(a.LatestRestorableTime))
+	assert.Equal(t, now.AddDate(0, 0, -awsfake.DefaultBackupRetentionDays), aws.ToTime(a.EarliestRestorableTime))
+
+	out, err = c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("arn:aws:rds:us-east-1:1:cluster:c")})
+	require.NoError(t, err)
+	require.Len(t, out.DBClusters, 1)
+	cc := out.DBClusters[0]
+	assert.Equal(t, int32(1), aws.ToInt32(cc.BackupRetentionPeriod))
+	assert.True(t, latest.Equal(aws.ToTime(cc.LatestRestorableTime)), "milliseconds kept: %v", cc.LatestRestorableTime)
+	assert.Nil(t, cc.EarliestRestorableTime, "left out when not scripted")
+
+	for _, id := range []string{"b", "arn:aws:rds:us-west-2:1:cluster:b", "zzz"} {
+		_, err = c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+		var nf *rdstypes.DBClusterNotFoundFault
+		require.ErrorAs(t, err, &nf, id)
+		assertHTTPStatus(t, err, 404)
+	}
+	out, err = rds.NewFromConfig(cfg(f, "us-west-2")).DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("B")})
+	require.NoError(t, err)
+	require.Len(t, out.DBClusters, 1)
+	assert.Equal(t, "b", aws.ToString(out.DBClusters[0].DBClusterIdentifier))
+}
+
 // A bare cluster identifier resolves only in the caller's region, as RDS needs ARNs to find a
 // secondary elsewhere.
 func TestRDSIdentifierResolvesInTheCallersRegion(t *testing.T) {

@@ -232,6 +232,8 @@ func (s *Server) serveRDS(w http.ResponseWriter, r *http.Request, sc scope) {
 	switch action {
 	case "DescribeGlobalClusters":
 		s.describeGlobalClusters(w, r)
+	case "DescribeDBClusters":
+		s.describeDBClusters(w, r, sc)
 	case "SwitchoverGlobalCluster":
 		s.startOperation(w, r, sc, action, false)
 	case "FailoverGlobalCluster":

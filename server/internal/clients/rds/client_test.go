@@ -404,3 +404,90 @@ func TestParseClusterARN(t *testing.T) {
 		assert.Equal(t, tc.id, id, tc.in)
 	}
 }
+
+func TestRestorableWindow(t *testing.T) {
+	f := awsfake.New(t)
+	f.PutGlobalCluster(healthy())
+	latest := time.Date(2026, 12, 6, 21, 14, 30, 250e6, time.UTC)
+	earliest := latest.AddDate(0, 0, -14)
+	f.PutDBCluster(awsfake.DBCluster{ARN: arnA, BackupRetentionPeriod: 14, EarliestRestorableTime: earliest, LatestRestorableTime: latest})
+	c := newClient(t, f, func(o *rds.Options) {
+		o.Region = "us-west-2" // RDS calls about the global database go elsewhere: this one goes to the cluster's region
+		o.ClusterRegions = map[string]string{"mm-a": "us-east-1", "MM-A": "us-east-1"}
+	})
+	for _, cluster := range []string{arnA, "mm-a", "MM-A"} { // RDS matches identifiers regardless of case
+		w, err := c.RestorableWindow(context.Background(), cluster)
+		require.NoError(t, err, cluster)
+		assert.Equal(t, rds.RestorableWindow{Cluster: "mm-a", Region: "us-east-1", Earliest: earliest, Latest: latest, RetentionDays: 14}, w, cluster)
+	}
+	for _, r := range f.Requests() {
+		assert.Equal(t, awsfake.Request{Service: "rds", Action: "DescribeDBClusters", Region: "us-east-1", AccessKeyID: awsfake.AccessKeyID}, r)
+	}
+
+	// A member not scripted answers with the fake's defaults, which follow its clock.
+	w, err := c.RestorableWindow(context.Background(), arnB)
+	require.NoError(t, err)
+	assert.Equal(t, "mm-b", w.Cluster)
+	assert.Equal(t, "us-west-2", w.Region)
+	assert.Equal(t, awsfake.DefaultBackupRetentionDays, w.RetentionDays)
+	assert.WithinDuration(t, time.Now().Add(-awsfake.DefaultRestorableLag), w.Latest, 5*time.Second)
+	assert.WithinDuration(t, time.Now().AddDate(0, 0, -awsfake.DefaultBackupRetentionDays), w.Earliest, 5*time.Second)
+
+	// Before the first automated backup RDS reports no restorable times: zero, not an error.
+	arnC := "arn:aws:rds:us-east-1:123456789012:cluster:mm-c"
+	f.PutDBCluster(awsfake.DBCluster{ARN: arnC, BackupRetentionPeriod: 1})
+	w, err = c.RestorableWindow(context.Background(), arnC)
+	require.NoError(t, err)
+	assert.Equal(t, rds.RestorableWindow{Cluster: "mm-c", Region: "us-east-1", RetentionDays: 1}, w)
+}
+
+func TestRestorableWindowErrors(t *testing.T) {
+	cases := []struct {
+		name     string
+		cluster  string
+		fault    *awsfake.Fault
+		want     []string
+		auth     bool
+		notFound bool
+	}{
+		{name: "unknown cluster", cluster: "arn:aws:rds:us-east-1:123456789012:cluster:nope", want: []string{"describe DB cluster nope in us-east-1"}, notFound: true},
+		// RDS is regional: an identifier asked in another region is not found there.
+		{name: "identifier in the wrong region", cluster: "mm-b", want: []string{"describe DB cluster mm-b in us-east-1"}, notFound: true},
+		{name: "unknown region", cluster: "mm-z", want: []string{"read the restorable window of mm-z", "region of cluster mm-z is unknown"}},
+		{name: "bad ARN", cluster: "arn:aws:rds:us-east-1:1:db:mm-a", want: []string{"not an Aurora DB cluster ARN"}},
+		{name: "unknown access key", cluster: arnA, fault: &awsfake.Fault{Service: awsfake.ServiceRDS, Kind: awsfake.FaultAuth}, want: []string{"InvalidClientTokenId", "403"}, auth: true},
+		{name: "access denied", cluster: arnA, fault: &awsfake.Fault{Action: "DescribeDBClusters", Kind: awsfake.FaultAccessDenied}, want: []string{"AccessDenied", "describe DB cluster mm-a in us-east-1"}, auth: true},
+		{name: "5xx", cluster: arnA, fault: &awsfake.Fault{Kind: awsfake.FaultServer, Status: 503}, want: []string{"ServiceUnavailable", "503"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := awsfake.New(t)
+			f.PutGlobalCluster(healthy())
+			if tc.fault != nil {
+				f.Inject(*tc.fault)
+			}
+			c := newClient(t, f, func(o *rds.Options) { o.ClusterRegions = map[string]string{"mm-b": "us-east-1"} })
+			_, err := c.RestorableWindow(context.Background(), tc.cluster)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Equal(t, tc.auth, rds.IsAuthError(err), "%v", err)
+			assert.Equal(t, tc.notFound, errors.Is(err, rds.ErrClusterNotFound), "%v", err)
+			assert.NotContains(t, err.Error(), awsfake.SecretAccessKey)
+		})
+	}
+}
+
+func TestRestorableWindowHang(t *testing.T) {
+	f := awsfake.New(t)
+	f.PutGlobalCluster(healthy())
+	f.Inject(awsfake.Fault{Action: "DescribeDBClusters", Kind: awsfake.FaultHang})
+	c := newClient(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.RestorableWindow(ctx, arnA)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 3*time.Second)
+}

@@ -1,7 +1,8 @@
 // Package aurora is the status probe of an Aurora PostgreSQL global database: the global
 // cluster exists, the expected region's cluster is the writer, every member is in sync, the
-// secondary forwards writes, no switchover or failover is half done, and the secondary's RPO
-// and replication lag (CloudWatch) are within bounds.
+// secondary forwards writes, no switchover or failover is half done, the secondary's RPO
+// and replication lag (CloudWatch) are within bounds, and this region's cluster can be
+// restored to a recent point in time by AWS (its restorable window and backup retention).
 package aurora
 
 import (
@@ -35,6 +36,11 @@ type Options struct {
 	RPOLagThreshold         time.Duration
 	ReplicationLagThreshold time.Duration
 	CriticalFactor          float64
+
+	// RestorableLagThreshold makes the probe degraded when ThisCluster's latest restorable
+	// time (AWS point-in-time restore) is older than this (default 15 minutes: AWS keeps it
+	// within about 5).
+	RestorableLagThreshold time.Duration
 
 	// AWS configures the RDS and CloudWatch client. Its Region defaults to ThisRegion and
 	// its MaxAttempts to 2; the regions of ThisCluster and OtherCluster are added to its
@@ -70,6 +76,9 @@ func New(o Options) (*Probe, error) {
 	}
 	if o.CriticalFactor <= 1 {
 		o.CriticalFactor = 10
+	}
+	if o.RestorableLagThreshold <= 0 {
+		o.RestorableLagThreshold = 15 * time.Minute
 	}
 	if o.AWS.Region == "" {
 		o.AWS.Region = o.ThisRegion
@@ -137,11 +146,41 @@ func (p *Probe) Probe(ctx context.Context) (res probe.Result) {
 		return probe.Failed(component, p.Name(), err, p.fixFor(err, "rds:DescribeGlobalClusters"))
 	}
 	res = probe.Result{Component: component, Name: p.Name(), State: probe.Healthy}
+	windowDone := p.readWindow(ctx)
 	p.checkMembers(&res, g)
 	lags := p.checkLag(ctx, &res, g)
 	res.Table = table(g, lags)
+	wr := <-windowDone
+	res.Table.Rows = append(res.Table.Rows, p.checkRestorable(&res, wr.w, wr.err, time.Now())...)
 	res.Summary = p.summary(res, g, lags)
 	return res
+}
+
+// windowResult is what DescribeDBClusters said about ThisCluster's restorable window.
+type windowResult struct {
+	w   rds.RestorableWindow
+	err error
+}
+
+// windowReserve bounds how much earlier than the probe's deadline the restorable window read
+// gives up (a tenth of the time left, at most this): a hanging DescribeDBClusters then ends
+// in a row that says so, and the rest of the result stands instead of the status runner's
+// "did not answer".
+const windowReserve = 250 * time.Millisecond
+
+// readWindow reads ThisCluster's restorable window while the probe reads CloudWatch.
+func (p *Probe) readWindow(ctx context.Context) <-chan windowResult {
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, windowReserve)))
+	}
+	ch := make(chan windowResult, 1)
+	go func() {
+		defer cancel()
+		w, err := p.c.RestorableWindow(wctx, p.o.ThisCluster)
+		ch <- windowResult{w, err}
+	}()
+	return ch
 }
 
 // fixFor says what to do about an AWS call that failed.
@@ -300,6 +339,68 @@ func (p *Probe) checkLag(ctx context.Context, res *probe.Result, g rds.GlobalClu
 		}
 	}
 	return lags
+}
+
+// Labels of the restorable window rows in the probe's table.
+const (
+	rowRestorableWindow = "Restorable window (AWS PITR)"
+	rowBackupRetention  = "Backup retention"
+)
+
+// checkRestorable judges ThisCluster's point-in-time restore window as of now (err: it could
+// not be read) and returns its table rows.
+func (p *Probe) checkRestorable(res *probe.Result, w rds.RestorableWindow, err error, now time.Time) [][]string {
+	if err != nil {
+		fix := p.fixFor(err, "rds:DescribeDBClusters")
+		if errors.Is(err, rds.ErrClusterNotFound) {
+			fix = fmt.Sprintf("Check the cluster name for %s in the Disaster Recovery settings (aws rds describe-db-clusters --region %s lists them).", p.o.ThisRegion, p.o.ThisRegion)
+		}
+		res.Add(probe.Unknown, fix, fmt.Sprintf("The restorable window (AWS point-in-time restore) of cluster %s could not be read: %v", p.o.ThisCluster, err))
+		return [][]string{{rowRestorableWindow, "could not be read: " + err.Error()}, {rowBackupRetention, "unknown"}}
+	}
+	labels := map[string]string{"cluster": w.Cluster, "region": w.Region}
+	events := fmt.Sprintf("aws rds describe-events --source-type db-cluster --source-identifier %s --region %s", w.Cluster, w.Region)
+
+	window := "not reported"
+	if w.Latest.IsZero() {
+		res.Add(probe.Degraded,
+			fmt.Sprintf("RDS reports it once the cluster's first automated backup is done; if it stays missing, check the cluster's events: %s.", events),
+			fmt.Sprintf("RDS reports no latest restorable time for cluster %s (%s): AWS point-in-time restore cannot restore it yet.", w.Cluster, w.Region))
+	} else {
+		lag := max(now.Sub(w.Latest), 0) // a clock ahead of AWS's is not negative lag
+		res.Gauge("dr_aurora_restorable_lag_seconds",
+			"Seconds between now and the latest restorable time (AWS point-in-time restore) of this region's Aurora cluster.", lag.Seconds(), labels)
+		window = fmt.Sprintf("%s → %s (%s; latest %s ago)", timeOrDash(w.Earliest), timeOrDash(w.Latest), w.Cluster, lag.Round(time.Second))
+		if lag > p.o.RestorableLagThreshold {
+			res.Add(probe.Degraded,
+				fmt.Sprintf("Check the cluster's status and events (%s); AWS keeps the latest restorable time within about 5 minutes, so a gap that stays needs AWS Support.", events),
+				fmt.Sprintf("The latest restorable time of cluster %s is %s old (%s), over the %s threshold: an AWS point-in-time restore now would lose the writes since then.",
+					w.Cluster, lag.Round(time.Second), timeOrDash(w.Latest), p.o.RestorableLagThreshold))
+		}
+	}
+
+	res.Gauge("dr_aurora_backup_retention_days",
+		"Days of automated backups RDS keeps for this region's Aurora cluster (BackupRetentionPeriod): how far back point-in-time restore reaches.", float64(w.RetentionDays), labels)
+	if w.RetentionDays <= 1 {
+		res.Add(probe.Degraded,
+			fmt.Sprintf("Keep a week or more: aws rds modify-db-cluster --db-cluster-identifier %s --backup-retention-period 7 --region %s.", w.Cluster, w.Region),
+			fmt.Sprintf("Backup retention of cluster %s is %s: AWS point-in-time restore reaches back no further, so a bad change noticed later cannot be undone.", w.Cluster, days(w.RetentionDays)))
+	}
+	return [][]string{{rowRestorableWindow, window}, {rowBackupRetention, fmt.Sprintf("%s (%s)", days(w.RetentionDays), w.Cluster)}}
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 func round(d time.Duration) time.Duration {

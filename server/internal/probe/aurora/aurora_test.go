@@ -2,6 +2,7 @@ package aurora_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,7 @@ func TestProbe(t *testing.T) {
 				"dr_aurora_rpo_lag_seconds": 1.5, "dr_aurora_replication_lag_seconds": 0.2,
 				"dr_aurora_members": 2, "dr_aurora_members_connected": 2, "dr_aurora_writer_expected": 1,
 				"dr_aurora_failover_in_progress": 0, "dr_aurora_write_forwarding_enabled": 1,
+				"dr_aurora_backup_retention_days": 7,
 			},
 		},
 		{
@@ -237,18 +239,26 @@ func TestProbeTable(t *testing.T) {
 	require.NoError(t, err)
 	r := p.Probe(context.Background())
 	require.NotNil(t, r.Table)
+	require.Len(t, r.Table.Rows, 4)
 	assert.Equal(t, [][]string{
 		{"mm-a", "us-east-1", "writer", "connected", "-", "-", "-"},
 		{"mm-b", "us-west-2", "secondary", "connected", "enabled", "1.5s", "200ms"},
-	}, r.Table.Rows)
+	}, r.Table.Rows[:2])
+	assert.Equal(t, "Restorable window (AWS PITR)", r.Table.Rows[2][0])
+	assert.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(mm-a; latest 1m0s ago\)$`, r.Table.Rows[2][1])
+	assert.Equal(t, []string{"Backup retention", "7 days (mm-a)"}, r.Table.Rows[3])
 	assert.Equal(t, "writer mm-a in us-east-1, mm-b RPO lag 1.5s", r.Summary)
 
-	// CloudWatch was asked in the secondary's region, RDS in this one.
+	// CloudWatch was asked in the secondary's region, RDS in this one (the global cluster,
+	// and this cluster's restorable window).
 	regions := map[string]string{}
+	actions := map[string]bool{}
 	for _, req := range f.Requests() {
 		regions[req.Service] = req.Region
+		actions[req.Action] = true
 	}
 	assert.Equal(t, map[string]string{"rds": "us-east-1", "monitoring": "us-west-2"}, regions)
+	assert.Equal(t, map[string]bool{"DescribeGlobalClusters": true, "DescribeDBClusters": true, "GetMetricData": true}, actions)
 }
 
 // TestProbeDuringSwitchover runs the probe while a real switchover (through the client)
@@ -343,4 +353,205 @@ func TestInStatusRunner(t *testing.T) {
 	assert.Equal(t, probe.Unknown, res.State)
 	assert.Equal(t, "database", res.Component)
 	assert.Contains(t, messages(res), "check that "+f.URL+" is reachable")
+}
+
+// TestRestorableWindow judges this region's cluster's AWS point-in-time restore window: how
+// recent its latest restorable time is and how many days of backups RDS keeps.
+func TestRestorableWindow(t *testing.T) {
+	const (
+		rowWindow    = "Restorable window (AWS PITR)"
+		rowRetention = "Backup retention"
+		lagMetric    = "dr_aurora_restorable_lag_seconds"
+		daysMetric   = "dr_aurora_backup_retention_days"
+	)
+	cases := []struct {
+		name     string
+		script   func(f *awsfake.Server, now time.Time)
+		opts     func(o *aurora.Options)
+		timeout  time.Duration // the status runner's (default 10 s)
+		state    probe.State
+		want     []string // substrings of the findings
+		fix      string   // substring of the fixes
+		window   string   // regexp of the window row's value
+		days     string   // the retention row's value
+		lag      float64  // dr_aurora_restorable_lag_seconds; -1: no series
+		retained float64  // dr_aurora_backup_retention_days; -1: no series
+		others   bool     // the other findings and metrics still there (RPO lag over its threshold)
+	}{
+		{
+			name:   "fresh",
+			state:  probe.Healthy,
+			window: `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(mm-a; latest 1m0s ago\)$`,
+			days:   "7 days (mm-a)", lag: 60, retained: 7,
+		},
+		{
+			name: "just under the threshold",
+			script: func(f *awsfake.Server, now time.Time) {
+				f.PutDBCluster(awsfake.DBCluster{ARN: arnA, BackupRetentionPeriod: 2, EarliestRestorableTime: now.AddDate(0, 0, -2), LatestRestorableTime: now.Add(-14 * time.Minute)})
+			},
+			state:  probe.Healthy,
+			window: `\(mm-a; latest 14m0s ago\)$`, days: "2 days (mm-a)", lag: 14 * 60, retained: 2,
+		},
+		{
+			name: "stale",
+			script: func(f *awsfake.Server, now time.Time) {
+				f.PutDBCluster(awsfake.DBCluster{ARN: arnA, BackupRetentionPeriod: 7, EarliestRestorableTime: now.AddDate(0, 0, -7), LatestRestorableTime: now.Add(-40 * time.Minute)})
+			},
+			state:  probe.Degraded,
+			want:   []string{"The latest restorable time of cluster mm-a is 40m0s old", "over the 15m0s threshold: an AWS point-in-time restore now would lose the writes since then"},
+			fix:    "aws rds describe-events --source-type db-cluster --source-identifier mm-a --region us-east-1",
+			window: `\(mm-a; latest 40m0s ago\)$`, days: "7 days (mm-a)", lag: 40 * 60, retained: 7,
+		},
+		{
+			name: "stale against a set threshold",
+			script: func(f *awsfake.Server, now time.Time) {
+				f.PutDBCluster(awsfake.DBCluster{ARN: arnA, EarliestRestorableTime: now.AddDate(0, 0, -7), LatestRestorableTime: now.Add(-6 * time.Minute)})
+			},
+			opts:   func(o *aurora.Options) { o.RestorableLagThreshold = 5 * time.Minute },
+			state:  probe.Degraded,
+			want:   []string{"is 6m0s old", "over the 5m0s threshold"},
+			window: `latest 6m0s ago\)$`, days: "7 days (mm-a)", lag: 6 * 60, retained: 7,
+		},
+		{
+			name: "short retention",
+			script: func(f *awsfake.Server, now time.Time) {
+				f.PutDBCluster(awsfake.DBCluster{ARN: arnA, BackupRetentionPeriod: 1, EarliestRestorableTime: now.AddDate(0, 0, -1), LatestRestorableTime: now.Add(-2 * time.Minute)})
+			},
+			state:  probe.Degraded,
+			want:   []string{"Backup retention of cluster mm-a is 1 day: AWS point-in-time restore reaches back no further"},
+			fix:    "aws rds modify-db-cluster --db-cluster-identifier mm-a --backup-retention-period 7 --region us-east-1",
+			window: `latest 2m0s ago\)$`, days: "1 day (mm-a)", lag: 2 * 60, retained: 1,
+		},
+		{
+			name: "no automated backup yet",
+			script: func(f *awsfake.Server, _ time.Time) {
+				f.PutDBCluster(awsfake.DBCluster{ARN: arnA, BackupRetentionPeriod: 7})
+			},
+			state:  probe.Degraded,
+			want:   []string{"RDS reports no latest restorable time for cluster mm-a (us-east-1): AWS point-in-time restore cannot restore it yet"},
+			fix:    "aws rds describe-events --source-type db-cluster --source-identifier mm-a",
+			window: `^not reported$`, days: "7 days (mm-a)", lag: -1, retained: 7,
+		},
+		{
+			name: "unreadable: access denied",
+			script: func(f *awsfake.Server, _ time.Time) {
+				f.Inject(awsfake.Fault{Service: awsfake.ServiceRDS, Action: "DescribeDBClusters", Kind: awsfake.FaultAccessDenied})
+			},
+			state:  probe.Unknown,
+			want:   []string{"The restorable window (AWS point-in-time restore) of cluster mm-a could not be read: describe DB cluster mm-a in us-east-1", "AccessDenied"},
+			fix:    "IAM policy allows rds:DescribeDBClusters",
+			window: `^could not be read: describe DB cluster mm-a in us-east-1: .*AccessDenied`, days: "unknown", lag: -1, retained: -1,
+			others: true,
+		},
+		{
+			name: "unreadable: 5xx",
+			script: func(f *awsfake.Server, _ time.Time) {
+				f.Inject(awsfake.Fault{Service: awsfake.ServiceRDS, Action: "DescribeDBClusters", Kind: awsfake.FaultServer, Status: 503})
+			},
+			state:  probe.Unknown,
+			want:   []string{"could not be read", "503"},
+			fix:    "AWS Health Dashboard",
+			window: `^could not be read: .*503`, days: "unknown", lag: -1, retained: -1,
+			others: true,
+		},
+		{
+			// A hanging DescribeDBClusters gives up before the runner's deadline: the rest of
+			// the result stands instead of "did not answer".
+			name: "unreadable: hangs",
+			script: func(f *awsfake.Server, _ time.Time) {
+				f.Inject(awsfake.Fault{Service: awsfake.ServiceRDS, Action: "DescribeDBClusters", Kind: awsfake.FaultHang})
+			},
+			timeout: time.Second,
+			state:   probe.Unknown,
+			want:    []string{"could not be read", "deadline exceeded"},
+			fix:     "AWS did not answer in time",
+			window:  `^could not be read: .*deadline exceeded`, days: "unknown", lag: -1, retained: -1,
+			others: true,
+		},
+		{
+			name:   "unreadable: no such cluster",
+			opts:   func(o *aurora.Options) { o.ThisCluster = "mm-x" },
+			state:  probe.Critical, // mm-x is not a member either
+			want:   []string{"The restorable window (AWS point-in-time restore) of cluster mm-x could not be read: describe DB cluster mm-x in us-east-1: DB cluster not found", "Cluster mm-x (us-east-1) is not a member"},
+			fix:    "Check the cluster name for us-east-1 in the Disaster Recovery settings (aws rds describe-db-clusters --region us-east-1 lists them)",
+			window: `^could not be read: describe DB cluster mm-x in us-east-1: DB cluster not found$`, days: "unknown", lag: -1, retained: -1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := awsfake.New(t)
+			f.PutGlobalCluster(healthyCluster())
+			rpo := 1500 * time.Millisecond
+			if tc.others {
+				rpo = 45 * time.Second
+			}
+			f.PutAuroraLag("us-west-2", "mm-b", rpo, 200*time.Millisecond, 30*time.Second)
+			if tc.script != nil {
+				tc.script(f, time.Now())
+			}
+			o := options(f)
+			if tc.opts != nil {
+				tc.opts(&o)
+			}
+			p, err := aurora.New(o)
+			require.NoError(t, err)
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second
+			}
+			rep, err := status.NewRunner([]status.Prober{p}, status.WithTimeout(timeout), status.WithCacheTTL(0)).Report(context.Background())
+			require.NoError(t, err)
+			r := rep.Results[0]
+
+			all := messages(r)
+			assert.Equal(t, tc.state, r.State, all)
+			for _, w := range tc.want {
+				assert.Contains(t, all, w)
+			}
+			if tc.fix != "" {
+				found := false
+				for _, fd := range r.Findings {
+					found = found || strings.Contains(fd.Fix, tc.fix)
+				}
+				assert.True(t, found, "a fix says %q:\n%s", tc.fix, all)
+			}
+			if tc.state == probe.Healthy {
+				assert.Empty(t, r.Findings)
+			}
+			require.NotNil(t, r.Table, all)
+			rows := map[string]string{}
+			for _, row := range r.Table.Rows {
+				if row[0] == rowWindow || row[0] == rowRetention {
+					require.Len(t, row, 2)
+					rows[row[0]] = row[1]
+				}
+			}
+			assert.Regexp(t, tc.window, rows[rowWindow])
+			assert.Equal(t, tc.days, rows[rowRetention])
+			assert.Equal(t, "mm-a", r.Table.Rows[0][0], "the clusters' rows come first")
+
+			for name, want := range map[string]float64{lagMetric: tc.lag, daysMetric: tc.retained} {
+				got, ok := metric(r, name)
+				if want < 0 {
+					assert.False(t, ok, "no %s series", name)
+					continue
+				}
+				if assert.True(t, ok, name) {
+					assert.InDelta(t, want, got, 5, name)
+				}
+			}
+			for _, m := range r.Metrics {
+				if m.Name == lagMetric || m.Name == daysMetric {
+					assert.Equal(t, map[string]string{"cluster": "mm-a", "region": "us-east-1"}, m.Labels)
+				}
+			}
+			if tc.others {
+				assert.Contains(t, all, "RPO lag of mm-b is 45s, over the 30s threshold")
+				got, ok := metric(r, "dr_aurora_rpo_lag_seconds")
+				assert.True(t, ok)
+				assert.InDelta(t, 45, got, 0.001)
+			}
+			assert.NotContains(t, all+r.Summary+fmt.Sprint(r.Table.Rows), awsfake.SecretAccessKey)
+		})
+	}
 }

@@ -68,6 +68,8 @@ var Catalog = []Description{
 	{"dr_aurora_write_forwarding_enabled", "gauge", []string{"cluster", "region"}, Cluster, "1 when write forwarding is enabled on a secondary cluster."},
 	{"dr_aurora_rpo_lag_seconds", "gauge", []string{"cluster", "region"}, Cluster, "RPO lag of an Aurora secondary cluster (CloudWatch AuroraGlobalDBRPOLag)."},
 	{"dr_aurora_replication_lag_seconds", "gauge", []string{"cluster", "region"}, Cluster, "Replication lag of an Aurora secondary cluster (CloudWatch AuroraGlobalDBReplicationLag)."},
+	{"dr_aurora_restorable_lag_seconds", "gauge", []string{"cluster", "region"}, Cluster, "Seconds between now and the latest restorable time (AWS point-in-time restore) of this region's Aurora cluster."},
+	{"dr_aurora_backup_retention_days", "gauge", []string{"cluster", "region"}, Cluster, "Days of automated backups RDS keeps for this region's Aurora cluster (BackupRetentionPeriod): how far back point-in-time restore reaches."},
 	{"dr_s3_replication_pending_objects", "gauge", []string{"bucket"}, Cluster, "Objects waiting to be replicated to the other region."},
 	{"dr_s3_replication_failed_objects", "gauge", []string{"bucket"}, Cluster, "Objects whose replication failed."},
 	{"dr_s3_versioning_enabled", "gauge", []string{"bucket"}, Cluster, "1 when the bucket has versioning enabled (replication needs it)."},
