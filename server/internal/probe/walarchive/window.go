@@ -53,7 +53,7 @@ func AnalyzeWindow(in WindowInput, th WindowThresholds, now time.Time) probe.Res
 		return r
 	}
 	age := max(now.Sub(in.Newest), 0)
-	r.Gauge("dr_pitr_newest_wal_age_seconds", "Seconds since the newest WAL file was stored at the destination: writes after it are not restorable yet.", age.Seconds(), map[string]string{"destination": in.Where})
+	r.Gauge("dr_pitr_newest_wal_timestamp_seconds", "When the newest WAL file was stored at the destination (Unix time): writes after it are not restorable yet.", float64(in.Newest.Unix()), map[string]string{"destination": in.Where})
 	switch {
 	case age > 10*th.MaxAge:
 		r.Add(probe.Critical, "check that WAL archiving runs (/dr status on a running node, the server log \"WAL archiving\"); a restore now loses what was written since",
@@ -72,7 +72,7 @@ func AnalyzeWindow(in WindowInput, th WindowThresholds, now time.Time) probe.Res
 		t.Rows = append(t.Rows, []string{"Restorable window", "none", ""})
 	} else {
 		baseAge := max(now.Sub(in.NewestBase), 0)
-		r.Gauge("dr_pitr_base_backup_age_seconds", "Seconds since the newest usable base backup finished: a point-in-time restore replays the WAL since then.", baseAge.Seconds(), map[string]string{"destination": in.Where})
+		r.Gauge("dr_pitr_base_backup_timestamp_seconds", "When the newest usable base backup at the destination finished (Unix time): a point-in-time restore replays the WAL since then.", float64(in.NewestBase.Unix()), map[string]string{"destination": in.Where})
 		r.Gauge("dr_pitr_window_seconds", "Length of the point-in-time restore window: from the oldest usable base backup to the newest WAL.", max(in.Newest.Sub(in.From), 0).Seconds(), map[string]string{"destination": in.Where})
 		if baseAge > th.MaxBaseAge {
 			r.Add(probe.Degraded, "take a base backup (/dr backup base) and set WALBaseBackupSchedule: a restore replays all the WAL since the newest one",

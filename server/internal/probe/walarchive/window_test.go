@@ -47,7 +47,7 @@ func TestAnalyzeWindow(t *testing.T) {
 	for _, m := range r.Metrics {
 		got[m.Name] = m.Value
 	}
-	assert.InDelta(t, 5, got["dr_pitr_newest_wal_age_seconds"], 0.001)
-	assert.InDelta(t, 20*3600, got["dr_pitr_base_backup_age_seconds"], 0.001)
+	assert.InDelta(t, float64(now.Unix()-5), got["dr_pitr_newest_wal_timestamp_seconds"], 0.001)
+	assert.InDelta(t, float64(now.Unix()-20*3600), got["dr_pitr_base_backup_timestamp_seconds"], 0.001)
 	assert.InDelta(t, 72*3600-5, got["dr_pitr_window_seconds"], 0.001)
 }
