@@ -93,6 +93,14 @@ func TestRPOLostPrimary(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, backupID.FindStringSubmatch(post.Message), "the base backup did not complete: %s", post.Message)
 	trustKey := signingKey(ctx, t, env)
+	// /dr status shows the window a restore has at the bucket, as the archiving node read it.
+	text := waitStatus(ctx, t, env, 3*time.Minute, func(s string) bool { return strings.Contains(s, "restorable from ") })
+	assert.Contains(t, text, "Point-in-time window at s3")
+	assert.Regexp(t, `\| Base backups usable \| 1, the newest \S+ old \|`, text)
+	code, metrics, err := env.PluginRequest(ctx, env.Admin, http.MethodGet, "/api/v1/metrics", nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, string(metrics), `dr_pitr_window_seconds{destination="s3://`+rpoBucket+`/`+rpoPrefix)
 
 	// The writer: posts one after the other, as fast as the server confirms them, and keeps
 	// those it confirmed. It stops at the first error (the database is gone).

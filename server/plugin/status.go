@@ -75,6 +75,7 @@ func (p *Plugin) probers(cfg settings.Config) []status.Prober {
 		NodeReports: p.nodeReports,
 		Backups:     p.backupsInput,
 		WALArchive:  p.walArchiveProber(cfg),
+		PITRWindows: p.pitrWindowProbers(cfg),
 		WrapIdentityProviders: func(pr status.Prober) status.Prober {
 			return idpProber{Prober: pr, p: p}
 		},

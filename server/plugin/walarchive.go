@@ -15,9 +15,12 @@ import (
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdsn"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	walprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/walarchive"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/slashcmd"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status/probers"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/walarchive"
 )
 
@@ -30,6 +33,11 @@ const (
 	// walRetry is how long a node waits after archiving could not start (set up wrongly, a
 	// destination down) before it tries again; the lock is free meanwhile, so another node may.
 	walRetry = 30 * time.Second
+	// windowEvery is how often the archiving node reads each destination's point-in-time
+	// window (a listing of the archive and the manifests), and windowFresh how old that may get
+	// before /dr status says it is not known.
+	windowEvery = time.Minute
+	windowFresh = 5 * time.Minute
 	// walSpoolDir is pg_receivewal's folder, relative to the Mattermost folder (beside
 	// ./dr-backups): outside the plugin's folder, which an upgrade replaces, so that WAL received
 	// but not yet stored survives a restart of the plugin.
@@ -181,6 +189,7 @@ func (p *Plugin) archiveWhileHolding(ctx context.Context, cfg settings.Config) e
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- arch.Run(runCtx) }()
+	go p.readWindows(runCtx, cfg)
 	tick := time.NewTicker(walReportEvery)
 	defer tick.Stop()
 	for {
@@ -330,4 +339,101 @@ func (p *Plugin) runBackupBase(_ context.Context, inv *slashcmd.Invocation) (*sl
 		return nil, err
 	}
 	return &slashcmd.Response{Text: fmt.Sprintf("Base backup job `%s` started (pg_basebackup of the whole database cluster). Progress follows here; the bot posts the result to the ops channel and to you.", j.ID)}, nil
+}
+
+// readWindows reads every destination's point-in-time window each windowEvery, as a restore
+// would see it (only what this server's key signed), and reports it in the KV store.
+func (p *Plugin) readWindows(ctx context.Context, cfg settings.Config) {
+	tick := time.NewTimer(10 * time.Second) // the first once archiving has stored something
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		tick.Reset(windowEvery)
+		key, err := p.signingKey()
+		if err != nil {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, windowEvery*3/4)
+		rep := kvstate.PITRWindows{Node: p.node, Windows: map[string]walprobe.WindowInput{}, Errors: map[string]string{}}
+		dests, err := p.destinations(rctx, cfg, "")
+		if err != nil {
+			rep.Errors["destinations"] = err.Error()
+		}
+		for _, d := range dests {
+			in, err := probers.ReadWindowInput(rctx, d.Store, key.PublicKey())
+			if err != nil {
+				rep.Errors[d.Name] = err.Error()
+				continue
+			}
+			rep.Windows[d.Name] = in
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		rep.CheckedAt = time.Now().UTC()
+		if err := kvstate.PITRWindowReport.Set(p.state(), rep); err != nil {
+			p.API.LogWarn("WAL archiving: cannot write the point-in-time windows", "error", err.Error())
+		}
+	}
+}
+
+// pitrWindowProbers are the status probes of each destination's point-in-time window, from
+// what the archiving node last read (none while WAL archiving is off).
+func (p *Plugin) pitrWindowProbers(cfg settings.Config) []status.Prober {
+	if !cfg.WALArchiveEnabled {
+		return nil
+	}
+	var names []string
+	_, hasS3 := cfg.S3()
+	if strings.TrimSpace(cfg.BackupLocalDirectory) != "" || !hasS3 {
+		names = append(names, "local")
+	}
+	if hasS3 {
+		names = append(names, "s3")
+	}
+	var out []status.Prober
+	for _, name := range names {
+		out = append(out, pitrWindowProber{p: p, dest: name})
+	}
+	return out
+}
+
+// pitrWindowProber judges one destination's window as the archiving node last read it.
+type pitrWindowProber struct {
+	p    *Plugin
+	dest string
+}
+
+func (w pitrWindowProber) Component() string { return walprobe.Component }
+
+func (w pitrWindowProber) Name() string { return "Point-in-time window at " + w.dest }
+
+func (w pitrWindowProber) Probe(context.Context) probe.Result {
+	rep, ok, err := kvstate.PITRWindowReport.Get(w.p.state())
+	now := time.Now()
+	switch {
+	case err != nil:
+		return probe.Failed(walprobe.Component, w.Name(), err, "check the plugin's KV store")
+	case !ok || now.Sub(rep.CheckedAt) > windowFresh:
+		r := probe.Result{Component: walprobe.Component, Name: w.Name(), CheckedAt: now}
+		r.Add(probe.Unknown, "check that WAL archiving runs (the WAL archive result above): the archiving node reads the window every minute",
+			fmt.Sprintf("the point-in-time window at %s is not known: no node has read it in the last %s", w.dest, windowFresh))
+		r.Summary = r.Findings[0].Message
+		return r
+	}
+	if msg, failed := rep.Errors[w.dest]; failed {
+		return probe.Failed(walprobe.Component, w.Name(), errors.New(msg), "check that the backup destination can be read")
+	}
+	in, found := rep.Windows[w.dest]
+	if !found {
+		return probe.Failed(walprobe.Component, w.Name(), fmt.Errorf("node %s did not read destination %s", rep.Node, w.dest), "wait a minute: the destinations changed")
+	}
+	// The window's newest WAL is judged at the time it was read: the archiver's lag (the
+	// other result) says how far behind the archive is now.
+	return walprobe.AnalyzeWindow(in, walprobe.WindowThresholds{}, rep.CheckedAt)
 }

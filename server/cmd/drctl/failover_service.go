@@ -123,7 +123,7 @@ func statusProbes(ctx context.Context, st *drSettings, s3f *s3Flags, osUser, osP
 		in.Backups = probers.DestinationBackups(backupStore, backupKeys(st), st.Document.Backups.S3 != nil)
 		// The window a point-in-time restore has now: with Mattermost down, how much is lost.
 		if keys := backupKeys(st); len(keys) > 0 {
-			in.PITRWindow = probers.DestinationWindow(backupStore, keys[0], walprobe.WindowThresholds{})
+			in.PITRWindows = []status.Prober{probers.DestinationWindow(backupStore, keys[0], walprobe.WindowThresholds{})}
 		}
 	}
 	return &probeSet{runner: status.NewRunner(probers.Build(in), status.WithCacheTTL(0)), in: in}, nil

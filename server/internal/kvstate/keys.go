@@ -48,6 +48,8 @@ var (
 		Doc: "the last slot of the base backup schedule claimed by a node"}, UnixMilliString{}})
 	WALArchiveReport = register(&Key[WALArchiveState]{Spec{Name: "wal-archive/report", Owner: "plugin (walarchive.go)", Lifetime: replaced,
 		Doc: "what the node running the WAL archiver last reported (every few seconds), for /dr status on every node"}, JSON[WALArchiveState]{}})
+	PITRWindowReport = register(&Key[PITRWindows]{Spec{Name: "wal-archive/windows", Owner: "plugin (walarchive.go)", Lifetime: replaced,
+		Doc: "the point-in-time restore window of each destination, read every minute by the node running the WAL archiver, for /dr status"}, JSON[PITRWindows]{}})
 	WALArchiveLock = register(&Mutex{Spec{Name: mutexPrefix + "wal-archive", Owner: "plugin (walarchive.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,
 		Lifetime: "expires 15 s after its holder stops refreshing it", Doc: "the one node that runs the WAL archiver; another takes over when it dies"}})
 	BackupLock = register(&Mutex{Spec{Name: mutexPrefix + "backup-lock", Owner: "plugin (backup.go) via pluginapi cluster.Mutex", TTL: 15 * time.Second,

@@ -1,6 +1,10 @@
 package kvstate
 
-import "time"
+import (
+	"time"
+
+	walprobe "github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/walarchive"
+)
 
 // BackupInfo is what the newest successful backup said about itself, for status.
 type BackupInfo struct {
@@ -45,4 +49,14 @@ type WALArchiveState struct {
 	Pending    int       `json:"pending"`
 	Restarts   int       `json:"restarts"`
 	Stored     int64     `json:"stored"`
+}
+
+// PITRWindows is the point-in-time restore window of each destination, as the node running the
+// WAL archiver last read it from the destinations themselves (listing them is too slow for a
+// status probe's deadline).
+type PITRWindows struct {
+	Node      string                          `json:"node"`
+	CheckedAt time.Time                       `json:"checked_at"`
+	Windows   map[string]walprobe.WindowInput `json:"windows"`          // by destination name
+	Errors    map[string]string               `json:"errors,omitempty"` // destination name -> why it could not be read
 }

@@ -58,9 +58,9 @@ type Inputs struct {
 	// WALArchive is the continuous WAL archive's probe (the plugin runs the archiver); nil:
 	// left out.
 	WALArchive status.Prober
-	// PITRWindow is the point-in-time restore window of a destination (DestinationWindow);
-	// nil: left out.
-	PITRWindow status.Prober
+	// PITRWindows are the point-in-time restore windows of the destinations
+	// (DestinationWindow, or the plugin's record of them); none: left out.
+	PITRWindows []status.Prober
 	// WrapIdentityProviders adds to the identity provider probe what only Mattermost knows
 	// (the plugin: how many users a provider that is down keeps out); nil: none.
 	WrapIdentityProviders func(status.Prober) status.Prober
@@ -91,9 +91,7 @@ func Build(in Inputs) []status.Prober {
 	if in.WALArchive != nil {
 		ps = append(ps, in.WALArchive)
 	}
-	if in.PITRWindow != nil {
-		ps = append(ps, in.PITRWindow)
-	}
+	ps = append(ps, in.PITRWindows...)
 	return withNotSetUp(append(ps, replication(in)...))
 }
 
