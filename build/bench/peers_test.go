@@ -464,6 +464,7 @@ func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pit
 		return nil, err
 	}
 	res.Ours = *run
+	res.Ours.Note, _, _ = strings.Cut(strings.TrimSpace(res.Ours.Note), "\n") // what it unpacked; the rest is advice
 	tm.StartTimer()
 	t0 := time.Now()
 	cluster, err := harness.StartDataDir(ctx, pgdata, filepath.Join(dir, "ours-postgres.log"))
