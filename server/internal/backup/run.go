@@ -45,6 +45,10 @@ type Options struct {
 	// ID names the backup: NewID() (time-sortable). Empty: NewID().
 	ID         string
 	Components format.Components
+	// Capture makes the backup a continuous file capture (format.ClassCapture): the files
+	// component only, between backups, so that a point-in-time restore finds the files uploaded
+	// since the last backup. It is incremental like any file pass.
+	Capture bool
 	// Database says how to reach the database (DataSource, PgDumpPath), for the database and
 	// the base backup components (pg_basebackup is the one beside pg_dump). Compress, Progress
 	// and InSnapshot are set by Run.
@@ -183,6 +187,8 @@ func prepare(o Options) (*run, error) {
 	}
 	c := o.Components
 	switch {
+	case o.Capture && (!c.Files || c.Database || c.Config || c.Base):
+		return nil, errors.New("backup: a file capture holds the files component only")
 	case !c.Database && !c.Config && !c.Files && !c.Base:
 		return nil, errors.New("backup: no component selected: choose the database, the base backup, the config and/or the files")
 	case c.Config && o.Config == nil:
@@ -495,6 +501,7 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		MattermostVersion: r.o.MattermostVersion,
 		PluginVersion:     r.o.PluginVersion,
 		Components:        r.o.Components,
+		Kind:              r.kind(),
 		Destination:       d.Name,
 		OffSite:           d.OffSite,
 		Compression:       format.Compression{Algorithm: "zstd", Level: r.o.CompressionLevel},
@@ -532,6 +539,14 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		m.Files = &fs
 	}
 	return m
+}
+
+// kind is Manifest.Kind: ClassCapture for a capture, else empty.
+func (r *run) kind() string {
+	if r.o.Capture {
+		return format.ClassCapture
+	}
+	return ""
 }
 
 // cleanupTimeout bounds the deletion of a failed run's objects.

@@ -63,8 +63,12 @@ type Options struct {
 	TargetVersion string
 	// KeepConfigPaths leaves SqlSettings.DataSource and FileSettings as they were in the backup.
 	KeepConfigPaths bool
-	DryRun          bool
-	Force           bool
+	// FilesAt, when set, restores only the files of the index added by then: the files of a
+	// point-in-time restore (see PickFiles), whose database comes from the WAL archive. Only
+	// the files are restored then: the target Mattermost's version does not matter to them.
+	FilesAt time.Time
+	DryRun  bool
+	Force   bool
 	TempDir         string    // where the dump is staged for a parallel restore ("" = os.TempDir())
 	Out             io.Writer // progress lines
 }
@@ -111,6 +115,8 @@ type restorer struct {
 	dataRoot *os.Root
 	res      *Result
 	start    time.Time
+	// fileSet is the count of the files restored to Options.FilesAt, when set.
+	fileSet struct{ files, bytes int64 }
 }
 
 func (r *restorer) printf(format string, args ...any) {
@@ -132,6 +138,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.res.BackupID, r.res.Components, r.res.MattermostVersion, r.res.StartedAt = r.m.ID, r.m.Components, r.m.MattermostVersion, r.m.StartedAt.UTC()
+	if !o.FilesAt.IsZero() && r.m.Components.Files && (!r.m.Encryption.Encrypted || len(o.Identities) > 0) { // else check refuses
+		var err error
+		if r.fileSet.files, r.fileSet.bytes, err = FileSet(ctx, o.From, r.m, o.Identities, o.FilesAt); err != nil {
+			return r.res, err
+		}
+	}
 	steps := r.plan()
 	r.res.Plan = steps
 	if o.DryRun {
@@ -275,7 +287,13 @@ func (r *restorer) plan() []string {
 		if to == "" {
 			steps = append(steps, "files: skipped (no --data-dir or --files-to)")
 		} else {
-			steps = append(steps, fmt.Sprintf("files: %d files (%d bytes) to %s, %d at a time, each checked against its SHA-256", r.m.Files.Count, r.m.Files.Bytes, to, r.o.Jobs))
+			n, bytes := r.m.Files.Count, r.m.Files.Bytes
+			which := ""
+			if !r.o.FilesAt.IsZero() {
+				n, bytes = r.fileSet.files, r.fileSet.bytes
+				which = fmt.Sprintf(" (those of the %s's index added by %s)", r.m.Class(), r.o.FilesAt.UTC().Format(time.RFC3339))
+			}
+			steps = append(steps, fmt.Sprintf("files: %d files (%d bytes)%s to %s, %d at a time, each checked against its SHA-256", n, bytes, which, to, r.o.Jobs))
 		}
 	}
 	return steps
