@@ -29,7 +29,7 @@ func (r *restorer) files(ctx context.Context) error {
 	if r.m.Files != nil {
 		total = r.m.Files.Count
 	}
-	if !r.o.FilesAt.IsZero() {
+	if r.o.PointInTimeFiles && !r.o.FilesAt.IsZero() {
 		total = r.fileSet.files
 	}
 	to := r.o.DataDir
@@ -69,7 +69,7 @@ func (r *restorer) files(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(entries)
 		return format.ReadIndex(gctx, r.o.From, r.m, r.o.Identities, func(e format.IndexEntry) error {
-			if !inFileSet(e, r.m, r.o.FilesAt) {
+			if r.o.PointInTimeFiles && !inFileSet(e, r.m, r.o.FilesAt) {
 				return nil // added after the point in time restored
 			}
 			select {

@@ -15,7 +15,7 @@ import (
 // WAL; the files come from a file index: that of the first file capture or backup taken at or
 // after the target time (the first that can list every file uploaded by then), restricted to
 // the entries added by then (format.IndexEntry.AddedAt). The restore itself is Run's, with
-// Options.ID naming that backup and Options.FilesAt the time.
+// Options.ID naming that backup, Options.PointInTimeFiles and Options.FilesAt the time.
 
 // PickFiles chooses the file index of a point-in-time restore to at (latest: the newest
 // index) among ms (newest first): trusted backups, logical ones or file captures, holding a

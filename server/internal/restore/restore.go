@@ -63,10 +63,12 @@ type Options struct {
 	TargetVersion string
 	// KeepConfigPaths leaves SqlSettings.DataSource and FileSettings as they were in the backup.
 	KeepConfigPaths bool
-	// FilesAt, when set, restores only the files of the index added by then: the files of a
-	// point-in-time restore (see PickFiles), whose database comes from the WAL archive. Only
-	// the files are restored then: the target Mattermost's version does not matter to them.
-	FilesAt time.Time
+	// PointInTimeFiles restores the files of a point-in-time restore (see PickFiles), whose
+	// database comes from the WAL archive: the files only, whose target Mattermost's version
+	// does not matter, and of them, when FilesAt is set, those the index says were added by
+	// then (--to-time; zero: every file, --to-latest).
+	PointInTimeFiles bool
+	FilesAt          time.Time
 	DryRun  bool
 	Force   bool
 	TempDir         string    // where the dump is staged for a parallel restore ("" = os.TempDir())
@@ -138,7 +140,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.res.BackupID, r.res.Components, r.res.MattermostVersion, r.res.StartedAt = r.m.ID, r.m.Components, r.m.MattermostVersion, r.m.StartedAt.UTC()
-	if !o.FilesAt.IsZero() && r.m.Components.Files && (!r.m.Encryption.Encrypted || len(o.Identities) > 0) { // else check refuses
+	if o.PointInTimeFiles && !o.FilesAt.IsZero() && r.m.Components.Files && (!r.m.Encryption.Encrypted || len(o.Identities) > 0) { // else check refuses
 		var err error
 		if r.fileSet.files, r.fileSet.bytes, err = FileSet(ctx, o.From, r.m, o.Identities, o.FilesAt); err != nil {
 			return r.res, err
@@ -289,7 +291,7 @@ func (r *restorer) plan() []string {
 		} else {
 			n, bytes := r.m.Files.Count, r.m.Files.Bytes
 			which := ""
-			if !r.o.FilesAt.IsZero() {
+			if r.o.PointInTimeFiles && !r.o.FilesAt.IsZero() {
 				n, bytes = r.fileSet.files, r.fileSet.bytes
 				which = fmt.Sprintf(" (those of the %s's index added by %s)", r.m.Class(), r.o.FilesAt.UTC().Format(time.RFC3339))
 			}

@@ -26,9 +26,9 @@ func (r *restorer) check(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	switch {
-	case !r.o.FilesAt.IsZero() && (r.o.DatabaseURL != "" || r.o.ConfigDir != "" || r.o.ConfigToDatabase):
+	case r.o.PointInTimeFiles && (r.o.DatabaseURL != "" || r.o.ConfigDir != "" || r.o.ConfigToDatabase):
 		return fmt.Errorf("%w: the files of a point-in-time restore are restored alone (the database comes from the WAL archive)", ErrRefused)
-	case !r.o.FilesAt.IsZero():
+	case r.o.PointInTimeFiles:
 		// Files only: they do not depend on the Mattermost version that serves them.
 	case r.o.TargetVersion == "":
 		return fmt.Errorf("%w: say which Mattermost will serve the restored data, with --mattermost-version %s or --mattermost-bin /opt/mattermost/bin/mattermost",
