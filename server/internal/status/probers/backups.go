@@ -22,7 +22,13 @@ func DestinationBackups(st storage.Reader, keys []format.PublicKey, offSiteElsew
 			return in, fmt.Errorf("read the backups at %s: %w", st, err)
 		} // else what could be read counts; an unreadable manifest is not a backup
 		trust := format.Trust{Keys: keys}
-		trusted, _ := trust.Classify(st.String(), ms)
+		all, _ := trust.Classify(st.String(), ms)
+		var trusted []*format.Manifest
+		for _, m := range all {
+			if m.Class() != format.ClassCapture { // a file capture holds no database nor config
+				trusted = append(trusted, m)
+			}
+		}
 		if len(trusted) == 0 {
 			return in, nil
 		}
