@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/model"
+	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"

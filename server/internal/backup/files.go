@@ -543,11 +543,11 @@ func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 type prevIndex struct {
 	started time.Time // when the backup of this index started
 	rc      io.ReadCloser
-	dec *json.Decoder
-	cur format.IndexEntry
-	sum format.Sum
-	ok  bool
-	err error
+	dec     *json.Decoder
+	cur     format.IndexEntry
+	sum     format.Sum
+	ok      bool
+	err     error
 }
 
 type prevEntry struct {

@@ -69,10 +69,10 @@ type Options struct {
 	// then (--to-time; zero: every file, --to-latest).
 	PointInTimeFiles bool
 	FilesAt          time.Time
-	DryRun  bool
-	Force   bool
-	TempDir         string    // where the dump is staged for a parallel restore ("" = os.TempDir())
-	Out             io.Writer // progress lines
+	DryRun           bool
+	Force            bool
+	TempDir          string    // where the dump is staged for a parallel restore ("" = os.TempDir())
+	Out              io.Writer // progress lines
 }
 
 // S3Files says where restored files go when they go to S3, for config.json.
