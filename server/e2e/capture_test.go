@@ -98,6 +98,9 @@ func TestFileCapture(t *testing.T) {
 	assert.Equal(t, format.Components{Files: true}, first.Components)
 	assert.Nil(t, first.Object(format.ComponentDatabase))
 	assert.True(t, first.Provenance.Signed(), "a capture is signed like a backup")
+	// Nothing uploaded: no capture for longer than the interval (the next is an hour away).
+	time.Sleep(7 * time.Second)
+	assert.Len(t, captures(), 1, "no upload, no capture")
 
 	// A member uploads a file and posts it.
 	town, _, err := env.Member.Client.GetChannelByName(ctx, "town-square", env.Team.Id, "")
@@ -110,18 +113,22 @@ func TestFileCapture(t *testing.T) {
 	_, _, err = env.Member.Client.CreatePost(ctx, &model.Post{ChannelId: town.Id, Message: "a file to capture", FileIds: []string{info.Id}})
 	require.NoError(t, err)
 	posted := time.Now()
+	// The API does not say where the file is stored; the database does.
+	var path string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT path FROM fileinfo WHERE id = $1`, info.Id).Scan(&path))
+	require.NotEmpty(t, path)
 
 	var holding *format.Manifest
 	var e format.IndexEntry
 	require.Eventually(t, func() bool {
 		for _, m := range captures() {
-			if got, ok := entry(m, info.Path); ok {
+			if got, ok := entry(m, path); ok {
 				holding, e = m, got
 				return true
 			}
 		}
 		return false
-	}, time.Minute, 200*time.Millisecond, "a capture holding %s", info.Path)
+	}, time.Minute, 200*time.Millisecond, "a capture holding %s", path)
 	latency := time.Since(posted)
 	t.Logf("the file was in capture %s %s after the post (interval 5 s; the capture took %s, %d files, %d new in the pool)",
 		holding.ID, latency.Round(100*time.Millisecond), holding.FinishedAt.Sub(holding.StartedAt).Round(time.Millisecond), holding.Files.Count, holding.Files.NewPoolObjects)
