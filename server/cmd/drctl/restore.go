@@ -19,9 +19,10 @@ const restoreHelp = `drctl restore --from <folder|s3://bucket/prefix> [--id <id|
 --database-url postgres://user@host/db --config-dir DIR --data-dir DIR|--files-to s3://… --mattermost-version V
 [--dry-run] [--json]: restore a backup onto a new server.
 Point in time: drctl restore --from … --trust-key KEY --to-time 2026-12-05T09:12:30Z|--to-latest --pgdata DIR
-[--data-dir DIR|--files-to s3://…] [--pgdata-owner postgres] [--dry-run] [--json]: a new PostgreSQL cluster as it
-was at that time, from the newest base backup before it and the WAL archive, and with --data-dir or --files-to the
-files as they were then, from the first file capture or backup after it (see "Point-in-time recovery" in the README). Give the database password in PGPASSWORD (or
+[--data-dir DIR|--files-to s3://…] [--config-dir DIR --mattermost-version V] [--pgdata-owner postgres] [--dry-run] [--json]:
+a new PostgreSQL cluster as it was at that time, from the newest base backup before it and the WAL archive; with
+--data-dir or --files-to, the files as they were then, from the first file capture or backup after it; with
+--config-dir, the config of the newest backup before it (see "Point-in-time recovery" in the README). Give the database password in PGPASSWORD (or
 ~/.pgpass), S3 credentials in the AWS environment, the age identity with --identity or DR_AGE_IDENTITY_FILE.
 Progress goes to stderr; a failed step can be run again: finished steps are not repeated.
 

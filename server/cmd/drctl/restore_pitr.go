@@ -48,8 +48,8 @@ func (f *restoreFlags) checkPITR() error {
 		return usageErr("a point-in-time restore makes a new PostgreSQL cluster: give --pgdata, its new data folder, on the machine where it will run")
 	case f.dbURL != "":
 		return usageErr("--database-url restores a logical dump into a running server; a point-in-time restore writes a new cluster's --pgdata instead: give one of them")
-	case f.configDir != "" || f.configToDB:
-		return usageErr("--to-time restores the database cluster and the files; restore the config from the newest backup taken before that time with a second drctl restore --id <id> --config-dir DIR (the dry run names it; drctl list shows them)")
+	case f.configToDB:
+		return usageErr("--config-to-database writes into a running database; a point-in-time restore makes a new cluster: give --config-dir, and the config is written as files")
 	case f.dataDir != "" && f.filesTo != "":
 		return usageErr("give --data-dir or --files-to, not both")
 	case f.id != "latest" && f.id != "":
@@ -74,9 +74,11 @@ type pitrReport struct {
 	Notes       []string  `json:"notes,omitempty"`
 	// Files is the file set restored with --data-dir or --files-to.
 	Files *pitrFiles `json:"files,omitempty"`
-	// Config names the backup to restore the config from (a point-in-time restore does not).
-	Config string `json:"config_backup,omitempty"`
-	Error  string `json:"error,omitempty"`
+	// Config names the backup the config comes from: the newest trusted one holding it started
+	// by the target; ConfigRestored says it was restored to --config-dir.
+	Config         string `json:"config_backup,omitempty"`
+	ConfigRestored bool   `json:"config_restored,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 // pitrFiles is the file set of a point-in-time restore: the entries of one file index (of a
@@ -147,6 +149,10 @@ func runPITR(ctx context.Context, f *restoreFlags, out, errOut io.Writer) error 
 	if err == nil {
 		rep.Config, rep.Files, err = f.pitrFiles(ctx, st, key, ids, target, errOut)
 	}
+	if err == nil && f.configDir != "" {
+		err = f.pitrConfig(ctx, st, key, ids, rep.Config, errOut)
+		rep.ConfigRestored = err == nil && !f.dryRun
+	}
 	rep.OK = err == nil
 	if err != nil {
 		rep.Error = err.Error()
@@ -205,11 +211,38 @@ func (p *pitrFiles) describe() string {
 }
 
 func printConfigNote(out io.Writer, id string, f *restoreFlags) {
-	if id == "" {
-		fmt.Fprintln(out, "config: no backup before that time holds the config; a point-in-time restore does not restore it")
-		return
+	switch {
+	case id == "":
+		fmt.Fprintln(out, "config: no backup before that time holds the config")
+	case f.configDir != "" && f.dryRun:
+		fmt.Fprintf(out, "config: would be restored to %s from backup %s, the newest backup before that time holding it\n", f.configDir, id)
+	case f.configDir != "":
+		fmt.Fprintf(out, "config: restored to %s from backup %s, the newest backup before that time holding it; its SqlSettings.DataSource still names the backup's database: point it at the restored cluster\n", f.configDir, id)
+	default:
+		fmt.Fprintf(out, "config: not restored (no --config-dir); the newest backup before that time holding it is %s\n", id)
 	}
-	fmt.Fprintf(out, "config: not restored by a point-in-time restore; the newest backup before that time holding it is %s: drctl restore --from %s --id %s --config-dir DIR\n", id, f.from, id)
+}
+
+// pitrConfig restores (or with --dry-run, checks) the config of backup id to --config-dir, its
+// FileSettings pointed where the point-in-time files go, through restore.Run.
+func (f *restoreFlags) pitrConfig(ctx context.Context, st storage.Store, key format.PublicKey, ids []age.Identity, id string, errOut io.Writer) error {
+	if id == "" {
+		return fmt.Errorf("%w: --config-dir: no trusted backup at %s taken before that time holds the config", restore.ErrRefused, st)
+	}
+	version := f.mmVersion
+	if version == "" {
+		var err error
+		if version, err = detectVersion(ctx, f.mmBin); err != nil {
+			return err
+		}
+	}
+	_, filesToS3, err := f.filesTarget(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = restore.Run(ctx, restore.Options{From: st, ID: id, ConfigDir: f.configDir, DataDir: f.dataDir, FilesToS3: filesToS3, PointInTimeConfig: true,
+		TrustKey: key, Identities: ids, TargetVersion: version, KeepConfigPaths: f.keepPaths, DryRun: f.dryRun, Force: f.force, Out: errOut})
+	return err
 }
 
 // pitrFiles restores (or with --dry-run, describes) the files of a point-in-time restore when

@@ -123,6 +123,15 @@ func TestPointInTimeRestore(t *testing.T) {
 		require.NoError(t, err)
 		return ms["s3"]
 	}
+	// The config, from a backup before T.
+	cfgSrc := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cfgSrc, "saml.crt"), []byte("cert"), 0o600))
+	cms, err := backup.Run(ctx, backup.Options{
+		Components: format.Components{Config: true}, Config: testConfig{dir: cfgSrc, effective: `{"SqlSettings":{"DataSource":"postgres://old/mm"},"FileSettings":{"DriverName":"local","Directory":"/old/data/"}}`},
+		MattermostVersion: "11.4.0", Destinations: []backup.Destination{{Name: "s3", Store: st, OffSite: true}}, SigningKey: key, Recipients: []string{id.Recipient().String()},
+	})
+	require.NoError(t, err)
+	configBackup := cms["s3"].ID
 	require.NoError(t, os.MkdirAll(filepath.Join(fileStore, "data"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(fileStore, "data", "a.txt"), []byte("uploaded before T"), 0o644))
 	capture()
@@ -222,7 +231,7 @@ func TestPointInTimeRestore(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		assert.Contains(t, out, "4. restore the files added by "+target.UTC().Format(time.RFC3339)+" of the file index of capture "+afterT.ID)
 		assert.Contains(t, out, ": 1 files, ")
-		assert.Contains(t, out, "config: no backup before that time holds the config")
+		assert.Contains(t, out, "config: not restored (no --config-dir); the newest backup before that time holding it is "+configBackup)
 		code, out, _ = restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--dry-run")
 		require.Equal(t, 0, code)
 		assert.Contains(t, out, "restore_command in postgresql.auto.conf to: '"+bin+"' 'wal-fetch'")
@@ -252,8 +261,18 @@ func TestPointInTimeRestore(t *testing.T) {
 	t.Run("to a time before the bad change", func(t *testing.T) {
 		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-time-"), "pgdata")
 		files := filepath.Join(t.TempDir(), "files")
-		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--data-dir", files)
+		configDir := filepath.Join(t.TempDir(), "config")
+		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--data-dir", files, "--config-dir", configDir, "--mattermost-version", "11.4.0")
 		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		assert.Contains(t, out, "config: restored to "+configDir+" from backup "+configBackup)
+		cfgb, err := os.ReadFile(filepath.Join(configDir, "config.json"))
+		require.NoError(t, err)
+		var cfg map[string]map[string]any
+		require.NoError(t, json.Unmarshal(cfgb, &cfg))
+		assert.Equal(t, files+"/", cfg["FileSettings"]["Directory"], "the config points at the point-in-time files")
+		cert, err := os.ReadFile(filepath.Join(configDir, "saml.crt"))
+		require.NoError(t, err)
+		assert.Equal(t, "cert", string(cert))
 		assert.Contains(t, out, "Start PostgreSQL on it")
 		assert.Contains(t, out, "files: 1 of the files added by")
 		b, err := os.ReadFile(filepath.Join(files, "data", "a.txt"))

@@ -69,10 +69,14 @@ type Options struct {
 	// then (--to-time; zero: every file, --to-latest).
 	PointInTimeFiles bool
 	FilesAt          time.Time
-	DryRun           bool
-	Force            bool
-	TempDir          string    // where the dump is staged for a parallel restore ("" = os.TempDir())
-	Out              io.Writer // progress lines
+	// PointInTimeConfig restores the config alone, for a point-in-time restore: FileSettings
+	// point at DataDir or FilesToS3, where that restore's files go (PointInTimeFiles), and no
+	// file of this backup is restored.
+	PointInTimeConfig bool
+	DryRun            bool
+	Force             bool
+	TempDir           string    // where the dump is staged for a parallel restore ("" = os.TempDir())
+	Out               io.Writer // progress lines
 }
 
 // S3Files says where restored files go when they go to S3, for config.json.
@@ -170,7 +174,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		{StepVerify, true, r.verify},
 		{StepDatabase, r.m.Components.Database && o.DatabaseURL != "", r.database},
 		{StepConfig, r.m.Components.Config && (o.ConfigDir != "" || o.ConfigToDatabase), r.config},
-		{StepFiles, r.m.Components.Files && (o.DataDir != "" || o.FilesTo != nil), r.files},
+		{StepFiles, r.m.Components.Files && (o.DataDir != "" || o.FilesTo != nil) && !o.PointInTimeConfig, r.files},
 	}
 	for _, s := range all {
 		if !s.want {
@@ -281,7 +285,7 @@ func (r *restorer) plan() []string {
 			steps = append(steps, "config: skipped (no --config-dir)")
 		}
 	}
-	if r.m.Components.Files && r.m.Files != nil {
+	if r.m.Components.Files && r.m.Files != nil && !r.o.PointInTimeConfig {
 		to := r.o.DataDir
 		if r.o.FilesTo != nil {
 			to = r.o.FilesTo.String()
