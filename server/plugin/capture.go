@@ -11,6 +11,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	mmplugin "github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/kvstate"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/settings"
 )
@@ -151,6 +152,11 @@ func (p *Plugin) captureOnce(ctx context.Context, cfg settings.Config) (ran bool
 		p.API.LogInfo("File capture gave the backup lock up to a waiting backup; it runs again later")
 		return false, nil
 	}
+	if errors.Is(err, backup.ErrNothingNew) {
+		p.API.LogDebug("File capture: nothing new since the previous file index")
+		p.captureSucceeded("", 0, 0)
+		return true, nil
+	}
 	if err != nil {
 		return true, err
 	}
@@ -174,17 +180,21 @@ func (p *Plugin) lockWanted() bool {
 	return err == nil && ok && time.Since(t) < lockWantedFresh
 }
 
-// captureSucceeded records a capture for /dr status, and says so once when it ends a
-// failure streak the bot posted.
+// captureSucceeded records a capture (id "": the file store had nothing new) for /dr status,
+// and says so once when it ends a failure streak the bot posted.
 func (p *Plugin) captureSucceeded(id string, files, added int64) {
 	prev, _, _ := kvstate.CaptureReport.Get(p.state())
-	st := kvstate.CaptureState{Node: p.node, LastSuccess: time.Now().UTC(), LastID: id, LastFiles: files, LastNew: added}
+	now := time.Now().UTC()
+	st := kvstate.CaptureState{Node: p.node, LastSuccess: now, LastID: id, LastFiles: files, LastNew: added, LastChecked: now}
+	if id == "" {
+		st.LastSuccess, st.LastID, st.LastFiles, st.LastNew = prev.LastSuccess, prev.LastID, prev.LastFiles, prev.LastNew
+	}
 	if err := kvstate.CaptureReport.Set(p.state(), st); err != nil {
 		p.API.LogWarn("File capture: cannot write its status", "error", err.Error())
 	}
 	if prev.Failures > 0 {
-		_ = p.notifier.Ops(fmt.Sprintf(":white_check_mark: File capture works again (capture `%s`, after %d failed attempts since %s).",
-			id, prev.Failures, prev.FailingSince.UTC().Format(time.RFC3339)))
+		_ = p.notifier.Ops(fmt.Sprintf(":white_check_mark: File capture works again, after %d failed attempts since %s.",
+			prev.Failures, prev.FailingSince.UTC().Format(time.RFC3339)))
 	}
 }
 

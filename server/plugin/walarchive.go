@@ -277,7 +277,7 @@ func (p *Plugin) walArchiveInput(ctx context.Context) walprobe.Input {
 	}
 	in.Capture.Interval = cfg.FileCaptureInterval()
 	if st, ok, err := kvstate.CaptureReport.Get(p.state()); err == nil && ok {
-		in.Capture.LastSuccess, in.Capture.LastID = st.LastSuccess, st.LastID
+		in.Capture.LastSuccess, in.Capture.LastID, in.Capture.LastChecked = st.LastSuccess, st.LastID, st.LastChecked
 		in.Capture.Failures, in.Capture.FailingSince, in.Capture.LastError = st.Failures, st.FailingSince, st.LastError
 	}
 	if msg := walSettingsProblem(problems); msg != "" {

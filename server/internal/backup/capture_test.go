@@ -1,6 +1,8 @@
 package backup_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,18 +54,33 @@ func TestCaptureRecordsWhenFilesAppeared(t *testing.T) {
 	assert.Equal(t, t0.Add(40*time.Second), idx["old"].Added, "changed content appeared when it was written")
 	assert.Equal(t, t0, idx["copied"].Added, "not before the previous run, which did not see it")
 
-	// A capture after it carries the times over again, and reads the capture's index.
+	// Nothing changed since: the capture keeps nothing, the previous index still holds.
+	before := backuptest.Keys(t, s, format.BackupsPrefix)
 	o = filesOptions(src, s).WithNow(at(2 * time.Minute))
+	o.Capture = true
+	_, err = backup.Run(backuptest.Ctx(t), o)
+	require.ErrorIs(t, err, backup.ErrNothingNew)
+	assert.Equal(t, before, backuptest.Keys(t, s, format.BackupsPrefix), "no folder left behind")
+
+	// A file removed: a capture, which carries the times over and reads the capture's index.
+	require.NoError(t, os.Remove(filepath.Join(dir, "new")))
+	o = filesOptions(src, s).WithNow(at(3 * time.Minute))
 	o.Capture = true
 	ms, err = backup.Run(backuptest.Ctx(t), o)
 	require.NoError(t, err)
 	assert.Equal(t, capture.ID, ms["local"].Files.PreviousBackup)
-	assert.Equal(t, int64(4), ms["local"].Files.Unchanged)
+	assert.Equal(t, int64(3), ms["local"].Files.Unchanged)
 	assert.Zero(t, ms["local"].Files.NewPoolObjects)
 	again := indexOf(t, s, ms["local"])
+	assert.NotContains(t, again, "new")
 	for p, e := range idx {
-		assert.Equal(t, e.Added, again[p].Added, p)
+		if p != "new" {
+			assert.Equal(t, e.Added, again[p].Added, p)
+		}
 	}
+	// A backup an admin asks for is kept even when nothing changed.
+	_, err = backup.Run(backuptest.Ctx(t), filesOptions(src, s).WithNow(at(4*time.Minute)))
+	require.NoError(t, err)
 
 	o = backup.Options{Capture: true, Components: format.Components{Files: true, Config: true}, Files: src, Destinations: o.Destinations}
 	_, err = backup.Run(backuptest.Ctx(t), o)

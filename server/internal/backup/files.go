@@ -69,6 +69,9 @@ type fileJob struct {
 func (r *run) copyFiles(ctx context.Context) error {
 	prev := r.openPreviousIndex(ctx)
 	defer prev.close()
+	if prev != nil {
+		r.prevIndex = prev.id
+	}
 	r.setupCopies()
 
 	index, err := r.newIndexSinks(ctx)
@@ -541,7 +544,8 @@ func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 
 // prevIndex is the previous backup's file index, read alongside the walk.
 type prevIndex struct {
-	started time.Time // when the backup of this index started
+	id      string    // the backup of this index
+	started time.Time // when it started
 	rc      io.ReadCloser
 	dec     *json.Decoder
 	cur     format.IndexEntry
@@ -581,7 +585,7 @@ func (r *run) openPreviousIndex(ctx context.Context) *prevIndex {
 			r.warn("the file index of backup %s at %s cannot be read (%v): every file is read again", m.ID, d.Name, err)
 			continue
 		}
-		p := &prevIndex{started: m.StartedAt, rc: rc, dec: json.NewDecoder(bufio.NewReaderSize(rc, 64<<10))}
+		p := &prevIndex{id: m.ID, started: m.StartedAt, rc: rc, dec: json.NewDecoder(bufio.NewReaderSize(rc, 64<<10))}
 		p.next()
 		return p
 	}

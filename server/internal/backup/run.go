@@ -137,6 +137,7 @@ type run struct {
 	baseRes    *pgdump.BaseResult
 	referenced int64
 	files      format.FileStats // totals; the pool object counts and bytes are per destination
+	prevIndex  string           // the backup whose file index the file pass compared with
 }
 
 func (r *run) warn(format string, args ...any) {
@@ -326,6 +327,13 @@ func (r *run) run(parent context.Context) (map[string]*format.Manifest, error) {
 		r.progress.phase(PhaseFiles)
 		if err := r.copyFiles(ctx); err != nil {
 			return fail(err)
+		}
+		if r.o.Capture && r.nothingNew() {
+			// The previous index lists the file store as it is: another would only take room.
+			stopHeartbeat()
+			r.cleanup(parent)
+			r.progress.phase(PhaseDone)
+			return nil, ErrNothingNew
 		}
 	}
 	step = "manifest"
@@ -539,6 +547,25 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		m.Files = &fs
 	}
 	return m
+}
+
+// ErrNothingNew is Run's error for a capture that found the file store as the previous file
+// index lists it (no file added, changed or removed): nothing of it is kept.
+var ErrNothingNew = errors.New("file capture: nothing changed since the previous file index")
+
+// nothingNew says whether the file pass found every file of the previous index unchanged, and
+// no other, at every destination: then that index still lists the file store.
+func (r *run) nothingNew() bool {
+	if r.prevIndex == "" || r.files.Unchanged != r.files.Count || r.files.Skipped > 0 {
+		return false
+	}
+	for _, d := range r.dests {
+		p := d.prevFiles
+		if p == nil || p.ID != r.prevIndex || p.Files == nil || p.Files.Count != r.files.Count || d.files.NewPoolObjects > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // kind is Manifest.Kind: ClassCapture for a capture, else empty.

@@ -40,6 +40,9 @@ type CaptureState struct {
 	LastID      string    `json:"last_id,omitempty"`     // its backup ID
 	LastFiles   int64     `json:"last_files"`            // files in its index
 	LastNew     int64     `json:"last_new"`              // new pool objects it stored
+	// LastChecked is when the newest capture attempt succeeded, storing a capture or finding
+	// nothing new (backup.ErrNothingNew).
+	LastChecked time.Time `json:"last_checked,omitzero"`
 	// Failures counts the captures failed in a row since the last success, FailingSince when
 	// the first of them failed, LastError why the last did.
 	Failures     int       `json:"failures,omitempty"`

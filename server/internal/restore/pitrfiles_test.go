@@ -33,7 +33,7 @@ func TestPointInTimeFiles(t *testing.T) {
 	require.NoError(t, err)
 	indexKey, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	content := map[string][]byte{"data/a.bin": []byte("file A, from long ago"), "data/b.bin": []byte("file B"), "data/c.bin": []byte("file C, after T")}
+	content := map[string][]byte{"data/a.bin": []byte("file A, from long ago"), "data/b.bin": []byte("file B"), "data/c.bin": []byte("file C, after T"), "data/d.bin": []byte("file D, in an unsigned capture")}
 	write := func(p string, mtime time.Time) {
 		t.Helper()
 		full := filepath.Join(dataDir, filepath.FromSlash(p))
@@ -63,6 +63,7 @@ func TestPointInTimeFiles(t *testing.T) {
 	pause()
 	write("data/c.bin", time.Now())
 	second := run(true, key)
+	write("data/d.bin", time.Now())
 	unsigned := run(true, nil) // planted, or from before signing: never chosen
 	require.Equal(t, format.ClassCapture, second.Class())
 

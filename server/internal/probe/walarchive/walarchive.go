@@ -46,7 +46,8 @@ type Capture struct {
 	Interval     time.Duration // 0: off
 	LastSuccess  time.Time
 	LastID       string
-	Failures     int // failed in a row since the last success
+	LastChecked  time.Time // the file store last found unchanged since LastSuccess, or LastSuccess
+	Failures     int       // failed in a row since the last success
 	FailingSince time.Time
 	LastError    string
 }
@@ -203,6 +204,9 @@ func captureRows(r *probe.Result, c Capture, now time.Time) {
 	last := "none yet"
 	if !c.LastSuccess.IsZero() {
 		last = fmt.Sprintf("%s, %s ago", c.LastID, human(max(now.Sub(c.LastSuccess), 0)))
+	}
+	if c.LastChecked.After(c.LastSuccess) {
+		last += fmt.Sprintf(" (nothing new since; checked %s ago)", human(max(now.Sub(c.LastChecked), 0)))
 	}
 	r.Table.Rows = append(r.Table.Rows, []string{"Last file capture", last, "every " + human(c.Interval) + " after uploads"})
 	if c.Failures > 0 {

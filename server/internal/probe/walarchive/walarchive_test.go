@@ -102,6 +102,11 @@ func TestAnalyze(t *testing.T) {
 	}), Thresholds{}, now)
 	last := captured.Table.Rows[len(captured.Table.Rows)-1]
 	assert.Equal(t, "Last file capture | 20261206T175830Z-ab12, 1m ago | every 1m after uploads", strings.Join(last, " | "))
+	checked := Analyze(with(func(in *Input) {
+		in.Capture = Capture{Interval: time.Minute, LastSuccess: now.Add(-time.Hour), LastID: "20261206T170000Z-ab12", LastChecked: now.Add(-5 * time.Second)}
+	}), Thresholds{}, now)
+	last = checked.Table.Rows[len(checked.Table.Rows)-1]
+	assert.Equal(t, "Last file capture | 20261206T170000Z-ab12, 1h ago (nothing new since; checked 5s ago) | every 1m after uploads", strings.Join(last, " | "))
 
 	stopped := Analyze(with(func(in *Input) { in.Running = false }), Thresholds{}, now)
 	v, _ = metric(stopped, "dr_wal_archive_running")
