@@ -102,7 +102,7 @@ func (p *Plugin) captureLoop(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case !ran:
-			// A backup holds or wants the lock: it takes the files too; try at the next turn.
+			// A backup, retention or delete holds or wants the lock: try at the next turn.
 		case err != nil:
 			p.captureFailed(err)
 		default:
