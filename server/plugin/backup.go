@@ -50,6 +50,8 @@ type backupRequest struct {
 	ChannelID   string // where the progress post goes; "" for scheduled runs
 	Components  []string
 	Destination string // "" = every configured destination
+	// Capture is a continuous file capture (capture.go): no job, no post, no record.
+	Capture bool
 }
 
 // server describes the Mattermost server the plugin runs in (found once).
@@ -242,6 +244,10 @@ func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 	if err != nil {
 		return fmt.Errorf("backup lock: %w", err)
 	}
+	// A file capture holding the lock gives it up when it sees this (capture.go).
+	if err := kvstate.BackupLockWanted.Set(p.state(), time.Now()); err != nil {
+		p.API.LogWarn("Cannot mark the backup lock as wanted", "error", err.Error())
+	}
 	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = mu.LockWithContext(lockCtx)
 	cancel()
@@ -252,7 +258,8 @@ func (p *Plugin) withBackupLock(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// backupOnce runs one backup; the caller holds the backup lock.
+// backupOnce runs one backup; the caller holds the backup lock. j and post are nil for a
+// capture.
 func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Config, req backupRequest, post *progressPost) (map[string]*format.Manifest, error) {
 	dests, err := p.destinations(ctx, cfg, req.Destination)
 	if err != nil {
@@ -298,11 +305,14 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 		MattermostVersion: p.API.GetServerVersion(),
 		PluginVersion:     Version,
 		AuditHead:         p.auditHead(),
-		Progress: func(pr backup.Progress) {
+	}
+	if j != nil {
+		o.Progress = func(pr backup.Progress) {
 			j.SetProgress(pr.Phase)
 			post.update(pr)
-		},
+		}
 	}
+	o.Capture = req.Capture
 	// Each upload to S3 in flight holds multipart buffers (16 MiB parts): with 4 file workers
 	// the plugin peaked at 162 MB RSS, with 2 at 118 MB for 89 % of the throughput.
 	for _, d := range dests {
@@ -341,7 +351,9 @@ func (p *Plugin) backupOnce(ctx context.Context, j *jobs.Job, cfg settings.Confi
 			o.Files = filesource.NewLocal(fs.Dir)
 		}
 	}
-	j.SetProgress("starting")
+	if j != nil {
+		j.SetProgress("starting")
+	}
 	return backup.Run(ctx, o)
 }
 

@@ -126,7 +126,11 @@ func (e *backupEntry) started() time.Time {
 
 // backupListing is every backup at the configured destinations.
 type backupListing struct {
-	Backups   []backupEntry // this server's, newest first
+	Backups []backupEntry // this server's, newest first, file captures aside
+	// Captures are this server's file captures (format.ClassCapture), newest first: listed
+	// apart (one line in /dr backup list, left out of GET /backups: one a minute would drown
+	// the backups), never the latest, restored only by point in time.
+	Captures  []backupEntry
 	Untrusted []backupEntry // the others (NotMadeHere set), newest first
 	Problems  []string
 }
@@ -176,7 +180,14 @@ func (p *Plugin) listBackups(ctx context.Context) (*backupListing, error) {
 			e.NotMadeHere[d.Name] = u.Reason
 		}
 	}
-	l.Backups, l.Untrusted = sortedEntries(ours), sortedEntries(others)
+	for _, e := range sortedEntries(ours) {
+		if e.class() == format.ClassCapture {
+			l.Captures = append(l.Captures, e)
+		} else {
+			l.Backups = append(l.Backups, e)
+		}
+	}
+	l.Untrusted = sortedEntries(others)
 	return l, nil
 }
 
@@ -194,6 +205,14 @@ func sortedEntries(byID map[string]*backupEntry) []backupEntry {
 		return out[i].ID > out[j].ID
 	})
 	return out
+}
+
+// class is the backup's class (format.Manifest.Class), the same at every destination.
+func (e *backupEntry) class() string {
+	for _, m := range e.Manifests {
+		return m.Class()
+	}
+	return format.ClassLogical
 }
 
 // notMadeHere says in one line why e is not this server's backup.
@@ -238,6 +257,12 @@ func (p *Plugin) runBackupList(ctx context.Context, _ *slashcmd.Invocation) (*sl
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", e.ID, m.FinishedAt.UTC().Format("2006-01-02 15:04"), m.Components, strings.Join(where, ", "), bytesize.Format(size), yesNo(m.Encryption.Encrypted), yesNo(e.Pinned), verified)
 		}
+	}
+	if n := len(l.Captures); n > 0 {
+		newest, oldest := l.Captures[0], l.Captures[n-1]
+		fmt.Fprintf(&b, "\n**File captures**: %d, from %s to %s (UTC; newest `%s`): the files uploaded between backups, for a point-in-time restore "+
+			"(`drctl restore --to-time … --data-dir …`); each holds a file index only. `/dr backup show <id>` shows one.\n",
+			n, oldest.started().UTC().Format("2006-01-02 15:04"), newest.started().UTC().Format("2006-01-02 15:04"), newest.ID)
 	}
 	if len(l.Untrusted) > 0 {
 		fmt.Fprintf(&b, "\n:warning: **Not made by this server** (%d): never the latest, never drilled, not counted nor deleted by retention. "+
@@ -284,9 +309,11 @@ func (p *Plugin) findAnyBackup(ctx context.Context, id string) (e *backupEntry, 
 	if err := format.ValidateID(id); err != nil {
 		return nil, false, err
 	}
-	for i := range l.Backups {
-		if l.Backups[i].ID == id {
-			return &l.Backups[i], true, nil
+	for _, list := range [][]backupEntry{l.Backups, l.Captures} {
+		for i := range list {
+			if list[i].ID == id {
+				return &list[i], true, nil
+			}
 		}
 	}
 	for i := range l.Untrusted {
@@ -408,7 +435,7 @@ func (p *Plugin) backupEverywhere(ctx context.Context, id string) (*backupEntry,
 		return nil, err
 	}
 	var out *backupEntry
-	for _, e := range append(l.Backups, l.Untrusted...) {
+	for _, e := range append(append(l.Backups, l.Captures...), l.Untrusted...) {
 		if e.ID != id {
 			continue
 		}

@@ -186,10 +186,18 @@ func (p *Plugin) archiveWhileHolding(ctx context.Context, cfg settings.Config) e
 	}
 	p.API.LogInfo("WAL archiving starts on this node", "node", p.node)
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
+	captured := make(chan struct{})
+	defer func() {
+		stop()
+		<-captured // no capture outlives this node's hold of the archiving lock
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- arch.Run(runCtx) }()
 	go p.readWindows(runCtx, cfg)
+	go func() {
+		defer close(captured)
+		p.captureLoop(runCtx)
+	}()
 	tick := time.NewTicker(walReportEvery)
 	defer tick.Stop()
 	for {
@@ -275,6 +283,11 @@ func (p *Plugin) walArchiveInput(ctx context.Context) walprobe.Input {
 		in.Node, in.ReportedAt, in.Setup, in.Running, in.CaughtUp = st.Node, st.ReportedAt, st.Setup, st.Running, st.CaughtUp
 		in.LastFile, in.LastError, in.Pending, in.Restarts = st.LastFile, st.LastError, st.Pending, st.Restarts
 		in.Reported = time.Since(st.ReportedAt) < walReportFresh
+	}
+	in.Capture.Interval = cfg.FileCaptureInterval()
+	if st, ok, err := kvstate.CaptureReport.Get(p.state()); err == nil && ok {
+		in.Capture.LastSuccess, in.Capture.LastID, in.Capture.LastChecked = st.LastSuccess, st.LastID, st.LastChecked
+		in.Capture.Failures, in.Capture.FailingSince, in.Capture.LastError = st.Failures, st.FailingSince, st.LastError
 	}
 	if msg := walSettingsProblem(problems); msg != "" {
 		in.Setup = msg // no node archives with them: say why rather than "no node is archiving"

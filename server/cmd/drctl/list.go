@@ -23,7 +23,7 @@ backups at a destination, newest first, with each one's signer and last verifica
 --json prints one document:
   {"destination": "s3://…",
    "backups": [{"id", "started_at", "finished_at", "duration_seconds", "components": {"database", "config", "files"},
-                "size_bytes", "encrypted", "mattermost_version",
+                "class": "logical", "base" (a base backup) or "capture" (a file capture), "size_bytes", "encrypted", "mattermost_version",
                 "verification": {"outcome", "finished_at"} (absent: never verified),
                 "signer": fingerprint or "unsigned", "signed_by_trust_key", "untrusted": why (absent: trusted),
                 "dated_in_future"}],
@@ -38,6 +38,7 @@ type listedBackup struct {
 	FinishedAt        time.Time         `json:"finished_at"`
 	DurationSeconds   float64           `json:"duration_seconds"`
 	Components        format.Components `json:"components"`
+	Class             string            `json:"class"` // format.Manifest.Class
 	SizeBytes         int64             `json:"size_bytes"`
 	Encrypted         bool              `json:"encrypted"`
 	MattermostVersion string            `json:"mattermost_version"`
@@ -100,7 +101,7 @@ func describeBackups(ctx context.Context, st storage.Store, ms []*format.Manifes
 	out := make([]listedBackup, 0, len(ms))
 	for _, m := range ms {
 		b := listedBackup{ID: m.ID, StartedAt: m.StartedAt.UTC(), FinishedAt: m.FinishedAt.UTC(),
-			DurationSeconds: m.FinishedAt.Sub(m.StartedAt).Round(time.Second).Seconds(), Components: m.Components,
+			DurationSeconds: m.FinishedAt.Sub(m.StartedAt).Round(time.Second).Seconds(), Components: m.Components, Class: m.Class(),
 			SizeBytes: m.Size(), Encrypted: m.Encryption.Encrypted, MattermostVersion: m.MattermostVersion,
 			Signer: restore.Signer(m), SignedByTrustKey: !key.IsZero() && m.Provenance.SignedBy(key),
 			Untrusted: (restore.Trust{Key: key}).Untrusted(m, now), DatedInFuture: format.DatedInFuture(m, now)}
@@ -140,8 +141,12 @@ func writeListText(out, errOut io.Writer, st storage.Store, backups []listedBack
 			started += " (IN THE FUTURE)"
 		}
 		untrusted = untrusted || b.Untrusted != ""
+		comps := b.Components.String()
+		if b.Class == format.ClassCapture {
+			comps += " (file capture)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, started, time.Duration(b.DurationSeconds)*time.Second,
-			b.Components, bytesize.Format(b.SizeBytes), yesNo(b.Encrypted), b.MattermostVersion, verified, signerColumn(ms[i], key))
+			comps, bytesize.Format(b.SizeBytes), yesNo(b.Encrypted), b.MattermostVersion, verified, signerColumn(ms[i], key))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

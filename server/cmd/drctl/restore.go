@@ -19,8 +19,10 @@ const restoreHelp = `drctl restore --from <folder|s3://bucket/prefix> [--id <id|
 --database-url postgres://user@host/db --config-dir DIR --data-dir DIR|--files-to s3://… --mattermost-version V
 [--dry-run] [--json]: restore a backup onto a new server.
 Point in time: drctl restore --from … --trust-key KEY --to-time 2026-12-05T09:12:30Z|--to-latest --pgdata DIR
-[--pgdata-owner postgres] [--dry-run] [--json]: a new PostgreSQL cluster as it was at that time, from the newest
-base backup before it and the WAL archive (see "Point-in-time recovery" in the README). Give the database password in PGPASSWORD (or
+[--data-dir DIR|--files-to s3://…] [--config-dir DIR --mattermost-version V] [--pgdata-owner postgres] [--dry-run] [--json]:
+a new PostgreSQL cluster as it was at that time, from the newest base backup before it and the WAL archive; with
+--data-dir or --files-to, the files as they were then, from the first file capture or backup after it; with
+--config-dir, the config of the newest backup before it (see "Point-in-time recovery" in the README). Give the database password in PGPASSWORD (or
 ~/.pgpass), S3 credentials in the AWS environment, the age identity with --identity or DR_AGE_IDENTITY_FILE.
 Progress goes to stderr; a failed step can be run again: finished steps are not repeated.
 
@@ -161,19 +163,24 @@ func (f *restoreFlags) options(ctx context.Context) (restore.Options, error) {
 		Identities: ids, Jobs: f.jobs, PgRestore: f.pgRestore, TargetVersion: version, KeepConfigPaths: f.keepPaths,
 		DryRun: f.dryRun, Force: f.force, TempDir: f.tempDir, TrustKey: key, AllowUntrusted: f.allowUntrusted,
 	}
-	if f.filesTo != "" {
-		bucket, prefix, ok := parseS3URL(f.filesTo)
-		if !ok {
-			return o, usageErr("--files-to %q: use s3://bucket/prefix", f.filesTo)
-		}
-		target, err := s3.New(ctx, f.toS3.config(bucket, prefix))
-		if err != nil {
-			return o, fmt.Errorf("open %s: %w", f.filesTo, err)
-		}
-		o.FilesTo = target
-		o.FilesToS3 = &restore.S3Files{Bucket: bucket, Prefix: prefix, Region: f.toS3.region, Endpoint: f.toS3.endpoint, PathStyle: f.toS3.pathStyle}
+	o.FilesTo, o.FilesToS3, err = f.filesTarget(ctx)
+	return o, err
+}
+
+// filesTarget opens the S3 bucket --files-to names, if it does.
+func (f *restoreFlags) filesTarget(ctx context.Context) (restore.FileTarget, *restore.S3Files, error) {
+	if f.filesTo == "" {
+		return nil, nil, nil
 	}
-	return o, nil
+	bucket, prefix, ok := parseS3URL(f.filesTo)
+	if !ok {
+		return nil, nil, usageErr("--files-to %q: use s3://bucket/prefix", f.filesTo)
+	}
+	target, err := s3.New(ctx, f.toS3.config(bucket, prefix))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", f.filesTo, err)
+	}
+	return target, &restore.S3Files{Bucket: bucket, Prefix: prefix, Region: f.toS3.region, Endpoint: f.toS3.endpoint, PathStyle: f.toS3.pathStyle}, nil
 }
 
 var versionLine = regexp.MustCompile(`(?m)^Version:\s*(\S+)`)

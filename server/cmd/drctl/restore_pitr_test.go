@@ -20,6 +20,7 @@ import (
 
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/build/harness"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/pgdump"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
@@ -114,6 +115,29 @@ func TestPointInTimeRestore(t *testing.T) {
 		SigningKey: key, Recipients: []string{id.Recipient().String()},
 	})
 	require.NoError(t, err)
+	// The file store: file A is uploaded and captured before T, file B after T.
+	fileStore := t.TempDir()
+	capture := func() *format.Manifest {
+		t.Helper()
+		ms, err := backup.Run(ctx, backup.Options{
+			Components: format.Components{Files: true}, Capture: true, Files: filesource.NewLocal(fileStore),
+			Destinations: []backup.Destination{{Name: "s3", Store: st, OffSite: true}}, SigningKey: key, Recipients: []string{id.Recipient().String()},
+		})
+		require.NoError(t, err)
+		return ms["s3"]
+	}
+	// The config, from a backup before T.
+	cfgSrc := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cfgSrc, "saml.crt"), []byte("cert"), 0o600))
+	cms, err := backup.Run(ctx, backup.Options{
+		Components: format.Components{Config: true}, Config: testConfig{dir: cfgSrc, effective: `{"SqlSettings":{"DataSource":"postgres://old/mm"},"FileSettings":{"DriverName":"local","Directory":"/old/data/"}}`},
+		MattermostVersion: "11.4.0", Destinations: []backup.Destination{{Name: "s3", Store: st, OffSite: true}}, SigningKey: key, Recipients: []string{id.Recipient().String()},
+	})
+	require.NoError(t, err)
+	configBackup := cms["s3"].ID
+	require.NoError(t, os.MkdirAll(filepath.Join(fileStore, "data"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(fileStore, "data", "a.txt"), []byte("uploaded before T"), 0o644))
+	capture()
 
 	exec1(`INSERT INTO posts SELECT g, 'after the base backup' FROM generate_series(101, 150) g`)
 	var target time.Time
@@ -122,6 +146,8 @@ func TestPointInTimeRestore(t *testing.T) {
 	target = target.Truncate(time.Second).Add(time.Second)
 	time.Sleep(time.Until(target.Add(100 * time.Millisecond)))
 	exec1(`DELETE FROM posts`) // the bad change
+	require.NoError(t, os.WriteFile(filepath.Join(fileStore, "data", "b.txt"), []byte("uploaded after T"), 0o644))
+	afterT := capture()
 	// The segment holding the delete is completed and archived as a whole file.
 	var seg string
 	require.NoError(t, conn.QueryRow(ctx, `SELECT pg_walfile_name(pg_switch_wal())`).Scan(&seg))
@@ -190,7 +216,25 @@ func TestPointInTimeRestore(t *testing.T) {
 		assert.LessOrEqual(t, rep.FirstWAL, seg)
 		assert.False(t, rep.WindowFrom.After(target), "the window starts at the base backup")
 		assert.False(t, rep.WindowTo.Before(target))
+		assert.Nil(t, rep.Files, "no file target given: the database only")
 		assert.NoDirExists(t, pgdata)
+		files := filepath.Join(t.TempDir(), "files")
+		code, out, errOut = restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--dry-run", "--json", "--data-dir", files)
+		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		rep = pitrReport{}
+		require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+		require.NotNil(t, rep.Files, out)
+		assert.Equal(t, afterT.ID, rep.Files.Backup, "the first capture after T")
+		assert.Equal(t, format.ClassCapture, rep.Files.Class)
+		assert.Equal(t, int64(1), rep.Files.Files, "file A only")
+		assert.Equal(t, int64(len("uploaded before T")), rep.Files.Bytes)
+		assert.True(t, rep.Files.AddedBy.Equal(target))
+		assert.NoDirExists(t, files)
+		code, out, errOut = restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--dry-run", "--data-dir", files)
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "4. restore the files added by "+target.UTC().Format(time.RFC3339)+" of the file index of capture "+afterT.ID)
+		assert.Contains(t, out, ": 1 files, ")
+		assert.Contains(t, out, "config: not restored (no --config-dir); the newest backup before that time holding it is "+configBackup)
 		code, out, _ = restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--dry-run")
 		require.Equal(t, 0, code)
 		assert.Contains(t, out, "restore_command in postgresql.auto.conf to: '"+bin+"' 'wal-fetch'")
@@ -219,9 +263,25 @@ func TestPointInTimeRestore(t *testing.T) {
 
 	t.Run("to a time before the bad change", func(t *testing.T) {
 		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-time-"), "pgdata")
-		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339))
+		files := filepath.Join(t.TempDir(), "files")
+		configDir := filepath.Join(t.TempDir(), "config")
+		code, out, errOut := restore(t, pgdata, "--to-time", target.Format(time.RFC3339), "--data-dir", files, "--config-dir", configDir, "--mattermost-version", "11.4.0")
 		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		assert.Contains(t, out, "config: restored to "+configDir+" from backup "+configBackup)
+		cfgb, err := os.ReadFile(filepath.Join(configDir, "config.json"))
+		require.NoError(t, err)
+		var cfg map[string]map[string]any
+		require.NoError(t, json.Unmarshal(cfgb, &cfg))
+		assert.Equal(t, files+"/", cfg["FileSettings"]["Directory"], "the config points at the point-in-time files")
+		cert, err := os.ReadFile(filepath.Join(configDir, "saml.crt"))
+		require.NoError(t, err)
+		assert.Equal(t, "cert", string(cert))
 		assert.Contains(t, out, "Start PostgreSQL on it")
+		assert.Contains(t, out, "files: 1 of the files added by")
+		b, err := os.ReadFile(filepath.Join(files, "data", "a.txt"))
+		require.NoError(t, err)
+		assert.Equal(t, "uploaded before T", string(b))
+		assert.NoFileExists(t, filepath.Join(files, "data", "b.txt"), "uploaded after T")
 		auto, err := os.ReadFile(filepath.Join(pgdata, "postgresql.auto.conf"))
 		require.NoError(t, err)
 		assert.NotContains(t, string(auto), m.SecretKey)
@@ -233,8 +293,14 @@ func TestPointInTimeRestore(t *testing.T) {
 
 	t.Run("to the latest WAL", func(t *testing.T) {
 		pgdata := filepath.Join(pgUserDir(t, "drctl-pitr-latest-"), "pgdata")
-		code, out, errOut := restore(t, pgdata, "--to-latest")
+		files := filepath.Join(t.TempDir(), "files")
+		code, out, errOut := restore(t, pgdata, "--to-latest", "--data-dir", files)
 		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		for name, want := range map[string]string{"a.txt": "uploaded before T", "b.txt": "uploaded after T"} {
+			b, err := os.ReadFile(filepath.Join(files, "data", name))
+			require.NoError(t, err, name)
+			assert.Equal(t, want, string(b))
+		}
 		before, after := start(t, pgdata)
 		assert.Equal(t, 0, before+after, "the delete is replayed too")
 	})

@@ -185,6 +185,9 @@ func pickToVerify(ctx context.Context, st storage.Store, id string, trust restor
 		return m, err
 	}
 	for _, m := range ms {
+		if m.Class() != format.ClassLogical {
+			continue // a base backup or a file capture: restored only by point in time
+		}
 		if !format.DatedInFuture(m, now) {
 			return m, nil
 		}

@@ -41,3 +41,9 @@ func (o PruneOptions) WithNow(now func() time.Time) PruneOptions {
 	o.now = now
 	return o
 }
+
+// WithNow is o run as if the time were now() (the run's start and finish).
+func (o Options) WithNow(now func() time.Time) Options {
+	o.now = now
+	return o
+}

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"filippo.io/age"
@@ -38,6 +39,8 @@ type fileJob struct {
 	unchanged bool // known from the previous index without reading the file
 	hashed    bool
 	skip      bool // vanished before it could be read
+	// added is when the previous index says the file appeared, when it lists it unchanged.
+	added time.Time
 	// pin is where the hashed bytes are in the file store's bucket, and their version, when
 	// a destination may copy them server-side (see setupCopies).
 	pin  *s3.CopySource
@@ -66,6 +69,9 @@ type fileJob struct {
 func (r *run) copyFiles(ctx context.Context) error {
 	prev := r.openPreviousIndex(ctx)
 	defer prev.close()
+	if prev != nil {
+		r.prevIndex = prev.id
+	}
 	r.setupCopies()
 
 	index, err := r.newIndexSinks(ctx)
@@ -98,6 +104,7 @@ func (r *run) copyFiles(ctx context.Context) error {
 			j := &fileJob{f: f, done: make(chan struct{})}
 			if e, ok := prev.lookup(f.Path); ok && e.Size == f.Size && e.ModTime.Equal(f.ModTime) {
 				j.sum, j.known, j.unchanged = e.sum, true, true
+				j.added = e.AddedAt(prev.started)
 			}
 			select {
 			case pending <- j:
@@ -167,7 +174,8 @@ func (r *run) copyFiles(ctx context.Context) error {
 			}
 			st.Count++
 			st.Bytes += j.f.Size
-			e := format.IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:])}
+			e := format.IndexEntry{Path: j.f.Path, Size: j.f.Size, ModTime: j.f.ModTime.UTC(), SHA256: hex.EncodeToString(j.sum[:]),
+				Added: r.added(j, prev)}
 			if err := index.write(e, j.sum); err != nil {
 				return err
 			}
@@ -201,6 +209,30 @@ func (r *run) copyFiles(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// added is when the file of j appeared in the file store, as the index records it.
+//
+// A file the previous index lists unchanged keeps the time recorded there. Any other file
+// (new, or changed since) appeared after the previous backup's walk passed it, so after that
+// backup's start, and before this run's walk reached it: its modification time in the file
+// store (its upload time), kept within those bounds should the store's clock be off or the file
+// carry an older time (copied in with its times kept). Without a previous index there is no
+// lower bound. The time errs early rather than late: a point-in-time restore to T restores the
+// entries added by T, and a file restored that the database at T does not name is harmless,
+// while one missing that it names is a broken attachment.
+func (r *run) added(j *fileJob, prev *prevIndex) time.Time {
+	if j.unchanged && !j.added.IsZero() {
+		return j.added.UTC()
+	}
+	t := j.f.ModTime
+	if t.IsZero() || t.After(r.started) {
+		t = r.started
+	}
+	if prev != nil && t.Before(prev.started) {
+		t = prev.started
+	}
+	return t.UTC()
 }
 
 // inEveryPool reports whether every destination already holds content h.
@@ -512,12 +544,14 @@ func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 
 // prevIndex is the previous backup's file index, read alongside the walk.
 type prevIndex struct {
-	rc  io.ReadCloser
-	dec *json.Decoder
-	cur format.IndexEntry
-	sum format.Sum
-	ok  bool
-	err error
+	id      string    // the backup of this index
+	started time.Time // when it started
+	rc      io.ReadCloser
+	dec     *json.Decoder
+	cur     format.IndexEntry
+	sum     format.Sum
+	ok      bool
+	err     error
 }
 
 type prevEntry struct {
@@ -551,7 +585,7 @@ func (r *run) openPreviousIndex(ctx context.Context) *prevIndex {
 			r.warn("the file index of backup %s at %s cannot be read (%v): every file is read again", m.ID, d.Name, err)
 			continue
 		}
-		p := &prevIndex{rc: rc, dec: json.NewDecoder(bufio.NewReaderSize(rc, 64<<10))}
+		p := &prevIndex{id: m.ID, started: m.StartedAt, rc: rc, dec: json.NewDecoder(bufio.NewReaderSize(rc, 64<<10))}
 		p.next()
 		return p
 	}

@@ -45,6 +45,10 @@ type Options struct {
 	// ID names the backup: NewID() (time-sortable). Empty: NewID().
 	ID         string
 	Components format.Components
+	// Capture makes the backup a continuous file capture (format.ClassCapture): the files
+	// component only, between backups, so that a point-in-time restore finds the files uploaded
+	// since the last backup. It is incremental like any file pass.
+	Capture bool
 	// Database says how to reach the database (DataSource, PgDumpPath), for the database and
 	// the base backup components (pg_basebackup is the one beside pg_dump). Compress, Progress
 	// and InSnapshot are set by Run.
@@ -133,6 +137,7 @@ type run struct {
 	baseRes    *pgdump.BaseResult
 	referenced int64
 	files      format.FileStats // totals; the pool object counts and bytes are per destination
+	prevIndex  string           // the backup whose file index the file pass compared with
 }
 
 func (r *run) warn(format string, args ...any) {
@@ -183,6 +188,8 @@ func prepare(o Options) (*run, error) {
 	}
 	c := o.Components
 	switch {
+	case o.Capture && (!c.Files || c.Database || c.Config || c.Base):
+		return nil, errors.New("backup: a file capture holds the files component only")
 	case !c.Database && !c.Config && !c.Files && !c.Base:
 		return nil, errors.New("backup: no component selected: choose the database, the base backup, the config and/or the files")
 	case c.Config && o.Config == nil:
@@ -320,6 +327,13 @@ func (r *run) run(parent context.Context) (map[string]*format.Manifest, error) {
 		r.progress.phase(PhaseFiles)
 		if err := r.copyFiles(ctx); err != nil {
 			return fail(err)
+		}
+		if r.o.Capture && r.nothingNew() {
+			// The previous index lists the file store as it is: another would only take room.
+			stopHeartbeat()
+			r.cleanup(parent)
+			r.progress.phase(PhaseDone)
+			return nil, ErrNothingNew
 		}
 	}
 	step = "manifest"
@@ -495,6 +509,7 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		MattermostVersion: r.o.MattermostVersion,
 		PluginVersion:     r.o.PluginVersion,
 		Components:        r.o.Components,
+		Kind:              r.kind(),
 		Destination:       d.Name,
 		OffSite:           d.OffSite,
 		Compression:       format.Compression{Algorithm: "zstd", Level: r.o.CompressionLevel},
@@ -532,6 +547,33 @@ func (r *run) manifest(d *destState, finished time.Time) *format.Manifest {
 		m.Files = &fs
 	}
 	return m
+}
+
+// ErrNothingNew is Run's error for a capture that found the file store as the previous file
+// index lists it (no file added, changed or removed): nothing of it is kept.
+var ErrNothingNew = errors.New("file capture: nothing changed since the previous file index")
+
+// nothingNew says whether the file pass found every file of the previous index unchanged, and
+// no other, at every destination: then that index still lists the file store.
+func (r *run) nothingNew() bool {
+	if r.prevIndex == "" || r.files.Unchanged != r.files.Count || r.files.Skipped > 0 {
+		return false
+	}
+	for _, d := range r.dests {
+		p := d.prevFiles
+		if p == nil || p.ID != r.prevIndex || p.Files == nil || p.Files.Count != r.files.Count || d.files.NewPoolObjects > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// kind is Manifest.Kind: ClassCapture for a capture, else empty.
+func (r *run) kind() string {
+	if r.o.Capture {
+		return format.ClassCapture
+	}
+	return ""
 }
 
 // cleanupTimeout bounds the deletion of a failed run's objects.

@@ -28,6 +28,24 @@ type IndexEntry struct {
 	// as is, at RawPoolKey(SHA256). Recorded, never guessed from the object's first bytes: a
 	// file may itself be a zstd or age file.
 	Enc string `json:"enc,omitempty"`
+	// Added is when the file appeared in the file store, as far as the backups can tell (see
+	// backup.copyFiles): a point-in-time restore to T restores the entries added by T. Absent
+	// in indexes written before continuous file capture: see AddedAt.
+	Added time.Time `json:"added,omitzero"`
+}
+
+// AddedAt is when e appeared, for an entry of the index of a backup started at started: Added,
+// or for an index written before Added existed, the file's modification time if earlier than
+// the backup's start (the file store's clock may be ahead), else the backup's start, by which
+// the file was certainly there.
+func (e IndexEntry) AddedAt(started time.Time) time.Time {
+	if !e.Added.IsZero() {
+		return e.Added
+	}
+	if !e.ModTime.IsZero() && e.ModTime.Before(started) {
+		return e.ModTime
+	}
+	return started
 }
 
 // EncodingRaw is IndexEntry.Enc for a pool object holding the plain content, uncompressed and

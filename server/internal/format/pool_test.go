@@ -124,3 +124,13 @@ func putZstd(t *testing.T, s storage.Store, key string, b []byte) {
 	require.NoError(t, err)
 	require.NoError(t, enc.Close())
 }
+
+// An index written before Added existed: its entries appeared by its backup's start, or at
+// their modification time if earlier.
+func TestIndexEntryAddedAt(t *testing.T) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	assert.Equal(t, start.Add(-time.Hour), IndexEntry{ModTime: start.Add(-time.Hour)}.AddedAt(start))
+	assert.Equal(t, start, IndexEntry{ModTime: start.Add(time.Hour)}.AddedAt(start))
+	assert.Equal(t, start, IndexEntry{}.AddedAt(start))
+	assert.Equal(t, start.Add(-time.Minute), IndexEntry{ModTime: start.Add(-time.Hour), Added: start.Add(-time.Minute)}.AddedAt(start))
+}

@@ -46,6 +46,12 @@ var (
 		Doc: "when the plugin first ran on this server (stale alerts count from it before any backup)"}, UnixMilliString{}})
 	BaseSlot = register(&Key[time.Time]{Spec{Name: "backup/base-schedule/last-slot", Owner: "plugin (walarchive.go)", Lifetime: replaced,
 		Doc: "the last slot of the base backup schedule claimed by a node"}, UnixMilliString{}})
+	CaptureDirty = register(&Key[string]{Spec{Name: "backup/capture/dirty", Owner: "plugin (capture.go)", Lifetime: replaced,
+		Doc: "a new random mark each time a node sees a post with files; the capture loop captures when it changed"}, JSON[string]{}})
+	CaptureReport = register(&Key[CaptureState]{Spec{Name: "backup/capture/report", Owner: "plugin (capture.go)", Lifetime: replaced,
+		Doc: "the outcome of the newest file captures, for /dr status"}, JSON[CaptureState]{}})
+	BackupLockWanted = register(&Key[time.Time]{Spec{Name: "backup/lock-wanted", Owner: "plugin (backup.go)", TTL: 45 * time.Second,
+		Lifetime: "expires 45 s after a backup, retention or delete last waited for the backup lock", Doc: "a file capture holding the lock gives it up when set"}, UnixMilliString{}})
 	WALArchiveReport = register(&Key[WALArchiveState]{Spec{Name: "wal-archive/report", Owner: "plugin (walarchive.go)", Lifetime: replaced,
 		Doc: "what the node running the WAL archiver last reported (every few seconds), for /dr status on every node"}, JSON[WALArchiveState]{}})
 	PITRWindowReport = register(&Key[PITRWindows]{Spec{Name: "wal-archive/windows", Owner: "plugin (walarchive.go)", Lifetime: replaced,

@@ -149,12 +149,15 @@ func TestLifetimesAreThoseOfEarlierVersions(t *testing.T) {
 	if err := FailoverAliveMark.Set(kv, FailoverAlive{Run: "r"}); err != nil || kv.opts.ExpireInSeconds != 30 {
 		t.Errorf("failover alive expiry %d s (%v), want 30", kv.opts.ExpireInSeconds, err)
 	}
+	if err := BackupLockWanted.Set(kv, time.Now()); err != nil || kv.opts.ExpireInSeconds != 45 {
+		t.Errorf("backup lock wanted expiry %d s (%v), want 45", kv.opts.ExpireInSeconds, err)
+	}
 	for _, s := range All() {
 		if s.Lifetime == "" || s.Owner == "" || s.Doc == "" {
 			t.Errorf("%s: owner, lifetime and doc are required", s.Name)
 		}
 		if s.TTL > 0 && s.Name != NodeReports.Name && s.Name != FailoverAliveMark.Name && s.Owner != "internal/ssofallback" &&
-			s.Name != BackupLock.Name && s.Name != FailoverLock.Name && s.Name != WALArchiveLock.Name && s.Name != "sso/button/" {
+			s.Name != BackupLock.Name && s.Name != BackupLockWanted.Name && s.Name != FailoverLock.Name && s.Name != WALArchiveLock.Name && s.Name != "sso/button/" {
 			t.Errorf("%s: unexpected expiry %s", s.Name, s.TTL)
 		}
 	}

@@ -37,6 +37,23 @@ type FailoverAlive struct {
 	At time.Time `json:"at,omitzero"`
 }
 
+// CaptureState is what the node running file captures reports after each attempt.
+type CaptureState struct {
+	Node        string    `json:"node"`
+	LastSuccess time.Time `json:"last_success,omitzero"` // when the newest capture completed
+	LastID      string    `json:"last_id,omitempty"`     // its backup ID
+	LastFiles   int64     `json:"last_files"`            // files in its index
+	LastNew     int64     `json:"last_new"`              // new pool objects it stored
+	// LastChecked is when the newest capture attempt succeeded, storing a capture or finding
+	// nothing new (backup.ErrNothingNew).
+	LastChecked time.Time `json:"last_checked,omitzero"`
+	// Failures counts the captures failed in a row since the last success, FailingSince when
+	// the first of them failed, LastError why the last did.
+	Failures     int       `json:"failures,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+}
+
 // WALArchiveState is what the node running the WAL archiver reports.
 type WALArchiveState struct {
 	Node       string    `json:"node"`

@@ -29,6 +29,9 @@ func (r *restorer) files(ctx context.Context) error {
 	if r.m.Files != nil {
 		total = r.m.Files.Count
 	}
+	if r.o.PointInTimeFiles && !r.o.FilesAt.IsZero() {
+		total = r.fileSet.files
+	}
 	to := r.o.DataDir
 	if r.o.FilesTo != nil {
 		to = r.o.FilesTo.String()
@@ -67,6 +70,9 @@ func (r *restorer) files(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(entries)
 		return format.ReadIndex(gctx, r.o.From, r.m, r.o.Identities, func(e format.IndexEntry) error {
+			if r.o.PointInTimeFiles && !inFileSet(e, r.m, r.o.FilesAt) {
+				return nil // added after the point in time restored
+			}
 			select {
 			case entries <- e:
 				return nil

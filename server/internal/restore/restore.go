@@ -63,10 +63,20 @@ type Options struct {
 	TargetVersion string
 	// KeepConfigPaths leaves SqlSettings.DataSource and FileSettings as they were in the backup.
 	KeepConfigPaths bool
-	DryRun          bool
-	Force           bool
-	TempDir         string    // where the dump is staged for a parallel restore ("" = os.TempDir())
-	Out             io.Writer // progress lines
+	// PointInTimeFiles restores the files of a point-in-time restore (see PickFiles), whose
+	// database comes from the WAL archive: the files only, whose target Mattermost's version
+	// does not matter, and of them, when FilesAt is set, those the index says were added by
+	// then (--to-time; zero: every file, --to-latest).
+	PointInTimeFiles bool
+	FilesAt          time.Time
+	// PointInTimeConfig restores the config alone, for a point-in-time restore: FileSettings
+	// point at DataDir or FilesToS3, where that restore's files go (PointInTimeFiles), and no
+	// file of this backup is restored.
+	PointInTimeConfig bool
+	DryRun            bool
+	Force             bool
+	TempDir           string    // where the dump is staged for a parallel restore ("" = os.TempDir())
+	Out               io.Writer // progress lines
 }
 
 // S3Files says where restored files go when they go to S3, for config.json.
@@ -111,6 +121,8 @@ type restorer struct {
 	dataRoot *os.Root
 	res      *Result
 	start    time.Time
+	// fileSet is the count of the files restored to Options.FilesAt, when set.
+	fileSet struct{ files, bytes int64 }
 }
 
 func (r *restorer) printf(format string, args ...any) {
@@ -132,6 +144,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.res.BackupID, r.res.Components, r.res.MattermostVersion, r.res.StartedAt = r.m.ID, r.m.Components, r.m.MattermostVersion, r.m.StartedAt.UTC()
+	if o.PointInTimeFiles && !o.FilesAt.IsZero() && r.m.Components.Files && (!r.m.Encryption.Encrypted || len(o.Identities) > 0) { // else check refuses
+		var err error
+		if r.fileSet.files, r.fileSet.bytes, err = FileSet(ctx, o.From, r.m, o.Identities, o.FilesAt); err != nil {
+			return r.res, err
+		}
+	}
 	steps := r.plan()
 	r.res.Plan = steps
 	if o.DryRun {
@@ -156,7 +174,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		{StepVerify, true, r.verify},
 		{StepDatabase, r.m.Components.Database && o.DatabaseURL != "", r.database},
 		{StepConfig, r.m.Components.Config && (o.ConfigDir != "" || o.ConfigToDatabase), r.config},
-		{StepFiles, r.m.Components.Files && (o.DataDir != "" || o.FilesTo != nil), r.files},
+		{StepFiles, r.m.Components.Files && (o.DataDir != "" || o.FilesTo != nil) && !o.PointInTimeConfig, r.files},
 	}
 	for _, s := range all {
 		if !s.want {
@@ -267,7 +285,7 @@ func (r *restorer) plan() []string {
 			steps = append(steps, "config: skipped (no --config-dir)")
 		}
 	}
-	if r.m.Components.Files && r.m.Files != nil {
+	if r.m.Components.Files && r.m.Files != nil && !r.o.PointInTimeConfig {
 		to := r.o.DataDir
 		if r.o.FilesTo != nil {
 			to = r.o.FilesTo.String()
@@ -275,7 +293,13 @@ func (r *restorer) plan() []string {
 		if to == "" {
 			steps = append(steps, "files: skipped (no --data-dir or --files-to)")
 		} else {
-			steps = append(steps, fmt.Sprintf("files: %d files (%d bytes) to %s, %d at a time, each checked against its SHA-256", r.m.Files.Count, r.m.Files.Bytes, to, r.o.Jobs))
+			n, bytes := r.m.Files.Count, r.m.Files.Bytes
+			which := ""
+			if r.o.PointInTimeFiles && !r.o.FilesAt.IsZero() {
+				n, bytes = r.fileSet.files, r.fileSet.bytes
+				which = fmt.Sprintf(" (those of the %s's index added by %s)", r.m.Class(), r.o.FilesAt.UTC().Format(time.RFC3339))
+			}
+			steps = append(steps, fmt.Sprintf("files: %d files (%d bytes)%s to %s, %d at a time, each checked against its SHA-256", n, bytes, which, to, r.o.Jobs))
 		}
 	}
 	return steps

@@ -26,6 +26,12 @@ func (r *restorer) check(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	switch {
+	case r.o.PointInTimeFiles && (r.o.DatabaseURL != "" || r.o.ConfigDir != "" || r.o.ConfigToDatabase):
+		return fmt.Errorf("%w: the files of a point-in-time restore are restored alone (the database comes from the WAL archive)", ErrRefused)
+	case r.o.PointInTimeConfig && (r.o.DatabaseURL != "" || r.o.ConfigDir == "" || r.o.FilesTo != nil):
+		return fmt.Errorf("%w: the config of a point-in-time restore is restored alone, to a config folder", ErrRefused)
+	case r.o.PointInTimeFiles:
+		// Files only: they do not depend on the Mattermost version that serves them.
 	case r.o.TargetVersion == "":
 		return fmt.Errorf("%w: say which Mattermost will serve the restored data, with --mattermost-version %s or --mattermost-bin /opt/mattermost/bin/mattermost",
 			ErrRefused, orUnknown(m.MattermostVersion))
@@ -74,7 +80,7 @@ func (r *restorer) check(ctx context.Context) error {
 			r.printf("check: the target database %s is empty", pgdsn.Redact(r.o.DatabaseURL))
 		}
 	}
-	if r.o.DataDir != "" && m.Components.Files && !j.done(StepFiles) && !j.Steps[StepFiles+".started"] {
+	if r.o.DataDir != "" && m.Components.Files && !r.o.PointInTimeConfig && !j.done(StepFiles) && !j.Steps[StepFiles+".started"] {
 		n, err := countEntries(r.o.DataDir)
 		if err != nil {
 			return err

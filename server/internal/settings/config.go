@@ -58,6 +58,9 @@ type Config struct {
 	WALArchiveSlotWarnGB      int    // WAL the primary holds for the slot above which status warns (0 = 8)
 	WALBaseBackupSchedule     string // cron for base backups (BackupTimeZone); empty = none
 	WALBaseBackupKeep         int    // base backups retention keeps, the newest ones (0 = 2)
+	// FileCaptureIntervalSeconds: with WAL archiving, how often at most the archiving node
+	// captures newly uploaded files into the pool (0 = off; see plugin/capture.go).
+	FileCaptureIntervalSeconds int
 
 	// Regions and database, S3 and OpenSearch replication, DNS and failover, status alerts
 	// (sections of the System Console; the keys are what saved configs use).
@@ -121,7 +124,8 @@ func Default() Config {
 		BackupVerifyDrill: true, DRTopology: "single", DRStatusAlerts: true, DRStatusAlertAfter: "2m", DRRPOLagThreshold: "30s",
 		DROpenSearchIndices: "channels,users,files", DROpenSearchLagThreshold: 1000, DRS3PendingThreshold: 10, DRS3FailedThreshold: 1,
 		DRRoute53RecordType: "CNAME", DRRoute53RecordTTL: 60, DRFailoverPollInterval: "5s",
-		WALArchiveMaxDelaySeconds: 10, WALArchiveSlotWarnGB: 8, WALBaseBackupKeep: DefaultWALBaseBackupKeep}
+		WALArchiveMaxDelaySeconds: 10, WALArchiveSlotWarnGB: 8, WALBaseBackupKeep: DefaultWALBaseBackupKeep,
+		FileCaptureIntervalSeconds: DefaultFileCaptureIntervalSeconds}
 }
 
 // Problem is one wrong setting: which one, and what to do about it.

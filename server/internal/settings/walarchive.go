@@ -13,6 +13,9 @@ const (
 	DefaultWALArchiveSlotWarnGB  = 8
 	DefaultWALBaseBackupKeep     = 2
 	maxWALArchiveMaxDelaySeconds = 3600
+	// DefaultFileCaptureIntervalSeconds is how often at most uploads are captured by default.
+	DefaultFileCaptureIntervalSeconds = 60
+	maxFileCaptureIntervalSeconds     = 3600
 )
 
 // WALArchiveMaxDelay is how often the WAL segment being written is stored (default 10 s).
@@ -48,8 +51,20 @@ func (c Config) BaseSchedule() (cron.Schedule, *time.Location, error) {
 	return Config{BackupSchedule: c.WALBaseBackupSchedule, BackupTimeZone: c.BackupTimeZone}.Schedule()
 }
 
+// FileCaptureInterval is how often at most the files uploaded since the last capture are
+// captured while WAL archiving runs; 0: never.
+func (c Config) FileCaptureInterval() time.Duration {
+	if !c.WALArchiveEnabled || c.FileCaptureIntervalSeconds <= 0 {
+		return 0
+	}
+	return time.Duration(c.FileCaptureIntervalSeconds) * time.Second
+}
+
 func (c Config) validateWALArchive() Problems {
 	var ps Problems
+	if c.FileCaptureIntervalSeconds < 0 || c.FileCaptureIntervalSeconds > maxFileCaptureIntervalSeconds {
+		ps = append(ps, Problem{"FileCaptureIntervalSeconds", "use 1 to 3600 seconds, or 0 to capture no uploads between backups"})
+	}
 	if ds := strings.TrimSpace(c.WALArchiveDataSource); ds != "" && !strings.HasPrefix(ds, "postgres://") && !strings.HasPrefix(ds, "postgresql://") {
 		ps = append(ps, Problem{"WALArchiveDataSource", "use a PostgreSQL URL starting with postgres:// of a role with REPLICATION on the primary, or leave it empty to use the server's own database connection"})
 	}

@@ -38,6 +38,18 @@ type Input struct {
 	Restarts  int
 	MaxDelay  time.Duration
 	Slot      Slot
+	Capture   Capture
+}
+
+// Capture is what the archiving node reports of continuous file capture.
+type Capture struct {
+	Interval     time.Duration // 0: off
+	LastSuccess  time.Time
+	LastID       string
+	LastChecked  time.Time // the file store last found unchanged since LastSuccess, or LastSuccess
+	Failures     int       // failed in a row since the last success
+	FailingSince time.Time
+	LastError    string
 }
 
 // Slot is the replication slot as pg_replication_slots shows it.
@@ -171,6 +183,7 @@ func Analyze(in Input, th Thresholds, now time.Time) probe.Result {
 	r.Gauge("dr_wal_archive_running", "1 when a node runs pg_receivewal and reports it, 0 when WAL archiving is on but not running.", running, nil)
 	r.Gauge("dr_wal_archive_pending_files", "Completed WAL files in the archiving node's spool not yet stored at every destination.", float64(in.Pending), nil)
 	slotRows(&r, in, th)
+	captureRows(&r, in.Capture, now)
 
 	r.SortFindings()
 	switch {
@@ -180,6 +193,26 @@ func Analyze(in Input, th Thresholds, now time.Time) probe.Result {
 		r.Summary = fmt.Sprintf("archiving on node %s, %s behind", node, lagText)
 	}
 	return r
+}
+
+// captureRows reports continuous file capture: a failure streak is degraded (a point-in-time
+// restore then lacks the files uploaded since the last capture).
+func captureRows(r *probe.Result, c Capture, now time.Time) {
+	if c.Interval <= 0 {
+		return
+	}
+	last := "none yet"
+	if !c.LastSuccess.IsZero() {
+		last = fmt.Sprintf("%s, %s ago", c.LastID, human(max(now.Sub(c.LastSuccess), 0)))
+	}
+	if c.LastChecked.After(c.LastSuccess) {
+		last += fmt.Sprintf(" (nothing new since; checked %s ago)", human(max(now.Sub(c.LastChecked), 0)))
+	}
+	r.Table.Rows = append(r.Table.Rows, []string{"Last file capture", last, "every " + human(c.Interval) + " after uploads"})
+	if c.Failures > 0 {
+		r.Add(probe.Degraded, "read the error and the server log (\"file capture\"): captures retry on their own",
+			fmt.Sprintf("file capture failed %d times in a row since %s, so a point-in-time restore lacks the files uploaded since: %s", c.Failures, c.FailingSince.UTC().Format(time.RFC3339), c.LastError))
+	}
 }
 
 // slotRows judges the replication slot: the WAL it makes the primary keep.

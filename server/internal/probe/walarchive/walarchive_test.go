@@ -49,6 +49,13 @@ func TestAnalyze(t *testing.T) {
 		{"slot holds a lot", with(func(in *Input) { in.Slot.Retained = 9 << 30 }), probe.Degraded, "fills the database server's disk"},
 		{"slot holds too much", with(func(in *Input) { in.Slot.Retained = 17 << 30 }), probe.Critical, "over twice"},
 		{"slot lost WAL", with(func(in *Input) { in.Slot.Status = "lost" }), probe.Critical, "the archive has a gap"},
+		{"file capture works", with(func(in *Input) {
+			in.Capture = Capture{Interval: time.Minute, LastSuccess: now.Add(-time.Minute), LastID: "20261206T175900Z-ab12"}
+		}), probe.Healthy, ""},
+		{"file capture fails", with(func(in *Input) {
+			in.Capture = Capture{Interval: time.Minute, LastSuccess: now.Add(-time.Hour), LastID: "20261206T170000Z-ab12", Failures: 3,
+				FailingSince: now.Add(-3 * time.Minute), LastError: "destination s3: access denied"}
+		}), probe.Degraded, "file capture failed 3 times in a row since 2026-12-06T17:57:00Z, so a point-in-time restore lacks the files uploaded since: destination s3: access denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +96,17 @@ func TestAnalyze(t *testing.T) {
 		"Last error | none | ",
 		"WAL held by slot mattermost_dr_archive | 20.0 MiB (reserved, in use) | 8.0 GiB",
 	}, rows)
+
+	captured := Analyze(with(func(in *Input) {
+		in.Capture = Capture{Interval: time.Minute, LastSuccess: now.Add(-90 * time.Second), LastID: "20261206T175830Z-ab12"}
+	}), Thresholds{}, now)
+	last := captured.Table.Rows[len(captured.Table.Rows)-1]
+	assert.Equal(t, "Last file capture | 20261206T175830Z-ab12, 1m ago | every 1m after uploads", strings.Join(last, " | "))
+	checked := Analyze(with(func(in *Input) {
+		in.Capture = Capture{Interval: time.Minute, LastSuccess: now.Add(-time.Hour), LastID: "20261206T170000Z-ab12", LastChecked: now.Add(-5 * time.Second)}
+	}), Thresholds{}, now)
+	last = checked.Table.Rows[len(checked.Table.Rows)-1]
+	assert.Equal(t, "Last file capture | 20261206T170000Z-ab12, 1h ago (nothing new since; checked 5s ago) | every 1m after uploads", strings.Join(last, " | "))
 
 	stopped := Analyze(with(func(in *Input) { in.Running = false }), Thresholds{}, now)
 	v, _ = metric(stopped, "dr_wal_archive_running")

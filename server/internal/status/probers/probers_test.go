@@ -3,6 +3,8 @@ package probers
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/backup"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/drsettings"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/filesource"
+	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/format"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/probe/backups"
 	"github.com/mattermost/mattermost-plugin-disaster-recovery/server/internal/status"
@@ -93,4 +98,29 @@ func TestNotSetUpSaysWhatItMeansAndKeepsTheVerdict(t *testing.T) {
 	assert.Contains(t, meaning["idp"], "no SSO provider")
 	without := results[:2]
 	assert.Equal(t, status.NewReport(without, time.Time{}, 0).Verdict, status.NewReport(results, time.Time{}, 0).Verdict)
+}
+
+// A file capture is no backup of the server: the newest backup is the one before it.
+func TestDestinationBackupsIgnoresCaptures(t *testing.T) {
+	dir := t.TempDir()
+	st, err := local.New(dir)
+	require.NoError(t, err)
+	key, err := format.GenerateSigningKey()
+	require.NoError(t, err)
+	files := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(files, "a"), []byte("a"), 0o600))
+	run := func(capture bool) *format.Manifest {
+		ms, err := backup.Run(context.Background(), backup.Options{Components: format.Components{Files: true}, Capture: capture, Files: filesource.NewLocal(files),
+			Destinations: []backup.Destination{{Name: "local", Store: st}}, SigningKey: key})
+		require.NoError(t, err)
+		return ms["local"]
+	}
+	logical := run(false)
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, os.WriteFile(filepath.Join(files, "b"), []byte("b"), 0o600))
+	capture := run(true)
+	require.True(t, capture.FinishedAt.After(logical.FinishedAt))
+	in, err := DestinationBackups(st, []format.PublicKey{key.PublicKey()}, false)(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, logical.FinishedAt, in.NewestSuccess)
 }
