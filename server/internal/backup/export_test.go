@@ -47,3 +47,4 @@ func (o Options) WithNow(now func() time.Time) Options {
 	o.now = now
 	return o
 }
+var CaptureBucket = captureBucket

@@ -21,7 +21,9 @@ import (
 //   - base backups: the newest KeepBase.
 //   - file captures serve only point-in-time restores: those started at or after the oldest
 //     kept base backup (inside the window a restore can reach) are kept, and those started at
-//     or after the newest logical backup (they hold the files uploaded since it).
+//     or after the newest logical backup (they hold the files uploaded since it), thinned with
+//     age: all of the last hour, the first of each quarter hour for a day, then the first of
+//     each hour (captureBucket). The newest capture is always kept.
 type Policy struct {
 	KeepLast, KeepDaily, KeepWeekly, KeepMonthly int // logical backups
 	// KeepBase is how many base backups to keep, the newest ones; 0 keeps them all.
@@ -76,14 +78,28 @@ func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVeri
 			windowStart, haveBase = m.StartedAt, true
 		}
 	}
-	for _, m := range byClass[format.ClassCapture] {
-		switch {
-		case always(m),
-			haveBase && !m.StartedAt.Before(windowStart),
+	// Captures, oldest first, so that each thinning bucket keeps its earliest.
+	captures := byClass[format.ClassCapture]
+	buckets := map[string]bool{}
+	for i := len(captures) - 1; i >= 0; i-- {
+		m := captures[i]
+		inWindow := haveBase && !m.StartedAt.Before(windowStart) ||
 			// The files uploaded since the newest logical backup are only in captures. With
 			// no logical backup at all, no capture is superseded.
-			len(logical) == 0 || !m.StartedAt.Before(logical[0].StartedAt):
-			kept[m] = true
+			len(logical) == 0 || !m.StartedAt.Before(logical[0].StartedAt)
+		switch {
+		case always(m), i == 0:
+			kept[m] = true // pinned, or the newest: the files of --to-latest
+		case !inWindow:
+		default:
+			// One a minute would pile up (each holds the whole file index): thinned with age.
+			// A restore to T uses the first capture after T, and files are rarely deleted, so
+			// an older T is as well served by the first capture of its quarter or hour.
+			b := captureBucket(m.StartedAt, now)
+			if !buckets[b] {
+				buckets[b] = true
+				kept[m] = true
+			}
 		}
 	}
 	for _, m := range sorted {
@@ -94,6 +110,20 @@ func (p Policy) Select(ms []*format.Manifest, pinned map[string]bool, newestVeri
 		}
 	}
 	return keep, remove
+}
+
+// captureBucket is the thinning bucket of a capture that started at t: every capture of the
+// last hour is its own, then one per quarter hour for a day, then one per hour.
+func captureBucket(t, now time.Time) string {
+	t = t.UTC()
+	switch age := now.Sub(t); {
+	case age < time.Hour:
+		return t.Format(time.RFC3339Nano)
+	case age < 24*time.Hour:
+		return t.Truncate(15 * time.Minute).Format("q2006-01-02T15:04")
+	default:
+		return t.Truncate(time.Hour).Format("h2006-01-02T15")
+	}
 }
 
 // selectLogical applies the logical rules to sorted (logical backups, newest first) and returns

@@ -464,3 +464,57 @@ func TestRetentionKeepsWhatCapturesUse(t *testing.T) {
 	require.NoError(t, backup.Delete(ctx, s, capture.ID, later))
 	assert.NotContains(t, poolKeys(t, s), objKey)
 }
+
+// A capture a minute for three days, inside the window of a base backup four days old: all of
+// the last hour are kept, the first of each quarter hour for the day before, then the first of
+// each hour; the earliest of each bucket, so that a restore to any time finds a capture at most
+// that long after it.
+func TestPolicyThinsCaptures(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 30, 0, time.UTC)
+	base := mAt("B", now.Add(-96*time.Hour))
+	base.Components = format.Components{Base: true}
+	all := []*format.Manifest{base}
+	for i := 0; i < 3*24*60; i++ {
+		m := mAt(fmt.Sprintf("C%05d", i), now.Add(-time.Duration(i)*time.Minute))
+		m.Components, m.Kind = format.Components{Files: true}, format.ClassCapture
+		all = append(all, m)
+	}
+	keep, remove := backup.Policy{KeepLast: 1, KeepBase: 2}.Select(all, map[string]bool{"C04000": true}, "", now)
+	byAge := map[string]int{}
+	for _, m := range keep {
+		if m.Class() != format.ClassCapture {
+			continue
+		}
+		switch age := now.Sub(m.StartedAt); {
+		case age < time.Hour:
+			byAge["hour"]++
+		case age < 24*time.Hour:
+			byAge["day"]++
+		default:
+			byAge["older"]++
+		}
+	}
+	assert.Equal(t, 60, byAge["hour"], "every capture of the last hour")
+	assert.InDelta(t, 23*4, byAge["day"], 1, "one per quarter hour for a day")
+	assert.InDelta(t, 48+1, byAge["older"], 1, "one per hour after that, and the pinned one")
+	assert.Equal(t, 3*24*60+1, len(keep)+len(remove))
+	// The earliest of each bucket is kept, and only it: a restore to T finds a capture at most
+	// a bucket's length after T.
+	keptIDs := map[string]bool{}
+	for _, m := range keep {
+		keptIDs[m.ID] = true
+	}
+	for i := 0; i < 3*24*60-1; i++ {
+		m, older := all[1+i], all[2+i] // one minute apart
+		if m.ID == "C04000" || i == 0 {
+			continue
+		}
+		first := backup.CaptureBucket(m.StartedAt, now) != backup.CaptureBucket(older.StartedAt, now)
+		assert.Equal(t, first, keptIDs[m.ID], "capture %s (age %s): kept only as the first of its bucket", m.ID, now.Sub(m.StartedAt))
+	}
+	var pinned bool
+	for _, m := range keep {
+		pinned = pinned || m.ID == "C04000"
+	}
+	assert.True(t, pinned, "a pinned capture is kept")
+}
