@@ -47,4 +47,5 @@ func (o Options) WithNow(now func() time.Time) Options {
 	o.now = now
 	return o
 }
+
 var CaptureBucket = captureBucket
