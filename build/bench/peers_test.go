@@ -328,6 +328,24 @@ func drctlBinary(env *harness.Env) (string, error) {
 	return matches[0], nil
 }
 
+// restoreTools are what a restore of ours needs: drctl, the plugin's signing key as `/dr
+// version` gives it to the admin, and the Mattermost build (its version).
+func (p *peers) restoreTools(ctx context.Context) (drctl, key, build string, err error) {
+	if drctl, err = drctlBinary(p.env); err != nil {
+		return "", "", "", err
+	}
+	resp, err := p.env.Command(ctx, p.env.Admin, "", "/dr version")
+	if err != nil {
+		return "", "", "", err
+	}
+	m := signingKey.FindStringSubmatch(resp.Text)
+	if m == nil {
+		return "", "", "", fmt.Errorf("no backup signing key in /dr version: %s", resp.Text)
+	}
+	build, err = harness.ServerBuild(ctx, p.env.Root)
+	return drctl, m[1], build, err
+}
+
 // Restore restores, one after the other: our backup id with drctl (into a new, empty cluster
 // and new config and data folders), then pgBackRest's newest backup into a new data folder,
 // started until PostgreSQL has replayed the archive and left recovery (the database is not
@@ -335,19 +353,7 @@ func drctlBinary(env *harness.Env) (string, error) {
 // after a sync with its timer on.
 func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, error) {
 	res := &restoreRun{}
-	drctl, err := drctlBinary(p.env)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.env.Command(ctx, p.env.Admin, "", "/dr version")
-	if err != nil {
-		return nil, err
-	}
-	key := signingKey.FindStringSubmatch(resp.Text)
-	if key == nil {
-		return nil, fmt.Errorf("no backup signing key in /dr version: %s", resp.Text)
-	}
-	build, err := harness.ServerBuild(ctx, p.env.Root)
+	drctl, key, build, err := p.restoreTools(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +372,7 @@ func (p *peers) Restore(ctx context.Context, id string, tm timer) (*restoreRun, 
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, drctl, "restore", "--from", filepath.Join(p.env.MM.Dir, "dr-backups"), "--id", id,
-		"--trust-key", key[1], "--database-url", target.URL("mattermost"),
+		"--trust-key", key, "--database-url", target.URL("mattermost"),
 		"--config-dir", filepath.Join(dir, "ours-mm", "config"), "--data-dir", filepath.Join(dir, "ours-mm", "data"),
 		"--mattermost-bin", filepath.Join(build, "bin", "mattermost"), "--jobs", strconv.Itoa(runtime.NumCPU()))
 	tm.StartTimer()
@@ -411,19 +417,7 @@ func (r *pitrRestoreRun) OursTotal() time.Duration {
 // backups, one after the other, each into new folders.
 func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pitrRestoreRun, error) {
 	res := &pitrRestoreRun{}
-	built, err := drctlBinary(p.env)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.env.Command(ctx, p.env.Admin, "", "/dr version")
-	if err != nil {
-		return nil, err
-	}
-	key := signingKey.FindStringSubmatch(resp.Text)
-	if key == nil {
-		return nil, fmt.Errorf("no backup signing key in /dr version: %s", resp.Text)
-	}
-	build, err := harness.ServerBuild(ctx, p.env.Root)
+	built, key, build, err := p.restoreTools(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +447,7 @@ func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pit
 		return nil, fmt.Errorf("let the cluster's user read the archive: %w", err)
 	}
 	pgdata := filepath.Join(dir, "ours-pgdata")
-	args := []string{"restore", "--from", from, "--trust-key", key[1], "--to-latest", "--pgdata", pgdata}
+	args := []string{"restore", "--from", from, "--trust-key", key, "--to-latest", "--pgdata", pgdata}
 	if p.cred != nil {
 		args = append(args, "--pgdata-owner", "postgres")
 	}
@@ -483,7 +477,7 @@ func (p *peers) RestorePITR(ctx context.Context, filesID string, tm timer) (*pit
 	cluster.Stop()
 	data := filepath.Join(dir, "ours-mm", "data")
 	tm.StartTimer()
-	run, err = runTool(exec.CommandContext(ctx, drctl, "restore", "--from", from, "--id", filesID, "--trust-key", key[1], //nolint:gosec // the built tool
+	run, err = runTool(exec.CommandContext(ctx, drctl, "restore", "--from", from, "--id", filesID, "--trust-key", key, //nolint:gosec // the built tool
 		"--data-dir", data, "--mattermost-bin", filepath.Join(build, "bin", "mattermost")))
 	tm.StopTimer()
 	if err != nil {
