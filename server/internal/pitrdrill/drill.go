@@ -144,6 +144,11 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := os.RemoveAll(work); err != nil { // a drill killed half way
 		return res, fmt.Errorf("remove the leftover scratch folder %s: %w", work, err)
 	}
+	// The parent only to pass through: the cluster's user (postgres when root) must reach
+	// its own folder in it.
+	if err := os.MkdirAll(o.ScratchDir, 0o711); err != nil {
+		return res, fmt.Errorf("create the scratch folder: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(work, "wal"), 0o700); err != nil {
 		return res, fmt.Errorf("create the scratch folder: %w", err)
 	}

@@ -140,7 +140,7 @@ func TestDrill(t *testing.T) {
 	}()
 	defer func() { wcancel(); wg.Wait() }()
 
-	scratch := pgUserDir(t)
+	scratch := filepath.Join(pgUserDir(t), "scratch") // made by the drill
 	opts := func(dsn, drillID string) Options {
 		var lines []string
 		return Options{
