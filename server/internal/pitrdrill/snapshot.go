@@ -96,15 +96,19 @@ func snapshot(ctx context.Context, o *Options, res *Result) (*snap, error) {
 		return nil, fmt.Errorf("the WAL file of %s: %w", lsnText, err)
 	}
 	// A transaction whose commit record precedes the restore point may still show as running
-	// for a moment after it: S2 waits for those (briefly: one left idle in a transaction would
-	// wait forever), so that what the restore brings back is in S2.
+	// to a snapshot for a moment after it (the commit is logged, then the transaction leaves
+	// the list of running ones): S2 waits until a new snapshot sees every transaction running
+	// at the restore point as ended, so that what the restore brings back is in S2. Briefly:
+	// one left idle in a transaction would never end (it commits after the restore point
+	// anyway). pg_xact_status would not do: it says "committed" from the commit log while
+	// snapshots still count the transaction as running.
 	var running string
 	if err := conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&running); err != nil {
 		return nil, fmt.Errorf("read the running transactions: %w", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) x WHERE pg_xact_status(x) = 'in progress'`, running).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) x WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot())`, running).Scan(&n); err != nil {
 			return nil, fmt.Errorf("read the running transactions: %w", err)
 		}
 		if n == 0 {
