@@ -59,6 +59,10 @@ type Options struct {
 	// (PostgreSQL refuses to run as root).
 	Owner    *pitr.Owner
 	Progress func(string)
+
+	// afterRestorePoint runs between the restore point and S2: a test writes there what the
+	// restore must not bring back.
+	afterRestorePoint func()
 }
 
 // Table is one table's row counts: on the primary before (S1) and after (S2) the restore

@@ -95,6 +95,9 @@ func snapshot(ctx context.Context, o *Options, res *Result) (*snap, error) {
 	if err := conn.QueryRow(ctx, `SELECT pg_walfile_name($1::pg_lsn)`, lsnText).Scan(&s.segment); err != nil {
 		return nil, fmt.Errorf("the WAL file of %s: %w", lsnText, err)
 	}
+	if o.afterRestorePoint != nil {
+		o.afterRestorePoint()
+	}
 	// A transaction whose commit record precedes the restore point may still show as running
 	// to a snapshot for a moment after it (the commit is logged, then the transaction leaves
 	// the list of running ones): S2 waits until a new snapshot sees every transaction running
