@@ -77,7 +77,7 @@ const drillPort = "5432"
 // ones that would reach out or would not fit: no TCP listener, a socket only the drill can
 // reach, the drill's pg_hba.conf, messages in English (the drill reads them), no hot standby (it answers once promoted), no libraries
 // preloaded (the primary's may not be installed here) and modest shared memory.
-func startCluster(bin, pgdata, sock, logPath string, owner *pitr.Owner) (*cluster, error) {
+func startCluster(ctx context.Context, bin, pgdata, sock, logPath string, owner *pitr.Owner) (*cluster, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -89,7 +89,10 @@ func startCluster(bin, pgdata, sock, logPath string, owner *pitr.Owner) (*cluste
 		"-c", "hot_standby=off", "-c", "shared_preload_libraries=", "-c", "shared_buffers=128MB",
 		"-c", "logging_collector=off", "-c", "log_destination=stderr", "-c", "archive_mode=off",
 		"-c", "cluster_name=dr-drill", "-c", "fsync=off", "-c", "lc_messages=C"}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), args...) //nolint:gosec // the server program found by serverBin
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "postgres"), args...) //nolint:gosec // the server program found by serverBin
+	// A cancelled drill stops the cluster as stop does: immediate shutdown, its children with it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 15 * time.Second
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if owner != nil && os.Geteuid() == 0 {
@@ -119,6 +122,9 @@ func (c *cluster) waitPromoted(ctx context.Context, user, database string, timeo
 	for {
 		select {
 		case <-c.done:
+			if ctx.Err() != nil { // stopped by the cancellation
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("the scratch cluster stopped during recovery: %s", c.logTail(15))
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -134,7 +140,7 @@ func (c *cluster) waitPromoted(ctx context.Context, user, database string, timeo
 		}
 		last = err
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the scratch cluster did not finish its recovery within %s (last: %v): %s", timeout, last, c.logTail(15))
+			return nil, fmt.Errorf("the scratch cluster did not finish its recovery within %s (last: %w): %s", timeout, last, c.logTail(15))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -150,7 +151,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	// The parent only to pass through: the cluster's user (postgres when root) must reach
 	// its own folder in it.
-	if err := os.MkdirAll(o.ScratchDir, 0o711); err != nil {
+	if err := os.MkdirAll(o.ScratchDir, 0o711); err != nil { //nolint:gosec // traverse only: no one else may list or read it
 		return res, fmt.Errorf("create the scratch folder: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(work, "wal"), 0o700); err != nil {
@@ -234,7 +235,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 
 	o.progress("recovering the scratch cluster (PostgreSQL %s) to restore point %s", res.PGVersion, res.RestorePoint)
 	t0 = time.Now()
-	cl, err := startCluster(bin, pgdata, sock, filepath.Join(work, "postgres.log"), owner)
+	cl, err := startCluster(ctx, bin, pgdata, sock, filepath.Join(work, "postgres.log"), owner)
 	if err != nil {
 		return res, err
 	}
@@ -343,12 +344,19 @@ func writeScratchConfig(pgdata string, owner *pitr.Owner) error {
 	return nil
 }
 
+// chownTree gives dir and everything in it to o, inside an os.Root so a symlink cannot lead
+// it outside dir.
 func chownTree(dir string, o *pitr.Owner) error {
-	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, o.UID, o.GID)
+		return root.Lchown(path, o.UID, o.GID)
 	})
 }
 

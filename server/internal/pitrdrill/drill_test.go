@@ -3,6 +3,7 @@ package pitrdrill
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -180,6 +181,25 @@ func TestDrill(t *testing.T) {
 		_, err := Run(ctx, opts(dsn, "t3"))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO "drill_none"`)
+	})
+
+	t.Run("cancelled during the recovery: the cluster stopped, the folder removed", func(t *testing.T) {
+		cctx, ccancel := context.WithCancel(ctx)
+		defer ccancel()
+		o := opts(testPG.URL("postgres"), "t5")
+		o.Progress = func(s string) {
+			if strings.HasPrefix(s, "recovering the scratch cluster") {
+				ccancel()
+			}
+		}
+		res, err := Run(cctx, o)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Zero(t, res.Recovery)
+		assert.NotEmpty(t, res.PGVersion, "cancelled once the cluster was to start")
+		assert.NoDirExists(t, filepath.Join(scratch, "pitr-drill-t5"))
+		// No postmaster is left on the removed data folder.
+		out, _ := exec.Command("pgrep", "-f", "pitr-drill-t5").Output() //nolint:gosec // a fixed test pattern
+		assert.Empty(t, strings.TrimSpace(string(out)))
 	})
 
 	// Last: it damages the archive.
