@@ -380,7 +380,7 @@ func (p *Plugin) runBackupCancel(context.Context, *slashcmd.Invocation) (*slashc
 	j := p.jobs.Cancel(backupJob)
 	if j == nil {
 		if v := p.jobs.Cancel(verifyJob); v != nil {
-			return &slashcmd.Response{Text: fmt.Sprintf("Cancelling verification job `%s` (%s); a drill database is dropped.", v.ID, v.Progress())}, nil
+			return &slashcmd.Response{Text: fmt.Sprintf("Cancelling verification job `%s` (%s); a drill's scratch database or cluster is removed.", v.ID, v.Progress())}, nil
 		}
 		return &slashcmd.Response{Text: "No backup or verification is running on this node."}, nil
 	}

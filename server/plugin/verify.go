@@ -37,14 +37,18 @@ type verifyRequest struct {
 	// NotMadeHere is set for a backup this server did not make: it is read and checked, never
 	// drilled, and its result is neither saved nor counted as the newest verified backup.
 	NotMadeHere bool
+	// PITR is the point-in-time restore drill: the newest base backup and the WAL archive
+	// restored into a scratch cluster (ID is then unused).
+	PITR bool
 }
 
 func (p *Plugin) verifyCommands(t *slashcmd.Tree) {
 	t.Add([]string{"backup"}, &slashcmd.Command{
-		Name: "verify", Summary: "Re-read a backup and check every checksum, the dump and the files it refers to; --drill also restores it into a scratch database",
-		Args: "<id|latest>", MinArgs: 1, MaxArgs: 1,
+		Name: "verify", Summary: "Re-read a backup and check every checksum, the dump and the files it refers to; --drill also restores it into a scratch database; --pitr drills the newest base backup and the WAL archive",
+		Args: "<id|latest>", MinArgs: 0, MaxArgs: 1,
 		Flags: []slashcmd.Flag{
 			{Name: "drill", Kind: slashcmd.Bool, Help: "also restore the dump into a scratch database and compare row counts"},
+			{Name: "pitr", Kind: slashcmd.Bool, Help: "restore the newest base backup and the WAL up to a restore point made now into a scratch cluster, and compare row counts with the primary's"},
 			{Name: "destination", Kind: slashcmd.String, Help: "only at this destination: local or s3"},
 		},
 		Run: p.runBackupVerify,
@@ -52,6 +56,12 @@ func (p *Plugin) verifyCommands(t *slashcmd.Tree) {
 }
 
 func (p *Plugin) runBackupVerify(ctx context.Context, inv *slashcmd.Invocation) (*slashcmd.Response, error) {
+	if inv.Bool("pitr") {
+		return p.runPITRDrillCommand(inv)
+	}
+	if len(inv.Args) == 0 {
+		return nil, errors.New("give the backup to verify: an id from `/dr backup list`, or latest (or --pitr for the point-in-time restore drill)")
+	}
 	req := verifyRequest{ActorID: inv.Caller.UserID, Actor: p.actor(inv.Caller.UserID).Username, ChannelID: inv.Caller.ChannelID,
 		ID: inv.Args[0], Drill: inv.Bool("drill"), Destination: strings.ToLower(inv.String("destination"))}
 	e, ours, err := p.findAnyBackup(ctx, req.ID)
@@ -80,6 +90,10 @@ func (p *Plugin) runBackupVerify(ctx context.Context, inv *slashcmd.Invocation) 
 func (p *Plugin) startVerify(req verifyRequest) (*jobs.Job, error) {
 	cfg, _ := p.config()
 	return p.jobs.Start(verifyJob, req.ActorID, func(ctx context.Context, j *jobs.Job) {
+		if req.PITR {
+			p.runPITRDrill(ctx, j, cfg, req)
+			return
+		}
 		p.runVerify(ctx, j, cfg, req)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"filippo.io/age"
@@ -20,15 +21,22 @@ import (
 // ErrRefused marks a restore refused before anything was written.
 var ErrRefused = errors.New("refused")
 
-// Target is the point to restore to: a time, or the newest WAL the archive holds.
+// Target is the point to restore to: a time, a named restore point
+// (pg_create_restore_point), or the newest WAL the archive holds.
 type Target struct {
-	Time   time.Time // zero with Latest
+	Time   time.Time // zero with Latest or Name
 	Latest bool
+	// Name is a restore point created after the newest base backup (a restore drill's): the
+	// recovery stops there, whatever the clocks say.
+	Name string
 }
 
 func (t Target) String() string {
 	if t.Latest {
 		return "the newest archived WAL"
+	}
+	if t.Name != "" {
+		return "restore point " + strconv.Quote(t.Name)
 	}
 	return t.Time.UTC().Format(time.RFC3339)
 }
@@ -153,7 +161,8 @@ func MakePlan(ctx context.Context, src Source, target Target) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Target: target, Window: w}
-	if target.Latest {
+	if target.Latest || target.Name != "" {
+		// A restore point is named by who made it, after the newest base backup.
 		p.Base = w.Bases[0]
 	} else {
 		if target.Time.After(w.To) {
@@ -187,6 +196,9 @@ func MakePlan(ctx context.Context, src Source, target Target) (*Plan, error) {
 	first, _ := walarchive.ParseFile(p.FirstWAL)
 	lastFile, _ := walarchive.ParseFile(p.LastWAL)
 	if err := w.WAL.Covers(tl.ID, first.SegmentNo(size), lastFile.SegmentNo(size), true); err != nil {
+		if target.Name != "" {
+			return nil, fmt.Errorf("%w: %w; the recovery cannot reach %s", ErrRefused, err, target)
+		}
 		if target.Latest {
 			return nil, fmt.Errorf("%w: %w; the newest reachable point is before that gap: restore with --to-time to a time before it", ErrRefused, err)
 		}

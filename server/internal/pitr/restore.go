@@ -207,7 +207,10 @@ func writeRecovery(dir string, target Target, restoreCommand string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s, %s\n", RecoveryMarker, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "restore_command = %s\n", ConfQuote(restoreCommand))
-	if !target.Latest {
+	switch {
+	case target.Name != "":
+		fmt.Fprintf(&b, "recovery_target_name = %s\n", ConfQuote(target.Name))
+	case !target.Latest:
 		fmt.Fprintf(&b, "recovery_target_time = %s\n", ConfQuote(target.Time.UTC().Format("2006-01-02 15:04:05.999999+00")))
 		b.WriteString("recovery_target_inclusive = on\n")
 	}
