@@ -104,6 +104,7 @@ demo: demo-deps dist ## Start PostgreSQL + Mattermost with the plugin, run the m
 clean: ## Remove build output
 	rm -rf dist server/dist webapp/dist
 
-bench: bench-deps dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf and vs pgBackRest + restic, incremental, restore, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt
+bench: bench-deps dist ## Backup benchmark on a real server: ours vs pg_dump + tar czf and vs pgBackRest + restic, incremental, restore, peak RSS (DR_BENCH_SCALE=0.05 for a quick run); table in dist/bench.txt; then the status route's latency and the plugin's RSS while archiving WAL for an hour (scaled)
 	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkBackup$$' -benchtime 1x -timeout 4h ./build/bench/
 	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m ./build/bench/ 2>&1 | tee -a dist/bench.txt | grep -E '^(Benchmark|bench:)'
+	$(GO) test -tags bench -count=1 -run '^$$' -bench '^BenchmarkArchiving$$' -benchtime 1x -timeout 2h ./build/bench/ 2>&1 | tee -a dist/bench.txt | grep -E '^(Benchmark|bench:)'

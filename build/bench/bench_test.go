@@ -556,7 +556,12 @@ func printTable(b *testing.B, env *harness.Env, r *results) {
 		row("(f) base backup, ours (/dr backup base)", secs(run.Wall), secs(run.CPU), ratio, "", "", note)
 	}
 	if run := r.IncWAL; run != nil {
-		row("(w) incremental, database via WAL: ours", secs(run.Wall), secs(run.CPU), "", "", "", fmt.Sprintf(
+		ratio, target, result := "", "", ""
+		if full > 0 {
+			q := run.Wall.Seconds() / full
+			ratio, target, result = fmt.Sprintf("%.3f x a", q), fmt.Sprintf("<= %.2f", targetIncRatio), verdict(q <= targetIncRatio)
+		}
+		row("(w) incremental, database via WAL: ours", secs(run.Wall), secs(run.CPU), ratio, target, result, fmt.Sprintf(
 			"another %d files (%s) rewritten and %d posts edited; a files-only backup, the change's WAL (%s written, the archive grew by %s) archived as it was written, all of it stored %.1fs after the change ended; ",
 			r.IncWALN, human(r.IncWALBytes), r.IncWALPosts, human(r.WALWritten), human(r.WALStored), r.WALArchived.Seconds())+stored(run))
 	}
