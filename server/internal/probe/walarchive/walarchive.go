@@ -229,6 +229,7 @@ func slotRows(r *probe.Result, in Input, th Thresholds) {
 		return
 	}
 	r.Gauge("dr_wal_archive_slot_retained_bytes", "Bytes of WAL the primary keeps for the archive's replication slot (pg_current_wal_lsn() - restart_lsn).", float64(s.Retained), nil)
+	r.Gauge("dr_wal_archive_slot_warn_bytes", "The WALArchiveSlotWarnGB setting in bytes: the WAL the slot may hold before the status warns.", float64(th.RetainedWarn), nil)
 	fix := "find why archiving is behind (above); if it cannot catch up, turn archiving off and drop the slot before the disk fills, then take a base backup once it runs again"
 	switch {
 	case s.Status == "lost":

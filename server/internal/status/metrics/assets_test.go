@@ -91,7 +91,7 @@ func TestEveryAlertRuleIsTestedBothWays(t *testing.T) {
 			assert.True(t, quiet[r.Alert], "no test in %s where %s stays quiet", ruleTestsGlob, r.Alert)
 		}
 	}
-	assert.Equal(t, 8, n, "the shipped rules")
+	assert.Equal(t, 12, n, "the shipped rules")
 }
 
 // The rules use only metrics the plugin exposes.

@@ -61,6 +61,7 @@ var Catalog = []Description{
 	{"dr_wal_archive_lag_seconds", "gauge", nil, Cluster, "Seconds since everything pg_receivewal received was stored at every destination: the recovery point if the database were lost now."},
 	{"dr_wal_archive_pending_files", "gauge", nil, Cluster, "Completed WAL files in the archiving node's spool not yet stored at every destination."},
 	{"dr_wal_archive_slot_retained_bytes", "gauge", nil, Cluster, "Bytes of WAL the primary keeps for the archive's replication slot (pg_current_wal_lsn() - restart_lsn)."},
+	{"dr_wal_archive_slot_warn_bytes", "gauge", nil, Cluster, "The WALArchiveSlotWarnGB setting in bytes: the WAL the slot may hold before the status warns."},
 	{"dr_pitr_newest_wal_timestamp_seconds", "gauge", []string{"destination"}, Cluster, "When the newest WAL file was stored at the destination (Unix time): writes after it are not restorable yet."},
 	{"dr_pitr_base_backup_timestamp_seconds", "gauge", []string{"destination"}, Cluster, "When the newest usable base backup at the destination finished (Unix time): a point-in-time restore replays the WAL since then."},
 	{"dr_pitr_window_seconds", "gauge", []string{"destination"}, Cluster, "Length of the point-in-time restore window at the destination: from the oldest usable base backup to the newest WAL."},
