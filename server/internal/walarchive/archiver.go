@@ -207,11 +207,17 @@ func (a *Archiver) setup(ctx context.Context) error {
 	if !validSegmentSize(segSize) {
 		return fmt.Errorf("the server reports a WAL segment size of %d bytes, which PostgreSQL does not make", segSize)
 	}
-	if err := a.ensureSlot(ctx, conn); err != nil {
+	created, err := a.ensureSlot(ctx, conn)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(a.o.Spool, 0o700); err != nil {
 		return fmt.Errorf("create the WAL spool %s: %w", a.o.Spool, err)
+	}
+	if created {
+		if err := a.setStaleSpoolAside(); err != nil {
+			return err
+		}
 	}
 	a.sys = System{SystemID: sysID, WALSegmentSize: segSize, CreatedAt: a.o.now().UTC()}
 	for _, d := range a.o.Destinations {
@@ -223,25 +229,60 @@ func (a *Archiver) setup(ctx context.Context) error {
 	return nil
 }
 
-// ensureSlot creates the replication slot, reserving WAL from now on, unless it exists.
-func (a *Archiver) ensureSlot(ctx context.Context, conn *pgx.Conn) error {
+// ensureSlot creates the replication slot, reserving WAL from now on, unless it exists;
+// created says it did.
+func (a *Archiver) ensureSlot(ctx context.Context, conn *pgx.Conn) (created bool, err error) {
 	var kind string
-	err := conn.QueryRow(ctx, `SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1`, a.o.Slot).Scan(&kind)
+	err = conn.QueryRow(ctx, `SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1`, a.o.Slot).Scan(&kind)
 	switch {
 	case err == nil && kind != "physical":
-		return fmt.Errorf("replication slot %s exists but is a %s slot: WAL archiving needs a physical one; drop it or choose another name", a.o.Slot, kind)
+		return false, fmt.Errorf("replication slot %s exists but is a %s slot: WAL archiving needs a physical one; drop it or choose another name", a.o.Slot, kind)
 	case err == nil:
-		return nil
+		return false, nil
 	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("look for replication slot %s: %w", a.o.Slot, err)
+		return false, fmt.Errorf("look for replication slot %s: %w", a.o.Slot, err)
 	}
 	if _, err := conn.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)`, a.o.Slot); err != nil {
 		if strings.Contains(err.Error(), "already exists") { // another node made it first
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("create replication slot %s (the role needs REPLICATION: ALTER ROLE <role> REPLICATION): %w", a.o.Slot, err)
+		return false, fmt.Errorf("create replication slot %s (the role needs REPLICATION: ALTER ROLE <role> REPLICATION): %w", a.o.Slot, err)
 	}
 	a.o.Logf("WAL archiving: created the replication slot %s", a.o.Slot)
+	return true, nil
+}
+
+// setStaleSpoolAside moves what an earlier stream left in the spool into a subfolder, when
+// the slot was just created (archiving was off and its slot dropped, or this is another
+// cluster). pg_receivewal resumes from the newest file in its folder: from a leftover it
+// would ask for WAL the primary has long recycled, and fail at every restart. The earlier
+// stream's continuity is broken anyway (there was no slot); its files are kept, not deleted,
+// for an admin to look at.
+func (a *Archiver) setStaleSpoolAside() error {
+	entries, err := os.ReadDir(a.o.Spool)
+	if err != nil {
+		return fmt.Errorf("read the WAL spool %s: %w", a.o.Spool, err)
+	}
+	var stale []string
+	for _, e := range entries {
+		if _, ok := ParseFile(e.Name()); ok && e.Type().IsRegular() {
+			stale = append(stale, e.Name())
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	aside := filepath.Join(a.o.Spool, "stale-"+a.o.now().UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(aside, 0o700); err != nil {
+		return fmt.Errorf("set the stale WAL spool aside: %w", err)
+	}
+	for _, name := range stale {
+		if err := os.Rename(filepath.Join(a.o.Spool, name), filepath.Join(aside, name)); err != nil {
+			return fmt.Errorf("set the stale WAL spool aside: %w", err)
+		}
+	}
+	a.o.Logf("WAL archiving: the replication slot %s was new, so the %d files an earlier stream left in the spool were moved to %s (the archive may have a gap before now: take a base backup)",
+		a.o.Slot, len(stale), aside)
 	return nil
 }
 
@@ -409,7 +450,9 @@ func (a *Archiver) pass(ctx context.Context, final bool) {
 		}
 	}
 	a.update(func(s *Status) {
-		s.LastError = ""
+		if running { // pg_receivewal's own error stays while it is down
+			s.LastError = ""
+		}
 		// Caught up only while receiving: with pg_receivewal down, the lag must grow.
 		if current && running {
 			s.CaughtUp = start

@@ -358,3 +358,57 @@ func TestArchiverRefusesAnotherClustersArchive(t *testing.T) {
 	defer db.Close()
 	_, _ = db.Exec(`SELECT pg_drop_replication_slot('test_archive_other')`)
 }
+
+// Archiving turned off, its slot dropped (as the status advises), the primary writing on,
+// then archiving turned on again: the new slot starts now, and what the earlier stream left
+// in the spool is set aside, or pg_receivewal would ask for WAL long recycled and fail at
+// every restart.
+func TestArchiverStartsAgainAfterItsSlotWasDropped(t *testing.T) {
+	pg := requirePG(t)
+	db, err := pg.Open("postgres")
+	require.NoError(t, err)
+	defer db.Close()
+	spool := t.TempDir()
+	withSpool := func(o *Options) { o.Spool = spool }
+	const slot = "test_archive_again"
+	first := startArchiver(t, pg, slot, false, withSpool)
+	waitFor(t, "pg_receivewal to stream", func() bool { return first.arch.Status().Running })
+	_, err = db.Exec(`CREATE TABLE IF NOT EXISTS walt_again (v text); INSERT INTO walt_again VALUES ('first stream')`)
+	require.NoError(t, err)
+	waitFor(t, "a partial segment in the spool", func() bool {
+		entries, _ := os.ReadDir(spool)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".partial") {
+				return true
+			}
+		}
+		return false
+	})
+	first.stop(t)
+	waitFor(t, "the slot to be dropped", func() bool {
+		_, err := db.Exec(`SELECT pg_drop_replication_slot($1)`, slot)
+		return err == nil
+	})
+	// The primary writes on and recycles the WAL the earlier stream stopped in.
+	for i := 0; i < 8; i++ {
+		_, err = db.Exec(`INSERT INTO walt_again SELECT md5(g::text) FROM generate_series(1, 1000) g`)
+		require.NoError(t, err)
+		switchWAL(t, db)
+	}
+	_, err = db.Exec(`CHECKPOINT`)
+	require.NoError(t, err)
+	_, err = db.Exec(`CHECKPOINT`)
+	require.NoError(t, err)
+
+	second := startArchiver(t, pg, slot, false, withSpool)
+	waitFor(t, "pg_receivewal to stream again", func() bool { return second.arch.Status().Running })
+	_, err = db.Exec(`INSERT INTO walt_again VALUES ('second stream')`)
+	require.NoError(t, err)
+	f, ok := ParseFile(switchWAL(t, db))
+	require.True(t, ok)
+	waitFor(t, f.Name+" archived by the new stream", func() bool { return exists(t, second.store, f.Key(false)) })
+	require.Empty(t, second.arch.Status().LastError)
+	asides, err := filepath.Glob(filepath.Join(spool, "stale-*", "*.partial"))
+	require.NoError(t, err)
+	require.NotEmpty(t, asides, "the earlier stream's partial segment is kept aside")
+}
