@@ -60,7 +60,7 @@ func TestPrometheusScrapesWithTheToken(t *testing.T) {
 	}
 	require.NoError(t, good.get(ctx, "/api/v1/rules", &groups))
 	require.Len(t, groups.Groups, 1)
-	assert.Len(t, groups.Groups[0].Rules, 8, "the shipped rules are loaded")
+	assert.Len(t, groups.Groups[0].Rules, 12, "the shipped rules are loaded")
 	_, err = good.Query(ctx, `sum(`)
 	assert.Error(t, err, "a bad expression is an error")
 
