@@ -207,15 +207,18 @@ func (a *Archiver) setup(ctx context.Context) error {
 	if !validSegmentSize(segSize) {
 		return fmt.Errorf("the server reports a WAL segment size of %d bytes, which PostgreSQL does not make", segSize)
 	}
-	created, err := a.ensureSlot(ctx, conn)
-	if err != nil {
+	if err := a.ensureSlot(ctx, conn); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(a.o.Spool, 0o700); err != nil {
 		return fmt.Errorf("create the WAL spool %s: %w", a.o.Spool, err)
 	}
-	if created {
-		if err := a.setStaleSpoolAside(); err != nil {
+	var start *string
+	if err := conn.QueryRow(ctx, `SELECT pg_walfile_name(restart_lsn) FROM pg_replication_slots WHERE slot_name = $1`, a.o.Slot).Scan(&start); err != nil {
+		return fmt.Errorf("read where replication slot %s starts: %w", a.o.Slot, err)
+	}
+	if start != nil {
+		if err := a.setStaleSpoolAside(*start, segSize); err != nil {
 			return err
 		}
 	}
@@ -229,43 +232,49 @@ func (a *Archiver) setup(ctx context.Context) error {
 	return nil
 }
 
-// ensureSlot creates the replication slot, reserving WAL from now on, unless it exists;
-// created says it did.
-func (a *Archiver) ensureSlot(ctx context.Context, conn *pgx.Conn) (created bool, err error) {
+// ensureSlot creates the replication slot, reserving WAL from now on, unless it exists.
+func (a *Archiver) ensureSlot(ctx context.Context, conn *pgx.Conn) error {
 	var kind string
-	err = conn.QueryRow(ctx, `SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1`, a.o.Slot).Scan(&kind)
+	err := conn.QueryRow(ctx, `SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1`, a.o.Slot).Scan(&kind)
 	switch {
 	case err == nil && kind != "physical":
-		return false, fmt.Errorf("replication slot %s exists but is a %s slot: WAL archiving needs a physical one; drop it or choose another name", a.o.Slot, kind)
+		return fmt.Errorf("replication slot %s exists but is a %s slot: WAL archiving needs a physical one; drop it or choose another name", a.o.Slot, kind)
 	case err == nil:
-		return false, nil
+		return nil
 	case !errors.Is(err, pgx.ErrNoRows):
-		return false, fmt.Errorf("look for replication slot %s: %w", a.o.Slot, err)
+		return fmt.Errorf("look for replication slot %s: %w", a.o.Slot, err)
 	}
 	if _, err := conn.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)`, a.o.Slot); err != nil {
 		if strings.Contains(err.Error(), "already exists") { // another node made it first
-			return false, nil
+			return nil
 		}
-		return false, fmt.Errorf("create replication slot %s (the role needs REPLICATION: ALTER ROLE <role> REPLICATION): %w", a.o.Slot, err)
+		return fmt.Errorf("create replication slot %s (the role needs REPLICATION: ALTER ROLE <role> REPLICATION): %w", a.o.Slot, err)
 	}
 	a.o.Logf("WAL archiving: created the replication slot %s", a.o.Slot)
-	return true, nil
+	return nil
 }
 
-// setStaleSpoolAside moves what an earlier stream left in the spool into a subfolder, when
-// the slot was just created (archiving was off and its slot dropped, or this is another
-// cluster). pg_receivewal resumes from the newest file in its folder: from a leftover it
-// would ask for WAL the primary has long recycled, and fail at every restart. The earlier
-// stream's continuity is broken anyway (there was no slot); its files are kept, not deleted,
-// for an admin to look at.
-func (a *Archiver) setStaleSpoolAside() error {
+// setStaleSpoolAside moves into a subfolder the partial segments of the spool that lie before
+// where the slot starts (start, a WAL file name): left by an earlier stream of this node
+// (archiving turned off and its slot dropped, or another node archived since). pg_receivewal
+// resumes from the newest file in its folder: from such a leftover it would ask for WAL the
+// primary has recycled, and fail at every restart. Completed segments stay: the archiver
+// stores them and then removes them. What is set aside is kept, not deleted.
+func (a *Archiver) setStaleSpoolAside(start string, segSize int64) error {
+	from, ok := ParseFile(start)
+	if !ok || !from.Segment {
+		return nil
+	}
+	first := from.SegmentNo(segSize)
 	entries, err := os.ReadDir(a.o.Spool)
 	if err != nil {
 		return fmt.Errorf("read the WAL spool %s: %w", a.o.Spool, err)
 	}
 	var stale []string
 	for _, e := range entries {
-		if _, ok := ParseFile(e.Name()); ok && e.Type().IsRegular() {
+		f, ok := ParseFile(e.Name())
+		if ok && e.Type().IsRegular() && f.Segment && f.Partial &&
+			(f.Timeline < from.Timeline || f.Timeline == from.Timeline && f.SegmentNo(segSize) < first) {
 			stale = append(stale, e.Name())
 		}
 	}
@@ -281,8 +290,8 @@ func (a *Archiver) setStaleSpoolAside() error {
 			return fmt.Errorf("set the stale WAL spool aside: %w", err)
 		}
 	}
-	a.o.Logf("WAL archiving: the replication slot %s was new, so the %d files an earlier stream left in the spool were moved to %s (the archive may have a gap before now: take a base backup)",
-		a.o.Slot, len(stale), aside)
+	a.o.Logf("WAL archiving: replication slot %s starts at %s, so %d partial segments an earlier stream left in the spool were moved to %s (the archive may have a gap before it: take a base backup)",
+		a.o.Slot, start, len(stale), aside)
 	return nil
 }
 

@@ -412,3 +412,49 @@ func TestArchiverStartsAgainAfterItsSlotWasDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, asides, "the earlier stream's partial segment is kept aside")
 }
+
+// A node takes archiving over again after another node archived for a while: the slot exists
+// (the other node's stream moved it on), and this node's own spool still holds the partial
+// segment of its earlier stream. It is set aside, or pg_receivewal would resume from it.
+func TestArchiverTakesOverWithAStaleSpool(t *testing.T) {
+	pg := requirePG(t)
+	db, err := pg.Open("postgres")
+	require.NoError(t, err)
+	defer db.Close()
+	const slot = "test_archive_takeover"
+	spoolA, spoolB := t.TempDir(), t.TempDir()
+	nodeA := startArchiver(t, pg, slot, false, func(o *Options) { o.Spool = spoolA })
+	waitFor(t, "node A streams", func() bool { return nodeA.arch.Status().Running })
+	_, err = db.Exec(`CREATE TABLE IF NOT EXISTS walt_takeover (v text); INSERT INTO walt_takeover VALUES ('node A')`)
+	require.NoError(t, err)
+	waitFor(t, "a partial segment in node A's spool", func() bool {
+		m, _ := filepath.Glob(filepath.Join(spoolA, "*.partial"))
+		return len(m) > 0
+	})
+	nodeA.stop(t)
+
+	nodeB := startArchiver(t, pg, slot, false, func(o *Options) { o.Spool = spoolB })
+	waitFor(t, "node B streams", func() bool { return nodeB.arch.Status().Running })
+	for i := 0; i < 8; i++ {
+		_, err = db.Exec(`INSERT INTO walt_takeover SELECT md5(g::text) FROM generate_series(1, 1000) g`)
+		require.NoError(t, err)
+		switchWAL(t, db)
+	}
+	last, ok := ParseFile(switchWAL(t, db))
+	require.True(t, ok)
+	waitFor(t, "node B archived "+last.Name, func() bool { return exists(t, nodeB.store, last.Key(false)) })
+	nodeB.stop(t)
+	_, err = db.Exec(`CHECKPOINT`)
+	require.NoError(t, err)
+	_, err = db.Exec(`CHECKPOINT`)
+	require.NoError(t, err)
+
+	again := startArchiver(t, pg, slot, false, func(o *Options) { o.Spool = spoolA })
+	waitFor(t, "node A streams again", func() bool { return again.arch.Status().Running })
+	f, ok := ParseFile(switchWAL(t, db))
+	require.True(t, ok)
+	waitFor(t, f.Name+" archived by node A's new stream", func() bool { return exists(t, again.store, f.Key(false)) })
+	asides, err := filepath.Glob(filepath.Join(spoolA, "stale-*", "*.partial"))
+	require.NoError(t, err)
+	require.NotEmpty(t, asides, "node A's earlier partial segment is kept aside")
+}
