@@ -94,7 +94,9 @@ func startCluster(ctx context.Context, bin, pgdata, sock, logPath string, owner 
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
 	cmd.WaitDelay = 15 * time.Second
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// And a plugin that dies mid-drill takes it along: an orphaned scratch cluster would hold
+	// its memory and its folder until someone noticed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGQUIT}
 	if owner != nil && os.Geteuid() == 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(owner.UID), Gid: uint32(owner.GID)} //nolint:gosec // from the user database
 	}

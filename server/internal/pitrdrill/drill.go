@@ -146,8 +146,13 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	// folder of its own (a Unix socket path is limited to ~100 bytes): the cluster listens on
 	// no TCP port at all.
 	work := filepath.Join(o.ScratchDir, "pitr-drill-"+o.ID)
-	if err := os.RemoveAll(work); err != nil { // a drill killed half way
-		return res, fmt.Errorf("remove the leftover scratch folder %s: %w", work, err)
+	// Drills killed half way (the plugin or node died) leave their folder, a whole unpacked
+	// base backup: removed now, one drill runs at a time on a node.
+	leftovers, _ := filepath.Glob(filepath.Join(o.ScratchDir, "pitr-drill-*"))
+	for _, dir := range append(leftovers, work) {
+		if err := os.RemoveAll(dir); err != nil {
+			return res, fmt.Errorf("remove the leftover scratch folder %s: %w", dir, err)
+		}
 	}
 	// The parent only to pass through: the cluster's user (postgres when root) must reach
 	// its own folder in it.

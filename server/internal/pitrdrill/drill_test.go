@@ -167,8 +167,12 @@ func TestDrill(t *testing.T) {
 	})
 
 	t.Run("no pg_switch_wal: the partial copy is awaited", func(t *testing.T) {
+		// And the folder a drill killed half way left behind goes.
+		dead := filepath.Join(scratch, "pitr-drill-killed", "pgdata")
+		require.NoError(t, os.MkdirAll(dead, 0o700))
 		dsn := strings.Replace(testPG.URL("postgres"), "postgres@", "drill_rp@", 1)
 		res, err := Run(ctx, opts(dsn, "t2"))
+		assert.NoDirExists(t, filepath.Dir(dead), "a killed drill's leftover folder is removed")
 		require.NoError(t, err)
 		assert.False(t, res.Switched)
 		assert.True(t, res.FromPartial, "the restore point's segment from the archive's partial copy")
